@@ -1,0 +1,125 @@
+/**
+ * The `MessageBus` contract. Every backend (memory, Redis Streams, NATS JetStream) implements it and
+ * passes the one conformance suite (`@woodwork/bus-conformance`), so components behave the same on
+ * a laptop and in a cluster.
+ */
+import type { EnvelopeInit, MessageEnvelope } from './envelope.js';
+import type { DeadLetterFilter, DeadLetterRecord, PurgeResult, RedriveResult } from './dead-letters.js';
+import type { HealthReport } from './health.js';
+
+export interface PublishResult {
+  messageId: string;
+  /** True when an `exactly_once` message with this id was already accepted within the dedupe window. */
+  duplicate: boolean;
+}
+
+export interface DeliveryContext {
+  /** Fires when the handler timed out, its session was deleted, or the bus is closing. */
+  signal: AbortSignal;
+  /** 1 for the first attempt; the envelope's `retryCount` is `attempt - 1`. */
+  attempt: number;
+  group: string;
+  subscriptionId: string;
+}
+
+/**
+ * A handler is done when its promise resolves. A throw, a rejection or a timeout is a failed
+ * attempt (retried, then dead-lettered). Handlers should treat the envelope as read-only.
+ */
+export type MessageHandler = (envelope: MessageEnvelope, context: DeliveryContext) => unknown;
+
+export interface SubscribeOptions {
+  /** See only this session's messages. */
+  sessionId?: string;
+  /**
+   * The component this subscription belongs to: it receives `point_to_point` / `stream` messages
+   * whose `componentTarget` is this id, and its group is durable.
+   */
+  componentId?: string;
+  /** Explicit group name; replicas with the same group share its work. Durable. */
+  group?: string;
+  /** Attempts this subscription runs at once (different sessions). Default: the bus's `concurrency`. */
+  concurrency?: number;
+  /** An attempt running longer fails with `HandlerTimeoutError` and its signal aborts. */
+  handlerTimeoutMs?: number;
+  /** Only messages targeted at `componentId` (no pub_sub broadcasts). Requires `componentId`. */
+  targetedOnly?: boolean;
+}
+
+export interface MessageBus {
+  /** `memory`, `redis`, `nats`. */
+  readonly backend: string;
+
+  /**
+   * Validates the envelope (a `MessageEnvelope`, or the fields to build one with the design's
+   * defaults; `maxRetries` defaults to the bus's config) and hands it to the backend.
+   *
+   * Resolves only when the backend has accepted the message (memory: queued for every group it
+   * routes to; Redis: XADD answered; NATS: PubAck received). A backend that buffers while its server
+   * is away keeps the promise pending until the server accepts, and rejects when its buffer is full
+   * or the publish deadline passes. Rejects with `InvalidMessageError` (nothing sent),
+   * `QueueFullError`, `BackendUnavailableError` or `BusClosedError`; a failure is never silent.
+   *
+   * Routing: `pub_sub` reaches every group whose pattern matches the event type. `point_to_point`
+   * and `stream` with a `componentTarget` reach only the groups of subscriptions made with that
+   * `componentId` (one replica of each handles it); waiting, bounded, until the target subscribes.
+   * Untargeted `point_to_point` / `stream` messages route like `pub_sub`.
+   * `exactly_once` messages are deduplicated by `messageId` within the dedupe window.
+   */
+  publish(envelope: MessageEnvelope | EnvelopeInit): Promise<PublishResult>;
+
+  /**
+   * Subscribes `handler` to an exact event type or `'*'` (every type, including types first
+   * published later). Returns the subscription id.
+   *
+   * Groups: replicas sharing a group share its work, one replica per message. The default group is
+   * the `componentId` (plus the pattern, and the session when bound), and is durable: a restarted
+   * component continues where it stopped. Without `componentId` or `group` the subscription has a
+   * private group starting now, removed on `unsubscribe` / `close`. A new group never replays
+   * pub_sub history; a target's waiting messages are delivered when it subscribes.
+   *
+   * Delivery: at least once. Within a group one session's messages run one at a time in publish
+   * order; the next starts when the previous is acknowledged or dead-lettered. Different sessions
+   * run in parallel up to `concurrency`. A failed attempt is retried after exponential backoff with
+   * jitter, `maxRetries + 1` attempts in all (`at_most_once`: one), then dead-lettered once.
+   */
+  subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string>;
+
+  /**
+   * Detaches the subscription: no new deliveries start on it; attempts already running finish.
+   * A durable group keeps its messages for its next replica. Resolves false for an unknown id.
+   */
+  unsubscribe(subscriptionId: string): Promise<boolean>;
+
+  /** Optional and idempotent: prepares a session's storage. */
+  createSessionQueue(sessionId: string): Promise<void>;
+
+  /**
+   * Removes everything the session left: waiting and pending messages in every group and target
+   * queue, running attempts (aborted, outcome ignored), retries, and its dead letters. A later
+   * publish to the session starts it afresh.
+   */
+  deleteSessionQueue(sessionId: string): Promise<void>;
+
+  /** Dead-letter records, oldest first, at most `limit` (default 100). */
+  getDeadLetterMessages(limit?: number, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]>;
+
+  /**
+   * Sends matching records back to their own group (not to others) with a fresh attempt count,
+   * and removes them. Idempotent: a record already redriven or purged is not sent again.
+   */
+  redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult>;
+
+  /** Removes matching records (all without a filter). */
+  purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult>;
+
+  /** Status, the design's metrics, and pending / lag per group. Never rejects for a down server. */
+  healthCheck(): Promise<HealthReport>;
+
+  /**
+   * Stops taking work, aborts running handlers' signals and waits up to `closeTimeoutMs` for them
+   * (one that still succeeds is acknowledged), then releases every connection and timer. Private
+   * groups are removed. Every call afterwards rejects with `BusClosedError`. Idempotent.
+   */
+  close(): Promise<void>;
+}

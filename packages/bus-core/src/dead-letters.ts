@@ -1,0 +1,130 @@
+/**
+ * Dead-letter records: what every backend keeps for a message it gave up on, their filters, and
+ * their wire form (the design's `_move_to_dead_letter` fields plus ours, snake_case).
+ */
+import type { MessageEnvelope } from './envelope.js';
+import { InvalidMessageError } from './errors.js';
+import { describe } from './validation.js';
+import { fromWire, toWire, type WireEnvelope } from './wire.js';
+
+export interface DeadLetterError {
+  /** The error's `name`, e.g. `Error`, `HandlerTimeoutError`. */
+  name: string;
+  message: string;
+  /** The `BusError` code when there is one. */
+  code?: string;
+}
+
+export interface DeadLetterRecord {
+  /** Id of the record in the dead-letter store (what redrive and purge take). */
+  id: string;
+  /** The envelope as published (its `retryCount` is the last attempt's). */
+  envelope: MessageEnvelope;
+  error: DeadLetterError;
+  /** Handler attempts made (0 when the message could not be decoded). */
+  attempts: number;
+  /** Seconds since the epoch, float. */
+  firstFailedAt: number;
+  lastFailedAt: number;
+  /** Where the message came from: the stream / subject / queue, and its id there. */
+  source: { stream: string; id: string };
+  /** The subscriber group that gave up on it; redrive sends it back to this group only. */
+  group: string;
+}
+
+export interface DeadLetterFilter {
+  ids?: readonly string[];
+  sessionId?: string;
+  group?: string;
+  eventType?: string;
+  /** At most this many records (oldest first). */
+  limit?: number;
+}
+
+export interface RedriveResult {
+  /** Record ids sent back to their group and removed from the dead-letter store. */
+  redriven: string[];
+  /** Records kept, with why (for example their group no longer exists). */
+  skipped: Array<{ id: string; reason: string }>;
+}
+
+export interface PurgeResult {
+  purged: number;
+}
+
+export function matchesDeadLetterFilter(record: DeadLetterRecord, filter: DeadLetterFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.ids && !filter.ids.includes(record.id)) return false;
+  if (filter.sessionId !== undefined && record.envelope.sessionId !== filter.sessionId) return false;
+  if (filter.group !== undefined && record.group !== filter.group) return false;
+  if (filter.eventType !== undefined && record.envelope.eventType !== filter.eventType) return false;
+  return true;
+}
+
+export function errorToDeadLetterError(error: unknown): DeadLetterError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'NonError', message: String(error) };
+}
+
+export interface WireDeadLetter {
+  dead_letter_id: string;
+  original_stream: string;
+  original_message_id: string;
+  envelope: WireEnvelope;
+  error: string;
+  error_type: string;
+  error_code: string | null;
+  attempts: number;
+  first_failed_at: number;
+  failed_at: number;
+  group: string;
+}
+
+export function deadLetterToWire(record: DeadLetterRecord): WireDeadLetter {
+  return {
+    dead_letter_id: record.id,
+    original_stream: record.source.stream,
+    original_message_id: record.source.id,
+    envelope: toWire(record.envelope),
+    error: record.error.message,
+    error_type: record.error.name,
+    error_code: record.error.code ?? null,
+    attempts: record.attempts,
+    first_failed_at: record.firstFailedAt,
+    failed_at: record.lastFailedAt,
+    group: record.group,
+  };
+}
+
+/**
+ * Reads a dead-letter record written by any woodwork process, including the design's Python form
+ * (`envelope` as a JSON string, `failed_at` only). Unknown keys are ignored.
+ */
+export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLetterRecord {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new InvalidMessageError('dead_letter', `must be a JSON object; got ${describe(data)}`);
+  }
+  const d = data as Record<string, unknown>;
+  const rawEnvelope = typeof d['envelope'] === 'string' ? JSON.parse(d['envelope']) : d['envelope'];
+  const failedAt = typeof d['failed_at'] === 'number' ? d['failed_at'] : Number(d['failed_at'] ?? 0);
+  const id = typeof d['dead_letter_id'] === 'string' ? d['dead_letter_id'] : fallbackId;
+  if (id === undefined) throw new InvalidMessageError('dead_letter_id', 'is required');
+  const code = d['error_code'];
+  return {
+    id,
+    envelope: fromWire(rawEnvelope),
+    error: {
+      name: typeof d['error_type'] === 'string' ? d['error_type'] : 'Error',
+      message: String(d['error'] ?? ''),
+      ...(typeof code === 'string' ? { code } : {}),
+    },
+    attempts: typeof d['attempts'] === 'number' ? d['attempts'] : Number(d['attempts'] ?? 0),
+    firstFailedAt: typeof d['first_failed_at'] === 'number' ? d['first_failed_at'] : failedAt,
+    lastFailedAt: failedAt,
+    source: { stream: String(d['original_stream'] ?? ''), id: String(d['original_message_id'] ?? '') },
+    group: String(d['group'] ?? ''),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Typed errors of the woodwork bus. Every failure a caller can see is a `BusError` with a stable
+ * `code`; backends translate driver errors at their edge and keep the driver's error as `cause`.
+ */
+
+export const BusErrorCode = {
+  INVALID_MESSAGE: 'INVALID_MESSAGE',
+  INVALID_CONFIG: 'INVALID_CONFIG',
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  BUS_CLOSED: 'BUS_CLOSED',
+  HANDLER_TIMEOUT: 'HANDLER_TIMEOUT',
+  AUTHENTICATION: 'AUTHENTICATION',
+  QUEUE_FULL: 'QUEUE_FULL',
+} as const;
+export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
+
+export class BusError extends Error {
+  override readonly name: string = 'BusError';
+  readonly code: BusErrorCode;
+
+  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A message (or one of its fields) breaks a rule; `field` names it and `rule` says what is required. */
+export class InvalidMessageError extends BusError {
+  override readonly name = 'InvalidMessageError';
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BusErrorCode.INVALID_MESSAGE, `invalid message: ${field} ${rule}`, options);
+  }
+}
+
+/** A configuration key is unknown or its value is out of range; `allowed` lists what would be accepted. */
+export class InvalidConfigError extends BusError {
+  override readonly name = 'InvalidConfigError';
+  constructor(
+    readonly key: string,
+    readonly rule: string,
+    readonly allowed?: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      BusErrorCode.INVALID_CONFIG,
+      `invalid config: ${key} ${rule}${allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      options,
+    );
+  }
+}
+
+/** The backend's server cannot be reached or refused the work; retrying later may succeed. */
+export class BackendUnavailableError extends BusError {
+  override readonly name = 'BackendUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(BusErrorCode.BACKEND_UNAVAILABLE, message, options);
+  }
+}
+
+/** A bounded queue or buffer is full and the caller asked not to wait (or waited past its deadline). */
+export class QueueFullError extends BusError {
+  override readonly name = 'QueueFullError';
+  constructor(
+    readonly queue: string,
+    readonly limit: number,
+    message?: string,
+  ) {
+    super(BusErrorCode.QUEUE_FULL, message ?? `queue ${queue} is full (limit ${limit})`);
+  }
+}
+
+/** The bus was closed; no call is accepted after `close()`. */
+export class BusClosedError extends BusError {
+  override readonly name = 'BusClosedError';
+  constructor(operation: string) {
+    super(BusErrorCode.BUS_CLOSED, `bus is closed: ${operation} rejected`);
+  }
+}
+
+/** A handler did not settle within its `handlerTimeoutMs`; the attempt counts as failed. */
+export class HandlerTimeoutError extends BusError {
+  override readonly name = 'HandlerTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(BusErrorCode.HANDLER_TIMEOUT, `handler timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The server rejected the credentials. Retrying with the same credentials will not help. */
+export class AuthenticationError extends BusError {
+  override readonly name = 'AuthenticationError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(BusErrorCode.AUTHENTICATION, message, options);
+  }
+}
+
+export function isBusError(error: unknown): error is BusError {
+  return error instanceof BusError;
+}

@@ -1,0 +1,13 @@
+export * from './envelope.js';
+export * from './wire.js';
+export * from './errors.js';
+export * from './validation.js';
+export * from './dead-letters.js';
+export * from './health.js';
+export * from './logger.js';
+export * from './options.js';
+export * from './retry-policy.js';
+export * from './deque.js';
+export * from './session-lanes.js';
+export * from './subscription.js';
+export type * from './bus.js';

@@ -1,0 +1,328 @@
+/**
+ * Session lanes: the delivery engine every backend shares. It keeps the contract's ordering and
+ * retry rules in one place:
+ * - one session's deliveries run one at a time, in the order they were pushed; the next starts only
+ *   after the previous succeeded or was given up (dead-lettered);
+ * - different sessions run in parallel, up to the capacity the backend reports;
+ * - a failed attempt waits its backoff holding only its own session (it frees its slot meanwhile);
+ * - attempts = maxRetries + 1 (`at_most_once`: one), then the delivery is given up once;
+ * - the handler sees `retryCount = attempt - 1` and an `AbortSignal` that fires on timeout, on
+ *   `abortSession` and on `stop`.
+ * The backend decides what success and giving up mean (ack, dead-letter) through the hooks.
+ */
+import { Deque } from './deque.js';
+import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
+import { BusClosedError, HandlerTimeoutError } from './errors.js';
+import type { MessageHandler } from './bus.js';
+
+export interface LaneDelivery {
+  readonly envelope: MessageEnvelope;
+  /** Attempts already made (before this process got it, for backends that redeliver). */
+  attemptsMade: number;
+  /** Seconds since the epoch of the first failed attempt, if any. */
+  firstFailedAt?: number;
+}
+
+/** A subscription (replica) that can run attempts. */
+export interface LaneConsumer {
+  readonly subscriptionId: string;
+  readonly group: string;
+  readonly handler: MessageHandler;
+  readonly handlerTimeoutMs: number;
+}
+
+export interface SessionLanesHooks<D extends LaneDelivery> {
+  /** The replica for the next attempt; `undefined` pauses dispatch until `pump()` is called again. */
+  pickConsumer(): LaneConsumer | undefined;
+  /** How many attempts may run at once (summed over replicas). */
+  capacity(): number;
+  /** The attempt succeeded: acknowledge. */
+  onSuccess(delivery: D, durationMs: number): void | Promise<void>;
+  /** Every attempt failed (or an `at_most_once` one did): dead-letter it. */
+  onGiveUp(delivery: D, error: unknown, attempts: number): void | Promise<void>;
+  /** One attempt failed (metrics, logs). */
+  onAttemptFailed?(delivery: D, error: unknown, attempt: number, durationMs: number): void;
+  /** Delay before the attempt after `failedAttempts` failures. */
+  retryDelayMs(failedAttempts: number): number;
+  /** A hook above threw; the lane goes on (the backend's redelivery covers a lost ack). */
+  onHookError?(error: unknown, delivery: D): void;
+}
+
+interface Lane<D> {
+  readonly key: string;
+  readonly queue: Deque<D>;
+  /** An attempt runs or waits for its retry. */
+  busy: boolean;
+  controller?: AbortController;
+  retryTimer?: NodeJS.Timeout;
+  abandoned: boolean;
+}
+
+type AttemptResult = { ok: true } | { ok: false; error: unknown };
+
+export interface LaneStats {
+  /** Pushed, not started. */
+  queued: number;
+  /** Attempts running now. */
+  running: number;
+  /** Deliveries waiting for their retry. */
+  retrying: number;
+}
+
+export class SessionLanes<D extends LaneDelivery> {
+  private readonly lanes = new Map<string, Lane<D>>();
+  private readonly ready = new Deque<Lane<D>>();
+  private queuedCount = 0;
+  private runningCount = 0;
+  private retryingCount = 0;
+  private pumpScheduled = false;
+  private stopped = false;
+  private readonly settledWaiters: Array<() => void> = [];
+
+  constructor(private readonly hooks: SessionLanesHooks<D>) {}
+
+  get stats(): LaneStats {
+    return { queued: this.queuedCount, running: this.runningCount, retrying: this.retryingCount };
+  }
+
+  /** Deliveries not yet finished: queued, running or waiting for a retry. */
+  get size(): number {
+    return this.queuedCount + this.runningCount + this.retryingCount;
+  }
+
+  push(delivery: D): void {
+    if (this.stopped) return;
+    const key = delivery.envelope.sessionId;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { key, queue: new Deque<D>(), busy: false, abandoned: false };
+      this.lanes.set(key, lane);
+    }
+    lane.queue.push(delivery);
+    this.queuedCount++;
+    if (!lane.busy && lane.queue.length === 1) {
+      this.ready.push(lane);
+      this.schedulePump();
+    }
+  }
+
+  /** Starts what capacity allows; call again when a consumer arrives or capacity grows. */
+  pump(): void {
+    this.pumpScheduled = false;
+    if (this.stopped) return;
+    const capacity = this.hooks.capacity();
+    while (this.runningCount < capacity && this.ready.length > 0) {
+      const consumer = this.hooks.pickConsumer();
+      if (!consumer) return;
+      const lane = this.ready.shift() as Lane<D>;
+      if (lane.abandoned || lane.busy || lane.queue.length === 0) continue;
+      this.queuedCount--;
+      this.startAttempt(lane, consumer);
+    }
+  }
+
+  /**
+   * Drops a session: its queued deliveries are removed and returned, its running attempt is aborted
+   * (its outcome ignored), its retry timer cleared.
+   */
+  abortSession(sessionId: string): D[] {
+    const lane = this.lanes.get(sessionId);
+    if (!lane) return [];
+    return this.abandonLane(lane);
+  }
+
+  /** Removes queued (not started) deliveries matching `drop`; returns them. */
+  removeQueued(drop: (delivery: D) => boolean): D[] {
+    const removed: D[] = [];
+    for (const lane of this.lanes.values()) {
+      const head = lane.busy ? lane.queue.shift() : undefined;
+      const out = lane.queue.retain((d) => !drop(d));
+      if (head !== undefined) lane.queue.unshift(head);
+      this.queuedCount -= out.length;
+      removed.push(...out);
+    }
+    return removed;
+  }
+
+  /**
+   * Stops dispatching, aborts running attempts and waits up to `timeoutMs` for them to settle.
+   * An attempt that still succeeds is acknowledged; one that fails is neither retried nor
+   * dead-lettered (a persistent backend redelivers it). Returns the deliveries never finished.
+   */
+  async stop(timeoutMs: number): Promise<D[]> {
+    this.stopped = true;
+    const unfinished: D[] = [];
+    for (const lane of this.lanes.values()) {
+      if (lane.retryTimer) {
+        clearTimeout(lane.retryTimer);
+        lane.retryTimer = undefined;
+        this.retryingCount--;
+      }
+      lane.controller?.abort(new BusClosedError('delivery'));
+      for (const d of lane.queue) unfinished.push(d);
+    }
+    if (this.runningCount > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.settledWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.lanes.clear();
+    this.queuedCount = 0;
+    return unfinished;
+  }
+
+  private abandonLane(lane: Lane<D>): D[] {
+    lane.abandoned = true;
+    this.lanes.delete(lane.key);
+    if (lane.retryTimer) {
+      clearTimeout(lane.retryTimer);
+      lane.retryTimer = undefined;
+      this.retryingCount--;
+    }
+    lane.controller?.abort(new BusClosedError('delivery of a deleted session'));
+    const items = lane.queue.drain();
+    this.queuedCount -= lane.busy ? Math.max(0, items.length - 1) : items.length;
+    return items;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => this.pump());
+  }
+
+  private startAttempt(lane: Lane<D>, consumer: LaneConsumer): void {
+    const delivery = lane.queue.peek() as D;
+    lane.busy = true;
+    this.runningCount++;
+    const attempt = delivery.attemptsMade + 1;
+    const controller = new AbortController();
+    lane.controller = controller;
+    const envelope =
+      delivery.envelope.retryCount === attempt - 1 ? delivery.envelope : { ...delivery.envelope, retryCount: attempt - 1 };
+    const startedAt = performance.now();
+    runAttempt(consumer, envelope, attempt, controller).then((result) =>
+      this.finishAttempt(lane, delivery, attempt, result, performance.now() - startedAt),
+    );
+  }
+
+  private async finishAttempt(lane: Lane<D>, delivery: D, attempt: number, result: AttemptResult, durationMs: number): Promise<void> {
+    lane.controller = undefined;
+    delivery.attemptsMade = attempt;
+    if (lane.abandoned) {
+      this.attemptSettled();
+      return;
+    }
+    if (result.ok) {
+      await this.callHook(() => this.hooks.onSuccess(delivery, durationMs), delivery);
+      this.completeHead(lane);
+      return;
+    }
+    if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
+    this.hooks.onAttemptFailed?.(delivery, result.error, attempt, durationMs);
+    if (this.stopped) {
+      this.attemptSettled();
+      return;
+    }
+    const attemptsAllowed =
+      delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1;
+    if (attempt >= attemptsAllowed) {
+      await this.callHook(() => this.hooks.onGiveUp(delivery, result.error, attempt), delivery);
+      this.completeHead(lane);
+      return;
+    }
+    this.runningCount--;
+    this.retryingCount++;
+    lane.retryTimer = setTimeout(() => {
+      lane.retryTimer = undefined;
+      this.retryingCount--;
+      if (lane.abandoned || this.stopped) return;
+      lane.busy = false;
+      this.queuedCount++;
+      this.ready.push(lane);
+      this.pump();
+    }, this.hooks.retryDelayMs(attempt));
+    this.notifySettled();
+  }
+
+  private completeHead(lane: Lane<D>): void {
+    this.runningCount--;
+    lane.busy = false;
+    if (!lane.abandoned) {
+      lane.queue.shift();
+      if (lane.queue.length > 0) this.ready.push(lane);
+      else this.lanes.delete(lane.key);
+    }
+    this.notifySettled();
+    if (!this.stopped) this.pump();
+  }
+
+  private attemptSettled(): void {
+    this.runningCount--;
+    this.notifySettled();
+  }
+
+  private notifySettled(): void {
+    if (this.runningCount === 0 && this.settledWaiters.length > 0) {
+      for (const wake of this.settledWaiters.splice(0)) wake();
+    }
+  }
+
+  private async callHook(fn: () => void | Promise<void>, delivery: D): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.hooks.onHookError?.(error, delivery);
+    }
+  }
+}
+
+
+/** Runs one attempt: resolves (never rejects) with its outcome; a timeout aborts the signal. */
+function runAttempt(
+  consumer: LaneConsumer,
+  envelope: MessageEnvelope,
+  attempt: number,
+  controller: AbortController,
+): Promise<AttemptResult> {
+  return new Promise<AttemptResult>((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (result: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      resolve(result);
+    };
+    const timeoutMs = consumer.handlerTimeoutMs;
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(timeoutMs);
+        controller.abort(error);
+        finish({ ok: false, error });
+      }, timeoutMs);
+    }
+    try {
+      const returned = consumer.handler(envelope, {
+        signal: controller.signal,
+        attempt,
+        group: consumer.group,
+        subscriptionId: consumer.subscriptionId,
+      });
+      if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+        (returned as PromiseLike<unknown>).then(
+          () => finish({ ok: true }),
+          (error: unknown) => finish({ ok: false, error }),
+        );
+      } else {
+        finish({ ok: true });
+      }
+    } catch (error) {
+      finish({ ok: false, error });
+    }
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * What every backend does the same with a subscribe call and a publish call: check the input,
+ * name the group, and decide which groups a message reaches.
+ */
+import { v4 as uuidv4 } from 'uuid';
+import type { MessageHandler, SubscribeOptions } from './bus.js';
+import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
+import { InvalidConfigError, InvalidMessageError } from './errors.js';
+import { configInteger, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
+import { describe, validateEnvelope, validateEventPattern, validateName } from './validation.js';
+
+/** Which messages a group receives. */
+export interface GroupSpec {
+  group: string;
+  eventPattern: string;
+  componentId: string | null;
+  sessionId: string | null;
+  targetedOnly: boolean;
+  /** Durable groups outlive their replicas; private ones end with their one subscription. */
+  durable: boolean;
+}
+
+export interface ResolvedSubscription extends GroupSpec {
+  subscriptionId: string;
+  handler: MessageHandler;
+  concurrency: number;
+  handlerTimeoutMs: number;
+}
+
+const SUBSCRIBE_OPTION_KEYS = ['sessionId', 'componentId', 'group', 'concurrency', 'handlerTimeoutMs', 'targetedOnly'];
+
+/**
+ * Checks a subscribe call and names its group: the explicit `group`, else the `componentId` (plus
+ * `~pattern` unless `*`, plus `@session` when bound), else a private group.
+ * Default group names never contain dots, so they are valid NATS consumer names too.
+ */
+export function resolveSubscription(
+  eventPattern: unknown,
+  handler: unknown,
+  options: SubscribeOptions | undefined,
+  defaults: Pick<ResolvedBusOptions, 'concurrency' | 'handlerTimeoutMs'>,
+): ResolvedSubscription {
+  const pattern = validateEventPattern(eventPattern);
+  if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describe(handler)}`);
+  const o = options ?? {};
+  if (typeof o !== 'object') throw new InvalidConfigError('options', `must be an object; got ${describe(o)}`);
+  rejectUnknownKeys(o, SUBSCRIBE_OPTION_KEYS);
+  const sessionId = o.sessionId === undefined ? null : validateName(o.sessionId, 'sessionId');
+  const componentId = o.componentId === undefined ? null : validateName(o.componentId, 'componentId');
+  const explicitGroup = o.group === undefined ? null : validateName(o.group, 'group');
+  const targetedOnly = o.targetedOnly ?? false;
+  if (typeof targetedOnly !== 'boolean') throw new InvalidConfigError('targetedOnly', `must be a boolean; got ${describe(targetedOnly)}`);
+  if (targetedOnly && componentId === null) throw new InvalidConfigError('targetedOnly', 'requires componentId');
+  const subscriptionId = `sub-${uuidv4()}`;
+  let group: string;
+  if (explicitGroup !== null) group = explicitGroup;
+  else if (componentId !== null) {
+    group = componentId;
+    if (pattern !== '*') group += `~${pattern.replaceAll('.', '~')}`;
+    if (targetedOnly) group += '~targeted';
+    if (sessionId !== null) group += `@${sessionId}`;
+  } else group = `private-${subscriptionId.slice(4)}`;
+  return {
+    subscriptionId,
+    handler: handler as MessageHandler,
+    group,
+    eventPattern: pattern,
+    componentId,
+    sessionId,
+    targetedOnly,
+    durable: explicitGroup !== null || componentId !== null,
+    concurrency: o.concurrency === undefined ? defaults.concurrency : configInteger(o.concurrency, 'concurrency', 1, 10_000),
+    handlerTimeoutMs:
+      o.handlerTimeoutMs === undefined ? defaults.handlerTimeoutMs : configInteger(o.handlerTimeoutMs, 'handlerTimeoutMs', 0),
+  };
+}
+
+/** Two subscriptions may share a group only if they receive the same messages. */
+export function assertSameGroupSpec(existing: GroupSpec, incoming: GroupSpec): void {
+  for (const key of ['eventPattern', 'componentId', 'sessionId', 'targetedOnly'] as const) {
+    if (existing[key] !== incoming[key]) {
+      throw new InvalidConfigError(
+        'group',
+        `"${existing.group}" already exists with ${key} ${JSON.stringify(existing[key])}; a replica must subscribe with the same ${key} (got ${JSON.stringify(incoming[key])})`,
+      );
+    }
+  }
+}
+
+/** True when the group with `spec` receives `envelope` (the contract's routing rule). */
+export function groupReceives(spec: GroupSpec, envelope: MessageEnvelope): boolean {
+  if (spec.sessionId !== null && spec.sessionId !== envelope.sessionId) return false;
+  if (spec.eventPattern !== '*' && spec.eventPattern !== envelope.eventType) return false;
+  if (isTargeted(envelope)) return spec.componentId === envelope.componentTarget;
+  return !spec.targetedOnly;
+}
+
+/**
+ * Completes an envelope with the design's defaults (`maxRetries` from config) and checks every
+ * rule. Throws `InvalidMessageError` before anything is sent.
+ */
+export function prepareEnvelope(
+  input: MessageEnvelope | EnvelopeInit,
+  options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
+): MessageEnvelope {
+  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describe(input)}`);
+  const envelope = createEnvelope({ ...input, maxRetries: input.maxRetries ?? options.maxRetries });
+  validateEnvelope(envelope, options);
+  return envelope;
+}
