@@ -1,16 +1,19 @@
 /**
  * The one vitest setting every project uses: the default reporter for people, and a JSON report
- * per project under reports/vitest that tools/test-summary.mjs adds up into "N passed, N failed".
+ * per project at reports/vitest/<project root>.json that tools/test-summary.mjs adds up into
+ * "N passed, N failed" (nx caches and restores it as the test target's output).
  */
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ViteUserConfig } from 'vitest/config';
 
-const reportsDir = fileURLToPath(new URL('./reports/vitest/', import.meta.url));
+const workspaceRoot = fileURLToPath(new URL('.', import.meta.url));
 
-export function sharedTestConfig(projectName: string, overrides: NonNullable<ViteUserConfig['test']> = {}) {
+export function sharedTestConfig(projectDir: string, overrides: NonNullable<ViteUserConfig['test']> = {}) {
+  const projectRoot = relative(workspaceRoot, projectDir);
   return {
     include: ['test/**/*.test.ts'],
-    reporters: ['default', ['json', { outputFile: `${reportsDir}${projectName}.json` }]],
+    reporters: ['default', ['json', { outputFile: `${workspaceRoot}reports/vitest/${projectRoot}.json` }]],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     ...overrides,
