@@ -1,0 +1,135 @@
+/**
+ * One subscriber group of the in-memory bus: its replicas (subscriptions), its queue of deliveries
+ * run through core's `SessionLanes` (per-session order, retries, dead-lettering), and the ids it
+ * acknowledged for `exactly_once`.
+ */
+import {
+  MessageDeliveryMode,
+  SessionLanes,
+  retryDelayMs,
+  type GroupHealth,
+  type GroupSpec,
+  type LaneConsumer,
+  type LaneDelivery,
+  type MessageEnvelope,
+  type MetricsRecorder,
+  type ResolvedSubscription,
+} from '@woodwork/bus-core';
+import { DedupeWindow } from './dedupe-window.js';
+import type { ResolvedMemoryBusOptions } from './options.js';
+
+export interface MemoryDelivery extends LaneDelivery {
+  /** Position in the bus's publish sequence (the "id" in its stream). */
+  readonly seq: number;
+}
+
+export interface GroupContext {
+  readonly options: ResolvedMemoryBusOptions;
+  readonly metrics: MetricsRecorder;
+  deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void;
+  /** A delivery finished: room was freed. */
+  onProgress(): void;
+}
+
+export class MemoryGroup {
+  readonly lanes: SessionLanes<MemoryDelivery>;
+  readonly streamName: string;
+  private replicas: ResolvedSubscription[] = [];
+  private nextReplica = 0;
+  private readonly acknowledgedIds: DedupeWindow;
+  lastActiveAt = Date.now();
+
+  constructor(
+    readonly spec: GroupSpec,
+    private readonly context: GroupContext,
+  ) {
+    this.streamName = `${context.options.streamPrefix}:group:${spec.group}`;
+    this.acknowledgedIds = new DedupeWindow(context.options.dedupeWindowMs);
+    const { metrics, options } = context;
+    this.lanes = new SessionLanes<MemoryDelivery>({
+      pickConsumer: () => this.pickReplica(),
+      capacity: () => this.capacity(),
+      onSuccess: (delivery, durationMs) => {
+        if (delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
+          this.acknowledgedIds.remember(delivery.envelope.messageId);
+        }
+        metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs);
+        context.onProgress();
+      },
+      onGiveUp: (delivery, error, attempts) => {
+        context.deadLetter(this, delivery, error, attempts);
+        context.onProgress();
+      },
+      onAttemptFailed: (delivery, error, attempt) => {
+        metrics.recordFailed(delivery.envelope.eventType, spec.group);
+        options.logger.warn('handler attempt failed', {
+          group: spec.group,
+          messageId: delivery.envelope.messageId,
+          attempt,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      },
+      retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
+      onHookError: (error) => options.logger.error('delivery hook failed', { group: spec.group, error: String(error) }),
+    });
+  }
+
+  get consumers(): number {
+    return this.replicas.length;
+  }
+
+  /** Deliveries held: waiting, running or waiting for a retry. */
+  get size(): number {
+    return this.lanes.size;
+  }
+
+  addReplica(subscription: ResolvedSubscription): void {
+    this.replicas.push(subscription);
+    this.lastActiveAt = Date.now();
+    this.lanes.pump();
+  }
+
+  removeReplica(subscriptionId: string): boolean {
+    const before = this.replicas.length;
+    this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
+    this.lastActiveAt = Date.now();
+    return this.replicas.length !== before;
+  }
+
+  hasReplica(subscriptionId: string): boolean {
+    return this.replicas.some((r) => r.subscriptionId === subscriptionId);
+  }
+
+  /** Queues a delivery; skips an `exactly_once` id this group already acknowledged within the window. */
+  enqueue(envelope: MessageEnvelope, seq: number): void {
+    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return;
+    this.lanes.push({ envelope, seq, attemptsMade: 0 });
+  }
+
+  health(): GroupHealth {
+    const stats = this.lanes.stats;
+    return {
+      group: this.spec.group,
+      eventPattern: this.spec.eventPattern,
+      componentId: this.spec.componentId,
+      sessionId: this.spec.sessionId,
+      durable: this.spec.durable,
+      consumers: this.replicas.length,
+      pending: stats.running + stats.retrying,
+      lag: stats.queued,
+      lastActiveAt: this.lastActiveAt / 1000,
+    };
+  }
+
+  private capacity(): number {
+    let total = 0;
+    for (const replica of this.replicas) total += replica.concurrency;
+    return total;
+  }
+
+  private pickReplica(): LaneConsumer | undefined {
+    if (this.replicas.length === 0) return undefined;
+    this.nextReplica = (this.nextReplica + 1) % this.replicas.length;
+    return this.replicas[this.nextReplica];
+  }
+}
