@@ -1,0 +1,39 @@
+/**
+ * Test helpers: a real in-memory bus with millisecond retries, and waiting for a condition that a
+ * bus delivery makes true (with a deadline, so a missing delivery fails instead of hanging).
+ */
+import { createMessageBus, type MemoryMessageBus } from '@woodwork/bus-memory';
+
+export function makeBus(maxRetries = 2): MemoryMessageBus {
+  return createMessageBus({ maxRetries, retry: { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 }, closeTimeoutMs: 1000 });
+}
+
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resolves when `count` parties have arrived; proves they ran at the same time. */
+export function barrier(count: number): { arrive(): Promise<void> } {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  return {
+    arrive() {
+      if (++arrived === count) release();
+      return all;
+    },
+  };
+}
+
+/** Rejects when `promise` has not settled in time, naming what was awaited. */
+export function within<T>(what: string, promise: Promise<T>, timeoutMs = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
