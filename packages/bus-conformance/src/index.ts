@@ -1,1 +1,31 @@
-export {};
+/**
+ * The woodwork bus conformance suite. A backend runs it in a few lines:
+ *
+ *   describeBusConformance({ name: 'memory', features: {...}, makeBus: (o) => new MemoryMessageBus(o) });
+ *
+ * A backend that cannot do something declares it in `features`; those tests are skipped (and shown
+ * as skipped in the run), never forked or weakened.
+ */
+import { describe } from 'vitest';
+import type { BusHarness } from './harness.js';
+import { badInputSuite } from './suites/bad-input.js';
+import { deliveryAndRoutingSuite } from './suites/delivery-and-routing.js';
+import { lifecycleSuite } from './suites/lifecycle.js';
+import { persistenceSuite } from './suites/persistence.js';
+import { retriesAndDeadLettersSuite } from './suites/retries-and-dead-letters.js';
+import { sessionOrderSuite } from './suites/session-order.js';
+
+export type { BusFeatures, BusHarness } from './harness.js';
+export { Ledger, message, randomName, waitFor, sleep, FAST_RETRY } from './support.js';
+export { BAD_ENVELOPES } from './suites/bad-input.js';
+
+export function describeBusConformance(harness: BusHarness): void {
+  describe(`MessageBus conformance: ${harness.name}`, () => {
+    deliveryAndRoutingSuite(harness);
+    retriesAndDeadLettersSuite(harness);
+    sessionOrderSuite(harness);
+    lifecycleSuite(harness);
+    badInputSuite(harness);
+    persistenceSuite(harness);
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Bad input: every rule of the contract is rejected with a typed error naming the field, before
+ * anything is sent (nothing is delivered).
+ */
+import { describe, expect, it } from 'vitest';
+import { InvalidConfigError, InvalidMessageError, createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
+import type { BusHarness } from '../harness.js';
+import { randomName, sleep, useBuses } from '../support.js';
+
+const valid: EnvelopeInit = { sessionId: 'session-1', eventType: 'bad.input', componentSource: 'tester', pattern: 'pub_sub' };
+
+class Point {
+  constructor(readonly x: number) {}
+}
+
+const cyclic: Record<string, unknown> = { a: 1 };
+cyclic['self'] = cyclic;
+
+export const BAD_ENVELOPES: Array<[string, string, Record<string, unknown>]> = [
+  ['eventType with a space', 'eventType', { eventType: 'bad input' }],
+  ['eventType with *', 'eventType', { eventType: 'bad.*' }],
+  ['eventType with >', 'eventType', { eventType: 'bad.>' }],
+  ['eventType with {', 'eventType', { eventType: 'bad{x}' }],
+  ['eventType with :', 'eventType', { eventType: 'bad:x' }],
+  ['eventType with an empty token', 'eventType', { eventType: 'bad..x' }],
+  ['empty eventType', 'eventType', { eventType: '' }],
+  ['sessionId with a dot', 'sessionId', { sessionId: 'a.b' }],
+  ['sessionId with a space', 'sessionId', { sessionId: 'a b' }],
+  ['empty sessionId', 'sessionId', { sessionId: '' }],
+  ['sessionId of 129 characters', 'sessionId', { sessionId: 'x'.repeat(129) }],
+  ['componentSource with *', 'componentSource', { componentSource: 'a*' }],
+  ['componentTarget with >', 'componentTarget', { componentTarget: 'a>', pattern: 'point_to_point' }],
+  ['componentTarget with :', 'componentTarget', { componentTarget: 'a:b', pattern: 'point_to_point' }],
+  ['unknown delivery mode', 'deliveryMode', { deliveryMode: 'twice' }],
+  ['unknown pattern', 'pattern', { pattern: 'broadcast' }],
+  ['negative maxRetries', 'maxRetries', { maxRetries: -1 }],
+  ['fractional retryCount', 'retryCount', { retryCount: 1.5 }],
+  ['NaN in payload', 'payload.x', { payload: { x: Number.NaN } }],
+  ['Infinity in payload', 'payload.x', { payload: { x: Number.POSITIVE_INFINITY } }],
+  ['undefined in payload', 'payload.x', { payload: { x: undefined } }],
+  ['a function in payload', 'payload.f', { payload: { f: () => 1 } }],
+  ['a BigInt in payload', 'payload.big', { payload: { big: 10n } }],
+  ['a Date in payload', 'payload.when', { payload: { when: new Date(0) } }],
+  ['a Map in payload', 'payload.m', { payload: { m: new Map() } }],
+  ['a class instance in payload', 'payload.p', { payload: { p: new Point(1) } }],
+  ['a cycle in payload', 'payload.self', { payload: cyclic }],
+  ['a payload that is an array', 'payload', { payload: [1, 2] }],
+  ['metadata that is a string', 'metadata', { metadata: 'x' }],
+];
+
+export function badInputSuite(harness: BusHarness): void {
+  const buses = useBuses(harness);
+
+  describe('bad input', () => {
+    it.each(BAD_ENVELOPES)('rejects %s with InvalidMessageError on %s, and sends nothing', async (_what, field, change) => {
+      const bus = await buses.make();
+      const got: string[] = [];
+      await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: randomName('watch') });
+      const attempt = bus.publish({ ...valid, ...change } as EnvelopeInit);
+      await expect(attempt).rejects.toBeInstanceOf(InvalidMessageError);
+      await expect(bus.publish({ ...valid, ...change } as EnvelopeInit)).rejects.toMatchObject({
+        code: 'INVALID_MESSAGE',
+        field,
+        message: expect.stringContaining(field),
+      });
+      await sleep(30);
+      expect(got).toEqual([]);
+    });
+
+    it('rejects a payload over maxPayloadBytes, naming the limit', async () => {
+      const bus = await buses.make({ maxPayloadBytes: 1024 });
+      await expect(bus.publish({ ...valid, payload: { big: 'x'.repeat(2000) } })).rejects.toMatchObject({
+        name: 'InvalidMessageError',
+        field: 'payload',
+        message: expect.stringContaining('1024'),
+      });
+      await expect(bus.publish({ ...valid, payload: { small: 'x'.repeat(100) } })).resolves.toMatchObject({ duplicate: false });
+    });
+
+    it('rejects bad subscribe arguments with typed errors', async () => {
+      const bus = await buses.make();
+      const h = (): void => undefined;
+      await expect(bus.subscribe('bad pattern', h)).rejects.toMatchObject({ code: 'INVALID_MESSAGE', field: 'eventPattern' });
+      await expect(bus.subscribe('a.>', h)).rejects.toBeInstanceOf(InvalidMessageError);
+      await expect(bus.subscribe('ok', h, { componentId: 'a.b' })).rejects.toMatchObject({ field: 'componentId' });
+      await expect(bus.subscribe('ok', h, { group: 'g:1' })).rejects.toMatchObject({ field: 'group' });
+      await expect(bus.subscribe('ok', h, { sessionId: 'has space' })).rejects.toMatchObject({ field: 'sessionId' });
+      await expect(bus.subscribe('ok', h, { concurrency: 0 })).rejects.toBeInstanceOf(InvalidConfigError);
+      await expect(bus.subscribe('ok', h, { unknownOption: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'unknownOption' });
+      await expect(bus.subscribe('ok', 'not a function' as never)).rejects.toBeInstanceOf(InvalidConfigError);
+      await expect(bus.subscribe('ok', h, { targetedOnly: true })).rejects.toMatchObject({ key: 'targetedOnly' });
+      const group = randomName('g');
+      await bus.subscribe('one.type', h, { group });
+      await expect(bus.subscribe('other.type', h, { group })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'group' });
+    });
+
+    it('rejects a bad session id in session calls', async () => {
+      const bus = await buses.make();
+      await expect(bus.createSessionQueue('a.b')).rejects.toMatchObject({ field: 'sessionId' });
+      await expect(bus.deleteSessionQueue('')).rejects.toMatchObject({ field: 'sessionId' });
+    });
+
+    it('rejects unknown and out-of-range bus options with InvalidConfigError listing what is allowed', async () => {
+      await expect(Promise.resolve().then(() => harness.makeBus({ streamPrefix: randomName('x'), notAnOption: true } as never))).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        key: 'notAnOption',
+        allowed: expect.arrayContaining(['streamPrefix', 'maxRetries']),
+      });
+      await expect(Promise.resolve().then(() => harness.makeBus({ streamPrefix: randomName('x'), maxRetries: -1 }))).rejects.toMatchObject({
+        key: 'maxRetries',
+      });
+      await expect(Promise.resolve().then(() => harness.makeBus({ streamPrefix: 'has space' }))).rejects.toMatchObject({ key: 'streamPrefix' });
+    });
+
+    it('accepts an envelope built by createEnvelope unchanged', async () => {
+      const bus = await buses.make();
+      const env = createEnvelope(valid);
+      await expect(bus.publish(env)).resolves.toEqual({ messageId: env.messageId, duplicate: false });
+    });
+  });
+}

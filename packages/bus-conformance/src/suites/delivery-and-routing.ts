@@ -1,0 +1,195 @@
+/**
+ * Delivery and routing: everything published arrives intact; event types, sessions and prefixes
+ * stay apart; `*` sees new types; point-to-point reaches one replica of one group; a target that
+ * subscribes late still gets what waited for it.
+ */
+import { describe, expect, it } from 'vitest';
+import type { MessageEnvelope } from '@woodwork/bus-core';
+import type { BusHarness } from '../harness.js';
+import { Ledger, message, randomName, sleep, useBuses, waitFor } from '../support.js';
+
+export function deliveryAndRoutingSuite(harness: BusHarness): void {
+  const buses = useBuses(harness);
+
+  describe('delivery', () => {
+    it('delivers every message of many concurrent publishers with payload and metadata intact', async () => {
+      const bus = await buses.make();
+      const ledger = new Ledger();
+      const type = 'delivery.many';
+      await bus.subscribe(type, (e) => ledger.record(e), { componentId: randomName('c') });
+      const publishers = Array.from({ length: 8 }, (_, p) =>
+        (async () => {
+          for (let i = 0; i < 50; i++) {
+            await ledger.publish(
+              bus,
+              message({
+                sessionId: `s-${p}`,
+                eventType: type,
+                payload: { publisher: p, i, text: `héllo ${i} ✓`, nested: { list: [1, 'two', null, true], empty: {} } },
+                metadata: { trace: `t-${p}-${i}`, tags: ['a', 'b'] },
+              }),
+            );
+          }
+        })(),
+      );
+      await Promise.all(publishers);
+      await waitFor(() => ledger.distinctDelivered === 400, '400 deliveries');
+      const result = ledger.check();
+      expect(result.missing).toEqual([]);
+      expect(result.unexpected).toEqual([]);
+      expect(result.outOfOrder).toEqual([]);
+      const byId = new Map(ledger.delivered.map((e) => [e.messageId, e]));
+      for (const sent of ledger.published) {
+        const got = byId.get(sent.messageId) as MessageEnvelope;
+        expect(got.payload).toEqual(sent.payload);
+        expect(got.metadata).toEqual(sent.metadata);
+        expect(got.sessionId).toBe(sent.sessionId);
+        expect(got.componentSource).toBe(sent.componentSource);
+        expect(got.timestamp).toBeCloseTo(sent.timestamp, 3);
+      }
+    });
+
+    it('resolves publish with the message id, and a handler sees retryCount 0 on its first attempt', async () => {
+      const bus = await buses.make();
+      const seen: MessageEnvelope[] = [];
+      await bus.subscribe('delivery.ack', (e) => void seen.push(e));
+      const sent = message({ sessionId: 's1', eventType: 'delivery.ack' });
+      await expect(bus.publish(sent)).resolves.toEqual({ messageId: sent.messageId, duplicate: false });
+      await waitFor(() => seen.length === 1, 'one delivery');
+      expect(seen[0]?.retryCount).toBe(0);
+    });
+  });
+
+  describe('routing', () => {
+    it('keeps event types apart', async () => {
+      const bus = await buses.make();
+      const a: string[] = [];
+      const b: string[] = [];
+      await bus.subscribe('route.a', (e) => void a.push(e.messageId));
+      await bus.subscribe('route.b', (e) => void b.push(e.messageId));
+      const ma = message({ sessionId: 's', eventType: 'route.a' });
+      const mb = message({ sessionId: 's', eventType: 'route.b' });
+      await bus.publish(ma);
+      await bus.publish(mb);
+      await waitFor(() => a.length === 1 && b.length === 1, 'one message each');
+      await sleep(50);
+      expect(a).toEqual([ma.messageId]);
+      expect(b).toEqual([mb.messageId]);
+    });
+
+    it('a subscription bound to a session sees only that session', async () => {
+      const bus = await buses.make();
+      const bound: string[] = [];
+      const all: string[] = [];
+      await bus.subscribe('route.session', (e) => void bound.push(e.sessionId), { sessionId: 'alpha' });
+      await bus.subscribe('route.session', (e) => void all.push(e.sessionId));
+      for (const sessionId of ['alpha', 'beta', 'alpha', 'gamma']) {
+        await bus.publish(message({ sessionId, eventType: 'route.session' }));
+      }
+      await waitFor(() => all.length === 4, 'four deliveries to the unbound subscription');
+      await waitFor(() => bound.length === 2, 'two deliveries to the bound one');
+      await sleep(50);
+      expect(bound).toEqual(['alpha', 'alpha']);
+    });
+
+    it('two buses with different prefixes never see each other', async () => {
+      const one = await buses.make();
+      const two = await buses.make();
+      const onOne: string[] = [];
+      const onTwo: string[] = [];
+      await one.subscribe('route.prefix', (e) => void onOne.push(e.messageId), { componentId: 'same' });
+      await two.subscribe('route.prefix', (e) => void onTwo.push(e.messageId), { componentId: 'same' });
+      const m1 = message({ sessionId: 's', eventType: 'route.prefix' });
+      await one.publish(m1);
+      await waitFor(() => onOne.length === 1, 'delivery on the first bus');
+      await sleep(100);
+      expect(onTwo).toEqual([]);
+      expect(onOne).toEqual([m1.messageId]);
+    });
+
+    it("'*' sees event types first published after it subscribed", async () => {
+      const bus = await buses.make();
+      const types: string[] = [];
+      await bus.subscribe('*', (e) => void types.push(e.eventType), { componentId: randomName('watcher') });
+      const fresh = [randomName('new'), randomName('newer'), `${randomName('x')}.deep.type`];
+      for (const eventType of fresh) await bus.publish(message({ sessionId: 's', eventType }));
+      await waitFor(() => types.length === 3, 'three new types');
+      expect(types).toEqual(fresh);
+    });
+
+    it('point-to-point reaches exactly one of three replicas of the target and no other group', async () => {
+      const bus = await buses.make();
+      const perReplica = [0, 0, 0];
+      const handled: string[] = [];
+      for (let r = 0; r < 3; r++) {
+        await bus.subscribe(
+          '*',
+          async (e) => {
+            perReplica[r]!++;
+            handled.push(e.messageId);
+            await sleep(1);
+          },
+          { componentId: 'agent', targetedOnly: true },
+        );
+      }
+      const others: string[] = [];
+      await bus.subscribe('p2p.task', (e) => void others.push(e.messageId), { componentId: 'other' });
+      await bus.subscribe('p2p.task', (e) => void others.push(e.messageId));
+      await bus.subscribe('*', (e) => void others.push(e.messageId), { componentId: 'hooks' });
+      const sent: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const m = message({ sessionId: `s-${i % 6}`, eventType: 'p2p.task', pattern: 'point_to_point', componentTarget: 'agent' });
+        sent.push(m.messageId);
+        await bus.publish(m);
+      }
+      await waitFor(() => handled.length >= 60, '60 targeted deliveries');
+      await sleep(100);
+      expect(handled.length).toBe(60);
+      expect(new Set(handled)).toEqual(new Set(sent));
+      expect(others).toEqual([]);
+      expect(perReplica.reduce((a, b) => a + b, 0)).toBe(60);
+    });
+
+    it('a message to a target that subscribes later is delivered when it does', async () => {
+      const bus = await buses.make();
+      const target = randomName('late');
+      const sent = [];
+      for (let i = 0; i < 5; i++) {
+        const m = message({ sessionId: 'late-session', eventType: 'late.task', pattern: 'point_to_point', componentTarget: target });
+        sent.push(m.messageId);
+        await bus.publish(m);
+      }
+      await sleep(50);
+      const got: string[] = [];
+      await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: target, targetedOnly: true });
+      await waitFor(() => got.length === 5, 'five waiting messages');
+      expect(got).toEqual(sent);
+    });
+
+    it('a pub_sub group created now does not replay earlier messages', async () => {
+      const bus = await buses.make();
+      await bus.subscribe('replay.none', () => undefined, { componentId: 'early' });
+      await bus.publish(message({ sessionId: 's', eventType: 'replay.none' }));
+      await sleep(50);
+      const late: string[] = [];
+      await bus.subscribe('replay.none', (e) => void late.push(e.messageId), { componentId: randomName('late') });
+      const after = message({ sessionId: 's', eventType: 'replay.none' });
+      await bus.publish(after);
+      await waitFor(() => late.length === 1, 'the message published after subscribing');
+      await sleep(50);
+      expect(late).toEqual([after.messageId]);
+    });
+
+    it('exactly_once: a duplicate publish within the window is reported and delivered once', async () => {
+      const bus = await buses.make();
+      const got: string[] = [];
+      await bus.subscribe('once.only', (e) => void got.push(e.messageId), { componentId: randomName('c') });
+      const m = message({ sessionId: 's', eventType: 'once.only', deliveryMode: 'exactly_once' });
+      await expect(bus.publish(m)).resolves.toEqual({ messageId: m.messageId, duplicate: false });
+      await expect(bus.publish(m)).resolves.toEqual({ messageId: m.messageId, duplicate: true });
+      await waitFor(() => got.length === 1, 'one delivery');
+      await sleep(100);
+      expect(got).toEqual([m.messageId]);
+    });
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * Lifecycle: unsubscribe, sessions created and deleted, close with work in flight, calls after
+ * close, health and group expiry.
+ */
+import { describe, expect, it } from 'vitest';
+import { BusClosedError } from '@woodwork/bus-core';
+import type { BusHarness } from '../harness.js';
+import { message, randomName, sleep, useBuses, waitFor } from '../support.js';
+
+export function lifecycleSuite(harness: BusHarness): void {
+  const buses = useBuses(harness);
+
+  describe('lifecycle', () => {
+    it('unsubscribe stops delivery and reports unknown ids', async () => {
+      const bus = await buses.make();
+      const got: string[] = [];
+      const id = await bus.subscribe('life.unsub', (e) => void got.push(e.messageId));
+      await bus.publish(message({ sessionId: 's', eventType: 'life.unsub' }));
+      await waitFor(() => got.length === 1, 'first delivery');
+      await expect(bus.unsubscribe(id)).resolves.toBe(true);
+      await expect(bus.unsubscribe(id)).resolves.toBe(false);
+      await bus.publish(message({ sessionId: 's', eventType: 'life.unsub' }));
+      await sleep(150);
+      expect(got).toHaveLength(1);
+    });
+
+    it('a durable group keeps its messages while no replica is attached', async () => {
+      const bus = await buses.make();
+      const component = randomName('durable');
+      const first: string[] = [];
+      const id = await bus.subscribe('life.durable', (e) => void first.push(e.messageId), { componentId: component });
+      await bus.unsubscribe(id);
+      const m = message({ sessionId: 's', eventType: 'life.durable' });
+      await bus.publish(m);
+      const second: string[] = [];
+      await bus.subscribe('life.durable', (e) => void second.push(e.messageId), { componentId: component });
+      await waitFor(() => second.length === 1, 'delivery to the returning replica');
+      expect(second).toEqual([m.messageId]);
+      expect(first).toEqual([]);
+    });
+
+    it('createSessionQueue is optional and idempotent; deleteSessionQueue leaves nothing behind', async () => {
+      const bus = await buses.make();
+      const session = randomName('doomed');
+      await bus.createSessionQueue(session);
+      await bus.createSessionQueue(session);
+      // waiting for a target that is not there yet
+      const target = randomName('absent');
+      await bus.publish(message({ sessionId: session, eventType: 'life.wait', pattern: 'point_to_point', componentTarget: target }));
+      // a dead letter of the session
+      await bus.subscribe('life.fail', () => {
+        throw new Error('dead');
+      });
+      await bus.publish(message({ sessionId: session, eventType: 'life.fail', maxRetries: 0 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'the dead letter');
+      // a running handler and messages queued behind it
+      let started = 0;
+      let sawAbort = false;
+      const blockGroup = randomName('block');
+      await bus.subscribe(
+        'life.block',
+        (_e, ctx) =>
+          new Promise<void>((resolve) => {
+            started++;
+            ctx.signal.addEventListener('abort', () => {
+              sawAbort = true;
+              resolve();
+            });
+          }),
+        { group: blockGroup },
+      );
+      for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: session, eventType: 'life.block' }));
+      await waitFor(() => started === 1, 'the blocking handler to start');
+
+      await bus.deleteSessionQueue(session);
+      await waitFor(() => sawAbort, 'the running handler to be aborted');
+
+      expect(await bus.getDeadLetterMessages(100, { sessionId: session })).toEqual([]);
+      const health = await bus.healthCheck();
+      const block = health.groups.find((g) => g.group === blockGroup);
+      expect(block?.lag ?? 0).toBe(0);
+      await sleep(100);
+      expect(started).toBe(1);
+      const late: string[] = [];
+      await bus.subscribe('*', (e) => void late.push(e.messageId), { componentId: target, targetedOnly: true });
+      await sleep(100);
+      expect(late).toEqual([]);
+      // a later publish starts the session afresh
+      const fresh = message({ sessionId: session, eventType: 'life.wait', pattern: 'point_to_point', componentTarget: target });
+      await bus.publish(fresh);
+      await waitFor(() => late.length === 1, 'the fresh message');
+      expect(late).toEqual([fresh.messageId]);
+    });
+
+    it('close aborts the signal of running handlers and waits for them', async () => {
+      const bus = await buses.make({ closeTimeoutMs: 5_000 });
+      let finished = false;
+      let aborted = false;
+      let started = false;
+      await bus.subscribe('life.close', async (_e, ctx) => {
+        started = true;
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+        });
+        await sleep(200);
+        finished = true;
+      });
+      await bus.publish(message({ sessionId: 's', eventType: 'life.close' }));
+      await waitFor(() => started, 'the handler to start');
+      await bus.close();
+      expect(aborted).toBe(true);
+      expect(finished).toBe(true);
+    });
+
+    it('every call after close rejects with BusClosedError', async () => {
+      const bus = await buses.make();
+      await bus.close();
+      await bus.close();
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['publish', () => bus.publish(message({ sessionId: 's', eventType: 'after.close' }))],
+        ['subscribe', () => bus.subscribe('after.close', () => undefined)],
+        ['unsubscribe', () => bus.unsubscribe('sub-x')],
+        ['createSessionQueue', () => bus.createSessionQueue('s')],
+        ['deleteSessionQueue', () => bus.deleteSessionQueue('s')],
+        ['getDeadLetterMessages', () => bus.getDeadLetterMessages()],
+        ['redriveDeadLetters', () => bus.redriveDeadLetters()],
+        ['purgeDeadLetters', () => bus.purgeDeadLetters()],
+        ['healthCheck', () => bus.healthCheck()],
+      ];
+      for (const [name, call] of calls) {
+        await expect(call(), name).rejects.toBeInstanceOf(BusClosedError);
+        await expect(call(), name).rejects.toMatchObject({ code: 'BUS_CLOSED' });
+      }
+    });
+
+    it('health reports status, the design metrics and each group', async () => {
+      const metrics: string[] = [];
+      const bus = await buses.make({ onMetric: (m: { name: string }) => void metrics.push(m.name) });
+      const group = randomName('h');
+      let n = 0;
+      await bus.subscribe('health.x', () => void n++, { group });
+      for (let i = 0; i < 5; i++) await bus.publish(message({ sessionId: 's', eventType: 'health.x' }));
+      await waitFor(() => n === 5, 'five deliveries');
+      await waitFor(async () => (await bus.healthCheck()).metrics.messagesConsumedTotal >= 5, 'consumed counted');
+      const health = await bus.healthCheck();
+      expect(health.status).toBe('healthy');
+      expect(health.backend).toBe(bus.backend);
+      expect(health.metrics.messagesPublishedTotal).toBeGreaterThanOrEqual(5);
+      expect(health.metrics.activeSubscriptions).toBe(1);
+      expect(health.metrics.messageProcessingTimeMs.count).toBeGreaterThanOrEqual(5);
+      const g = health.groups.find((x) => x.group === group);
+      expect(g).toMatchObject({ eventPattern: 'health.x', consumers: 1, pending: 0, lag: 0, durable: true });
+      expect(metrics).toContain('message_bus.messages_published_total');
+      expect(metrics).toContain('message_bus.messages_consumed_total');
+    });
+
+    it('a private group is removed on unsubscribe; a durable group unused past groupExpiryMs is removed and reported', async () => {
+      const bus = await buses.make({ groupExpiryMs: 50 });
+      const privateId = await bus.subscribe('expiry.x', () => undefined);
+      const durableGroup = randomName('expiring');
+      const durableId = await bus.subscribe('expiry.x', () => undefined, { group: durableGroup });
+      const before = await bus.healthCheck();
+      expect(before.groups.map((g) => g.group)).toContain(durableGroup);
+      expect(before.groups).toHaveLength(2);
+      await bus.unsubscribe(privateId);
+      await bus.unsubscribe(durableId);
+      expect((await bus.healthCheck()).groups.map((g) => g.group)).toEqual([durableGroup]);
+      await waitFor(async () => (await bus.healthCheck()).expiredGroups.includes(durableGroup), 'the group to expire', 10_000);
+      expect((await bus.healthCheck()).groups).toEqual([]);
+    });
+  });
+}

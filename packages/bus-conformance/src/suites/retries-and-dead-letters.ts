@@ -1,0 +1,182 @@
+/**
+ * At-least-once: retries with the right retryCount, dead-lettering once, redrive and purge, handler
+ * timeouts, and the delivery modes.
+ */
+import { describe, expect, it } from 'vitest';
+import { HandlerTimeoutError, type MessageEnvelope } from '@woodwork/bus-core';
+import type { BusHarness } from '../harness.js';
+import { message, randomName, sleep, useBuses, waitFor } from '../support.js';
+
+export function retriesAndDeadLettersSuite(harness: BusHarness): void {
+  const buses = useBuses(harness);
+
+  describe('retries and dead letters', () => {
+    it('a handler that fails N times then succeeds runs N+1 times with retryCount 0..N', async () => {
+      const bus = await buses.make();
+      const retryCounts: number[] = [];
+      const attempts: number[] = [];
+      await bus.subscribe(
+        'retry.then.ok',
+        (e, ctx) => {
+          retryCounts.push(e.retryCount);
+          attempts.push(ctx.attempt);
+          if (retryCounts.length <= 2) throw new Error(`fail ${retryCounts.length}`);
+        },
+        { componentId: randomName('c') },
+      );
+      await bus.publish(message({ sessionId: 's', eventType: 'retry.then.ok', maxRetries: 3 }));
+      await waitFor(() => retryCounts.length === 3, 'three attempts');
+      await sleep(150);
+      expect(retryCounts).toEqual([0, 1, 2]);
+      expect(attempts).toEqual([1, 2, 3]);
+      expect(await bus.getDeadLetterMessages()).toEqual([]);
+    });
+
+    it('a handler that always fails is dead-lettered exactly once, with the error, after maxRetries + 1 attempts', async () => {
+      const bus = await buses.make();
+      const group = randomName('failing');
+      let runs = 0;
+      await bus.subscribe(
+        'always.fails',
+        () => {
+          runs++;
+          throw new Error('the tool exploded');
+        },
+        { group },
+      );
+      const m = message({ sessionId: 'dl-session', eventType: 'always.fails', maxRetries: 2 });
+      await bus.publish(m);
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'one dead letter');
+      await sleep(200);
+      expect(runs).toBe(3);
+      const records = await bus.getDeadLetterMessages();
+      expect(records).toHaveLength(1);
+      const [record] = records;
+      expect(record?.envelope.messageId).toBe(m.messageId);
+      expect(record?.envelope.payload).toEqual(m.payload);
+      expect(record?.error.message).toBe('the tool exploded');
+      expect(record?.attempts).toBe(3);
+      expect(record?.group).toBe(group);
+      expect(record?.source.stream).toBeTruthy();
+      expect(record?.source.id).toBeTruthy();
+      expect(record?.lastFailedAt).toBeGreaterThanOrEqual(record?.firstFailedAt ?? Infinity);
+      const health = await bus.healthCheck();
+      expect(health.metrics.deadLetterQueueSize).toBe(1);
+      expect(health.metrics.messagesFailedTotal).toBeGreaterThanOrEqual(3);
+    });
+
+    it('the config sets the default maxRetries; the envelope value wins', async () => {
+      const bus = await buses.make({ maxRetries: 1 });
+      let defaultRuns = 0;
+      let explicitRuns = 0;
+      await bus.subscribe('max.default', () => {
+        defaultRuns++;
+        throw new Error('no');
+      });
+      await bus.subscribe('max.explicit', () => {
+        explicitRuns++;
+        throw new Error('no');
+      });
+      await bus.publish({ sessionId: 's', eventType: 'max.default', componentSource: 'c', pattern: 'pub_sub' });
+      await bus.publish({ sessionId: 's', eventType: 'max.explicit', componentSource: 'c', pattern: 'pub_sub', maxRetries: 3 });
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 2, 'two dead letters');
+      expect(defaultRuns).toBe(2);
+      expect(explicitRuns).toBe(4);
+    });
+
+    it('redrive sends a dead letter back to its own group only, once; purge empties the store', async () => {
+      const bus = await buses.make();
+      let healthy = false;
+      const delivered: MessageEnvelope[] = [];
+      const otherGroup: string[] = [];
+      await bus.subscribe(
+        'redrive.me',
+        (e) => {
+          if (!healthy) throw new Error('down');
+          delivered.push(e);
+        },
+        { componentId: 'fixer' },
+      );
+      await bus.subscribe('redrive.me', (e) => void otherGroup.push(e.messageId), { componentId: 'bystander' });
+      const m = message({ sessionId: 's', eventType: 'redrive.me', maxRetries: 0 });
+      await bus.publish(m);
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'one dead letter');
+      const [record] = await bus.getDeadLetterMessages();
+      healthy = true;
+      const result = await bus.redriveDeadLetters({ ids: [record!.id] });
+      expect(result.redriven).toEqual([record!.id]);
+      await waitFor(() => delivered.length === 1, 'redriven delivery');
+      expect(delivered[0]?.messageId).toBe(m.messageId);
+      expect(delivered[0]?.retryCount).toBe(0);
+      expect(await bus.getDeadLetterMessages()).toEqual([]);
+      const again = await bus.redriveDeadLetters({ ids: [record!.id] });
+      expect(again.redriven).toEqual([]);
+      await sleep(100);
+      expect(delivered).toHaveLength(1);
+      expect(otherGroup).toEqual([m.messageId]);
+
+      healthy = false;
+      for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: `p${i}`, eventType: 'redrive.me', maxRetries: 0 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 3, 'three dead letters');
+      expect((await bus.purgeDeadLetters({ sessionId: 'p1' })).purged).toBe(1);
+      expect((await bus.getDeadLetterMessages()).map((r) => r.envelope.sessionId)).toEqual(['p0', 'p2']);
+      expect((await bus.purgeDeadLetters()).purged).toBe(2);
+      expect(await bus.getDeadLetterMessages()).toEqual([]);
+    });
+
+    it('dead letters are listed oldest first and limited', async () => {
+      const bus = await buses.make();
+      await bus.subscribe('dl.order', () => {
+        throw new Error('x');
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const m = message({ sessionId: 'one', eventType: 'dl.order', maxRetries: 0 });
+        ids.push(m.messageId);
+        await bus.publish(m);
+      }
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 5, 'five dead letters');
+      expect((await bus.getDeadLetterMessages()).map((r) => r.envelope.messageId)).toEqual(ids);
+      expect((await bus.getDeadLetterMessages(2)).map((r) => r.envelope.messageId)).toEqual(ids.slice(0, 2));
+    });
+
+    it('a handler timeout is a failed attempt: the signal aborts, it retries, then dead-letters', async () => {
+      const bus = await buses.make();
+      let aborted = 0;
+      let runs = 0;
+      await bus.subscribe(
+        'slow.handler',
+        (_e, ctx) =>
+          new Promise<void>((resolve) => {
+            runs++;
+            ctx.signal.addEventListener('abort', () => {
+              aborted++;
+              resolve();
+            });
+          }),
+        { handlerTimeoutMs: 50 },
+      );
+      await bus.publish(message({ sessionId: 's', eventType: 'slow.handler', maxRetries: 1 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'a dead letter');
+      const [record] = await bus.getDeadLetterMessages();
+      expect(runs).toBe(2);
+      expect(aborted).toBe(2);
+      expect(record?.error.name).toBe(new HandlerTimeoutError(50).name);
+      expect(record?.error.code).toBe('HANDLER_TIMEOUT');
+    });
+
+    it('at_most_once is never redelivered; its failure is dead-lettered once', async () => {
+      const bus = await buses.make();
+      let runs = 0;
+      await bus.subscribe('amo.fail', () => {
+        runs++;
+        throw new Error('once');
+      });
+      await bus.publish(message({ sessionId: 's', eventType: 'amo.fail', deliveryMode: 'at_most_once', maxRetries: 5 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'a dead letter');
+      await sleep(150);
+      expect(runs).toBe(1);
+      expect((await bus.getDeadLetterMessages())[0]?.attempts).toBe(1);
+    });
+  });
+}
