@@ -9,7 +9,9 @@ import type { ViteUserConfig } from 'vitest/config';
 
 const workspaceRoot = fileURLToPath(new URL('.', import.meta.url));
 
-export function sharedTestConfig(projectDir: string, overrides: NonNullable<ViteUserConfig['test']> = {}) {
+type TestConfig = NonNullable<ViteUserConfig['test']>;
+
+export function sharedTestConfig(projectDir: string, overrides: TestConfig = {}): TestConfig {
   const projectRoot = relative(workspaceRoot, projectDir);
   return {
     include: ['test/**/*.test.ts'],
@@ -17,5 +19,5 @@ export function sharedTestConfig(projectDir: string, overrides: NonNullable<Vite
     testTimeout: 30_000,
     hookTimeout: 30_000,
     ...overrides,
-  } satisfies NonNullable<ViteUserConfig['test']>;
+  };
 }
