@@ -1,1 +1,10 @@
-export {};
+/**
+ * @woodwork/bus-adapter: what an app uses on top of a backend: `MessageBusAdapter`, the
+ * `MessageBusFactory` that loads backends by package name, config files, and streaming.
+ */
+export * from './message-bus-adapter.js';
+export * from './factory.js';
+export * from './config.js';
+export * from './errors.js';
+export { BACKEND_PACKAGES, BUS_TYPES, busConfigKeys, type ResolveBusConfigOptions, type RetryConfig } from './bus-config.js';
+export type { BackendModule, ImportModule } from './backend-loader.js';

@@ -1,0 +1,38 @@
+/**
+ * The adapter's own errors. Config problems stay `InvalidConfigError`s (core's class, so a caller
+ * that handles bad config handles these too); the subclasses carry what a caller or a CLI needs to
+ * say exactly what to fix: the package to install, the environment variable to set.
+ */
+import { InvalidConfigError } from '@woodwork/bus-core';
+
+/** The backend package for the configured `type` cannot be imported. */
+export class BackendNotInstalledError extends InvalidConfigError {
+  constructor(
+    readonly backendType: string,
+    /** The package that is missing: the backend itself, or one of its own dependencies. */
+    readonly packageName: string,
+    /** The backend package the `type` selects. */
+    readonly backendPackage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'type',
+      packageName === backendPackage
+        ? `"${backendType}" needs the package ${backendPackage}, which is not installed: run npm install ${backendPackage}`
+        : `"${backendType}" loads ${backendPackage}, whose dependency ${packageName} is not installed: run npm install ${packageName}`,
+      undefined,
+      options,
+    );
+  }
+}
+
+/** A `${VAR}` in a config file refers to an environment variable that is not set. */
+export class MissingEnvironmentVariableError extends InvalidConfigError {
+  constructor(
+    /** Where the reference is, e.g. `message_bus.redis_url`. */
+    key: string,
+    readonly variable: string,
+  ) {
+    super(key, `refers to \${${variable}}, but the environment variable ${variable} is not set`);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * `MessageBusFactory` (design section 4): turns a config (the design's snake_case keys, from a
+ * YAML file, an object or the environment) into a connected `MessageBus` by importing the backend
+ * package for its `type` at run time; and the process-wide bus of `getGlobalMessageBus()`.
+ */
+import { InvalidConfigError, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
+import { loadBackend, importModule, type ImportModule } from './backend-loader.js';
+import { BUS_TYPES, isResolvedBusConfig, resolveBusConfig, type BusConfig, type BusType, type ResolvedBusConfig } from './bus-config.js';
+import type { Environment } from './config.js';
+
+export { resolveBusConfig };
+export type { BusConfig, BusType, ResolvedBusConfig };
+
+/** What cannot be written in a config file: code the app hands to the backend. */
+export interface CreateBusOptions {
+  logger?: BusLogger;
+  onMetric?: (event: MetricEvent) => void;
+  /** How to import a backend package (tests, bundlers). Default: `import(name)`. */
+  importModule?: ImportModule;
+  /** Use another package for a type (a fork, a test double). Default: `BACKEND_PACKAGES`. */
+  packages?: Partial<Record<BusType, string>>;
+}
+
+/** The environment variables `createFromEnvironment` reads, and the config key each one sets. */
+export const ENVIRONMENT_VARIABLES = Object.freeze({
+  WOODWORK_MESSAGE_BUS: 'type',
+  WOODWORK_REDIS_URL: 'redis_url',
+  WOODWORK_NATS_URL: 'nats_url',
+  WOODWORK_STREAM_PREFIX: 'stream_prefix',
+  WOODWORK_CONSUMER_GROUP: 'consumer_group',
+} as const);
+
+export class MessageBusFactory {
+  /**
+   * Checks `config`, imports the backend package for its type (`@woodwork/bus-memory`,
+   * `@woodwork/bus-redis`, `@woodwork/bus-nats`) and resolves with the bus its
+   * `createMessageBus(options)` returns. Rejects with `InvalidConfigError` for a bad config and with
+   * its subclass `BackendNotInstalledError` (naming the package to install) when the backend is
+   * missing. Accepts a `ResolvedBusConfig` (from `resolveBusConfig` / `loadConfigFile`) as well.
+   */
+  static async createMessageBus(config: BusConfig | ResolvedBusConfig = {}, options: CreateBusOptions = {}): Promise<MessageBus> {
+    const checked = isResolvedBusConfig(config) ? config : resolveBusConfig(config);
+    const packageName = options.packages?.[checked.type] ?? checked.packageName;
+    const create = await loadBackend(checked.type, packageName, options.importModule ?? importModule);
+    const backendOptions: Record<string, unknown> = { ...checked.options };
+    if (options.logger) backendOptions['logger'] = options.logger;
+    if (options.onMetric) backendOptions['onMetric'] = options.onMetric;
+    return await create(backendOptions);
+  }
+
+  /**
+   * The config the design's environment variables describe: `WOODWORK_MESSAGE_BUS` (memory, redis
+   * or nats; default memory), `WOODWORK_REDIS_URL` (default `redis://localhost:6379`),
+   * `WOODWORK_NATS_URL` (default `nats://localhost:4222`), `WOODWORK_STREAM_PREFIX` (default
+   * `woodwork`), `WOODWORK_CONSUMER_GROUP` (redis; default `woodwork-components`). Empty counts as
+   * unset. Pure: checks nothing beyond the type (see `resolveBusConfig`).
+   */
+  static configFromEnvironment(env: Environment = process.env): BusConfig {
+    const read = (name: keyof typeof ENVIRONMENT_VARIABLES): string | undefined => {
+      const value = env[name]?.trim();
+      return value === undefined || value === '' ? undefined : value;
+    };
+    const type = read('WOODWORK_MESSAGE_BUS') ?? 'memory';
+    if (!(BUS_TYPES as readonly string[]).includes(type)) {
+      throw new InvalidConfigError('WOODWORK_MESSAGE_BUS', `must be one of the allowed values; got ${JSON.stringify(type)}`, BUS_TYPES);
+    }
+    const config: BusConfig = { type: type as BusType };
+    const prefix = read('WOODWORK_STREAM_PREFIX');
+    if (type === 'redis') {
+      config.redis_url = read('WOODWORK_REDIS_URL') ?? 'redis://localhost:6379';
+      config.stream_prefix = prefix ?? 'woodwork';
+      config.consumer_group = read('WOODWORK_CONSUMER_GROUP') ?? 'woodwork-components';
+    } else if (type === 'nats') {
+      config.nats_url = read('WOODWORK_NATS_URL') ?? 'nats://localhost:4222';
+      config.stream_prefix = prefix ?? 'woodwork';
+    } else if (prefix !== undefined) {
+      config.stream_prefix = prefix;
+    }
+    return config;
+  }
+
+  /**
+   * Creates the bus the environment describes (see `configFromEnvironment`). A bad value is an
+   * `InvalidConfigError` naming the environment variable.
+   */
+  static async createFromEnvironment(env: Environment = process.env, options: CreateBusOptions = {}): Promise<MessageBus> {
+    const byKey = new Map<string, string>(Object.entries(ENVIRONMENT_VARIABLES).map(([variable, key]) => [key, variable]));
+    const checked = resolveBusConfig(MessageBusFactory.configFromEnvironment(env), {
+      keyName: (key) => (byKey.has(key) ? `${byKey.get(key)} (${key})` : key),
+    });
+    return MessageBusFactory.createMessageBus(checked, options);
+  }
+}
+
+let globalBus: MessageBus | undefined;
+let creating: Promise<MessageBus> | undefined;
+/** Bumped by every `setGlobalMessageBus`, so a creation that finishes after one does not overwrite it. */
+let generation = 0;
+
+/**
+ * The process-wide bus, created from the environment on first use. Concurrent first calls share
+ * one creation; a failed creation is not remembered (the next call tries again).
+ */
+export async function getGlobalMessageBus(): Promise<MessageBus> {
+  if (globalBus) return globalBus;
+  if (creating) return creating;
+  const started = generation;
+  const attempt = MessageBusFactory.createFromEnvironment().then(
+    async (bus) => {
+      if (generation !== started) {
+        // Someone set the global bus meanwhile: theirs wins, this one is not anyone's.
+        await bus.close().catch(() => undefined);
+        if (globalBus) return globalBus;
+        return getGlobalMessageBus();
+      }
+      globalBus = bus;
+      return bus;
+    },
+  );
+  creating = attempt;
+  try {
+    return await attempt;
+  } finally {
+    if (creating === attempt) creating = undefined;
+  }
+}
+
+/**
+ * Replaces the process-wide bus (`undefined` clears it, so the next get creates one). The caller
+ * keeps ownership of the previous bus: it is not closed here.
+ */
+export function setGlobalMessageBus(bus: MessageBus | undefined): void {
+  generation++;
+  globalBus = bus;
+  creating = undefined;
+}

@@ -1,0 +1,167 @@
+/**
+ * `MessageBusAdapter` (design section 1): the convenience layer components use over any
+ * `MessageBus`: emit an event, send to one component, register hooks and component listeners,
+ * and clean them all up on close.
+ *
+ * Two deliberate departures from the design's Python sketch:
+ * - methods resolve with the publish result and reject on failure instead of returning `bool`, so
+ *   a failed publish can never pass unnoticed;
+ * - handler errors are not caught and logged: they reach the bus, which retries the message and
+ *   dead-letters it after the last attempt (a swallowed error would acknowledge a message that
+ *   was never handled).
+ */
+import {
+  BusClosedError,
+  InvalidConfigError,
+  MessagePattern,
+  describe,
+  type DeliveryContext,
+  type EnvelopeInit,
+  type JsonObject,
+  type MessageBus,
+  type MessageEnvelope,
+  type PublishResult,
+  type SubscribeOptions,
+} from '@woodwork/bus-core';
+
+/**
+ * What hooks and component listeners receive: the envelope's payload first (what the design's
+ * handlers took), then the whole envelope (session, source, metadata...) and the delivery context
+ * (abort signal, attempt number). A throw or rejection fails the attempt: the bus retries, then
+ * dead-letters.
+ */
+export type AdapterHandler = (payload: JsonObject, envelope: MessageEnvelope, context: DeliveryContext) => unknown;
+
+export interface EmitEventInit {
+  eventType: string;
+  payload: JsonObject;
+  sessionId: string;
+  componentSource: string;
+  componentTarget?: string | null;
+  /** Default `pub_sub` (the design's default for `emit_event`). */
+  pattern?: MessagePattern;
+  /** Default `at_least_once`. */
+  deliveryMode?: EnvelopeInit['deliveryMode'];
+  metadata?: JsonObject;
+  /** Default: a fresh `msg-<uuid>`. Set it to make `exactly_once` publishes idempotent. */
+  messageId?: string;
+  /** Default: the bus's `max_retries`. */
+  maxRetries?: number;
+}
+
+export type SendToComponentInit = Omit<EmitEventInit, 'componentTarget' | 'pattern'>;
+
+export interface HookOptions {
+  /** Makes the hook's group durable and shared by replicas of this component. */
+  componentId?: string;
+  /** An explicit, durable group name (replicas with the same group share the work). */
+  group?: string;
+  /** Only this session's events. */
+  sessionId?: string;
+  concurrency?: number;
+  handlerTimeoutMs?: number;
+}
+
+export interface ComponentListenerOptions {
+  /** Only this session's messages. */
+  sessionId?: string;
+  /** Only this event type. Default `*`: every message targeted to the component. */
+  eventPattern?: string;
+  concurrency?: number;
+  handlerTimeoutMs?: number;
+}
+
+export class MessageBusAdapter {
+  /** local id -> the bus's subscription id. */
+  private readonly subscriptions = new Map<string, string>();
+  private nextLocalId = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly bus: MessageBus) {
+    if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function') {
+      throw new InvalidConfigError('bus', `must be a MessageBus; got ${describe(bus)}`);
+    }
+  }
+
+  /** Publishes an event (default `pub_sub`: every hook matching its type gets it). Rejects on any failure. */
+  async emitEvent(event: EmitEventInit): Promise<PublishResult> {
+    this.assertOpen('emitEvent');
+    if (typeof event !== 'object' || event === null) throw new InvalidConfigError('event', `must be an object; got ${describe(event)}`);
+    const { pattern, ...rest } = event;
+    return this.bus.publish({ ...rest, pattern: pattern ?? MessagePattern.PUB_SUB });
+  }
+
+  /** Sends a `point_to_point` message to one component (one replica of it handles it). */
+  async sendToComponent(targetComponent: string, event: SendToComponentInit): Promise<PublishResult> {
+    if (typeof event !== 'object' || event === null) throw new InvalidConfigError('event', `must be an object; got ${describe(event)}`);
+    return this.emitEvent({ ...event, componentTarget: targetComponent, pattern: MessagePattern.POINT_TO_POINT });
+  }
+
+  /**
+   * Runs `handler` for every event of type `eventPattern` (or `*` for all). Resolves with a local id
+   * for `unregister`.
+   */
+  async registerHook(eventPattern: string, handler: AdapterHandler, options: HookOptions = {}): Promise<string> {
+    return this.register('hook', eventPattern, handler, { ...options });
+  }
+
+  /**
+   * Runs `handler` for messages targeted to `componentId` (`point_to_point` and `stream` with that
+   * `componentTarget`), and only those: the backend routes them (`targetedOnly`), nothing is
+   * filtered here. Replicas registering the same component share the messages.
+   */
+  async registerComponentListener(componentId: string, handler: AdapterHandler, options: ComponentListenerOptions = {}): Promise<string> {
+    const { eventPattern, ...rest } = options;
+    return this.register(`component-${componentId}`, eventPattern ?? '*', handler, { ...rest, componentId, targetedOnly: true });
+  }
+
+  /** Removes a hook or listener. Resolves false for an unknown id. */
+  async unregister(localId: string): Promise<boolean> {
+    const subscriptionId = this.subscriptions.get(localId);
+    if (subscriptionId === undefined) return false;
+    this.subscriptions.delete(localId);
+    return this.bus.unsubscribe(subscriptionId);
+  }
+
+  /** Local ids of the registered hooks and listeners. */
+  registrations(): string[] {
+    return [...this.subscriptions.keys()];
+  }
+
+  /**
+   * Unregisters everything this adapter registered, then closes the bus (unless `closeBus` is
+   * false, for a bus shared with other adapters). Idempotent.
+   */
+  close(options: { closeBus?: boolean } = {}): Promise<void> {
+    this.closing ??= this.closeOnce(options.closeBus ?? true);
+    return this.closing;
+  }
+
+  private async closeOnce(closeBus: boolean): Promise<void> {
+    const ids = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    const results = await Promise.allSettled(ids.map((id) => this.bus.unsubscribe(id)));
+    if (closeBus) await this.bus.close();
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof BusClosedError));
+    if (failure) throw failure.reason;
+  }
+
+  private async register(kind: string, eventPattern: string, handler: AdapterHandler, options: SubscribeOptions): Promise<string> {
+    this.assertOpen('register');
+    if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describe(handler)}`);
+    // The handler's promise is returned as is: a rejection must reach the bus (retry, then dead letter).
+    const subscriptionId = await this.bus.subscribe(eventPattern, (envelope, context) => handler(envelope.payload, envelope, context), options);
+    if (this.closing) {
+      // close() started while subscribing: nobody will unregister this one.
+      await this.bus.unsubscribe(subscriptionId).catch(() => undefined);
+      throw new BusClosedError('register');
+    }
+    const localId = `${kind}-${this.nextLocalId++}`;
+    this.subscriptions.set(localId, subscriptionId);
+    return localId;
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closing) throw new BusClosedError(operation);
+  }
+}

@@ -1,0 +1,180 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidConfigError } from '@woodwork/bus-core';
+import { MemoryMessageBus } from '@woodwork/bus-memory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MessageBusFactory, MissingEnvironmentVariableError, loadConfigFile, parseConfigText, substituteVariables } from '../src/index.js';
+
+const shipped = (name: string) => fileURLToPath(new URL(`../config/${name}`, import.meta.url));
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bus-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<InvalidConfigError> {
+  const error = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InvalidConfigError);
+  return error as InvalidConfigError;
+}
+
+describe('the design config files shipped in config/', () => {
+  it('message_bus_dev.yml loads as the memory backend, and the factory builds it', async () => {
+    const loaded = await loadConfigFile(shipped('message_bus_dev.yml'), {});
+    expect(loaded.type).toBe('memory');
+    expect(loaded.config).toEqual({ type: 'memory', max_queue_size: 1000 });
+    expect(loaded.options).toEqual({ maxQueueSize: 1000 });
+    const bus = await MessageBusFactory.createMessageBus(loaded);
+    expect(bus).toBeInstanceOf(MemoryMessageBus);
+    expect((bus as MemoryMessageBus).options.maxQueueSize).toBe(1000);
+    await bus.close();
+  });
+
+  it('message_bus_local.yml loads as redis without connecting', async () => {
+    const loaded = await loadConfigFile(shipped('message_bus_local.yml'), {});
+    expect(loaded.packageName).toBe('@woodwork/bus-redis');
+    expect(loaded.options).toEqual({
+      url: 'redis://localhost:6379',
+      streamPrefix: 'woodwork_local',
+      consumerGroup: 'woodwork_components',
+      maxRetries: 3,
+    });
+  });
+
+  it('message_bus_cloud.yml takes REDIS_CLUSTER_URL from the environment', async () => {
+    const loaded = await loadConfigFile(shipped('message_bus_cloud.yml'), { REDIS_CLUSTER_URL: 'rediss://cluster.internal:6380' });
+    expect(loaded.config).toEqual({
+      type: 'redis',
+      redis_url: 'rediss://cluster.internal:6380',
+      stream_prefix: 'woodwork_prod',
+      consumer_group: 'woodwork_components',
+      max_retries: 5,
+    });
+    expect(loaded.options['url']).toBe('rediss://cluster.internal:6380');
+  });
+
+  it('message_bus_cloud.yml fails naming REDIS_CLUSTER_URL when it is unset', async () => {
+    const error = await rejection(loadConfigFile(shipped('message_bus_cloud.yml'), {}));
+    expect(error).toBeInstanceOf(MissingEnvironmentVariableError);
+    expect((error as MissingEnvironmentVariableError).variable).toBe('REDIS_CLUSTER_URL');
+    expect(error.key).toBe('message_bus.redis_url');
+    expect(error.message).toContain('REDIS_CLUSTER_URL');
+  });
+
+  it('uses process.env by default', async () => {
+    process.env['REDIS_CLUSTER_URL'] = 'redis://from-process-env:6379';
+    try {
+      expect((await loadConfigFile(shipped('message_bus_cloud.yml'))).options['url']).toBe('redis://from-process-env:6379');
+    } finally {
+      delete process.env['REDIS_CLUSTER_URL'];
+    }
+  });
+});
+
+describe('${VAR} substitution', () => {
+  it('replaces references inside a value, with ${VAR:-default} for unset or empty variables', () => {
+    expect(substituteVariables('redis://${HOST}:${PORT}/0', { HOST: 'h', PORT: '1' }, 'k')).toBe('redis://h:1/0');
+    expect(substituteVariables('${PREFIX:-woodwork}', {}, 'k')).toBe('woodwork');
+    expect(substituteVariables('${PREFIX:-woodwork}', { PREFIX: '' }, 'k')).toBe('woodwork');
+    expect(substituteVariables('${PREFIX:-woodwork}', { PREFIX: 'p' }, 'k')).toBe('p');
+    expect(substituteVariables('${EMPTY}', { EMPTY: '' }, 'k')).toBe('');
+    expect(substituteVariables('no refs $HOME here', {}, 'k')).toBe('no refs $HOME here');
+  });
+
+  it('rejects malformed references', () => {
+    expect(() => substituteVariables('${1BAD}', {}, 'message_bus.stream_prefix')).toThrow(/message_bus\.stream_prefix has a malformed reference \$\{1BAD\}/);
+    expect(() => substituteVariables('${}', {}, 'k')).toThrow(InvalidConfigError);
+  });
+
+  it('turns a whole-value reference into a number for numeric keys', () => {
+    const loaded = parseConfigText('message_bus:\n  type: memory\n  max_retries: ${RETRIES}\n  retry:\n    initial_delay_ms: ${DELAY:-5}\n', {
+      RETRIES: '7',
+    });
+    expect(loaded.options).toEqual({ maxRetries: 7, retry: { initialDelayMs: 5 } });
+  });
+
+  it('a variable value cannot add keys or change the YAML', () => {
+    const text = 'message_bus:\n  type: memory\n  stream_prefix: ${PREFIX}\n';
+    const error = (() => {
+      try {
+        parseConfigText(text, { PREFIX: 'x\n  max_queue_size: 1' });
+      } catch (e) {
+        return e as InvalidConfigError;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(error.key).toBe('message_bus.stream_prefix');
+    expect(() => parseConfigText(text, { PREFIX: 'ok # not a comment' })).toThrow(/stream_prefix/);
+  });
+
+  it('names the missing variable wherever it is', async () => {
+    const path = await file('nested.yml', 'message_bus:\n  type: memory\n  retry:\n    max_delay_ms: ${MAX_DELAY}\n');
+    const error = await rejection(loadConfigFile(path, {}));
+    expect(error).toBeInstanceOf(MissingEnvironmentVariableError);
+    expect(error.key).toBe('message_bus.retry.max_delay_ms');
+    expect(error.message).toContain('MAX_DELAY');
+  });
+});
+
+describe('loadConfigFile errors', () => {
+  it('names the key, prefixed with message_bus, for a bad value or an unknown key', async () => {
+    const bad = await file('bad.yml', 'message_bus:\n  type: memory\n  max_retries: lots\n');
+    const error = await rejection(loadConfigFile(bad, {}));
+    expect(error.key).toBe('message_bus.max_retries');
+    const unknown = await file('unknown.yml', 'message_bus:\n  type: redis\n  redis_url: redis://x:1\n  max_queue_size: 5\n');
+    const e2 = await rejection(loadConfigFile(unknown, {}));
+    expect(e2.key).toBe('message_bus.max_queue_size');
+    expect(e2.allowed).toContain('consumer_group');
+    const type = await file('type.yml', 'message_bus:\n  type: rabbitmq\n');
+    expect((await rejection(loadConfigFile(type, {}))).allowed).toEqual(['memory', 'redis', 'nats']);
+  });
+
+  it('requires exactly the message_bus section', async () => {
+    const missing = await file('missing.yml', 'type: memory\n');
+    const e1 = await rejection(loadConfigFile(missing, {}));
+    expect(e1.key).toBe('type');
+    expect(e1.allowed).toEqual(['message_bus']);
+    const extra = await file('extra.yml', 'message_bus:\n  type: memory\nlogging: debug\n');
+    expect((await rejection(loadConfigFile(extra, {}))).key).toBe('logging');
+    const empty = await file('empty.yml', '');
+    expect((await rejection(loadConfigFile(empty, {}))).key).toBe(empty);
+    const onlyComment = await file('comment.yml', '# nothing\n{}\n');
+    expect((await rejection(loadConfigFile(onlyComment, {}))).key).toBe('message_bus');
+    const list = await file('list.yml', 'message_bus:\n  - memory\n');
+    expect((await rejection(loadConfigFile(list, {}))).key).toBe('message_bus');
+  });
+
+  it('an empty message_bus section means the defaults (memory)', async () => {
+    const path = await file('blank.yml', 'message_bus:\n');
+    expect((await loadConfigFile(path, {})).type).toBe('memory');
+  });
+
+  it('reports YAML syntax errors, duplicate keys and unreadable files against the file', async () => {
+    const broken = await file('broken.yml', 'message_bus:\n  type: [memory\n');
+    const e1 = await rejection(loadConfigFile(broken, {}));
+    expect(e1.key).toBe(broken);
+    expect(e1.message).toContain('is not valid YAML');
+    const dup = await file('dup.yml', 'message_bus:\n  type: memory\n  type: redis\n');
+    expect((await rejection(loadConfigFile(dup, {}))).message).toContain('is not valid YAML');
+    const absent = join(dir, 'absent.yml');
+    const e3 = await rejection(loadConfigFile(absent, {}));
+    expect(e3.key).toBe(absent);
+    expect(e3.message).toContain('ENOENT');
+  });
+});
