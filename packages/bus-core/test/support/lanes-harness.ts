@@ -1,0 +1,94 @@
+/**
+ * A SessionLanes with recording hooks, for the session-lanes tests: what succeeded, what was given
+ * up, each failed attempt, each retry delay asked for, each hook error.
+ */
+import {
+  createEnvelope,
+  SessionLanes,
+  type EnvelopeInit,
+  type LaneConsumer,
+  type LaneDelivery,
+  type MessageHandler,
+} from '../../src/index.js';
+
+export interface HarnessOptions {
+  capacity?: number;
+  handlerTimeoutMs?: number;
+  /** Delay before each retry, ms. */
+  retryDelay?: number;
+  /** Replicas; default one ("sub-1" in group "g"). */
+  consumers?: LaneConsumer[];
+  onSuccess?: (delivery: LaneDelivery) => void | Promise<void>;
+  onGiveUp?: (delivery: LaneDelivery) => void | Promise<void>;
+}
+
+export function makeLanes(handler: MessageHandler, options: HarnessOptions = {}) {
+  const successes: LaneDelivery[] = [];
+  const giveUps: Array<{ delivery: LaneDelivery; error: unknown; attempts: number }> = [];
+  const failures: Array<{ delivery: LaneDelivery; error: unknown; attempt: number }> = [];
+  const retryDelaysAskedFor: number[] = [];
+  const hookErrors: unknown[] = [];
+  const consumers = options.consumers ?? [{ subscriptionId: 'sub-1', group: 'g', handler, handlerTimeoutMs: options.handlerTimeoutMs ?? 0 }];
+  let next = 0;
+  const state = { capacity: options.capacity ?? 16 };
+  const lanes = new SessionLanes<LaneDelivery>({
+    pickConsumer: () => (consumers.length === 0 ? undefined : consumers[next++ % consumers.length]),
+    capacity: () => state.capacity,
+    onSuccess: async (delivery) => {
+      await options.onSuccess?.(delivery);
+      successes.push(delivery);
+    },
+    onGiveUp: async (delivery, error, attempts) => {
+      await options.onGiveUp?.(delivery);
+      giveUps.push({ delivery, error, attempts });
+    },
+    onAttemptFailed: (delivery, error, attempt) => failures.push({ delivery, error, attempt }),
+    retryDelayMs: (failedAttempts) => {
+      retryDelaysAskedFor.push(failedAttempts);
+      return options.retryDelay ?? 1;
+    },
+    onHookError: (error) => hookErrors.push(error),
+  });
+  return { lanes, consumers, state, successes, giveUps, failures, retryDelaysAskedFor, hookErrors };
+}
+
+export function delivery(sessionId: string, n: number, init: Partial<EnvelopeInit> = {}, attemptsMade = 0): LaneDelivery {
+  return {
+    envelope: createEnvelope({ sessionId, eventType: 'lane.test', componentSource: 'test', payload: { n }, ...init }),
+    attemptsMade,
+  };
+}
+
+/** The `n` a test put in the payload. */
+export function nOf(d: { envelope: { payload: Record<string, unknown> } } | LaneDelivery): number {
+  return d.envelope.payload['n'] as number;
+}
+
+/** A promise a test resolves by hand. */
+export function gate(): { promise: Promise<void>; open: () => void; fail: (error: unknown) => void } {
+  let open!: () => void;
+  let fail!: (error: unknown) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  return { promise, open, fail };
+}
+
+/** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(1);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Lets queued microtasks and a few timer turns run. */
+export async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await sleep(0);
+}
