@@ -72,10 +72,11 @@ export function nowSeconds(): number {
 
 /**
  * Builds an envelope with the design's defaults (`__post_init__`): a fresh id, the current time,
- * `at_least_once`, `point_to_point`, empty payload and metadata, `retryCount` 0, `maxRetries` 3.
+ * `at_least_once`, `point_to_point`, empty payload and metadata, `retryCount` 0, `maxRetries` 3
+ * (or `defaults.maxRetries`: a bus passes its configured default).
  * It does not validate; `publish` does, before anything is sent.
  */
-export function createEnvelope(init: EnvelopeInit): MessageEnvelope {
+export function createEnvelope(init: EnvelopeInit, defaults?: { maxRetries?: number }): MessageEnvelope {
   return {
     messageId: init.messageId ?? newMessageId(),
     sessionId: init.sessionId,
@@ -88,7 +89,7 @@ export function createEnvelope(init: EnvelopeInit): MessageEnvelope {
     payload: init.payload ?? {},
     metadata: init.metadata ?? {},
     retryCount: init.retryCount ?? 0,
-    maxRetries: init.maxRetries ?? DEFAULT_MAX_RETRIES,
+    maxRetries: init.maxRetries ?? defaults?.maxRetries ?? DEFAULT_MAX_RETRIES,
   };
 }
 

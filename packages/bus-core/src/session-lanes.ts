@@ -13,7 +13,7 @@
 import { Deque } from './deque.js';
 import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
 import { BusClosedError, HandlerTimeoutError } from './errors.js';
-import type { MessageHandler } from './bus.js';
+import type { DeliveryContext, MessageHandler } from './bus.js';
 
 export interface LaneDelivery {
   readonly envelope: MessageEnvelope;
@@ -53,7 +53,7 @@ interface Lane<D> {
   readonly queue: Deque<D>;
   /** An attempt runs or waits for its retry. */
   busy: boolean;
-  controller?: AbortController;
+  context?: AttemptContext;
   retryTimer?: NodeJS.Timeout;
   abandoned: boolean;
 }
@@ -78,6 +78,10 @@ export class SessionLanes<D extends LaneDelivery> {
   private pumpScheduled = false;
   private stopped = false;
   private readonly settledWaiters: Array<() => void> = [];
+  /** Attempts with a deadline; one ticker checks them instead of a timer per attempt. */
+  private readonly watched = new Set<RunningAttempt>();
+  private ticker: NodeJS.Timeout | undefined;
+  private tickMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly hooks: SessionLanesHooks<D>) {}
 
@@ -158,7 +162,7 @@ export class SessionLanes<D extends LaneDelivery> {
         lane.retryTimer = undefined;
         this.retryingCount--;
       }
-      lane.controller?.abort(new BusClosedError('delivery'));
+      lane.context?.abort(new BusClosedError('delivery'));
       for (const d of lane.queue) unfinished.push(d);
     }
     if (this.runningCount > 0) {
@@ -170,6 +174,9 @@ export class SessionLanes<D extends LaneDelivery> {
         });
       });
     }
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.watched.clear();
     this.lanes.clear();
     this.queuedCount = 0;
     return unfinished;
@@ -183,10 +190,39 @@ export class SessionLanes<D extends LaneDelivery> {
       lane.retryTimer = undefined;
       this.retryingCount--;
     }
-    lane.controller?.abort(new BusClosedError('delivery of a deleted session'));
+    lane.context?.abort(new BusClosedError('delivery of a deleted session'));
     const items = lane.queue.drain();
     this.queuedCount -= lane.busy ? Math.max(0, items.length - 1) : items.length;
     return items;
+  }
+
+  /**
+   * Handler timeouts fire from a shared ticker running every tenth of the shortest timeout (1 ms at
+   * least), so an attempt fails between `handlerTimeoutMs` and 1.1x that after it started.
+   */
+  private watchDeadline(attempt: RunningAttempt, timeoutMs: number): void {
+    this.watched.add(attempt);
+    const tickMs = Math.max(1, Math.floor(timeoutMs / 10));
+    if (this.ticker && tickMs >= this.tickMs) return;
+    if (this.ticker) clearInterval(this.ticker);
+    this.tickMs = tickMs;
+    this.ticker = setInterval(() => this.checkDeadlines(), tickMs);
+  }
+
+  private checkDeadlines(): void {
+    const now = performance.now();
+    for (const attempt of this.watched) {
+      if (attempt.isSettled) this.watched.delete(attempt);
+      else if (attempt.deadline <= now) {
+        this.watched.delete(attempt);
+        attempt.timeOut();
+      }
+    }
+    if (this.watched.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+      this.tickMs = Number.POSITIVE_INFINITY;
+    }
   }
 
   private schedulePump(): void {
@@ -200,18 +236,23 @@ export class SessionLanes<D extends LaneDelivery> {
     lane.busy = true;
     this.runningCount++;
     const attempt = delivery.attemptsMade + 1;
-    const controller = new AbortController();
-    lane.controller = controller;
+    const context = new AttemptContext(attempt, consumer.group, consumer.subscriptionId);
+    lane.context = context;
     const envelope =
       delivery.envelope.retryCount === attempt - 1 ? delivery.envelope : { ...delivery.envelope, retryCount: attempt - 1 };
     const startedAt = performance.now();
-    runAttempt(consumer, envelope, attempt, controller).then((result) =>
-      this.finishAttempt(lane, delivery, attempt, result, performance.now() - startedAt),
-    );
+    const timeoutMs = consumer.handlerTimeoutMs;
+    const running = new RunningAttempt(timeoutMs > 0 ? startedAt + timeoutMs : Number.POSITIVE_INFINITY, timeoutMs, context);
+    if (timeoutMs > 0) this.watchDeadline(running, timeoutMs);
+    running.run(consumer, envelope);
+    running.done.then((result) => {
+      this.watched.delete(running);
+      return this.finishAttempt(lane, delivery, attempt, result, performance.now() - startedAt);
+    });
   }
 
   private async finishAttempt(lane: Lane<D>, delivery: D, attempt: number, result: AttemptResult, durationMs: number): Promise<void> {
-    lane.controller = undefined;
+    lane.context = undefined;
     delivery.attemptsMade = attempt;
     if (lane.abandoned) {
       this.attemptSettled();
@@ -282,47 +323,83 @@ export class SessionLanes<D extends LaneDelivery> {
 }
 
 
-/** Runs one attempt: resolves (never rejects) with its outcome; a timeout aborts the signal. */
-function runAttempt(
-  consumer: LaneConsumer,
-  envelope: MessageEnvelope,
-  attempt: number,
-  controller: AbortController,
-): Promise<AttemptResult> {
-  return new Promise<AttemptResult>((resolve) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (result: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      resolve(result);
-    };
-    const timeoutMs = consumer.handlerTimeoutMs;
-    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      timer = setTimeout(() => {
-        const error = new HandlerTimeoutError(timeoutMs);
-        controller.abort(error);
-        finish({ ok: false, error });
-      }, timeoutMs);
+/**
+ * The handler's `DeliveryContext`. Its `AbortController` is made only when the handler reads
+ * `signal` (most never do; making one per delivery cost a sixth of the memory bus's time).
+ */
+class AttemptContext implements DeliveryContext {
+  private controller: AbortController | undefined;
+  private abortReason: unknown;
+  private aborted = false;
+
+  constructor(
+    readonly attempt: number,
+    readonly group: string,
+    readonly subscriptionId: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
     }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+const OK: AttemptResult = { ok: true };
+
+/** One running attempt. Resolves (never rejects) with its outcome; `timeOut()` fails it early. */
+class RunningAttempt {
+  readonly done: Promise<AttemptResult>;
+  private resolve!: (result: AttemptResult) => void;
+  private settled = false;
+
+  constructor(
+    readonly deadline: number,
+    private readonly timeoutMs: number,
+    private readonly context: AttemptContext,
+  ) {
+    this.done = new Promise<AttemptResult>((resolve) => (this.resolve = resolve));
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  run(consumer: LaneConsumer, envelope: MessageEnvelope): void {
     try {
-      const returned = consumer.handler(envelope, {
-        signal: controller.signal,
-        attempt,
-        group: consumer.group,
-        subscriptionId: consumer.subscriptionId,
-      });
+      const returned = consumer.handler(envelope, this.context);
       if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
         (returned as PromiseLike<unknown>).then(
-          () => finish({ ok: true }),
-          (error: unknown) => finish({ ok: false, error }),
+          () => this.settle(OK),
+          (error: unknown) => this.settle({ ok: false, error }),
         );
       } else {
-        finish({ ok: true });
+        this.settle(OK);
       }
     } catch (error) {
-      finish({ ok: false, error });
+      this.settle({ ok: false, error });
     }
-  });
+  }
+
+  timeOut(): void {
+    if (this.settled) return;
+    const error = new HandlerTimeoutError(this.timeoutMs);
+    this.context.abort(error);
+    this.settle({ ok: false, error });
+  }
+
+  private settle(result: AttemptResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(result);
+  }
 }

@@ -7,7 +7,7 @@ import type { MessageHandler, SubscribeOptions } from './bus.js';
 import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
 import { configInteger, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
-import { describe, validateEnvelope, validateEventPattern, validateName } from './validation.js';
+import { describe, validateAndEncodeBody, validateEventPattern, validateName, type EncodedBody } from './validation.js';
 
 /** Which messages a group receives. */
 export interface GroupSpec {
@@ -95,16 +95,29 @@ export function groupReceives(spec: GroupSpec, envelope: MessageEnvelope): boole
   return !spec.targetedOnly;
 }
 
+export interface PreparedPublish extends EncodedBody {
+  envelope: MessageEnvelope;
+}
+
 /**
  * Completes an envelope with the design's defaults (`maxRetries` from config) and checks every
- * rule. Throws `InvalidMessageError` before anything is sent.
+ * rule; returns it with its payload and metadata already encoded as JSON. Throws
+ * `InvalidMessageError` before anything is sent.
  */
+export function preparePublish(
+  input: MessageEnvelope | EnvelopeInit,
+  options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
+): PreparedPublish {
+  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describe(input)}`);
+  const envelope = createEnvelope(input, options);
+  const body = validateAndEncodeBody(envelope, options);
+  return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size };
+}
+
+/** `preparePublish` for callers that only need the checked envelope. */
 export function prepareEnvelope(
   input: MessageEnvelope | EnvelopeInit,
   options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
 ): MessageEnvelope {
-  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describe(input)}`);
-  const envelope = createEnvelope({ ...input, maxRetries: input.maxRetries ?? options.maxRetries });
-  validateEnvelope(envelope, options);
-  return envelope;
+  return preparePublish(input, options).envelope;
 }

@@ -125,11 +125,24 @@ export interface EnvelopeLimits {
   maxPayloadBytes: number;
 }
 
+/** An envelope's payload and metadata as JSON text, made once while validating. */
+export interface EncodedBody {
+  payloadJson: string;
+  metadataJson: string;
+  /** UTF-8 bytes of both. */
+  size: number;
+}
+
 /**
  * Validates an envelope against every rule and returns its encoded payload+metadata size in bytes.
  * Throws `InvalidMessageError` naming the first broken field.
  */
 export function validateEnvelope(envelope: MessageEnvelope, limits: EnvelopeLimits): number {
+  return validateAndEncodeBody(envelope, limits).size;
+}
+
+/** `validateEnvelope`, also returning the JSON text it made (backends reuse it instead of encoding again). */
+export function validateAndEncodeBody(envelope: MessageEnvelope, limits: EnvelopeLimits): EncodedBody {
   if (typeof envelope !== 'object' || envelope === null) {
     throw new InvalidMessageError('envelope', `must be an object; got ${describe(envelope)}`);
   }
@@ -149,11 +162,17 @@ export function validateEnvelope(envelope: MessageEnvelope, limits: EnvelopeLimi
   validateCount(envelope.maxRetries, 'maxRetries', MAX_RETRIES_LIMIT);
   assertJsonObject(envelope.payload, 'payload');
   assertJsonObject(envelope.metadata, 'metadata');
-  const size = Buffer.byteLength(JSON.stringify(envelope.payload)) + Buffer.byteLength(JSON.stringify(envelope.metadata));
+  const payloadJson = JSON.stringify(envelope.payload);
+  const metadataJson = JSON.stringify(envelope.metadata);
+  const size = utf8Length(payloadJson) + utf8Length(metadataJson);
   if (size > limits.maxPayloadBytes) {
     throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
   }
-  return size;
+  return { payloadJson, metadataJson, size };
+}
+
+function utf8Length(text: string): number {
+  return Buffer.byteLength(text);
 }
 
 export function describe(value: unknown): string {

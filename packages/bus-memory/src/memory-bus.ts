@@ -17,7 +17,7 @@ import {
   errorToDeadLetterError,
   groupReceives,
   isTargeted,
-  prepareEnvelope,
+  preparePublish,
   resolveSubscription,
   validateName,
   type DeadLetterFilter,
@@ -25,6 +25,8 @@ import {
   type EnvelopeInit,
   type HealthReport,
   type HealthStatus,
+  type JsonObject,
+  type PreparedPublish,
   type MessageBus,
   type MessageEnvelope,
   type MessageHandler,
@@ -86,13 +88,14 @@ export class MemoryMessageBus implements MessageBus {
 
   async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
     this.assertOpen('publish');
-    const envelope = snapshot(prepareEnvelope(input, this.options));
+    const envelope = snapshot(preparePublish(input, this.options));
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
     if (this.waitingPublishes.length === 0) {
-      const full = this.findFullQueue(envelope);
-      if (full === undefined) return this.accept(envelope);
+      const groups = this.matchingGroups(envelope);
+      const full = this.findFullQueue(envelope, groups);
+      if (full === undefined) return this.accept(envelope, groups);
       if (this.options.onQueueFull === 'reject') throw new QueueFullError(full, this.options.maxQueueSize);
     }
     return this.waitForRoom(envelope);
@@ -213,40 +216,34 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   /** Queues the message for every group (or target inbox) it routes to. The caller checked room. */
-  private accept(envelope: MessageEnvelope): PublishResult {
+  private accept(envelope: MessageEnvelope, groups: MemoryGroup[] = this.matchingGroups(envelope)): PublishResult {
     const seq = ++this.seq;
-    let delivered = false;
-    for (const group of this.matchingGroups(envelope)) {
-      group.enqueue(envelope, seq);
-      delivered = true;
-    }
-    if (!delivered && isTargeted(envelope)) this.inbox.push(envelope.componentTarget as string, { envelope, seq });
+    for (const group of groups) group.enqueue(envelope, seq);
+    if (groups.length === 0 && isTargeted(envelope)) this.inbox.push(envelope.componentTarget as string, { envelope, seq });
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) this.publishedIds.remember(envelope.messageId);
     this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: false };
   }
 
   /** The name of a queue the message would overflow, if any. */
-  private findFullQueue(envelope: MessageEnvelope): string | undefined {
+  private findFullQueue(envelope: MessageEnvelope, groups: MemoryGroup[] = this.matchingGroups(envelope)): string | undefined {
     const limit = this.options.maxQueueSize;
-    let routed = false;
-    for (const group of this.matchingGroups(envelope)) {
-      routed = true;
-      if (group.size >= limit) return group.streamName;
-    }
-    if (!routed && isTargeted(envelope)) {
+    for (const group of groups) if (group.size >= limit) return group.streamName;
+    if (groups.length === 0 && isTargeted(envelope)) {
       const target = envelope.componentTarget as string;
       if (this.inbox.size(target) >= limit) return `${this.options.streamPrefix}:target:${target}`;
     }
     return undefined;
   }
 
-  private *matchingGroups(envelope: MessageEnvelope): Generator<MemoryGroup> {
-    for (const key of [envelope.eventType, '*']) {
-      const groups = this.groupsByPattern.get(key);
-      if (!groups) continue;
-      for (const group of groups) if (groupReceives(group.spec, envelope)) yield group;
-    }
+  /** The groups the message routes to (a fresh array; routing is per publish, not per group). */
+  private matchingGroups(envelope: MessageEnvelope): MemoryGroup[] {
+    const out: MemoryGroup[] = [];
+    const exact = this.groupsByPattern.get(envelope.eventType);
+    if (exact) for (const group of exact) if (groupReceives(group.spec, envelope)) out.push(group);
+    const any = this.groupsByPattern.get('*');
+    if (any) for (const group of any) if (groupReceives(group.spec, envelope)) out.push(group);
+    return out;
   }
 
   private waitForRoom(envelope: MessageEnvelope): Promise<PublishResult> {
@@ -354,16 +351,18 @@ export class MemoryMessageBus implements MessageBus {
   }
 }
 
-/** Copies payload and metadata so later changes by the publisher never reach a handler. */
-function snapshot(envelope: MessageEnvelope): MessageEnvelope {
-  return {
-    ...envelope,
-    payload: copyJson(envelope.payload),
-    metadata: copyJson(envelope.metadata),
-  };
+/**
+ * Gives the envelope its own payload and metadata, decoded from the JSON made while validating, so
+ * later changes by the publisher never reach a handler.
+ */
+function snapshot(prepared: PreparedPublish): MessageEnvelope {
+  // preparePublish made this envelope object; nobody else holds it yet.
+  const envelope = prepared.envelope as { -readonly [K in keyof MessageEnvelope]: MessageEnvelope[K] };
+  envelope.payload = decodeBody(prepared.payloadJson);
+  envelope.metadata = decodeBody(prepared.metadataJson);
+  return envelope;
 }
 
-function copyJson<T extends object>(value: T): T {
-  for (const _ in value) return JSON.parse(JSON.stringify(value)) as T;
-  return {} as T;
+function decodeBody(json: string): JsonObject {
+  return json === '{}' ? {} : (JSON.parse(json) as JsonObject);
 }
