@@ -1,0 +1,195 @@
+/**
+ * The command line of `woodwork-bus`: which commands and options exist, their usage text, and the
+ * parsing (node:util `parseArgs`, no dependency) into one checked `CliCommand`. Anything wrong on
+ * the command line is a `UsageError` (exit code 2, usage text shown).
+ */
+import { parseArgs } from 'node:util';
+import { InvalidMessageError, validateEventType, validateName } from '@woodwork/bus-core';
+
+export const USAGE = `Usage: woodwork-bus [--config <file.yml>] [--json] <command>
+
+Commands:
+  health                                  backend status, metrics and groups (exit 1 when unhealthy)
+  dlq list [--limit N] [--session S] [--group G] [--event E]
+                                          dead letters, oldest first (default limit 100)
+  dlq show <id>                           one dead letter with its envelope and error
+  dlq redrive <id>... | --all | [--session S] [--group G] [--event E]
+                                          send dead letters back to their group
+  dlq purge <id>... | --all | [--session S] [--group G] [--event E]
+                                          delete dead letters
+  tail --session S [--event E]            print a session's messages as they arrive, consuming
+                                          nothing (Ctrl-C or SIGTERM to stop)
+
+Options:
+  --config <file.yml>  a config file with a "message_bus:" section (default: the environment)
+  --json               machine-readable output (tail: one JSON envelope per line)
+  -h, --help           show this text
+
+Environment (without --config): WOODWORK_MESSAGE_BUS (memory | redis | nats), WOODWORK_REDIS_URL,
+  WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX, WOODWORK_CONSUMER_GROUP.
+Exit codes: 0 ok, 1 failure, 2 usage error.
+`;
+
+/** The command line cannot be understood; the CLI prints the reason and the usage text. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface DeadLetterSelection {
+  ids: string[];
+  all: boolean;
+  sessionId?: string;
+  group?: string;
+  eventType?: string;
+}
+
+export type CliCommand =
+  | { name: 'help' }
+  | { name: 'health' }
+  | { name: 'dlq-list'; limit: number; sessionId?: string; group?: string; eventType?: string }
+  | { name: 'dlq-show'; id: string }
+  | { name: 'dlq-redrive'; selection: DeadLetterSelection }
+  | { name: 'dlq-purge'; selection: DeadLetterSelection }
+  | { name: 'tail'; sessionId: string; eventType?: string };
+
+export interface ParsedCommandLine {
+  command: CliCommand;
+  json: boolean;
+  configPath?: string;
+}
+
+const OPTIONS = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  session: { type: 'string' },
+  group: { type: 'string' },
+  event: { type: 'string' },
+  limit: { type: 'string' },
+  all: { type: 'boolean' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+const GLOBAL_OPTIONS: readonly OptionName[] = ['config', 'json', 'help'];
+const MAX_LIST_LIMIT = 10_000;
+
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (error) {
+    // parseArgs explains unknown options and missing values well; keep its first sentence.
+    throw new UsageError(error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error));
+  }
+  const json = values.json ?? false;
+  const configPath = values.config;
+  if (configPath === '') throw new UsageError('--config needs a file path');
+  const base = configPath === undefined ? { json } : { json, configPath };
+  if (values.help) return { ...base, command: { name: 'help' } };
+  const [first, second, ...rest] = positionals;
+  switch (first) {
+    case undefined:
+      throw new UsageError('missing command');
+    case 'help':
+      return { ...base, command: { name: 'help' } };
+    case 'health':
+      allowOnly(values, [], 'health');
+      noPositionals([second, ...rest], 'health');
+      return { ...base, command: { name: 'health' } };
+    case 'tail':
+      allowOnly(values, ['session', 'event'], 'tail');
+      noPositionals([second, ...rest], 'tail');
+      if (values.session === undefined) throw new UsageError('tail needs --session <id>');
+      return { ...base, command: { name: 'tail', sessionId: sessionOption(values.session), ...eventOption(values.event) } };
+    case 'dlq':
+      return { ...base, command: parseDlq(second, rest, values) };
+    default:
+      throw new UsageError(`unknown command "${first}"`);
+  }
+}
+
+function parseDlq(sub: string | undefined, args: string[], values: Values): CliCommand {
+  switch (sub) {
+    case 'list': {
+      allowOnly(values, ['limit', 'session', 'group', 'event'], 'dlq list');
+      noPositionals(args, 'dlq list');
+      return { name: 'dlq-list', limit: limitOption(values.limit), ...filterOptions(values) };
+    }
+    case 'show': {
+      allowOnly(values, [], 'dlq show');
+      if (args.length !== 1) throw new UsageError('dlq show needs exactly one dead-letter id');
+      return { name: 'dlq-show', id: idArgument(args[0] as string) };
+    }
+    case 'redrive':
+    case 'purge': {
+      allowOnly(values, ['all', 'session', 'group', 'event'], `dlq ${sub}`);
+      const selection: DeadLetterSelection = { ids: args.map(idArgument), all: values.all ?? false, ...filterOptions(values) };
+      const filtered = selection.sessionId !== undefined || selection.group !== undefined || selection.eventType !== undefined;
+      const kinds = [selection.ids.length > 0, selection.all, filtered].filter(Boolean).length;
+      if (kinds === 0) {
+        throw new UsageError(`dlq ${sub} needs dead-letter ids, --all, or a filter (--session, --group, --event)`);
+      }
+      if (kinds > 1) throw new UsageError(`dlq ${sub}: give ids, --all or filters, not several of them`);
+      return sub === 'redrive' ? { name: 'dlq-redrive', selection } : { name: 'dlq-purge', selection };
+    }
+    case undefined:
+      throw new UsageError('dlq needs a subcommand: list, show, redrive or purge');
+    default:
+      throw new UsageError(`unknown dlq subcommand "${sub}"`);
+  }
+}
+
+function allowOnly(values: Values, allowed: readonly OptionName[], command: string): void {
+  for (const key of Object.keys(values) as OptionName[]) {
+    if (values[key] === undefined || GLOBAL_OPTIONS.includes(key) || allowed.includes(key)) continue;
+    throw new UsageError(`${command} does not take --${key}`);
+  }
+}
+
+function noPositionals(args: Array<string | undefined>, command: string): void {
+  const extra = args.filter((a) => a !== undefined);
+  if (extra.length > 0) throw new UsageError(`${command} takes no arguments; got "${extra.join(' ')}"`);
+}
+
+function filterOptions(values: Values): { sessionId?: string; group?: string; eventType?: string } {
+  return {
+    ...(values.session === undefined ? {} : { sessionId: sessionOption(values.session) }),
+    ...(values.group === undefined ? {} : { group: checked(() => validateName(values.group, 'group'), '--group') }),
+    ...eventOption(values.event),
+  };
+}
+
+function sessionOption(value: string): string {
+  return checked(() => validateName(value, 'sessionId'), '--session');
+}
+
+function eventOption(value: string | undefined): { eventType?: string } {
+  return value === undefined ? {} : { eventType: checked(() => validateEventType(value, 'eventType'), '--event') };
+}
+
+function limitOption(value: string | undefined): number {
+  if (value === undefined) return 100;
+  const limit = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new UsageError(`--limit must be an integer from 1 to ${MAX_LIST_LIMIT}; got "${value}"`);
+  }
+  return limit;
+}
+
+function idArgument(value: string): string {
+  if (value.length === 0 || /\s/.test(value)) throw new UsageError(`"${value}" is not a dead-letter id`);
+  return value;
+}
+
+/** Core's name and event-type rules, reported as usage errors naming the option. */
+function checked<T>(check: () => T, option: string): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof InvalidMessageError) throw new UsageError(`${option} ${error.rule}`);
+    throw error;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * `woodwork-bus tail --session S [--event E]`: prints one session's messages as they are published,
+ * until the signal aborts (SIGINT / SIGTERM in the bin).
+ *
+ * It consumes nothing: it subscribes without `componentId` or `group`, which on the bus contract is
+ * a private group of its own. Every group gets its own copy of a broadcast, so the tail takes no
+ * message from anyone, and a private group is removed on `unsubscribe`, so it leaves nothing behind.
+ * It therefore sees what the contract routes to any new group: pub_sub and untargeted messages from
+ * now on, not messages targeted at one component (those reach only that component's group) and no
+ * history.
+ */
+import { toWire, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
+import { isoTime, shortJson, type TextSink } from './output.js';
+
+export interface TailIo {
+  out: TextSink;
+  err: TextSink;
+  json: boolean;
+  signal: AbortSignal;
+}
+
+export async function runTail(bus: MessageBus, io: TailIo, sessionId: string, eventType: string | undefined): Promise<number> {
+  if (io.signal.aborted) return 0;
+  const subscriptionId = await bus.subscribe(eventType ?? '*', (envelope) => printEnvelope(io, envelope), { sessionId });
+  io.err.write(
+    `woodwork-bus: tailing session ${sessionId}, ${eventType === undefined ? 'all events' : `event ${eventType}`}, on ${bus.backend}` +
+      ' (a private group: consumes nothing); stop with Ctrl-C\n',
+  );
+  // A backend without sockets (memory) holds no handle: keep the process alive until told to stop.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  try {
+    await new Promise<void>((resolve) => {
+      if (io.signal.aborted) resolve();
+      else io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    clearInterval(keepAlive);
+  }
+  await bus.unsubscribe(subscriptionId);
+  io.err.write('woodwork-bus: tail stopped\n');
+  return 0;
+}
+
+function printEnvelope(io: TailIo, envelope: MessageEnvelope): void {
+  // Never throw: a failing handler would be retried and dead-lettered in the tail's group.
+  try {
+    if (io.json) {
+      io.out.write(`${JSON.stringify(toWire(envelope))}\n`);
+      return;
+    }
+    const route = `${envelope.componentSource} -> ${envelope.componentTarget ?? '*'}`;
+    const cells = [isoTime(envelope.timestamp), envelope.eventType.padEnd(24), envelope.pattern.padEnd(14), route.padEnd(28), envelope.messageId];
+    io.out.write(`${cells.join('  ')}  ${shortJson(envelope.payload, 120)}\n`);
+  } catch {
+    // Output closed (a pipe reader went away): nothing useful left to do with this message.
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The built `woodwork-bus` bin as a real child process: its shebang, `health --json` on the memory
+ * backend, and `tail` ending cleanly (exit 0) on SIGTERM and SIGINT. With memory the tail sees no
+ * other process's messages; what matters here is that it starts, says so, and stops cleanly.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const run = promisify(execFile);
+
+const childEnv = { PATH: process.env['PATH'] ?? '', WOODWORK_MESSAGE_BUS: 'memory' };
+
+beforeAll(async () => {
+  // nx builds this package's dependencies before its tests, not the package itself: build the bin.
+  const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
+  await run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
+}, 60_000);
+
+describe('woodwork-bus bin', () => {
+  it('starts with a node shebang', async () => {
+    expect((await readFile(bin, 'utf8')).split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it('prints health --json on the memory backend and exits 0', async () => {
+    const { stdout, stderr } = await run(process.execPath, [bin, 'health', '--json'], { env: childEnv });
+    expect(JSON.parse(stdout)).toMatchObject({ backend: 'memory', status: 'healthy', groups: [] });
+    expect(stderr).toContain('memory backend lives inside one process');
+  });
+
+  it('exits 2 with the usage on a bad command line', async () => {
+    const failure = await run(process.execPath, [bin, 'dlq', 'redrive'], { env: childEnv }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toContain('Usage: woodwork-bus');
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('ends tail cleanly on %s', async (signal) => {
+    const child = spawn(process.execPath, [bin, 'tail', '--session', 's1'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, sig) => resolve({ code, signal: sig })),
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('tailing session s1')) resolve();
+      });
+      void exited.then(() => reject(new Error(`tail exited before its header; stderr: ${stderr}`)));
+    });
+    child.kill(signal);
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(stderr).toContain('woodwork-bus: tailing session s1, all events, on memory');
+    expect(stderr).toContain('woodwork-bus: tail stopped');
+    expect(stdout).toBe('');
+  });
+});
