@@ -155,7 +155,6 @@ export class SessionLanes<D extends LaneDelivery> {
    */
   async stop(timeoutMs: number): Promise<D[]> {
     this.stopped = true;
-    const unfinished: D[] = [];
     for (const lane of this.lanes.values()) {
       if (lane.retryTimer) {
         clearTimeout(lane.retryTimer);
@@ -163,7 +162,6 @@ export class SessionLanes<D extends LaneDelivery> {
         this.retryingCount--;
       }
       lane.context?.abort(new BusClosedError('delivery'));
-      for (const d of lane.queue) unfinished.push(d);
     }
     if (this.runningCount > 0) {
       await new Promise<void>((resolve) => {
@@ -174,6 +172,8 @@ export class SessionLanes<D extends LaneDelivery> {
         });
       });
     }
+    const unfinished: D[] = [];
+    for (const lane of this.lanes.values()) for (const d of lane.queue) unfinished.push(d);
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
     this.watched.clear();
@@ -288,6 +288,7 @@ export class SessionLanes<D extends LaneDelivery> {
       this.pump();
     }, this.hooks.retryDelayMs(attempt));
     this.notifySettled();
+    this.schedulePump();
   }
 
   private completeHead(lane: Lane<D>): void {
@@ -305,6 +306,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private attemptSettled(): void {
     this.runningCount--;
     this.notifySettled();
+    this.schedulePump();
   }
 
   private notifySettled(): void {

@@ -7,12 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { BusClosedError, HandlerTimeoutError, MessageDeliveryMode, type DeliveryContext, type MessageEnvelope } from '../src/index.js';
 import { delivery, gate, makeLanes, nOf, settle, sleep, waitFor } from './support/lanes-harness.js';
 
-/**
- * Cases that fail against src/session-lanes.ts today (reported to the lead; src is not ours to
- * edit): skipped, so they show by name in the test summary, until the fix lands and this becomes `it`.
- */
-const awaitingSrcFix = it.skip;
-
 interface Call {
   session: string;
   n: number;
@@ -261,9 +255,7 @@ describe('retries and giving up', () => {
     expect(order).toEqual(['slow#1.1', 'fast#1.1', 'slow#1.2', 'slow#2.1']);
   });
 
-  // Fails today: finishAttempt's retry branch frees the slot but never pumps, so a queued session
-  // waits for the other session's whole backoff.
-  awaitingSrcFix('a retry waiting its backoff frees its slot at once for a session already queued', async () => {
+  it('a retry waiting its backoff frees its slot at once for a session already queued', async () => {
     const order: string[] = [];
     const h = makeLanes(
       (envelope, context) => {
@@ -383,8 +375,7 @@ describe('abortSession', () => {
     await waitFor(() => h.successes.length === 2, 'the new delivery to succeed');
   });
 
-  // Fails today: attemptSettled() (an abandoned lane's attempt ending) frees the slot but never pumps.
-  awaitingSrcFix('frees the slot of the aborted attempt for a session already queued', async () => {
+  it('frees the slot of the aborted attempt for a session already queued', async () => {
     const started: string[] = [];
     const h = makeLanes(
       (envelope, { signal }) => {
@@ -481,9 +472,7 @@ describe('stop', () => {
     expect(h.lanes.size).toBe(0);
   });
 
-  // Fails today: stop() lists every lane's queue when it starts, including the attempt that then
-  // succeeds and is acknowledged; a backend requeueing "unfinished" work would run it twice.
-  awaitingSrcFix('returns as unfinished only what never finished (not an attempt acknowledged while stopping)', async () => {
+  it('returns as unfinished only what never finished (not an attempt acknowledged while stopping)', async () => {
     const release = gate();
     const h = makeLanes(() => release.promise, { capacity: 1 });
     h.lanes.push(delivery('a', 1));
