@@ -87,7 +87,9 @@ export interface MessageBus {
 
   /**
    * Detaches the subscription: no new deliveries start on it; attempts already running finish.
-   * A durable group keeps its messages for its next replica. Resolves false for an unknown id.
+   * A durable group keeps its messages for its next replica. A private group ends with its one
+   * subscription: its running attempts are signalled to abort and waited for (up to
+   * `closeTimeoutMs`), and what it had not delivered is dropped. Resolves false for an unknown id.
    */
   unsubscribe(subscriptionId: string): Promise<boolean>;
 
