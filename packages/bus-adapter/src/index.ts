@@ -8,3 +8,8 @@ export * from './config.js';
 export * from './errors.js';
 export { BACKEND_PACKAGES, BUS_TYPES, busConfigKeys, type ResolveBusConfigOptions, type RetryConfig } from './bus-config.js';
 export type { BackendModule, ImportModule } from './backend-loader.js';
+export * from './streaming/stream-manager.js';
+export * from './streaming/stream-writer.js';
+export * from './streaming/stream-reader.js';
+export * from './streaming/stream-errors.js';
+export { StreamEvent, isStreamEvent, type RemoteError } from './streaming/stream-protocol.js';

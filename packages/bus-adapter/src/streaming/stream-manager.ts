@@ -1,0 +1,247 @@
+/**
+ * `StreamManager`: ordered chunk streams between components (the design's "Stream Data: Producer →
+ * Consumer (ordered chunks with backpressure)"), written only on the core `MessageBus` contract,
+ * so it works on every backend.
+ *
+ * One manager per component. It makes one subscription: every event type (`*`), messages targeted
+ * to its component only, in its own group (`<component>--streams`, apart from the component's
+ * listener group). Since all of a stream's messages are targeted to that component, carry the
+ * stream's session and reach that one group, the contract's per-session order within a group
+ * delivers created, chunks and completed in publish order; producers publish them one at a time.
+ * The handler only hands messages to the reader (it never waits for the app), so one slow reader
+ * does not hold up other streams of its session; the window bounds what a reader buffers.
+ *
+ * A stream lives in the process that opened it and the one that accepted it: run one replica per
+ * component id that streams (replicas of a component share its group, and would split a stream).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  InvalidConfigError,
+  MessagePattern,
+  configInteger,
+  describe,
+  validateName,
+  type JsonObject,
+  type JsonValue,
+  type MessageBus,
+  type MessageEnvelope,
+} from '@woodwork/bus-core';
+import { MessageBusAdapter } from '../message-bus-adapter.js';
+import { StreamEvent, isStreamEvent, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
+import { StreamReader } from './stream-reader.js';
+import { StreamWriter } from './stream-writer.js';
+
+export type StreamListener = (reader: StreamReader) => unknown;
+
+export interface StreamManagerOptions {
+  /** The component this manager streams for: it receives streams targeted to it and acks for its own streams. */
+  componentId: string;
+  /** Chunks a producer may have unread before `write` waits. Default 16. */
+  window?: number;
+  /** Called with each stream opened to this component. Without a listener, incoming streams are cancelled. */
+  onStream?: StreamListener;
+  /** How long a reader waits for the producer's next message before failing; 0 (default): forever. */
+  idleTimeoutMs?: number;
+  /** Stream ids remembered after they end, to drop late duplicates quietly. Default 10000. */
+  rememberFinished?: number;
+}
+
+export interface CreateStreamOptions {
+  /** The consumer component. */
+  target: string;
+  /** The session all of the stream's messages travel in. */
+  sessionId: string;
+  /** Sent with `stream.created` (content type, model name...). */
+  metadata?: JsonObject;
+  /** Overrides the manager's window for this stream. */
+  window?: number;
+}
+
+const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'rememberFinished'];
+const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
+
+/** The manager's group: the component id plus `--streams`, kept within the 128-character name rule. */
+export function streamGroupName(componentId: string): string {
+  const suffix = '--streams';
+  return `${componentId.slice(0, 128 - suffix.length)}${suffix}`;
+}
+
+export class StreamManager {
+  readonly componentId: string;
+  readonly window: number;
+  private readonly bus: MessageBus;
+  private readonly idleTimeoutMs: number;
+  private readonly rememberFinished: number;
+  private listener: StreamListener | undefined;
+  private readonly writers = new Map<string, StreamWriter>();
+  private readonly readers = new Map<string, StreamReader>();
+  /** Ended stream ids (both directions), oldest first. */
+  private readonly finished = new Set<string>();
+  private subscriptionId: string | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(bus: MessageBus | MessageBusAdapter, options: StreamManagerOptions) {
+    this.bus = bus instanceof MessageBusAdapter ? bus.bus : bus;
+    if (typeof this.bus !== 'object' || this.bus === null || typeof this.bus.subscribe !== 'function') {
+      throw new InvalidConfigError('bus', `must be a MessageBus or a MessageBusAdapter; got ${describe(bus)}`);
+    }
+    if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+    for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', OPTION_KEYS);
+    this.componentId = validateName(options.componentId, 'componentId');
+    this.window = configInteger(options.window ?? 16, 'window', 1, 100_000);
+    this.idleTimeoutMs = configInteger(options.idleTimeoutMs ?? 0, 'idleTimeoutMs', 0);
+    this.rememberFinished = configInteger(options.rememberFinished ?? 10_000, 'rememberFinished', 1);
+    if (options.onStream !== undefined) this.onStream(options.onStream);
+  }
+
+  /** Subscribes; call before streams are opened to this component. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      this.subscriptionId = await this.bus.subscribe('*', (envelope) => this.handle(envelope), {
+        componentId: this.componentId,
+        targetedOnly: true,
+        group: streamGroupName(this.componentId),
+      });
+    })();
+    return this.starting;
+  }
+
+  /** Sets the listener for incoming streams (replacing the previous one). */
+  onStream(listener: StreamListener): void {
+    if (typeof listener !== 'function') throw new InvalidConfigError('onStream', `must be a function; got ${describe(listener)}`);
+    this.listener = listener;
+  }
+
+  /** Streams open now, by direction. */
+  get openStreams(): { writing: number; reading: number } {
+    return { writing: this.writers.size, reading: this.readers.size };
+  }
+
+  /**
+   * Opens a stream to `target` in `sessionId`: publishes `stream.created` and resolves with the
+   * writer once the bus accepted it. The manager must be started (acks come back through it).
+   */
+  async createStream<T extends JsonValue = JsonValue>(options: CreateStreamOptions): Promise<StreamWriter<T>> {
+    if (this.closed) throw new InvalidConfigError('StreamManager', 'is closed');
+    if (this.subscriptionId === undefined) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
+    if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+    for (const key of Object.keys(options)) if (!CREATE_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', CREATE_KEYS);
+    const target = validateName(options.target, 'target');
+    const sessionId = validateName(options.sessionId, 'sessionId');
+    const window = options.window === undefined ? this.window : configInteger(options.window, 'window', 1, 100_000);
+    const streamId = `stream-${randomUUID()}`;
+    const writer = new StreamWriter<T>({
+      streamId,
+      sessionId,
+      target,
+      window,
+      send: (message) => this.send(message, sessionId, target),
+      onFinished: () => this.forget(this.writers, streamId),
+    });
+    this.writers.set(streamId, writer as StreamWriter);
+    try {
+      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata: options.metadata ?? {} }, sessionId, target);
+    } catch (error) {
+      this.writers.delete(streamId);
+      throw error;
+    }
+    return writer;
+  }
+
+  /**
+   * Unsubscribes and ends what is open here: readers are cancelled (their producers are told),
+   * writers fail (their consumers are told), as far as the bus still accepts messages.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.starting?.catch(() => undefined);
+    const endings = [
+      ...[...this.readers.values()].map((reader) => reader.cancel('the consumer closed its stream manager')),
+      ...[...this.writers.values()].map((writer) => writer.fail(new Error('the producer closed its stream manager'))),
+    ];
+    await Promise.allSettled(endings);
+    if (this.subscriptionId !== undefined) await this.bus.unsubscribe(this.subscriptionId).catch(() => undefined);
+  }
+
+  private async handle(envelope: MessageEnvelope): Promise<void> {
+    if (!isStreamEvent(envelope.eventType)) return; // another message for this component: its listener's business
+    const message = parseStreamMessage(envelope);
+    switch (message.event) {
+      case StreamEvent.ACK:
+        this.writers.get(message.streamId)?.acknowledged(message.taken);
+        return;
+      case StreamEvent.CANCELLED:
+        this.writers.get(message.streamId)?.cancelled(message.reason);
+        return;
+      case StreamEvent.CREATED:
+        this.accept(envelope, message);
+        return;
+      default: {
+        const reader = this.readers.get(message.streamId);
+        if (reader) {
+          reader.receive(message);
+        } else if (!this.finished.has(message.streamId) && message.event === StreamEvent.CHUNK) {
+          // Its stream.created never reached us (or we restarted): stop the producer rather than let it write into nothing.
+          this.remember(message.streamId);
+          await this.send(
+            { event: StreamEvent.CANCELLED, streamId: message.streamId, reason: `${this.componentId} has no open stream ${message.streamId}` },
+            envelope.sessionId,
+            envelope.componentSource,
+          );
+        }
+      }
+    }
+  }
+
+  private accept(envelope: MessageEnvelope, message: Extract<StreamMessage, { event: 'stream.created' }>): void {
+    const { streamId } = message;
+    if (this.readers.has(streamId) || this.finished.has(streamId)) return; // redelivered
+    const reader = new StreamReader({
+      streamId,
+      sessionId: envelope.sessionId,
+      source: envelope.componentSource,
+      window: message.window,
+      metadata: message.metadata,
+      idleTimeoutMs: this.idleTimeoutMs,
+      send: (reply) => this.send(reply, envelope.sessionId, envelope.componentSource),
+      onFinished: () => this.forget(this.readers, streamId),
+    });
+    this.readers.set(streamId, reader);
+    const listener = this.listener;
+    if (!listener || this.closed) {
+      void reader.cancel(`${this.componentId} has no stream listener`).catch(() => undefined);
+      return;
+    }
+    // The listener reads at its own pace; the bus handler returns now so the session's lane moves on.
+    Promise.resolve()
+      .then(() => listener(reader))
+      .catch((error: unknown) => reader.cancel(`the stream listener failed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch(() => undefined);
+  }
+
+  private send(message: StreamMessage, sessionId: string, target: string): Promise<unknown> {
+    return this.bus.publish({
+      eventType: message.event,
+      sessionId,
+      componentSource: this.componentId,
+      componentTarget: target,
+      pattern: MessagePattern.STREAM,
+      payload: toPayload(message),
+    });
+  }
+
+  private forget(map: Map<string, unknown>, streamId: string): void {
+    map.delete(streamId);
+    this.remember(streamId);
+  }
+
+  private remember(streamId: string): void {
+    this.finished.add(streamId);
+    if (this.finished.size > this.rememberFinished) {
+      const oldest = this.finished.values().next().value as string;
+      this.finished.delete(oldest);
+    }
+  }
+}

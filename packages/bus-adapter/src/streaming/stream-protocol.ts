@@ -1,0 +1,112 @@
+/**
+ * The stream protocol on the wire: event types and payloads (snake_case, so a Python woodwork
+ * process can take part). Every message of a stream is `pattern: stream`, targeted, and in the
+ * stream's session, so the receiving component sees one stream's messages in publish order.
+ *
+ * Producer -> consumer (targeted to the consumer component):
+ *   stream.created   { stream_id, window, metadata }
+ *   stream.chunk     { stream_id, seq, data }          seq = 1, 2, 3...
+ *   stream.completed { stream_id, chunks }
+ *   stream.failed    { stream_id, chunks, error: { name, message } }
+ * Consumer -> producer (targeted to the producer component):
+ *   stream.ack       { stream_id, taken }              chunks the reader has taken so far (cumulative)
+ *   stream.cancelled { stream_id, reason }
+ */
+import { InvalidMessageError, describe, type JsonObject, type JsonValue, type MessageEnvelope } from '@woodwork/bus-core';
+
+export const StreamEvent = {
+  CREATED: 'stream.created',
+  CHUNK: 'stream.chunk',
+  COMPLETED: 'stream.completed',
+  FAILED: 'stream.failed',
+  ACK: 'stream.ack',
+  CANCELLED: 'stream.cancelled',
+} as const;
+export type StreamEvent = (typeof StreamEvent)[keyof typeof StreamEvent];
+
+const STREAM_EVENTS: readonly string[] = Object.values(StreamEvent);
+
+export function isStreamEvent(eventType: string): eventType is StreamEvent {
+  return STREAM_EVENTS.includes(eventType);
+}
+
+export interface RemoteError {
+  name: string;
+  message: string;
+}
+
+export type StreamMessage =
+  | { event: typeof StreamEvent.CREATED; streamId: string; window: number; metadata: JsonObject }
+  | { event: typeof StreamEvent.CHUNK; streamId: string; seq: number; data: JsonValue }
+  | { event: typeof StreamEvent.COMPLETED; streamId: string; chunks: number }
+  | { event: typeof StreamEvent.FAILED; streamId: string; chunks: number; error: RemoteError }
+  | { event: typeof StreamEvent.ACK; streamId: string; taken: number }
+  | { event: typeof StreamEvent.CANCELLED; streamId: string; reason: string };
+
+/** The payload a stream message travels with. */
+export function toPayload(message: StreamMessage): JsonObject {
+  switch (message.event) {
+    case StreamEvent.CREATED:
+      return { stream_id: message.streamId, window: message.window, metadata: message.metadata };
+    case StreamEvent.CHUNK:
+      return { stream_id: message.streamId, seq: message.seq, data: message.data };
+    case StreamEvent.COMPLETED:
+      return { stream_id: message.streamId, chunks: message.chunks };
+    case StreamEvent.FAILED:
+      return { stream_id: message.streamId, chunks: message.chunks, error: { name: message.error.name, message: message.error.message } };
+    case StreamEvent.ACK:
+      return { stream_id: message.streamId, taken: message.taken };
+    case StreamEvent.CANCELLED:
+      return { stream_id: message.streamId, reason: message.reason };
+  }
+}
+
+function field<T>(payload: JsonObject, key: string, ok: (v: unknown) => v is T, rule: string): T {
+  const value = payload[key];
+  if (!ok(value)) throw new InvalidMessageError(`payload.${key}`, `${rule}; got ${describe(value)}`);
+  return value;
+}
+
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 200;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isPositive = (v: unknown): v is number => isCount(v) && v > 0;
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isAny = (v: unknown): v is JsonValue => v !== undefined;
+
+/**
+ * Reads a stream message from an envelope. A malformed one throws `InvalidMessageError` naming the
+ * field (the bus then retries and dead-letters it, so it is visible, not silently dropped).
+ */
+export function parseStreamMessage(envelope: MessageEnvelope): StreamMessage {
+  const p = envelope.payload;
+  const streamId = field(p, 'stream_id', isId, 'must be a stream id (1-200 characters)');
+  switch (envelope.eventType) {
+    case StreamEvent.CREATED:
+      return {
+        event: StreamEvent.CREATED,
+        streamId,
+        window: field(p, 'window', isPositive, 'must be a positive integer'),
+        metadata: p['metadata'] === undefined ? {} : field(p, 'metadata', isObject, 'must be an object'),
+      };
+    case StreamEvent.CHUNK:
+      return { event: StreamEvent.CHUNK, streamId, seq: field(p, 'seq', isPositive, 'must be a positive integer'), data: field(p, 'data', isAny, 'is required') };
+    case StreamEvent.COMPLETED:
+      return { event: StreamEvent.COMPLETED, streamId, chunks: field(p, 'chunks', isCount, 'must be a count') };
+    case StreamEvent.FAILED: {
+      const error = field(p, 'error', isObject, 'must be an object with name and message');
+      return {
+        event: StreamEvent.FAILED,
+        streamId,
+        chunks: field(p, 'chunks', isCount, 'must be a count'),
+        error: { name: String(error['name'] ?? 'Error'), message: String(error['message'] ?? '') },
+      };
+    }
+    case StreamEvent.ACK:
+      return { event: StreamEvent.ACK, streamId, taken: field(p, 'taken', isCount, 'must be a count') };
+    case StreamEvent.CANCELLED:
+      return { event: StreamEvent.CANCELLED, streamId, reason: field(p, 'reason', isString, 'must be a string') };
+    default:
+      throw new InvalidMessageError('eventType', `must be a stream event (${STREAM_EVENTS.join(', ')}); got ${describe(envelope.eventType)}`);
+  }
+}

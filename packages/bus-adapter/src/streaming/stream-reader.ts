@@ -1,0 +1,193 @@
+/**
+ * The consumer's end of a stream: an async iterator over the chunks, in order. Chunks wait in a
+ * buffer that the producer's window bounds; taking them from the iterator sends credit back
+ * (`stream.ack`). A gap or a duplicate in the sequence numbers is caught here: duplicates
+ * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole.
+ */
+import { Deque, type JsonObject, type JsonValue } from '@woodwork/bus-core';
+import { StreamFailedError } from './stream-errors.js';
+import { StreamEvent, type RemoteError, type StreamMessage } from './stream-protocol.js';
+
+export type StreamReaderState = 'open' | 'completed' | 'failed' | 'cancelled';
+
+export interface StreamReaderInit {
+  streamId: string;
+  sessionId: string;
+  /** The producer's component (where acks and cancels go). */
+  source: string;
+  window: number;
+  metadata: JsonObject;
+  /** How long the iterator waits for the producer's next message before failing the stream; 0: forever. */
+  idleTimeoutMs: number;
+  /** Publishes one protocol message to the producer. */
+  send(message: StreamMessage): Promise<unknown>;
+  /** Called once when the reader reaches a final state. */
+  onFinished(): void;
+}
+
+export class StreamReader<T extends JsonValue = JsonValue> implements AsyncIterableIterator<T> {
+  readonly streamId: string;
+  readonly sessionId: string;
+  readonly source: string;
+  readonly metadata: JsonObject;
+  private stateValue: StreamReaderState = 'open';
+  private readonly buffer = new Deque<T>();
+  private nextSeq = 1;
+  private taken = 0;
+  private acked = 0;
+  /** Ack at least every this many taken chunks, so the producer never waits on a window we already freed. */
+  private readonly ackEvery: number;
+  private failure: StreamFailedError | undefined;
+  private failureThrown = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly init: StreamReaderInit) {
+    this.streamId = init.streamId;
+    this.sessionId = init.sessionId;
+    this.source = init.source;
+    this.metadata = init.metadata;
+    this.ackEvery = Math.max(1, Math.ceil(init.window / 2));
+  }
+
+  get state(): StreamReaderState {
+    return this.stateValue;
+  }
+
+  /** Chunks received and not yet taken. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Chunks the iterator has handed out. */
+  get chunksTaken(): number {
+    return this.taken;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /**
+   * The next chunk, in order. Waits while none is buffered; done after `stream.completed`; throws
+   * `StreamFailedError` (once, after the chunks sent before the failure) when the producer failed
+   * the stream or chunks were lost.
+   */
+  async next(): Promise<IteratorResult<T, undefined>> {
+    for (;;) {
+      if (this.buffer.length > 0) {
+        const value = this.buffer.shift() as T;
+        this.taken++;
+        if (this.taken - this.acked >= this.ackEvery) this.sendAck();
+        return { value, done: false };
+      }
+      if (this.stateValue === 'failed' && this.failure && !this.failureThrown) {
+        this.failureThrown = true;
+        throw this.failure;
+      }
+      if (this.stateValue !== 'open') return { value: undefined, done: true };
+      // About to wait: give back all credit first, or a producer blocked on its window never writes again.
+      if (this.taken > this.acked) this.sendAck();
+      await this.waitForMessage();
+    }
+  }
+
+  /** Stops reading (a `for await` that breaks calls this): cancels the stream if it is still open. */
+  async return(): Promise<IteratorResult<T, undefined>> {
+    await this.cancel('the consumer stopped reading');
+    return { value: undefined, done: true };
+  }
+
+  /**
+   * Cancels the stream: drops what is buffered, tells the producer (its next write rejects with
+   * `StreamCancelledError`), and ends the iterator. A no-op once the stream has ended.
+   */
+  async cancel(reason = 'cancelled by the consumer'): Promise<void> {
+    if (this.stateValue !== 'open') return;
+    this.buffer.drain();
+    this.finish('cancelled');
+    await this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason });
+  }
+
+  /** Feeds a protocol message from the producer (the manager calls this in publish order). */
+  receive(message: StreamMessage): void {
+    if (this.stateValue !== 'open') return;
+    switch (message.event) {
+      case StreamEvent.CHUNK:
+        if (message.seq < this.nextSeq) return; // a redelivered duplicate
+        if (message.seq > this.nextSeq) {
+          this.failLocally(`chunk ${this.nextSeq} never arrived (got chunk ${message.seq})`, true);
+          return;
+        }
+        this.nextSeq++;
+        this.buffer.push(message.data as T);
+        break;
+      case StreamEvent.COMPLETED:
+        if (message.chunks !== this.nextSeq - 1) {
+          this.failLocally(`completed after ${message.chunks} chunks, but ${this.nextSeq - 1} arrived`, false);
+          return;
+        }
+        this.finish('completed');
+        break;
+      case StreamEvent.FAILED:
+        this.fail(message.error);
+        break;
+      default:
+        return;
+    }
+    this.wakeReader();
+  }
+
+  private fail(remote: RemoteError): void {
+    this.failure = new StreamFailedError(this.streamId, `failed by its producer: ${remote.message}`, remote);
+    this.finish('failed');
+  }
+
+  /** Chunks were lost: fail here, and tell a producer that is still writing to stop. */
+  private failLocally(reason: string, producerStillWriting: boolean): void {
+    this.failure = new StreamFailedError(this.streamId, reason);
+    this.finish('failed');
+    this.wakeReader();
+    if (producerStillWriting) void this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason }).catch(() => undefined);
+  }
+
+  private sendAck(): void {
+    this.acked = this.taken;
+    const taken = this.taken;
+    this.init.send({ event: StreamEvent.ACK, streamId: this.streamId, taken }).catch((error: unknown) => {
+      // Without this ack the producer may wait forever: end the stream visibly instead.
+      if (this.stateValue !== 'open') return;
+      this.failure = new StreamFailedError(this.streamId, `could not send credit to the producer: ${String(error)}`);
+      this.finish('failed');
+      this.wakeReader();
+    });
+  }
+
+  /** Waits for the next message; with `idleTimeoutMs`, a producer silent that long (while we wait) fails the stream. */
+  private async waitForMessage(): Promise<void> {
+    const idle = this.init.idleTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        if (idle > 0) {
+          timer = setTimeout(() => {
+            if (this.stateValue === 'open') this.failLocally(`no message from the producer for ${idle} ms`, true);
+          }, idle);
+        }
+      });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private finish(state: Exclude<StreamReaderState, 'open'>): void {
+    if (this.stateValue !== 'open') return;
+    this.stateValue = state;
+    this.wakeReader();
+    this.init.onFinished();
+  }
+
+  private wakeReader(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
