@@ -9,8 +9,11 @@
  * A workspace project with a `test` script but no report counts as one failure: its test target
  * did not run to the end (a dependency's build failed, vitest crashed), so its tests are unknown.
  *
- * Usage: node tools/test-summary.mjs [--no-expect-all]
+ * Usage: node tools/test-summary.mjs [--no-expect-all | --expect=<root>,<root>...]
  *   --no-expect-all  only count the reports found (for a partial run such as `nx run x:test`).
+ *   --expect=...     the project roots whose reports must exist (default: every workspace project
+ *                    with a test script; run-tests.mjs passes the list it saw before nx started).
+ *   --list           print that default list as comma-separated roots and exit.
  * Exits 1 when anything failed.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const reportsDir = join(root, 'reports', 'vitest');
 const expectAll = !process.argv.includes('--no-expect-all');
+const expectArg = process.argv.find((a) => a.startsWith('--expect='));
+const expectRoots = expectArg === undefined ? undefined : new Set(expectArg.slice('--expect='.length).split(',').filter(Boolean));
 
 /** Workspace projects with a test script, from the root package.json's `workspaces` globs. */
 function testedProjects() {
@@ -107,7 +112,12 @@ function firstLine(text) {
   return String(text ?? '').split('\n')[0].slice(0, 200) || 'no message';
 }
 
-const projects = testedProjects();
+if (process.argv.includes('--list')) {
+  console.log(testedProjects().map((p) => p.root).join(','));
+  process.exit(0);
+}
+
+const projects = testedProjects().filter((p) => expectRoots === undefined || expectRoots.has(p.root));
 const byReport = new Map(projects.map((p) => [join(reportsDir, `${p.root}.json`), p]));
 const reports = listReports(reportsDir);
 const rows = [];
