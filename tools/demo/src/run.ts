@@ -1,0 +1,130 @@
+/**
+ * Runs the demo: creates the bus the environment selects (memory by default) with short retry
+ * delays, starts the components of the chosen role (all of them, or one per process), waits until
+ * each did its part, and fills in the summary from what happened and what the bus reports.
+ */
+import { MessageBusAdapter, MessageBusFactory, type BusConfig } from '@woodwork/bus-adapter';
+import type { MessageBus } from '@woodwork/bus-core';
+import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
+import { startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
+import { emptySummary, Timeline, type DemoSummary } from './report.js';
+import { COMPONENTS, FAILING_HOOK } from './script.js';
+
+export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface DemoOptions {
+  role: Role;
+  sessionId: string;
+  delayMs: number;
+  window: number;
+  timeoutMs: number;
+  /** Print the timeline as it happens. */
+  print: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The environment's bus config, with retries quick enough for the failing hook to dead-letter at once. */
+export function demoBusConfig(env: DemoOptions['env']): BusConfig {
+  return {
+    ...MessageBusFactory.configFromEnvironment(env),
+    max_retries: 2,
+    retry: { initial_delay_ms: 10, max_delay_ms: 40, multiplier: 2, jitter: 0 },
+  };
+}
+
+/** Thrown for a role that cannot work on the chosen backend. */
+export class DemoUsageError extends Error {
+  override readonly name = 'DemoUsageError';
+}
+
+const STARTERS: Record<Exclude<Role, 'all'>, (ctx: DemoContext) => Promise<RunningComponent>> = {
+  hooks: startHooks,
+  output: startOutput,
+  agent: startAgent,
+  input: startInput,
+};
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const config = demoBusConfig(options.env);
+  const backend = config.type ?? 'memory';
+  if (backend === 'memory' && options.role !== 'all') {
+    throw new DemoUsageError(
+      `--role ${options.role} needs a bus that crosses processes, but the memory backend lives inside one process ` +
+        `(another process would never see its messages). Run with --role all (the default), or set ` +
+        `WOODWORK_MESSAGE_BUS=redis or nats and start each role in its own process with the same --session.`,
+    );
+  }
+  const bus: MessageBus = await MessageBusFactory.createMessageBus(config);
+  const timeline = new Timeline(options.print);
+  const summary = emptySummary(bus.backend, options.role, options.sessionId);
+  const adapter = new MessageBusAdapter(bus);
+  const ctx: DemoContext = {
+    bus,
+    adapter,
+    timeline,
+    summary,
+    sessionId: options.sessionId,
+    delayMs: options.delayMs,
+    window: options.window,
+    timeoutMs: options.timeoutMs,
+  };
+  const running: RunningComponent[] = [];
+  try {
+    timeline.log('demo', `backend ${bus.backend}, role ${options.role}, session ${options.sessionId}`);
+    // Listeners first, the input last: everything is subscribed before the question goes out.
+    const roles = options.role === 'all' ? (['hooks', 'output', 'agent', 'input'] as const) : [options.role];
+    for (const role of roles) running.push(await STARTERS[role](ctx));
+    await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
+    await fillFromBus(ctx);
+    fillTimings(ctx);
+    return summary;
+  } finally {
+    for (const component of running.reverse()) await component.close().catch(() => undefined);
+    await adapter.close();
+  }
+}
+
+async function fillFromBus(ctx: DemoContext): Promise<void> {
+  const auditGroup = defaultHookGroupName({ componentId: COMPONENTS.hooks, event: FAILING_HOOK.event, hookName: FAILING_HOOK.name });
+  const records = await ctx.bus.getDeadLetterMessages(100, { sessionId: ctx.sessionId });
+  ctx.summary.dead_letters = records.map((r) => ({
+    event_type: r.envelope.eventType,
+    group: r.group,
+    hook: r.group === auditGroup ? FAILING_HOOK.name : null,
+    error: r.error.message,
+    attempts: r.attempts,
+  }));
+  const health = await ctx.bus.healthCheck();
+  ctx.summary.bus = {
+    published: health.metrics.messagesPublishedTotal,
+    consumed: health.metrics.messagesConsumedTotal,
+    failed_attempts: health.metrics.messagesFailedTotal,
+    dead_lettered: health.metrics.messagesDeadLetteredTotal,
+  };
+}
+
+function fillTimings(ctx: DemoContext): void {
+  const t = ctx.timeline;
+  const between = (name: string, from: string, to: string) => {
+    const a = t.at(from);
+    const b = t.at(to);
+    if (a !== undefined && b !== undefined) ctx.summary.timings_ms[name] = b - a;
+  };
+  between('question_to_first_chunk', 'question_sent', 'first_chunk');
+  between('streaming', 'first_chunk', 'last_chunk');
+  between('tool_result_to_dead_letter', 'tool.result_emitted', 'dead_lettered');
+  ctx.summary.timings_ms['total'] = t.now();
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the run did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Runs the built demo (dist/main.js) as a child process, as `npm run demo` does, and checks what it
+ * did from its JSON summary and its exit status.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { DemoSummary } from '../src/report.js';
+import { FAILING_HOOK, QUESTION, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from '../src/script.js';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment without any WOODWORK_* variable of the machine, plus `env`. */
+function runDemo(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('WOODWORK_')));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function summaryOf(args: string[]): Promise<DemoSummary> {
+  const run = await runDemo(['--json', ...args]);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as DemoSummary;
+}
+
+const expectedChunks = answerChunks(normalizeToolResult({ session_id: 's', tool: 'search', output: RAW_TOOL_OUTPUT }).output);
+
+describe('the demo on the in-memory bus', () => {
+  it('runs the whole agent run and reports it: events, hooks, pipe, stream, dead letter', async () => {
+    const s = await summaryOf(['--delay-ms', '0', '--session', 'demo-test-1']);
+    expect(s.backend).toBe('memory');
+    expect(s.role).toBe('all');
+    expect(s.session_id).toBe('demo-test-1');
+    expect(s.question).toBe(QUESTION);
+
+    // Every event emitted once, and the logging hook saw each of them.
+    expect(s.events_emitted).toEqual({
+      'input.received': 1,
+      'agent.thinking': 1,
+      'tool.result': 1,
+      'agent.answered': 1,
+      'output.rendered': 1,
+    });
+    expect(s.hook_runs).toEqual({ log: 5 });
+
+    // The pipe rewrote the tool result; the agent answered from the rewritten payload.
+    expect(s.rewritten).toEqual({ event: 'tool.result', before: RAW_TOOL_OUTPUT, after: 'The Eiffel Tower is 330 metres tall.' });
+
+    // The answer arrived whole and in order.
+    expect(expectedChunks.length).toBeGreaterThan(5);
+    expect(s.stream.chunks_sent).toEqual(expectedChunks);
+    expect(s.stream.chunks_received).toEqual(expectedChunks);
+    expect(s.answer).toBe(expectedChunks.join(''));
+    expect(s.answer).toContain('The Eiffel Tower is 330 metres tall.');
+
+    // The failing hook ran 3 times (max_retries 2) and its message is the one dead letter.
+    expect(s.hook_failures).toEqual({ [FAILING_HOOK.name]: 3 });
+    expect(s.dead_letters).toHaveLength(1);
+    const [dead] = s.dead_letters;
+    expect(dead).toMatchObject({ event_type: 'tool.result', hook: 'audit', error: FAILING_HOOK.error, attempts: 3 });
+    expect(dead?.group).toContain('audit');
+    expect(s.bus).toMatchObject({ failed_attempts: 3, dead_lettered: 1 });
+    expect(s.bus?.published).toBeGreaterThan(expectedChunks.length);
+
+    for (const name of ['question_to_first_chunk', 'streaming', 'tool_result_to_dead_letter', 'total']) {
+      expect(typeof s.timings_ms[name], name).toBe('number');
+    }
+  });
+
+  it('keeps the chunks in order when the window forces the agent to wait for the reader', async () => {
+    const s = await summaryOf(['--delay-ms', '2', '--window', '1']);
+    expect(s.stream.window).toBe(1);
+    expect(s.stream.chunks_received).toEqual(expectedChunks);
+    expect(s.stream.writes_waited_for_credit).toBeGreaterThan(0);
+  });
+
+  it('prints a readable timeline and summary without --json', async () => {
+    const run = await runDemo(['--delay-ms', '0']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/\] pipe +tool\.result/);
+    expect(run.stdout).toMatch(/\] output +chunk +1 "According "/);
+    expect(run.stdout).toContain('dead-lettered tool.result from group hooks-hook-tool_result-audit-');
+    expect(run.stdout).toMatch(/Summary \(backend memory, role all, session demo-[0-9a-f]{8}\)/);
+    expect(run.stdout).toMatch(/dead letters +1/);
+  });
+
+  it('explains that the memory bus is single-process when a single role is asked for', async () => {
+    const run = await runDemo(['--role', 'agent']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('memory backend lives inside one process');
+    expect(run.stderr).toContain('WOODWORK_MESSAGE_BUS=redis');
+  });
+
+  it('rejects bad options with usage help', async () => {
+    const bad = await runDemo(['--role', 'boss']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--role must be one of all, input, agent, output, hooks');
+    const unknown = await runDemo(['--fast']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--help');
+    const help = await runDemo(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--role <role>');
+  });
+});
+
+describe('the demo on another backend', () => {
+  it('says which package to install when the selected backend is missing', async () => {
+    const run = await runDemo(['--json'], { WOODWORK_MESSAGE_BUS: 'redis' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('npm install @woodwork/bus-redis');
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { message: expect.stringContaining('@woodwork/bus-redis') } });
+  });
+
+  it('names a bad WOODWORK_MESSAGE_BUS and what is allowed', async () => {
+    const run = await runDemo([], { WOODWORK_MESSAGE_BUS: 'kafka' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('WOODWORK_MESSAGE_BUS');
+    expect(run.stderr).toContain('memory, redis, nats');
+  });
+});
