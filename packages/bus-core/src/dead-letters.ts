@@ -108,8 +108,8 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
     throw new InvalidMessageError('dead_letter', `must be a JSON object; got ${describe(data)}`);
   }
   const d = data as Record<string, unknown>;
-  const rawEnvelope = typeof d['envelope'] === 'string' ? JSON.parse(d['envelope']) : d['envelope'];
-  const failedAt = typeof d['failed_at'] === 'number' ? d['failed_at'] : Number(d['failed_at'] ?? 0);
+  const rawEnvelope = typeof d['envelope'] === 'string' ? parseEnvelopeText(d['envelope']) : d['envelope'];
+  const failedAt = wireNumber(d, 'failed_at', 0);
   const id = typeof d['dead_letter_id'] === 'string' ? d['dead_letter_id'] : fallbackId;
   if (id === undefined) throw new InvalidMessageError('dead_letter_id', 'is required');
   const code = d['error_code'];
@@ -121,10 +121,27 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
       message: String(d['error'] ?? ''),
       ...(typeof code === 'string' ? { code } : {}),
     },
-    attempts: typeof d['attempts'] === 'number' ? d['attempts'] : Number(d['attempts'] ?? 0),
-    firstFailedAt: typeof d['first_failed_at'] === 'number' ? d['first_failed_at'] : failedAt,
+    attempts: wireNumber(d, 'attempts', 0),
+    firstFailedAt: wireNumber(d, 'first_failed_at', failedAt),
     lastFailedAt: failedAt,
     source: { stream: String(d['original_stream'] ?? ''), id: String(d['original_message_id'] ?? '') },
     group: String(d['group'] ?? ''),
   };
+}
+
+function parseEnvelopeText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidMessageError('envelope', `must be a JSON object or JSON text of one (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** A number, or the numeric text a Redis stream field holds (the design writes `failed_at` there). */
+function wireNumber(d: Record<string, unknown>, key: string, fallback: number): number {
+  const value = d[key];
+  if (value == null) return fallback;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidMessageError(key, `must be a number; got ${describe(value)}`);
+  return n;
 }

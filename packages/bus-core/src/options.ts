@@ -130,7 +130,7 @@ export function resolveBusOptions(options: BusOptions = {}, backendKeys: readonl
   rejectUnknownKeys(options, [...BUS_OPTION_KEYS, ...backendKeys]);
   const d = DEFAULT_BUS_OPTIONS;
   const pick = <K extends keyof typeof d>(key: K): unknown => (options[key] === undefined ? d[key] : options[key]);
-  const retry = options.retry ?? {};
+  const retry = options.retry === undefined ? {} : options.retry;
   if (typeof retry !== 'object' || retry === null) throw new InvalidConfigError('retry', `must be an object; got ${describe(retry)}`);
   rejectUnknownKeys(retry, Object.keys(DEFAULT_RETRY_BACKOFF), 'retry.');
   const r = { ...DEFAULT_RETRY_BACKOFF, ...retry };

@@ -4,7 +4,7 @@
 export interface RetryBackoff {
   /** Delay before the 2nd attempt, in ms. */
   initialDelayMs: number;
-  /** Cap on any delay, in ms. */
+  /** Cap on the base delay, in ms; jitter then spreads around it (up to `maxDelayMs * (1 + jitter)`). */
   maxDelayMs: number;
   /** Growth per attempt. */
   multiplier: number;

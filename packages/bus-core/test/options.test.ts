@@ -188,3 +188,10 @@ describe('config helpers', () => {
     expect(configError(() => configNumber('1', 'n', 0, 10)).key).toBe('n');
   });
 });
+
+describe('retry: null', () => {
+  it('is rejected like null for any other option', () => {
+    expect(() => resolveBusOptions({ retry: null as never })).toThrow(InvalidConfigError);
+    expect(() => resolveBusOptions({ retry: null as never })).toThrow(/retry must be an object; got null/);
+  });
+});

@@ -237,18 +237,13 @@ describe('edge cases (test/vectors/edge-cases.json)', () => {
   });
 });
 
-/**
- * Fail against src/dead-letters.ts today (reported to the lead): skipped so they show by name in
- * the test summary; make them `it` when deadLetterFromWire checks these.
- */
-const awaitingSrcFix = it.skip;
 
 describe('dead-letter records', () => {
-  awaitingSrcFix('an envelope string that is not JSON is an InvalidMessageError on envelope (not a bare SyntaxError)', () => {
+  it('an envelope string that is not JSON is an InvalidMessageError on envelope (not a bare SyntaxError)', () => {
     expectInvalid(() => deadLetterFromWire({ dead_letter_id: 'dl-1', envelope: '{not json', error: 'x', failed_at: 1 }), 'envelope');
   });
 
-  awaitingSrcFix('a failed_at that is not a number is rejected (not read as NaN)', () => {
+  it('a failed_at that is not a number is rejected (not read as NaN)', () => {
     const envelope = JSON.stringify({ message_id: 'm', session_id: 's', event_type: 'e', component_source: 'c' });
     expectInvalid(() => deadLetterFromWire({ dead_letter_id: 'dl-1', envelope, error: 'x', failed_at: 'yesterday' }), 'failed_at');
   });
