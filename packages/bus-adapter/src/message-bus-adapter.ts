@@ -13,6 +13,7 @@
 import {
   BusClosedError,
   InvalidConfigError,
+  InvalidMessageError,
   MessagePattern,
   describe,
   type DeliveryContext,
@@ -71,6 +72,30 @@ export interface ComponentListenerOptions {
   handlerTimeoutMs?: number;
 }
 
+const EMIT_KEYS = [
+  'eventType',
+  'payload',
+  'sessionId',
+  'componentSource',
+  'componentTarget',
+  'pattern',
+  'deliveryMode',
+  'metadata',
+  'messageId',
+  'maxRetries',
+];
+const SEND_KEYS = EMIT_KEYS.filter((key) => key !== 'componentTarget' && key !== 'pattern');
+
+/** A misspelt field would otherwise be dropped silently (and its default used). */
+function assertEventInit(event: unknown, allowed: readonly string[]): void {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new InvalidMessageError('event', `must be an object; got ${describe(event)}`);
+  }
+  for (const key of Object.keys(event)) {
+    if (!allowed.includes(key)) throw new InvalidMessageError(key, `is not a field of an event (allowed: ${allowed.join(', ')})`);
+  }
+}
+
 export class MessageBusAdapter {
   /** local id -> the bus's subscription id. */
   private readonly subscriptions = new Map<string, string>();
@@ -86,14 +111,14 @@ export class MessageBusAdapter {
   /** Publishes an event (default `pub_sub`: every hook matching its type gets it). Rejects on any failure. */
   async emitEvent(event: EmitEventInit): Promise<PublishResult> {
     this.assertOpen('emitEvent');
-    if (typeof event !== 'object' || event === null) throw new InvalidConfigError('event', `must be an object; got ${describe(event)}`);
+    assertEventInit(event, EMIT_KEYS);
     const { pattern, ...rest } = event;
     return this.bus.publish({ ...rest, pattern: pattern ?? MessagePattern.PUB_SUB });
   }
 
   /** Sends a `point_to_point` message to one component (one replica of it handles it). */
   async sendToComponent(targetComponent: string, event: SendToComponentInit): Promise<PublishResult> {
-    if (typeof event !== 'object' || event === null) throw new InvalidConfigError('event', `must be an object; got ${describe(event)}`);
+    assertEventInit(event, SEND_KEYS);
     return this.emitEvent({ ...event, componentTarget: targetComponent, pattern: MessagePattern.POINT_TO_POINT });
   }
 

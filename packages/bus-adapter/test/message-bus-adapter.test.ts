@@ -58,6 +58,13 @@ describe('emitEvent', () => {
     await expect(
       adapter.emitEvent({ eventType: 'x', payload: { when: new Date() } as unknown as JsonObject, sessionId: 's', componentSource: 'a' }),
     ).rejects.toThrow(/payload\.when/);
+    await expect(
+      adapter.emitEvent({ eventType: 'x', payload: {}, sessionId: 's', componentSource: 'a', sesionId: 't' } as never),
+    ).rejects.toThrow(/sesionId is not a field of an event/);
+    await expect(
+      adapter.sendToComponent('out', { eventType: 'x', payload: {}, sessionId: 's', componentSource: 'a', pattern: 'pub_sub' } as never),
+    ).rejects.toThrow(/pattern is not a field/);
+    await expect(adapter.emitEvent(null as never)).rejects.toBeInstanceOf(InvalidMessageError);
     await bus.close();
     await expect(adapter.emitEvent({ eventType: 'x', payload: {}, sessionId: 's', componentSource: 'a' })).rejects.toBeInstanceOf(
       BusClosedError,
