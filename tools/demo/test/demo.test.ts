@@ -99,20 +99,20 @@ describe('the demo on the in-memory bus', () => {
 
   it('explains that the memory bus is single-process when a single role is asked for', async () => {
     const run = await runDemo(['--role', 'agent']);
-    expect(run.code).toBe(2);
+    expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain('memory backend lives inside one process');
     expect(run.stderr).toContain('WOODWORK_MESSAGE_BUS=redis');
   });
 
   it('rejects bad options with usage help', async () => {
     const bad = await runDemo(['--role', 'boss']);
-    expect(bad.code).toBe(2);
+    expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toContain('--role must be one of all, input, agent, output, hooks');
     const unknown = await runDemo(['--fast']);
-    expect(unknown.code).toBe(2);
+    expect(unknown.code, unknown.stderr).toBe(2);
     expect(unknown.stderr).toContain('--help');
     const help = await runDemo(['--help']);
-    expect(help.code).toBe(0);
+    expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toContain('--role <role>');
   });
 });
@@ -120,14 +120,14 @@ describe('the demo on the in-memory bus', () => {
 describe('the demo on another backend', () => {
   it('says which package to install when the selected backend is missing', async () => {
     const run = await runDemo(['--json'], { WOODWORK_MESSAGE_BUS: 'redis' });
-    expect(run.code).toBe(1);
+    expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toContain('npm install @woodwork/bus-redis');
     expect(JSON.parse(run.stdout)).toMatchObject({ error: { message: expect.stringContaining('@woodwork/bus-redis') } });
   });
 
   it('names a bad WOODWORK_MESSAGE_BUS and what is allowed', async () => {
     const run = await runDemo([], { WOODWORK_MESSAGE_BUS: 'kafka' });
-    expect(run.code).toBe(1);
+    expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toContain('WOODWORK_MESSAGE_BUS');
     expect(run.stderr).toContain('memory, redis, nats');
   });
