@@ -7,6 +7,7 @@ import { InvalidConfigError } from '@woodwork/bus-core';
 
 /** The backend package for the configured `type` cannot be imported. */
 export class BackendNotInstalledError extends InvalidConfigError {
+  override readonly name: string = 'BackendNotInstalledError';
   constructor(
     readonly backendType: string,
     /** The package that is missing: the backend itself, or one of its own dependencies. */
@@ -28,6 +29,7 @@ export class BackendNotInstalledError extends InvalidConfigError {
 
 /** A `${VAR}` in a config file refers to an environment variable that is not set. */
 export class MissingEnvironmentVariableError extends InvalidConfigError {
+  override readonly name: string = 'MissingEnvironmentVariableError';
   constructor(
     /** Where the reference is, e.g. `message_bus.redis_url`. */
     key: string,

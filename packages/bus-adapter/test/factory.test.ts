@@ -157,6 +157,8 @@ describe('MessageBusFactory.createMessageBus', () => {
     expect(error.packageName).toBe('@woodwork/bus-redis');
     expect(error.backendType).toBe('redis');
     expect(error.key).toBe('type');
+    expect(error.name).toBe('BackendNotInstalledError');
+    expect(error.code).toBe('INVALID_CONFIG');
     expect(error.message).toContain('npm install @woodwork/bus-redis');
   });
 

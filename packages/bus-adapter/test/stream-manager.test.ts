@@ -1,4 +1,4 @@
-import { InvalidConfigError, InvalidMessageError, type JsonValue } from '@woodwork/bus-core';
+import { BusError, InvalidConfigError, InvalidMessageError, type JsonValue } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -143,6 +143,8 @@ describe('StreamManager', () => {
       }
     }
     expect(error).toBeInstanceOf(StreamCancelledError);
+    expect(error).toBeInstanceOf(BusError);
+    expect(error).toMatchObject({ name: 'StreamCancelledError', code: 'STREAM_CANCELLED' });
     expect((error as StreamCancelledError).reason).toBe('the consumer stopped reading');
     expect((error as StreamCancelledError).streamId).toBe(writer.streamId);
     expect(writer.state).toBe('cancelled');

@@ -11,6 +11,10 @@ export const BusErrorCode = {
   HANDLER_TIMEOUT: 'HANDLER_TIMEOUT',
   AUTHENTICATION: 'AUTHENTICATION',
   QUEUE_FULL: 'QUEUE_FULL',
+  /** A stream's consumer cancelled it (streaming, `@woodwork/bus-adapter`). */
+  STREAM_CANCELLED: 'STREAM_CANCELLED',
+  /** A stream's producer failed it, or chunks were lost. */
+  STREAM_FAILED: 'STREAM_FAILED',
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
@@ -26,7 +30,7 @@ export class BusError extends Error {
 
 /** A message (or one of its fields) breaks a rule; `field` names it and `rule` says what is required. */
 export class InvalidMessageError extends BusError {
-  override readonly name = 'InvalidMessageError';
+  override readonly name: string = 'InvalidMessageError';
   constructor(
     readonly field: string,
     readonly rule: string,
@@ -38,7 +42,7 @@ export class InvalidMessageError extends BusError {
 
 /** A configuration key is unknown or its value is out of range; `allowed` lists what would be accepted. */
 export class InvalidConfigError extends BusError {
-  override readonly name = 'InvalidConfigError';
+  override readonly name: string = 'InvalidConfigError';
   constructor(
     readonly key: string,
     readonly rule: string,
@@ -55,7 +59,7 @@ export class InvalidConfigError extends BusError {
 
 /** The backend's server cannot be reached or refused the work; retrying later may succeed. */
 export class BackendUnavailableError extends BusError {
-  override readonly name = 'BackendUnavailableError';
+  override readonly name: string = 'BackendUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(BusErrorCode.BACKEND_UNAVAILABLE, message, options);
   }
@@ -63,7 +67,7 @@ export class BackendUnavailableError extends BusError {
 
 /** A bounded queue or buffer is full and the caller asked not to wait (or waited past its deadline). */
 export class QueueFullError extends BusError {
-  override readonly name = 'QueueFullError';
+  override readonly name: string = 'QueueFullError';
   constructor(
     readonly queue: string,
     readonly limit: number,
@@ -75,7 +79,7 @@ export class QueueFullError extends BusError {
 
 /** The bus was closed; no call is accepted after `close()`. */
 export class BusClosedError extends BusError {
-  override readonly name = 'BusClosedError';
+  override readonly name: string = 'BusClosedError';
   constructor(operation: string) {
     super(BusErrorCode.BUS_CLOSED, `bus is closed: ${operation} rejected`);
   }
@@ -83,7 +87,7 @@ export class BusClosedError extends BusError {
 
 /** A handler did not settle within its `handlerTimeoutMs`; the attempt counts as failed. */
 export class HandlerTimeoutError extends BusError {
-  override readonly name = 'HandlerTimeoutError';
+  override readonly name: string = 'HandlerTimeoutError';
   constructor(readonly timeoutMs: number) {
     super(BusErrorCode.HANDLER_TIMEOUT, `handler timed out after ${timeoutMs} ms`);
   }
@@ -91,7 +95,7 @@ export class HandlerTimeoutError extends BusError {
 
 /** The server rejected the credentials. Retrying with the same credentials will not help. */
 export class AuthenticationError extends BusError {
-  override readonly name = 'AuthenticationError';
+  override readonly name: string = 'AuthenticationError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(BusErrorCode.AUTHENTICATION, message, options);
   }

@@ -3,28 +3,30 @@
  * (`StreamCancelledError` from `write` / `end`), the consumer learns that the producer failed, or
  * that chunks went missing (`StreamFailedError` thrown by its iterator).
  */
+import { BusError, BusErrorCode } from '@woodwork/bus-core';
 
 export const StreamErrorCode = {
-  STREAM_CANCELLED: 'STREAM_CANCELLED',
-  STREAM_FAILED: 'STREAM_FAILED',
+  STREAM_CANCELLED: BusErrorCode.STREAM_CANCELLED,
+  STREAM_FAILED: BusErrorCode.STREAM_FAILED,
 } as const;
 export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];
 
-export class StreamError extends Error {
+/** A `BusError`, so one `instanceof BusError` / `code` check covers stream failures too. */
+export class StreamError extends BusError {
   override readonly name: string = 'StreamError';
   constructor(
-    readonly code: StreamErrorCode,
+    override readonly code: StreamErrorCode,
     readonly streamId: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 
 /** The consumer cancelled the stream (or the producer's manager closed it); nothing more is delivered. */
 export class StreamCancelledError extends StreamError {
-  override readonly name = 'StreamCancelledError';
+  override readonly name: string = 'StreamCancelledError';
   constructor(
     streamId: string,
     readonly reason: string,
@@ -35,7 +37,7 @@ export class StreamCancelledError extends StreamError {
 
 /** The stream cannot complete: the producer failed it, or chunks were lost on the way. */
 export class StreamFailedError extends StreamError {
-  override readonly name = 'StreamFailedError';
+  override readonly name: string = 'StreamFailedError';
   constructor(
     streamId: string,
     readonly reason: string,
