@@ -178,7 +178,10 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     this.insertHook(entry);
     this.subscriptions.set(entry, subscription);
     const handler: MessageHandler = async (envelope, context) => {
-      await (hook as Hook<unknown>)(envelope.payload, {
+      // Each attempt gets its own copy: backends may share one decoded payload between groups and
+      // retries (memory does), and a hook changing it must not change what other hooks, its own
+      // retry or the dead-letter record see.
+      await (hook as Hook<unknown>)(structuredClone(envelope.payload), {
         event: envelope.eventType,
         sessionId: envelope.sessionId,
         signal: context.signal,
