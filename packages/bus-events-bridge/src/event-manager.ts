@@ -38,7 +38,8 @@ export interface ListenerSet {
 export interface HookErrorInfo {
   event: string;
   hookName: string;
-  sessionId: string;
+  /** The emitted payload's session; null when the failure was the hook's subscription to the bus. */
+  sessionId: string | null;
 }
 
 export interface EventManagerOptions {
@@ -58,7 +59,8 @@ const SESSION_RULE = 'must be 1-128 letters, digits, "_" or "-"';
 const LOCAL_SIGNAL = new AbortController().signal;
 
 function defaultHookErrorReporter(error: unknown, info: HookErrorInfo): void {
-  console.error(`woodwork events: hook "${info.hookName}" of "${info.event}" failed`, error);
+  const what = info.sessionId === null ? 'could not be subscribed' : 'failed';
+  console.error(`woodwork events: hook "${info.hookName}" of "${info.event}" ${what}`, error);
 }
 
 export class EventManager<E extends EventMapOf<E> = AnyEvents> {
@@ -181,7 +183,7 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
     );
   }
 
-  private reportHookError(error: unknown, info: HookErrorInfo): void {
+  protected reportHookError(error: unknown, info: HookErrorInfo): void {
     try {
       this.onHookError(error, info);
     } catch {

@@ -39,9 +39,15 @@ export interface MessageBusEventManagerOptions {
   maxRetries?: number;
   /** Per-attempt timeout of hooks. Default: the bus's. */
   handlerTimeoutMs?: number;
+  /**
+   * Told when a hook added with `on` / `addHook` could not be subscribed (info.sessionId is null);
+   * the hook is dropped and `ready()` rejects with the error once. Default: `console.error`.
+   * Failures of a hook's runs are not reported here: the bus retries and dead-letters them.
+   */
+  onHookError?: EventManagerOptions['onHookError'];
 }
 
-const OPTION_KEYS = ['componentId', 'defaultSessionId', 'groupName', 'maxRetries', 'handlerTimeoutMs'];
+const OPTION_KEYS = ['componentId', 'defaultSessionId', 'groupName', 'maxRetries', 'handlerTimeoutMs', 'onHookError'];
 const NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const NAME_RULE = 'must be 1-128 letters, digits, "_" or "-"';
 
@@ -71,7 +77,9 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
       throw new InvalidConfigError('options', `must be an object with a componentId; got ${describe(options)}`);
     }
     rejectUnknownKeys(options, OPTION_KEYS);
-    const base: EventManagerOptions = options.defaultSessionId === undefined ? {} : { defaultSessionId: options.defaultSessionId };
+    const base: EventManagerOptions = {};
+    if (options.defaultSessionId !== undefined) base.defaultSessionId = options.defaultSessionId;
+    if (options.onHookError !== undefined) base.onHookError = options.onHookError;
     super(base);
     this.bus = bus;
     this.componentId = configString(options.componentId, 'componentId', NAME_RE, NAME_RULE);
@@ -90,16 +98,21 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
    * Throws `InvalidMessageError` (field `event`) for an event name the bus cannot carry.
    */
   override addHook<K extends EventName<E>>(event: K, hook: Hook<E[K]>, options: HookOptions = {}): this {
-    const started = this.startHook(event, hook, options);
-    this.track(started.catch((error: unknown) => void this.registrationErrors.push(error)));
+    const { entry, subscribed } = this.startHook(event, hook, options);
+    this.track(
+      subscribed.catch((error: unknown) => {
+        this.registrationErrors.push(error);
+        this.reportHookError(error, { event, hookName: entry.name, sessionId: null });
+      }),
+    );
     return this;
   }
 
   /** Adds a hook and resolves once its subscription is in place; rejects (and drops it) if not. */
   async registerHook<K extends EventName<E>>(event: K, hook: Hook<E[K]>, options: HookOptions = {}): Promise<void> {
-    const started = this.startHook(event, hook, options);
-    this.track(started.catch(() => {}));
-    await started;
+    const { subscribed } = this.startHook(event, hook, options);
+    this.track(subscribed.catch(() => {}));
+    await subscribed;
   }
 
   /** Pipes stay local; the event name is still checked, since emitting it would fail. */
@@ -115,9 +128,12 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     return entry ? this.subscriptions.get(entry)?.group : undefined;
   }
 
-  /** Resolves when every hook subscription started so far is in place; rejects with the first failure. */
+  /**
+   * Resolves when every hook subscription started so far is in place; rejects with the first
+   * failure not reported yet (a failed hook is dropped; `emit` does not wait for it, nor fail).
+   */
   async ready(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.settled();
     if (this.registrationErrors.length > 0) {
       const [first] = this.registrationErrors;
       this.registrationErrors = [];
@@ -136,7 +152,9 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     this.assertOpen('emit');
     validateEventType(event, 'event');
     const sessionId = sessionIdOf(data, this.defaultSessionId);
-    await this.ready();
+    // Hooks being subscribed get this event; one that failed to subscribe is its own problem,
+    // reported to onHookError and ready(), never the emitter's (other hooks still need the event).
+    await this.settled();
     await this.bus.publish({
       sessionId,
       eventType: event,
@@ -168,7 +186,8 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     if (subscription.subscriptionId !== null) this.track(this.unsubscribe(subscription.subscriptionId));
   }
 
-  private startHook(event: string, hook: HookEntry['hook'], options: HookOptions): Promise<void> {
+  /** Adds the hook and starts its subscription; throws at once for a bad event, name or group. */
+  private startHook(event: string, hook: HookEntry['hook'], options: HookOptions): { entry: HookEntry; subscribed: Promise<void> } {
     this.assertOpen('addHook');
     validateEventType(event, 'event');
     const entry = this.newHookEntry(event, hook, options.name);
@@ -191,7 +210,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
       });
     };
     const options_ = this.handlerTimeoutMs === undefined ? { group } : { group, handlerTimeoutMs: this.handlerTimeoutMs };
-    return this.bus.subscribe(event, handler, options_).then(
+    const subscribed = this.bus.subscribe(event, handler, options_).then(
       async (subscriptionId) => {
         if (subscription.removed) await this.unsubscribe(subscriptionId);
         else subscription.subscriptionId = subscriptionId;
@@ -201,6 +220,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
         throw error;
       },
     );
+    return { entry, subscribed };
   }
 
   private async unsubscribe(subscriptionId: string): Promise<void> {
@@ -210,6 +230,10 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
       // A closed bus has already detached every subscription; anything else is worth reporting.
       if (!(error instanceof BusClosedError)) this.registrationErrors.push(error);
     }
+  }
+
+  private async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   private track(promise: Promise<unknown>): void {

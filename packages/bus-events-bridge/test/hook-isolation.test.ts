@@ -1,10 +1,11 @@
 /**
- * Hooks over the bus are isolated from one another: a hook that changes its payload affects no
- * other hook, no retry and no dead-letter record.
+ * Hooks over the bus are isolated from one another: a hook that changes its payload, or whose
+ * subscription fails, affects no other hook, no retry, no dead-letter record and not the emitter.
  */
+import { InvalidConfigError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MessageBusEventManager } from '../src/index.js';
+import { MessageBusEventManager, defaultHookGroupName, type HookErrorInfo } from '../src/index.js';
 import { makeBus, waitFor } from './support.js';
 
 interface Events {
@@ -40,5 +41,31 @@ describe('hook isolation on the bus', () => {
     const [record] = await bus.getDeadLetterMessages();
     expect(record?.envelope.payload).toEqual({ session_id: 's1', text: 'original', tags: ['a'] });
     await manager.close();
+  });
+
+  it('publishes even when another hook could not subscribe, and reports that hook, not the emit', async () => {
+    const reported: Array<{ error: unknown; info: HookErrorInfo }> = [];
+    const manager = new MessageBusEventManager<Events>(bus, {
+      componentId: 'app',
+      onHookError: (error, info) => reported.push({ error, info }),
+    });
+    const elsewhere: string[] = [];
+    const auditor = new MessageBusEventManager<Events>(bus, { componentId: 'auditor' });
+    await auditor.registerHook('agent.thought', (p) => void elsewhere.push(p.text));
+    // Another subscriber already holds the group name of manager's hook "broken" with another pattern.
+    const taken = defaultHookGroupName({ componentId: 'app', event: 'agent.thought', hookName: 'broken' });
+    await bus.subscribe('other.event', () => {}, { group: taken });
+    manager.on('agent.thought', () => {}, { name: 'broken' });
+    await expect(manager.emit('agent.thought', { text: 'still sent' })).resolves.toEqual({ text: 'still sent' });
+    await waitFor('the other app', () => elsewhere.length === 1);
+    expect(elsewhere).toEqual(['still sent']);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]?.error).toBeInstanceOf(InvalidConfigError);
+    expect(reported[0]?.info).toEqual({ event: 'agent.thought', hookName: 'broken', sessionId: null });
+    // ready() still reports it once to whoever asks, and the failed hook is gone.
+    await expect(manager.ready()).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(manager.ready()).resolves.toBeUndefined();
+    expect(manager.listHooks()).toEqual([]);
+    await Promise.all([manager.close(), auditor.close()]);
   });
 });

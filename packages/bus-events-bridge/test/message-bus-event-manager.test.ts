@@ -153,12 +153,14 @@ describe('MessageBusEventManager', () => {
     expect(piped).toBe(0);
   });
 
-  it('reports a hook whose subscription failed on ready() and the next emit', async () => {
-    const manager = new MessageBusEventManager(bus, { componentId: 'app' });
+  it('reports a hook whose subscription failed on ready() and onHookError; the next emit still publishes', async () => {
+    const reported: string[] = [];
+    const manager = new MessageBusEventManager(bus, { componentId: 'app', onHookError: (_e, info) => void reported.push(info.hookName) });
     // Another subscriber already holds the group name with a different event pattern.
     await bus.subscribe('other.event', () => {}, { group: defaultHookGroupName({ componentId: 'app', event: 'agent.thought', hookName: 'h0' }) });
     manager.on('agent.thought', () => {});
     await expect(manager.ready()).rejects.toBeInstanceOf(InvalidConfigError);
+    expect(reported).toEqual(['h0']);
     expect(manager.listHooks()).toEqual([]);
     await expect(manager.registerHook('agent.thought', () => {}, { name: 'h0' })).rejects.toThrow(/already exists with eventPattern/);
     await expect(manager.emit('agent.thought', { text: 'x' })).resolves.toEqual({ text: 'x' });
@@ -186,6 +188,7 @@ describe('MessageBusEventManager', () => {
   it('checks its options', () => {
     expect(() => new MessageBusEventManager(bus, {} as never)).toThrow(/invalid config: componentId must be 1-128/);
     expect(() => new MessageBusEventManager(bus, { componentId: 'a', colour: 'red' } as never)).toThrow(/colour is not a known option/);
+    expect(() => new MessageBusEventManager(bus, { componentId: 'a', onHookError: 'log' } as never)).toThrow(/invalid config: onHookError must be a function/);
     expect(() => new MessageBusEventManager({} as never, { componentId: 'a' })).toThrow(/invalid config: bus must be a MessageBus/);
     const manager = new MessageBusEventManager(bus, { componentId: 'a', groupName: () => 'not.valid' });
     expect(() => manager.on('x', () => {})).toThrow(/invalid config: groupName must return a group name/);
