@@ -16,6 +16,8 @@ import {
   InvalidMessageError,
   MessagePattern,
   describe,
+  rejectUnknownKeys,
+  validateName,
   type DeliveryContext,
   type EnvelopeInit,
   type JsonObject,
@@ -85,6 +87,19 @@ const EMIT_KEYS = [
   'maxRetries',
 ];
 const SEND_KEYS = EMIT_KEYS.filter((key) => key !== 'componentTarget' && key !== 'pattern');
+const HOOK_OPTION_KEYS = ['componentId', 'group', 'sessionId', 'concurrency', 'handlerTimeoutMs'];
+const LISTENER_OPTION_KEYS = ['sessionId', 'eventPattern', 'concurrency', 'handlerTimeoutMs'];
+
+/**
+ * Checked here, not left to the bus: the bus would list its own subscribe options, and would take
+ * ones the adapter sets itself (`targetedOnly` on a hook would silently turn it into a listener).
+ */
+function assertOptions(options: unknown, allowed: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  }
+  rejectUnknownKeys(options, allowed);
+}
 
 /** A misspelt field would otherwise be dropped silently (and its default used). */
 function assertEventInit(event: unknown, allowed: readonly string[]): void {
@@ -118,6 +133,8 @@ export class MessageBusAdapter {
 
   /** Sends a `point_to_point` message to one component (one replica of it handles it). */
   async sendToComponent(targetComponent: string, event: SendToComponentInit): Promise<PublishResult> {
+    // Without a target a point_to_point message routes like pub_sub: a typo would become a broadcast.
+    validateName(targetComponent, 'targetComponent');
     assertEventInit(event, SEND_KEYS);
     return this.emitEvent({ ...event, componentTarget: targetComponent, pattern: MessagePattern.POINT_TO_POINT });
   }
@@ -127,6 +144,7 @@ export class MessageBusAdapter {
    * for `unregister`.
    */
   async registerHook(eventPattern: string, handler: AdapterHandler, options: HookOptions = {}): Promise<string> {
+    assertOptions(options, HOOK_OPTION_KEYS);
     return this.register('hook', eventPattern, handler, { ...options });
   }
 
@@ -136,6 +154,7 @@ export class MessageBusAdapter {
    * filtered here. Replicas registering the same component share the messages.
    */
   async registerComponentListener(componentId: string, handler: AdapterHandler, options: ComponentListenerOptions = {}): Promise<string> {
+    assertOptions(options, LISTENER_OPTION_KEYS);
     const { eventPattern, ...rest } = options;
     return this.register(`component-${componentId}`, eventPattern ?? '*', handler, { ...rest, componentId, targetedOnly: true });
   }
