@@ -3,7 +3,7 @@
  * YAML file, an object or the environment) into a connected `MessageBus` by importing the backend
  * package for its `type` at run time; and the process-wide bus of `getGlobalMessageBus()`.
  */
-import { InvalidConfigError, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
+import { InvalidConfigError, describe, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
 import { loadBackend, importModule, type ImportModule } from './backend-loader.js';
 import { BUS_TYPES, isResolvedBusConfig, resolveBusConfig, type BusConfig, type BusType, type ResolvedBusConfig } from './bus-config.js';
 import type { Environment } from './config.js';
@@ -19,6 +19,23 @@ export interface CreateBusOptions {
   importModule?: ImportModule;
   /** Use another package for a type (a fork, a test double). Default: `BACKEND_PACKAGES`. */
   packages?: Partial<Record<BusType, string>>;
+}
+
+const CREATE_OPTION_KEYS = ['logger', 'onMetric', 'importModule', 'packages'];
+
+/** A misspelt option would otherwise be ignored (a logger that never logs, a fork never loaded). */
+function checkCreateOptions(options: CreateBusOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  rejectUnknownKeys(options, CREATE_OPTION_KEYS);
+  if (options.importModule !== undefined && typeof options.importModule !== 'function') {
+    throw new InvalidConfigError('importModule', `must be a function; got ${describe(options.importModule)}`);
+  }
+  const packages: unknown = options.packages ?? {};
+  if (typeof packages !== 'object' || packages === null) throw new InvalidConfigError('packages', `must be an object; got ${describe(packages)}`);
+  rejectUnknownKeys(packages, BUS_TYPES, 'packages.');
+  for (const [type, name] of Object.entries(packages)) {
+    if (typeof name !== 'string' || name.trim() === '') throw new InvalidConfigError(`packages.${type}`, `must be a package name; got ${describe(name)}`);
+  }
 }
 
 /** The environment variables `createFromEnvironment` reads, and the config key each one sets. */
@@ -39,6 +56,7 @@ export class MessageBusFactory {
    * missing. Accepts a `ResolvedBusConfig` (from `resolveBusConfig` / `loadConfigFile`) as well.
    */
   static async createMessageBus(config: BusConfig | ResolvedBusConfig = {}, options: CreateBusOptions = {}): Promise<MessageBus> {
+    checkCreateOptions(options);
     const checked = isResolvedBusConfig(config) ? config : resolveBusConfig(config);
     const packageName = options.packages?.[checked.type] ?? checked.packageName;
     const create = await loadBackend(checked.type, packageName, options.importModule ?? importModule);
@@ -130,7 +148,19 @@ export async function getGlobalMessageBus(): Promise<MessageBus> {
  * keeps ownership of the previous bus: it is not closed here.
  */
 export function setGlobalMessageBus(bus: MessageBus | undefined): void {
+  if (bus !== undefined && !isMessageBus(bus)) {
+    // An adapter (or a config) here would make every later getGlobalMessageBus() caller fail oddly.
+    throw new InvalidConfigError('bus', `must be a MessageBus (publish, subscribe, close...) or undefined; got ${describe(bus)}`);
+  }
   generation++;
   globalBus = bus;
   creating = undefined;
+}
+
+const BUS_METHODS = ['publish', 'subscribe', 'unsubscribe', 'healthCheck', 'close'] as const;
+
+function isMessageBus(value: unknown): value is MessageBus {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate['backend'] === 'string' && BUS_METHODS.every((method) => typeof candidate[method] === 'function');
 }
