@@ -64,12 +64,14 @@ function defaultHookErrorReporter(error: unknown, info: HookErrorInfo): void {
 }
 
 export class EventManager<E extends EventMapOf<E> = AnyEvents> {
-  protected readonly defaultSessionId: string;
+  /** The session of payloads that carry none. */
+  readonly defaultSessionId: string;
   private readonly hooks = new Map<string, HookEntry[]>();
   private readonly pipes = new Map<string, PipeEntry[]>();
   /** Hooks ever added per event: default names are never reused, even after a removal. */
   private readonly hookCounters = new Map<string, number>();
-  private readonly onHookError: (error: unknown, info: HookErrorInfo) => void;
+  /** Where failing hooks are reported (the option given, else `console.error`). */
+  readonly onHookError: (error: unknown, info: HookErrorInfo) => void;
 
   constructor(options: EventManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) {

@@ -18,7 +18,8 @@ export interface MessageBusIntegration<E extends EventMapOf<E>> {
 /**
  * Creates a `MessageBusEventManager` on `bus`, moves every hook (with its name, so group names stay
  * stable) and pipe (in order) from `existing` to it, and resolves once every hook is subscribed.
- * `existing` is left empty: use the returned manager from now on.
+ * `existing` is left empty: use the returned manager from now on. Unless `options` say otherwise,
+ * the new manager keeps `existing`'s `defaultSessionId` and `onHookError`.
  * Rejects with `InvalidMessageError` (field `event`) before anything moves if an event name
  * cannot travel on the bus.
  */
@@ -27,7 +28,12 @@ export async function setupMessageBusIntegration<E extends EventMapOf<E> = AnyEv
   existing: EventManager<E>,
   options: MessageBusEventManagerOptions,
 ): Promise<MessageBusIntegration<E>> {
-  const manager = new MessageBusEventManager<E>(bus, options);
+  // Events without a session keep going to the session they went to, and failures to the same place.
+  const manager = new MessageBusEventManager<E>(bus, {
+    ...options,
+    defaultSessionId: options?.defaultSessionId ?? existing.defaultSessionId,
+    onHookError: options?.onHookError ?? existing.onHookError,
+  });
   for (const { event } of [...existing.listHooks(), ...existing.listPipes()]) validateEventType(event, 'event');
   const { hooks, pipes } = existing.takeListeners();
   try {

@@ -1,7 +1,7 @@
 import { InvalidConfigError, InvalidMessageError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventManager, MessageBusEventManager, setupMessageBusIntegration } from '../src/index.js';
+import { EventManager, MessageBusEventManager, defaultHookGroupName, setupMessageBusIntegration } from '../src/index.js';
 import { makeBus, waitFor } from './support.js';
 
 interface Events {
@@ -49,6 +49,29 @@ describe('setupMessageBusIntegration', () => {
 
     await integration.close();
     expect((await bus.healthCheck()).metrics.activeSubscriptions).toBe(0);
+  });
+
+  it("keeps the existing manager's default session and error reporter unless options say otherwise", async () => {
+    const reported: string[] = [];
+    const existing = new EventManager<Events>({ defaultSessionId: 'main', onHookError: (_e, info) => void reported.push(info.hookName) });
+    const sessions: string[] = [];
+    existing.on('agent.thought', (_p, ctx) => void sessions.push(ctx.sessionId));
+    const { manager, close } = await setupMessageBusIntegration(bus, existing, { componentId: 'app' });
+    expect(manager.defaultSessionId).toBe('main');
+    await manager.emit('agent.thought', { text: 'no session' });
+    await waitFor('the hook', () => sessions.length === 1);
+    expect(sessions).toEqual(['main']);
+    // The reporter came along: a hook that cannot be subscribed is reported to it.
+    await bus.subscribe('other.event', () => {}, { group: defaultHookGroupName({ componentId: 'app', event: 'agent.done', hookName: 'late' }) });
+    manager.on('agent.done', () => {}, { name: 'late' });
+    await expect(manager.ready()).rejects.toBeInstanceOf(InvalidConfigError);
+    expect(reported).toEqual(['late']);
+    const overridden = await setupMessageBusIntegration(bus, new EventManager<Events>({ defaultSessionId: 'main' }), {
+      componentId: 'other',
+      defaultSessionId: 'explicit',
+    });
+    expect(overridden.manager.defaultSessionId).toBe('explicit');
+    await Promise.all([close(), overridden.close()]);
   });
 
   it('gives replicas set up from the same code the same groups', async () => {
