@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidConfigError, describe } from '@woodwork/bus-core';
 import { parse as parseYaml } from 'yaml';
 import { resolveBusConfig, type ResolvedBusConfig } from './bus-config.js';
-import { MissingEnvironmentVariableError } from './errors.js';
+import { ConfigSyntaxError, MissingEnvironmentVariableError } from './errors.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -61,8 +61,7 @@ export function parseConfigText(text: string, env: Environment = process.env, so
   try {
     document = parseYaml(text, { uniqueKeys: true });
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new InvalidConfigError(source, `is not valid YAML: ${reason}`, undefined, { cause: error });
+    throw syntaxError(error, source);
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new InvalidConfigError(source, `must be a YAML mapping with a top-level "${CONFIG_SECTION}" key; got ${describe(document)}`);
@@ -75,6 +74,16 @@ export function parseConfigText(text: string, env: Environment = process.env, so
   }
   const section = substituteAll((document as Record<string, unknown>)[CONFIG_SECTION], env, CONFIG_SECTION);
   return resolveBusConfig(section, { keyName: (key) => `${CONFIG_SECTION}.${key}`, section: CONFIG_SECTION });
+}
+
+/** The yaml parser's error, with its position as numbers and its reason without the code excerpt. */
+function syntaxError(error: unknown, source: string): ConfigSyntaxError {
+  const firstLine = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  const position = (error as { linePos?: Array<{ line?: unknown; col?: unknown }> } | null)?.linePos?.[0];
+  const line = typeof position?.line === 'number' ? position.line : undefined;
+  const column = typeof position?.col === 'number' ? position.col : undefined;
+  const reason = firstLine.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  return new ConfigSyntaxError(source, line, column, reason, { cause: error });
 }
 
 /**

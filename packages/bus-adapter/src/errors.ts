@@ -38,3 +38,19 @@ export class MissingEnvironmentVariableError extends InvalidConfigError {
     super(key, `refers to \${${variable}}, but the environment variable ${variable} is not set`);
   }
 }
+
+/** A config file is not valid YAML (or repeats a key); `line` / `column` point at it when the parser knows. */
+export class ConfigSyntaxError extends InvalidConfigError {
+  override readonly name: string = 'ConfigSyntaxError';
+  constructor(
+    /** The file (or the source name given to `parseConfigText`); also the error's `key`. */
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly column: number | undefined,
+    /** The parser's explanation, without its position. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(file, `is not valid YAML${line === undefined ? '' : ` (line ${line}, column ${column ?? 1})`}: ${reason}`, undefined, options);
+  }
+}

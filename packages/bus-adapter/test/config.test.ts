@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError } from '@woodwork/bus-core';
 import { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageBusFactory, MissingEnvironmentVariableError, loadConfigFile, parseConfigText, substituteVariables } from '../src/index.js';
+import { ConfigSyntaxError, MessageBusFactory, MissingEnvironmentVariableError, loadConfigFile, parseConfigText, substituteVariables } from '../src/index.js';
 
 const shipped = (name: string) => fileURLToPath(new URL(`../config/${name}`, import.meta.url));
 
@@ -176,5 +176,37 @@ describe('loadConfigFile errors', () => {
     const e3 = await rejection(loadConfigFile(absent, {}));
     expect(e3.key).toBe(absent);
     expect(e3.message).toContain('ENOENT');
+  });
+});
+
+describe('the shipped files are the design’s, byte for byte', () => {
+  // Copied from the design's "Configuration" section; a change to a shipped file must be deliberate.
+  const design: Record<string, string> = {
+    'message_bus_dev.yml': '# config/message_bus_dev.yml\nmessage_bus:\n  type: memory\n  max_queue_size: 1000\n',
+    'message_bus_local.yml':
+      '# config/message_bus_local.yml\nmessage_bus:\n  type: redis\n  redis_url: redis://localhost:6379\n  stream_prefix: woodwork_local\n  consumer_group: woodwork_components\n  max_retries: 3\n',
+    'message_bus_cloud.yml':
+      '# config/message_bus_cloud.yml\nmessage_bus:\n  type: redis  # or nats\n  redis_url: ${REDIS_CLUSTER_URL}\n  stream_prefix: woodwork_prod\n  consumer_group: woodwork_components\n  max_retries: 5\n',
+  };
+  it.each(Object.keys(design))('%s', async (name) => {
+    expect(await readFile(shipped(name), 'utf8')).toBe(design[name]);
+  });
+});
+
+describe('YAML syntax errors', () => {
+  it.each([
+    ['message_bus:\n  type: memory\n  type: redis\n', 3, 3, /Map keys must be unique$/],
+    ['message_bus:\n\ttype: memory\n', 2, 1, /Tabs are not allowed as indentation$/],
+    ['message_bus:\n  type: memory\n   max_retries: 1\n', 2, 9, /compact mappings$/],
+  ])('%j is a ConfigSyntaxError naming the file, line %i and column %i', async (text, line, column, reason) => {
+    const path = await file(`syntax-${line}-${column}.yml`, text);
+    const error = await rejection(loadConfigFile(path, {}));
+    expect(error).toBeInstanceOf(ConfigSyntaxError);
+    const syntax = error as ConfigSyntaxError;
+    expect(syntax.key).toBe(path);
+    expect(syntax.file).toBe(path);
+    expect([syntax.line, syntax.column]).toEqual([line, column]);
+    expect(syntax.message).toContain(`${path} is not valid YAML (line ${line}, column ${column}): `);
+    expect(syntax.reason).toMatch(reason);
   });
 });
