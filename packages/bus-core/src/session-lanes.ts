@@ -42,6 +42,12 @@ export interface SessionLanesHooks<D extends LaneDelivery> {
   onGiveUp(delivery: D, error: unknown, attempts: number): void | Promise<void>;
   /** One attempt failed (metrics, logs). */
   onAttemptFailed?(delivery: D, error: unknown, attempt: number, durationMs: number): void;
+  /**
+   * A delivery has left the lanes (acknowledged, given up, or the aborted attempt of a deleted
+   * session settled), so `size` is already lower: a backend with bounded queues admits waiting
+   * publishes here. Not called for deliveries `abortSession` / `removeQueued` / `stop` return.
+   */
+  onDone?(delivery: D): void;
   /** Delay before the attempt after `failedAttempts` failures. */
   retryDelayMs(failedAttempts: number): number;
   /** A hook above threw; the lane goes on (the backend's redelivery covers a lost ack). */
@@ -256,11 +262,13 @@ export class SessionLanes<D extends LaneDelivery> {
     delivery.attemptsMade = attempt;
     if (lane.abandoned) {
       this.attemptSettled();
+      this.callDone(delivery);
       return;
     }
     if (result.ok) {
       await this.callHook(() => this.hooks.onSuccess(delivery, durationMs), delivery);
       this.completeHead(lane);
+      this.callDone(delivery);
       return;
     }
     if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
@@ -274,6 +282,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (attempt >= attemptsAllowed) {
       await this.callHook(() => this.hooks.onGiveUp(delivery, result.error, attempt), delivery);
       this.completeHead(lane);
+      this.callDone(delivery);
       return;
     }
     this.runningCount--;
@@ -312,6 +321,15 @@ export class SessionLanes<D extends LaneDelivery> {
   private notifySettled(): void {
     if (this.runningCount === 0 && this.settledWaiters.length > 0) {
       for (const wake of this.settledWaiters.splice(0)) wake();
+    }
+  }
+
+  private callDone(delivery: D): void {
+    if (!this.hooks.onDone) return;
+    try {
+      this.hooks.onDone(delivery);
+    } catch (error) {
+      this.hooks.onHookError?.(error, delivery);
     }
   }
 

@@ -520,3 +520,33 @@ describe('stop', () => {
     expect(h.successes).toEqual([]);
   });
 });
+
+describe('onDone', () => {
+  it('is called once per delivery that left the lanes, after its room was freed', async () => {
+    let fail = true;
+    const h = makeLanes(
+      (envelope, { signal }) => {
+        if (envelope.sessionId === 'doomed') return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        if (envelope.sessionId === 'bad') throw new Error('always');
+        if (fail) {
+          fail = false;
+          throw new Error('once');
+        }
+        return undefined;
+      },
+      { capacity: 4 },
+    );
+    h.lanes.push(delivery('ok', 1, { maxRetries: 1 }));
+    h.lanes.push(delivery('bad', 1, { maxRetries: 0 }));
+    h.lanes.push(delivery('doomed', 1));
+    await waitFor(() => h.successes.length === 1 && h.giveUps.length === 1, 'a success after a retry and a give-up');
+    expect(h.done.map((d) => d.delivery.envelope.sessionId).sort()).toEqual(['bad', 'ok']);
+    h.lanes.abortSession('doomed');
+    // The aborted attempt still held a slot until it settled; its settling frees it.
+    await waitFor(() => h.done.length === 3, 'the aborted attempt to settle');
+    expect(h.done[2]?.delivery.envelope.sessionId).toBe('doomed');
+    // Each call already saw the size without its own delivery (and those done before it).
+    expect(h.done.map((d) => d.sizeThen)).toEqual([2, 1, 0]);
+    expect(h.lanes.size).toBe(0);
+  });
+});

@@ -54,12 +54,12 @@ export class MemoryGroup {
           this.acknowledgedIds.remember(delivery.envelope.messageId);
         }
         metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs);
-        context.onProgress();
       },
       onGiveUp: (delivery, error, attempts) => {
         context.deadLetter(this, delivery, error, attempts);
-        context.onProgress();
       },
+      // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
+      onDone: () => context.onProgress(),
       onAttemptFailed: (delivery, error, attempt) => {
         metrics.recordFailed(delivery.envelope.eventType, spec.group);
         options.logger.warn('handler attempt failed', {

@@ -28,6 +28,8 @@ export function makeLanes(handler: MessageHandler, options: HarnessOptions = {})
   const failures: Array<{ delivery: LaneDelivery; error: unknown; attempt: number }> = [];
   const retryDelaysAskedFor: number[] = [];
   const hookErrors: unknown[] = [];
+  /** Each onDone call, with the lanes' size at that moment. */
+  const done: Array<{ delivery: LaneDelivery; sizeThen: number }> = [];
   const consumers = options.consumers ?? [{ subscriptionId: 'sub-1', group: 'g', handler, handlerTimeoutMs: options.handlerTimeoutMs ?? 0 }];
   let next = 0;
   const state = { capacity: options.capacity ?? 16 };
@@ -43,13 +45,14 @@ export function makeLanes(handler: MessageHandler, options: HarnessOptions = {})
       giveUps.push({ delivery, error, attempts });
     },
     onAttemptFailed: (delivery, error, attempt) => failures.push({ delivery, error, attempt }),
+    onDone: (delivery) => done.push({ delivery, sizeThen: lanes.size }),
     retryDelayMs: (failedAttempts) => {
       retryDelaysAskedFor.push(failedAttempts);
       return options.retryDelay ?? 1;
     },
     onHookError: (error) => hookErrors.push(error),
   });
-  return { lanes, consumers, state, successes, giveUps, failures, retryDelaysAskedFor, hookErrors };
+  return { lanes, consumers, state, successes, giveUps, failures, retryDelaysAskedFor, hookErrors, done };
 }
 
 export function delivery(sessionId: string, n: number, init: Partial<EnvelopeInit> = {}, attemptsMade = 0): LaneDelivery {
