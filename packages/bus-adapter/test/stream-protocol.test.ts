@@ -23,12 +23,12 @@ async function setup(options: { idleTimeoutMs?: number } = {}) {
   await manager.start();
   // What comes back to the (hand-played) producer component.
   const back: MessageEnvelope[] = [];
-  await new MessageBusAdapter(bus).registerComponentListener('agent', (_p, e) => void back.push(e));
+  await new MessageBusAdapter(bus).registerComponentListener('agent--streams', (_p, e) => void back.push(e));
   return { readers, back };
 }
 
 function send(eventType: string, payload: JsonObject, sessionId = 's') {
-  return bus.publish({ eventType, payload, sessionId, componentSource: 'agent', componentTarget: 'output', pattern: 'stream' });
+  return bus.publish({ eventType, payload, sessionId, componentSource: 'agent', componentTarget: 'output--streams', pattern: 'stream' });
 }
 
 async function drain(reader: StreamReader): Promise<{ chunks: JsonValue[]; error?: unknown }> {
@@ -70,7 +70,7 @@ describe('stream protocol, consumer side', () => {
     await eventually(() => expect(back.map((e) => e.eventType)).toContain(StreamEvent.CANCELLED));
     const cancel = back.find((e) => e.eventType === StreamEvent.CANCELLED) as MessageEnvelope;
     expect(cancel.payload).toEqual({ stream_id: 'st-2', reason: 'chunk 2 never arrived (got chunk 3)' });
-    expect(cancel).toMatchObject({ pattern: 'stream', componentTarget: 'agent', componentSource: 'output', sessionId: 's' });
+    expect(cancel).toMatchObject({ pattern: 'stream', componentTarget: 'agent--streams', componentSource: 'output', sessionId: 's' });
   });
 
   it('a completion that counts more chunks than arrived fails the stream', async () => {
@@ -125,7 +125,7 @@ describe('stream protocol, consumer side', () => {
 
   it('ignores messages for the component that are not stream events', async () => {
     const { readers } = await setup();
-    await bus.publish({ eventType: 'agent.reply', sessionId: 's', componentSource: 'agent', componentTarget: 'output' });
+    await bus.publish({ eventType: 'agent.reply', sessionId: 's', componentSource: 'agent', componentTarget: 'output--streams' });
     await settle();
     expect(readers).toEqual([]);
     expect(await bus.getDeadLetterMessages()).toEqual([]);

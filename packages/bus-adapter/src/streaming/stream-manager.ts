@@ -3,10 +3,13 @@
  * Consumer (ordered chunks with backpressure)"), written only on the core `MessageBus` contract,
  * so it works on every backend.
  *
- * One manager per component. It makes one subscription: every event type (`*`), messages targeted
- * to its component only, in its own group (`<component>--streams`, apart from the component's
- * listener group). Since all of a stream's messages are targeted to that component, carry the
- * stream's session and reach that one group, the contract's per-session order within a group
+ * One manager per component. Stream messages are targeted to `<component>--streams`, not to the
+ * component itself: the contract routes a targeted message to every group of its target, so with
+ * the component's own id a `*` component listener would get every chunk (and its queue would hold
+ * the stream back), and a listener registering late would find its waiting messages taken by the
+ * manager's group. The manager makes one subscription: every event type (`*`), messages targeted to
+ * `<component>--streams` only, in the group of that name. Since all of a stream's messages carry
+ * the stream's session and reach that one group, the contract's per-session order within a group
  * delivers created, chunks and completed in publish order; producers publish them one at a time.
  * The handler only hands messages to the reader (it never waits for the app), so one slow reader
  * does not hold up other streams of its session; the window bounds what a reader buffers.
@@ -17,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   InvalidConfigError,
+  InvalidMessageError,
   MessagePattern,
   configInteger,
   describe,
@@ -60,10 +64,27 @@ export interface CreateStreamOptions {
 const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'rememberFinished'];
 const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
 
-/** The manager's group: the component id plus `--streams`, kept within the 128-character name rule. */
+const STREAM_SUFFIX = '--streams';
+/** The longest component id that can stream: the suffix must fit the 128-character name rule. */
+const MAX_STREAMING_ID = 128 - STREAM_SUFFIX.length;
+
+/** Where a component's stream messages are sent (`componentTarget`): its id plus `--streams`. */
+export function streamTargetOf(componentId: string): string {
+  return `${componentId}${STREAM_SUFFIX}`;
+}
+
+/** The manager's group: the same name as its target. */
 export function streamGroupName(componentId: string): string {
-  const suffix = '--streams';
-  return `${componentId.slice(0, 128 - suffix.length)}${suffix}`;
+  return streamTargetOf(componentId);
+}
+
+/** A name that can take the suffix: cutting a longer one would let two components share streams. */
+function streamingName(value: unknown, field: string): string {
+  const name = validateName(value, field);
+  if (name.length > MAX_STREAMING_ID) {
+    throw new InvalidMessageError(field, `must be at most ${MAX_STREAMING_ID} characters to stream (the "${STREAM_SUFFIX}" suffix must fit 128); got ${name.length}`);
+  }
+  return name;
 }
 
 export class StreamManager {
@@ -88,7 +109,7 @@ export class StreamManager {
     }
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', OPTION_KEYS);
-    this.componentId = validateName(options.componentId, 'componentId');
+    this.componentId = streamingName(options.componentId, 'componentId');
     this.window = configInteger(options.window ?? 16, 'window', 1, 100_000);
     this.idleTimeoutMs = configInteger(options.idleTimeoutMs ?? 0, 'idleTimeoutMs', 0);
     this.rememberFinished = configInteger(options.rememberFinished ?? 10_000, 'rememberFinished', 1);
@@ -99,7 +120,7 @@ export class StreamManager {
   start(): Promise<void> {
     this.starting ??= (async () => {
       this.subscriptionId = await this.bus.subscribe('*', (envelope) => this.handle(envelope), {
-        componentId: this.componentId,
+        componentId: streamTargetOf(this.componentId),
         targetedOnly: true,
         group: streamGroupName(this.componentId),
       });
@@ -127,7 +148,7 @@ export class StreamManager {
     if (this.subscriptionId === undefined) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!CREATE_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', CREATE_KEYS);
-    const target = validateName(options.target, 'target');
+    const target = streamingName(options.target, 'target');
     const sessionId = validateName(options.sessionId, 'sessionId');
     const window = options.window === undefined ? this.window : configInteger(options.window, 'window', 1, 100_000);
     const streamId = `stream-${randomUUID()}`;
@@ -166,7 +187,7 @@ export class StreamManager {
   }
 
   private async handle(envelope: MessageEnvelope): Promise<void> {
-    if (!isStreamEvent(envelope.eventType)) return; // another message for this component: its listener's business
+    if (!isStreamEvent(envelope.eventType)) return; // not ours: only stream messages should reach <component>--streams
     const message = parseStreamMessage(envelope);
     switch (message.event) {
       case StreamEvent.ACK:
@@ -226,7 +247,7 @@ export class StreamManager {
       eventType: message.event,
       sessionId,
       componentSource: this.componentId,
-      componentTarget: target,
+      componentTarget: streamTargetOf(target),
       pattern: MessagePattern.STREAM,
       payload: toPayload(message),
     });
