@@ -5,27 +5,33 @@
  */
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { formatSummary } from './report.js';
+import { formatSummary, hanging } from './report.js';
 import { DemoUsageError, ROLES, runDemo, type Role } from './run.js';
 
 const USAGE = `Usage: npm run demo -- [options]
 
-A woodwork-style agent run on the message bus: input asks the agent a question, the agent streams
-its answer to output in chunks, hooks log every event, a pipe rewrites the tool result, and one
-hook always fails, so its message ends in the dead-letter queue.
+A woodwork-style agent run on the message bus: input asks the agent a question,
+the agent streams its answer to output in chunks, hooks log every event, a pipe
+rewrites the tool result, and one hook always fails, so its message ends in the
+dead-letter queue.
 
 Options:
-  --role <role>       all (default) | input | agent | output | hooks: one component per process
-                      (needs a backend that crosses processes: WOODWORK_MESSAGE_BUS=redis or nats)
-  --session <id>      session id (default: a fresh one; with --role, give every process the same)
-  --json              print only the summary, as JSON
-  --delay-ms <n>      pause between the agent's chunks (default 20; output reads at half speed)
-  --window <n>        stream window: chunks the agent may send ahead of the reader (default 3)
-  --timeout-ms <n>    give up after this long (default 15000)
-  -h, --help          this text
+  --role <role>     all (default) | input | agent | output | hooks: one
+                    component per process (needs a backend that crosses
+                    processes: WOODWORK_MESSAGE_BUS=redis or nats)
+  --session <id>    session id (default: a fresh one; with --role, give every
+                    process the same)
+  --json            print only the summary, as JSON
+  --delay-ms <n>    pause between the agent's chunks (default 20; output reads
+                    at half that speed)
+  --window <n>      stream window: chunks the agent may send ahead of the
+                    reader (default 3)
+  --timeout-ms <n>  give up after this long (default 15000)
+  -h, --help        this text
 
-Environment: WOODWORK_MESSAGE_BUS (memory | redis | nats, default memory), WOODWORK_REDIS_URL,
-WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX, WOODWORK_CONSUMER_GROUP.`;
+Environment: WOODWORK_MESSAGE_BUS (memory | redis | nats, default memory),
+WOODWORK_REDIS_URL, WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX,
+WOODWORK_CONSUMER_GROUP.`;
 
 function integerOption(value: string | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -73,7 +79,7 @@ async function main(): Promise<number> {
     const usage = error instanceof DemoUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     const message = error instanceof Error ? error.message : String(error);
     if (json) console.log(JSON.stringify({ error: { name: (error as Error).name, message } }, null, 2));
-    console.error(`demo: ${message}`);
+    console.error(hanging('demo: ', message));
     if (usage) console.error('Run with --help for the options.');
     return usage ? 2 : 1;
   }

@@ -75,8 +75,46 @@ export class Timeline {
   log(component: string, text: string): void {
     if (!this.print) return;
     const ms = this.now().toFixed(1).padStart(7);
-    process.stdout.write(`[${ms} ms] ${component.padEnd(7)} ${text}\n`);
+    process.stdout.write(`${hanging(`[${ms} ms] ${component.padEnd(7)} `, text)}\n`);
   }
+}
+
+/** Terminal width the demo's text output keeps to. */
+export const COLUMNS = 80;
+
+/**
+ * Breaks `text` into lines of at most `width` characters, at the first space of a run of spaces
+ * (so spaces inside quoted values stay visible); a word longer than `width` is cut.
+ */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let rest = text;
+  while (rest.length > width) {
+    let cut = -1;
+    for (let i = width; i > 0; i--) {
+      if (rest[i] === ' ' && rest[i - 1] !== ' ') {
+        cut = i;
+        break;
+      }
+    }
+    if (cut <= 0) {
+      lines.push(rest.slice(0, width));
+      rest = rest.slice(width);
+    } else {
+      lines.push(rest.slice(0, cut));
+      rest = rest.slice(cut + 1);
+    }
+  }
+  lines.push(rest);
+  return lines;
+}
+
+/** `prefix` then `text` wrapped to the terminal, continuation lines indented under the text. */
+export function hanging(prefix: string, text: string): string {
+  const indent = ' '.repeat(prefix.length);
+  return wrap(text, COLUMNS - prefix.length)
+    .map((line, i) => (i === 0 ? prefix : indent) + line)
+    .join('\n');
 }
 
 function count(record: Record<string, number>, key: string): void {
@@ -85,26 +123,41 @@ function count(record: Record<string, number>, key: string): void {
 
 export const tally = { count };
 
+const LABEL_WIDTH = 26;
+
+/** `name=n, name=n, ...` in the order the counts were first made (no spaces: wraps between). */
+function counts(record: Record<string, number>): string {
+  const entries = Object.entries(record);
+  return entries.length === 0 ? 'none' : entries.map(([name, n]) => `${name}=${n}`).join(', ');
+}
+
+function total(record: Record<string, number>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
 export function formatSummary(s: DemoSummary): string {
   const lines: string[] = [];
-  const row = (label: string, value: string | number) => lines.push(`  ${label.padEnd(26)} ${value}`);
-  lines.push('', `Summary (backend ${s.backend}, role ${s.role}, session ${s.session_id})`);
-  const emitted = Object.values(s.events_emitted).reduce((a, b) => a + b, 0);
-  row('events emitted', `${emitted}  ${JSON.stringify(s.events_emitted)}`);
-  const runs = Object.values(s.hook_runs).reduce((a, b) => a + b, 0);
-  row('hook runs (succeeded)', `${runs}  ${JSON.stringify(s.hook_runs)}`);
-  row('hook attempts failed', `${Object.values(s.hook_failures).reduce((a, b) => a + b, 0)}  ${JSON.stringify(s.hook_failures)}`);
-  if (s.rewritten) row(`pipe rewrote ${s.rewritten.event}`, `${JSON.stringify(s.rewritten.before)} -> ${JSON.stringify(s.rewritten.after)}`);
+  const row = (label: string, value: string | number) => lines.push(hanging(`  ${label.padEnd(LABEL_WIDTH)} `, String(value)));
+  lines.push('', ...wrap(`Summary (backend ${s.backend}, role ${s.role}, session ${s.session_id})`, COLUMNS));
+  row('events emitted', `${total(s.events_emitted)}: ${counts(s.events_emitted)}`);
+  row('hook runs (succeeded)', `${total(s.hook_runs)}: ${counts(s.hook_runs)}`);
+  row('hook attempts failed', `${total(s.hook_failures)}: ${counts(s.hook_failures)}`);
+  if (s.rewritten) {
+    row(`pipe rewrote ${s.rewritten.event}`, `from ${JSON.stringify(s.rewritten.before)}`);
+    row('', `to   ${JSON.stringify(s.rewritten.after)}`);
+  }
   if (s.stream.chunks_sent.length > 0) row('chunks sent', s.stream.chunks_sent.length);
   if (s.stream.window !== null) row('stream window', `${s.stream.window} (writes that waited for credit: ${s.stream.writes_waited_for_credit})`);
   if (s.stream.chunks_received.length > 0) row('chunks received (in order)', s.stream.chunks_received.length);
   if (s.answer !== null) row('answer', JSON.stringify(s.answer));
   row('dead letters', s.dead_letters.length);
   for (const d of s.dead_letters) {
-    lines.push(`    - ${d.event_type} in group ${d.group}${d.hook ? ` (hook "${d.hook}")` : ''}: ${d.error} after ${d.attempts} attempts`);
+    const who = d.hook ? `hook "${d.hook}", group ${d.group}` : `group ${d.group}`;
+    lines.push(hanging('    - ', `${d.event_type} (${who}): ${JSON.stringify(d.error)} after ${d.attempts} attempts`));
   }
   if (s.bus) {
-    row('bus messages', `${s.bus.published} published, ${s.bus.consumed} consumed, ${s.bus.failed_attempts} failed attempts, ${s.bus.dead_lettered} dead-lettered`);
+    // A pub_sub message is handled once per group it reaches, so "handled" may exceed "published".
+    row('bus messages', `${s.bus.published} published, ${s.bus.consumed} handled (once per group reached), ${s.bus.failed_attempts} failed attempts, ${s.bus.dead_lettered} dead-lettered`);
   }
   for (const [name, ms] of Object.entries(s.timings_ms)) row(name.replaceAll('_', ' '), `${ms.toFixed(1)} ms`);
   return lines.join('\n');

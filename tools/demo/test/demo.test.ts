@@ -30,6 +30,11 @@ function runDemo(args: string[], env: Record<string, string> = {}): Promise<Run>
   });
 }
 
+/** Text output with wrapped lines joined again (continuation lines start with spaces). */
+function unwrapped(text: string): string {
+  return text.replace(/\n +/g, ' ');
+}
+
 async function summaryOf(args: string[]): Promise<DemoSummary> {
   const run = await runDemo(['--json', ...args]);
   expect(run.code, run.stderr).toBe(0);
@@ -92,16 +97,26 @@ describe('the demo on the in-memory bus', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/\] pipe +tool\.result/);
     expect(run.stdout).toMatch(/\] output +chunk +1 "According "/);
-    expect(run.stdout).toContain('dead-lettered tool.result from group hooks-hook-tool_result-audit-');
+    expect(unwrapped(run.stdout)).toContain('dead-lettered tool.result from group hooks-hook-tool_result-audit-');
     expect(run.stdout).toMatch(/Summary \(backend memory, role all, session demo-[0-9a-f]{8}\)/);
     expect(run.stdout).toMatch(/dead letters +1/);
+  });
+
+  it('fits an 80-column terminal: timeline, summary, help and errors', async () => {
+    const runs = [await runDemo(['--delay-ms', '0']), await runDemo(['--help']), await runDemo(['--role', 'agent'])];
+    for (const run of runs) {
+      for (const line of `${run.stdout}${run.stderr}`.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    }
+    // Long values wrap under their column rather than being cut: the whole answer is still there.
+    const text = unwrapped(runs[0]?.stdout ?? '');
+    expect(text).toContain('According to search: The Eiffel Tower is 330 metres tall. (answered by the demo agent)');
   });
 
   it('explains that the memory bus is single-process when a single role is asked for', async () => {
     const run = await runDemo(['--role', 'agent']);
     expect(run.code, run.stderr).toBe(2);
-    expect(run.stderr).toContain('memory backend lives inside one process');
-    expect(run.stderr).toContain('WOODWORK_MESSAGE_BUS=redis');
+    expect(unwrapped(run.stderr)).toContain('memory backend lives inside one process');
+    expect(unwrapped(run.stderr)).toContain('WOODWORK_MESSAGE_BUS=redis');
   });
 
   it('rejects bad options with usage help', async () => {
