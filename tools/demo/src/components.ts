@@ -144,6 +144,11 @@ export async function startOutput(ctx: DemoContext): Promise<RunningComponent> {
   const streams = new StreamManager(ctx.bus, {
     componentId: COMPONENTS.output,
     onStream: async (reader) => {
+      if (reader.sessionId !== ctx.sessionId) {
+        // Left over from another run (its producer is gone): not this demo's answer.
+        await reader.cancel(`not demo session ${ctx.sessionId}`);
+        return;
+      }
       ctx.timeline.log('output', `<= ${reader.source}   stream ${reader.streamId}`);
       try {
         for await (const chunk of reader) {
@@ -176,16 +181,22 @@ export async function startOutput(ctx: DemoContext): Promise<RunningComponent> {
 
 export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
   const events = eventManager(ctx, COMPONENTS.hooks);
-  const sawRendered = deferred();
+  // Durable groups may still hold other sessions' messages (another run, a crashed process): the
+  // hooks act on every message, as hooks do, but the demo reports only its own session.
+  const logged = new Set<string>();
+  const sawEveryEvent = deferred();
+  const auditFailed = new Set<string>();
   for (const event of DEMO_EVENTS) {
     events.addHook(
       event,
       (payload, hook) => {
         if (hook.sessionId !== ctx.sessionId) return;
         tally.count(ctx.summary.hook_runs, 'log');
+        ctx.timeline.mark(`${hook.event}_hooked`);
         const { session_id: _session, ...rest } = payload as Record<string, unknown>;
         ctx.timeline.log('hook', `log   ${hook.event} from ${hook.componentSource} ${JSON.stringify(rest)}`);
-        if (hook.event === 'output.rendered') sawRendered.resolve();
+        logged.add(hook.event);
+        if (logged.size === DEMO_EVENTS.length) sawEveryEvent.resolve();
       },
       { name: 'log' },
     );
@@ -193,29 +204,39 @@ export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
   events.addHook(
     FAILING_HOOK.event,
     (_payload, hook) => {
-      tally.count(ctx.summary.hook_failures, FAILING_HOOK.name);
-      ctx.timeline.log('hook', `${FAILING_HOOK.name} fails (attempt ${hook.attempt}): ${FAILING_HOOK.error}`);
+      if (hook.sessionId === ctx.sessionId && hook.messageId !== null) {
+        auditFailed.add(hook.messageId);
+        tally.count(ctx.summary.hook_failures, FAILING_HOOK.name);
+        ctx.timeline.log('hook', `${FAILING_HOOK.name} fails (attempt ${hook.attempt}): ${FAILING_HOOK.error}`);
+      }
       throw new Error(FAILING_HOOK.error);
     },
     { name: FAILING_HOOK.name },
   );
   await events.ready();
   const auditGroup = events.hookGroup(FAILING_HOOK.event, FAILING_HOOK.name) as string;
-  const deadLettered = waitForDeadLetter(ctx, auditGroup);
+  const deadLettered = waitForDeadLetter(ctx, auditGroup, auditFailed);
   return {
-    done: Promise.all([sawRendered.promise, deadLettered]).then(() => undefined),
+    done: Promise.all([sawEveryEvent.promise, deadLettered]).then(() => undefined),
     close: () => events.close(),
   };
 }
 
-/** Polls the dead-letter queue until the failing hook's message is there (or the timeout passes). */
-async function waitForDeadLetter(ctx: DemoContext, group: string): Promise<void> {
+/** How many dead letters of the session the demo looks through (oldest first). */
+export const DEAD_LETTER_SCAN_LIMIT = 1000;
+
+/**
+ * Polls the dead-letter queue until the message the failing hook failed on in this run is there
+ * (a session id used again may hold older runs' dead letters), or the timeout passes.
+ */
+async function waitForDeadLetter(ctx: DemoContext, group: string, failedMessageIds: ReadonlySet<string>): Promise<void> {
   const deadline = Date.now() + ctx.timeoutMs;
   for (;;) {
-    const records = await ctx.bus.getDeadLetterMessages(10, { group, sessionId: ctx.sessionId });
-    if (records.length > 0) {
+    const records = await ctx.bus.getDeadLetterMessages(DEAD_LETTER_SCAN_LIMIT, { group, sessionId: ctx.sessionId });
+    const record = records.find((r) => failedMessageIds.has(r.envelope.messageId));
+    if (record) {
       ctx.timeline.mark('dead_lettered');
-      ctx.timeline.log('bus', `dead-lettered ${records[0]?.envelope.eventType} from group ${group} after ${records[0]?.attempts} attempts`);
+      ctx.timeline.log('bus', `dead-lettered ${record.envelope.eventType} from group ${group} after ${record.attempts} attempts`);
       return;
     }
     if (Date.now() > deadline) throw new Error(`no dead letter from group ${group} within ${ctx.timeoutMs} ms`);

@@ -29,6 +29,7 @@ export interface DemoSummary {
     writes_waited_for_credit: number;
   };
   answer: string | null;
+  /** This run's dead letters of the session; reported by the roles `all` and `hooks` only. */
   dead_letters: DeadLetterSummary[];
   bus: { published: number; consumed: number; failed_attempts: number; dead_lettered: number } | null;
   timings_ms: Record<string, number>;
@@ -54,6 +55,8 @@ export function emptySummary(backend: string, role: string, sessionId: string): 
 
 export class Timeline {
   private readonly started = performance.now();
+  /** Wall-clock start, to compare with times the bus reports (dead letters' `lastFailedAt`). */
+  readonly startedAtEpochMs = Date.now();
   private readonly marks = new Map<string, number>();
 
   constructor(private readonly print: boolean) {}
@@ -150,7 +153,7 @@ export function formatSummary(s: DemoSummary): string {
   if (s.stream.window !== null) row('stream window', `${s.stream.window} (writes that waited for credit: ${s.stream.writes_waited_for_credit})`);
   if (s.stream.chunks_received.length > 0) row('chunks received (in order)', s.stream.chunks_received.length);
   if (s.answer !== null) row('answer', JSON.stringify(s.answer));
-  row('dead letters', s.dead_letters.length);
+  if (s.role === 'all' || s.role === 'hooks') row('dead letters', s.dead_letters.length);
   for (const d of s.dead_letters) {
     const who = d.hook ? `hook "${d.hook}", group ${d.group}` : `group ${d.group}`;
     lines.push(hanging('    - ', `${d.event_type} (${who}): ${JSON.stringify(d.error)} after ${d.attempts} attempts`));

@@ -6,7 +6,7 @@
 import { MessageBusAdapter, MessageBusFactory, type BusConfig } from '@woodwork/bus-adapter';
 import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
-import { startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
+import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
 import { COMPONENTS, FAILING_HOOK } from './script.js';
 
@@ -45,17 +45,24 @@ const STARTERS: Record<Exclude<Role, 'all'>, (ctx: DemoContext) => Promise<Runni
   input: startInput,
 };
 
-export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+/** For tests: run on a bus the caller owns (one memory bus shared by several roles stands for processes). */
+export interface DemoDeps {
+  bus?: MessageBus;
+  /** Called once this role's components are subscribed (before waiting for the run). */
+  onStarted?: () => void;
+}
+
+export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promise<DemoSummary> {
   const config = demoBusConfig(options.env);
   const backend = config.type ?? 'memory';
-  if (backend === 'memory' && options.role !== 'all') {
+  if (deps.bus === undefined && backend === 'memory' && options.role !== 'all') {
     throw new DemoUsageError(
       `--role ${options.role} needs a bus that crosses processes, but the memory backend lives inside one process ` +
         `(another process would never see its messages). Run with --role all (the default), or set ` +
         `WOODWORK_MESSAGE_BUS=redis or nats and start each role in its own process with the same --session.`,
     );
   }
-  const bus: MessageBus = await MessageBusFactory.createMessageBus(config);
+  const bus: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
   const timeline = new Timeline(options.print);
   const summary = emptySummary(bus.backend, options.role, options.sessionId);
   const adapter = new MessageBusAdapter(bus);
@@ -75,20 +82,28 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // Listeners first, the input last: everything is subscribed before the question goes out.
     const roles = options.role === 'all' ? (['hooks', 'output', 'agent', 'input'] as const) : [options.role];
     for (const role of roles) running.push(await STARTERS[role](ctx));
+    deps.onStarted?.();
     await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
     await fillFromBus(ctx);
     fillTimings(ctx);
     return summary;
   } finally {
     for (const component of running.reverse()) await component.close().catch(() => undefined);
-    await adapter.close();
+    await adapter.close({ closeBus: deps.bus === undefined });
   }
 }
 
 async function fillFromBus(ctx: DemoContext): Promise<void> {
   const auditGroup = defaultHookGroupName({ componentId: COMPONENTS.hooks, event: FAILING_HOOK.event, hookName: FAILING_HOOK.name });
-  const records = await ctx.bus.getDeadLetterMessages(100, { sessionId: ctx.sessionId });
-  ctx.summary.dead_letters = records.map((r) => ({
+  // Dead letters are the hooks' (only they fail); in another role's process they would show up or
+  // not depending on how far the hooks process got. This run's only: a session id used again
+  // (every --role run's default) may hold older runs' records.
+  const since = ctx.timeline.startedAtEpochMs / 1000;
+  const records = (await ctx.bus.getDeadLetterMessages(DEAD_LETTER_SCAN_LIMIT, { sessionId: ctx.sessionId })).filter(
+    (r) => r.lastFailedAt >= since,
+  );
+  const reportsDeadLetters = ctx.summary.role === 'all' || ctx.summary.role === 'hooks';
+  ctx.summary.dead_letters = (reportsDeadLetters ? records : []).map((r) => ({
     event_type: r.envelope.eventType,
     group: r.group,
     hook: r.group === auditGroup ? FAILING_HOOK.name : null,
