@@ -3,7 +3,7 @@
  * stands for a backend that crosses processes (each role has its own components, summary and
  * timeline; only the bus is shared), so the role code runs now, before the Redis and NATS backends.
  */
-import { MessageBusFactory } from '@woodwork/bus-adapter';
+import { MessageBusFactory, StreamCancelledError, StreamManager } from '@woodwork/bus-adapter';
 import type { MessageBus } from '@woodwork/bus-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/report.js';
@@ -61,5 +61,22 @@ describe('the demo with one role per "process"', () => {
     expect(output.stream.chunks_received).toEqual(expectedChunks);
     // Both runs' dead letters are still in the queue: nothing was purged behind the user's back.
     expect(await bus.getDeadLetterMessages(10, { sessionId: 'reused' })).toHaveLength(2);
+  });
+
+  it("cancels a stream left over from another session's run instead of rendering it", async () => {
+    // A producer of an earlier run opened a stream to output and never ended it. (Its own component
+    // id: replicas of one producer component do not get each other's acks and cancels yet.)
+    const crashed = new StreamManager(bus, { componentId: 'agent-earlier' });
+    await crashed.start();
+    const leftover = await crashed.createStream<string>({ target: 'output', sessionId: 'earlier-run' });
+    await leftover.write('stale ');
+    const { output } = await runRoles('fresh-run');
+    expect(output.stream.chunks_received).toEqual(expectedChunks);
+    await expect(
+      (async () => {
+        for (;;) await leftover.write('more ');
+      })(),
+    ).rejects.toBeInstanceOf(StreamCancelledError);
+    await crashed.close();
   });
 });
