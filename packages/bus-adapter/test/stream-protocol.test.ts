@@ -16,7 +16,7 @@ afterEach(async () => {
   await bus?.close();
 });
 
-async function setup(options: { idleTimeoutMs?: number } = {}) {
+async function setup(options: { idleTimeoutMs?: number; keepaliveMs?: number } = {}) {
   bus = memoryBus();
   const readers: StreamReader[] = [];
   manager = new StreamManager(bus, { componentId: 'output', onStream: (r) => void readers.push(r), ...options });
@@ -132,13 +132,13 @@ describe('stream protocol, consumer side', () => {
   });
 
   it('with idleTimeoutMs, a reader waiting on a silent producer fails', async () => {
-    const { readers, back } = await setup({ idleTimeoutMs: 40 });
+    const { readers, back } = await setup({ idleTimeoutMs: 40, keepaliveMs: 10 });
     await send(StreamEvent.CREATED, { stream_id: 'st-5', window: 4 });
     await send(StreamEvent.CHUNK, { stream_id: 'st-5', seq: 1, data: 'a' });
     await eventually(() => expect(readers).toHaveLength(1));
     const { chunks, error } = await drain(readers[0] as StreamReader);
     expect(chunks).toEqual(['a']);
-    expect((error as Error).message).toContain('no message from the producer for 40 ms');
+    expect((error as Error).message).toContain('no word from the producer agent for 40 ms');
     await eventually(() => expect(back.some((e) => e.eventType === StreamEvent.CANCELLED)).toBe(true));
   });
 });

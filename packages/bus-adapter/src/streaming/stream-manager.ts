@@ -32,6 +32,7 @@ import {
 } from '@woodwork/bus-core';
 import { MessageBusAdapter } from '../message-bus-adapter.js';
 import { StreamEvent, isStreamEvent, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
+import { LivenessTicker, resolveLiveness } from './stream-liveness.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 
@@ -44,8 +45,18 @@ export interface StreamManagerOptions {
   window?: number;
   /** Called with each stream opened to this component. Without a listener, incoming streams are cancelled. */
   onStream?: StreamListener;
-  /** How long a reader waits for the producer's next message before failing; 0 (default): forever. */
+  /**
+   * A stream whose other side has sent nothing for this long fails (a reader's iterator throws, a
+   * writer's write rejects, with `StreamFailedError`), so a crashed peer never leaves anyone
+   * waiting forever. Default 30000; 0: never. Must exceed the peers' `keepaliveMs`.
+   */
   idleTimeoutMs?: number;
+  /**
+   * Each open stream sends something at least this often: the producer a `stream.keepalive`, the
+   * consumer its ack again (which also heals a lost ack). Default 5000; 0: never (then
+   * `idleTimeoutMs` must be 0 too).
+   */
+  keepaliveMs?: number;
   /** Stream ids remembered after they end, to drop late duplicates quietly. Default 10000. */
   rememberFinished?: number;
 }
@@ -61,7 +72,7 @@ export interface CreateStreamOptions {
   window?: number;
 }
 
-const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'rememberFinished'];
+const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'keepaliveMs', 'rememberFinished'];
 const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
 
 const STREAM_SUFFIX = '--streams';
@@ -90,14 +101,19 @@ function streamingName(value: unknown, field: string): string {
 export class StreamManager {
   readonly componentId: string;
   readonly window: number;
+  readonly idleTimeoutMs: number;
+  readonly keepaliveMs: number;
   private readonly bus: MessageBus;
-  private readonly idleTimeoutMs: number;
   private readonly rememberFinished: number;
   private listener: StreamListener | undefined;
   private readonly writers = new Map<string, StreamWriter>();
   private readonly readers = new Map<string, StreamReader>();
-  /** Ended stream ids (both directions), oldest first. */
-  private readonly finished = new Set<string>();
+  /**
+   * Ended stream ids (both directions), oldest first, each with what to tell a producer that keeps
+   * writing to it (a read stream this side stopped), if anything.
+   */
+  private readonly finished = new Map<string, string | undefined>();
+  private readonly ticker: LivenessTicker;
   private subscriptionId: string | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
@@ -111,7 +127,10 @@ export class StreamManager {
     for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', OPTION_KEYS);
     this.componentId = streamingName(options.componentId, 'componentId');
     this.window = configInteger(options.window ?? 16, 'window', 1, 100_000);
-    this.idleTimeoutMs = configInteger(options.idleTimeoutMs ?? 0, 'idleTimeoutMs', 0);
+    const liveness = resolveLiveness(options.idleTimeoutMs, options.keepaliveMs);
+    this.idleTimeoutMs = liveness.idleTimeoutMs;
+    this.keepaliveMs = liveness.keepaliveMs;
+    this.ticker = new LivenessTicker(liveness, () => [...this.writers.values(), ...this.readers.values()]);
     this.rememberFinished = configInteger(options.rememberFinished ?? 10_000, 'rememberFinished', 1);
     if (options.onStream !== undefined) this.onStream(options.onStream);
   }
@@ -167,6 +186,9 @@ export class StreamManager {
       this.writers.delete(streamId);
       throw error;
     }
+    writer.opened();
+    // close() may have ended it while stream.created was on its way.
+    if (!this.closed && writer.state === 'open') this.ticker.start();
     return writer;
   }
 
@@ -183,6 +205,7 @@ export class StreamManager {
       ...[...this.writers.values()].map((writer) => writer.fail(new Error('the producer closed its stream manager'))),
     ];
     await Promise.allSettled(endings);
+    this.ticker.stop();
     if (this.subscriptionId !== undefined) await this.bus.unsubscribe(this.subscriptionId).catch(() => undefined);
   }
 
@@ -203,14 +226,21 @@ export class StreamManager {
         const reader = this.readers.get(message.streamId);
         if (reader) {
           reader.receive(message);
-        } else if (!this.finished.has(message.streamId) && message.event === StreamEvent.CHUNK) {
+          return;
+        }
+        if (message.event !== StreamEvent.CHUNK && message.event !== StreamEvent.KEEPALIVE) return;
+        const stopped = this.finished.get(message.streamId);
+        let reason: string | undefined;
+        if (!this.finished.has(message.streamId)) {
           // Its stream.created never reached us (or we restarted): stop the producer rather than let it write into nothing.
-          this.remember(message.streamId);
-          await this.send(
-            { event: StreamEvent.CANCELLED, streamId: message.streamId, reason: `${this.componentId} has no open stream ${message.streamId}` },
-            envelope.sessionId,
-            envelope.componentSource,
-          );
+          reason = `${this.componentId} has no open stream ${message.streamId}`;
+          this.remember(message.streamId, reason);
+        } else if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE) {
+          // We stopped this stream, yet its producer is still there: our stream.cancelled was lost. Once per keepalive.
+          reason = stopped;
+        }
+        if (reason !== undefined) {
+          await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason }, envelope.sessionId, envelope.componentSource);
         }
       }
     }
@@ -225,11 +255,11 @@ export class StreamManager {
       source: envelope.componentSource,
       window: message.window,
       metadata: message.metadata,
-      idleTimeoutMs: this.idleTimeoutMs,
       send: (reply) => this.send(reply, envelope.sessionId, envelope.componentSource),
-      onFinished: () => this.forget(this.readers, streamId),
+      onFinished: () => this.forget(this.readers, streamId, reader.stopReason),
     });
     this.readers.set(streamId, reader);
+    if (!this.closed) this.ticker.start();
     const listener = this.listener;
     if (!listener || this.closed) {
       void reader.cancel(`${this.componentId} has no stream listener`).catch(() => undefined);
@@ -253,15 +283,16 @@ export class StreamManager {
     });
   }
 
-  private forget(map: Map<string, unknown>, streamId: string): void {
+  private forget(map: Map<string, unknown>, streamId: string, stopReason?: string): void {
     map.delete(streamId);
-    this.remember(streamId);
+    this.remember(streamId, stopReason);
+    if (this.writers.size === 0 && this.readers.size === 0) this.ticker.stop();
   }
 
-  private remember(streamId: string): void {
-    this.finished.add(streamId);
+  private remember(streamId: string, stopReason: string | undefined): void {
+    this.finished.set(streamId, stopReason);
     if (this.finished.size > this.rememberFinished) {
-      const oldest = this.finished.values().next().value as string;
+      const oldest = this.finished.keys().next().value as string;
       this.finished.delete(oldest);
     }
   }

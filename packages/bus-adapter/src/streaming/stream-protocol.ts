@@ -8,9 +8,15 @@
  *   stream.chunk     { stream_id, seq, data }          seq = 1, 2, 3...
  *   stream.completed { stream_id, chunks }
  *   stream.failed    { stream_id, chunks, error: { name, message } }
+ *   stream.keepalive { stream_id, written }         sent when the producer has sent nothing for a while
  * Consumer -> producer (targeted to the producer component):
- *   stream.ack       { stream_id, taken }              chunks the reader has taken so far (cumulative)
+ *   stream.ack       { stream_id, taken }              chunks the reader has taken so far (cumulative);
+ *                                                      repeated when the reader has sent nothing for a while
  *   stream.cancelled { stream_id, reason }
+ *
+ * Targets are `<component>--streams` (see `streamTargetOf`). Repeated acks heal lost ones, and
+ * `written` in a keepalive reveals a chunk that was lost for good: it counts only chunks the bus
+ * had accepted before the keepalive was published.
  */
 import { InvalidMessageError, describe, type JsonObject, type JsonValue, type MessageEnvelope } from '@woodwork/bus-core';
 
@@ -19,6 +25,7 @@ export const StreamEvent = {
   CHUNK: 'stream.chunk',
   COMPLETED: 'stream.completed',
   FAILED: 'stream.failed',
+  KEEPALIVE: 'stream.keepalive',
   ACK: 'stream.ack',
   CANCELLED: 'stream.cancelled',
 } as const;
@@ -40,6 +47,7 @@ export type StreamMessage =
   | { event: typeof StreamEvent.CHUNK; streamId: string; seq: number; data: JsonValue }
   | { event: typeof StreamEvent.COMPLETED; streamId: string; chunks: number }
   | { event: typeof StreamEvent.FAILED; streamId: string; chunks: number; error: RemoteError }
+  | { event: typeof StreamEvent.KEEPALIVE; streamId: string; written: number }
   | { event: typeof StreamEvent.ACK; streamId: string; taken: number }
   | { event: typeof StreamEvent.CANCELLED; streamId: string; reason: string };
 
@@ -54,6 +62,8 @@ export function toPayload(message: StreamMessage): JsonObject {
       return { stream_id: message.streamId, chunks: message.chunks };
     case StreamEvent.FAILED:
       return { stream_id: message.streamId, chunks: message.chunks, error: { name: message.error.name, message: message.error.message } };
+    case StreamEvent.KEEPALIVE:
+      return { stream_id: message.streamId, written: message.written };
     case StreamEvent.ACK:
       return { stream_id: message.streamId, taken: message.taken };
     case StreamEvent.CANCELLED:
@@ -102,6 +112,8 @@ export function parseStreamMessage(envelope: MessageEnvelope): StreamMessage {
         error: { name: String(error['name'] ?? 'Error'), message: String(error['message'] ?? '') },
       };
     }
+    case StreamEvent.KEEPALIVE:
+      return { event: StreamEvent.KEEPALIVE, streamId, written: field(p, 'written', isCount, 'must be a count') };
     case StreamEvent.ACK:
       return { event: StreamEvent.ACK, streamId, taken: field(p, 'taken', isCount, 'must be a count') };
     case StreamEvent.CANCELLED:

@@ -2,7 +2,10 @@
  * The consumer's end of a stream: an async iterator over the chunks, in order. Chunks wait in a
  * buffer that the producer's window bounds; taking them from the iterator sends credit back
  * (`stream.ack`). A gap or a duplicate in the sequence numbers is caught here: duplicates
- * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole.
+ * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole. The
+ * manager's ticker calls `checkLiveness`: a reader that has sent nothing for a while repeats its
+ * ack (which also heals a lost one), and one that heard nothing from its producer for the idle
+ * timeout fails.
  */
 import { Deque, type JsonObject, type JsonValue } from '@woodwork/bus-core';
 import { StreamFailedError } from './stream-errors.js';
@@ -17,8 +20,6 @@ export interface StreamReaderInit {
   source: string;
   window: number;
   metadata: JsonObject;
-  /** How long the iterator waits for the producer's next message before failing the stream; 0: forever. */
-  idleTimeoutMs: number;
   /** Publishes one protocol message to the producer. */
   send(message: StreamMessage): Promise<unknown>;
   /** Called once when the reader reaches a final state. */
@@ -40,6 +41,10 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   private failure: StreamFailedError | undefined;
   private failureThrown = false;
   private waiters: Array<() => void> = [];
+  private lastSentAt = Date.now();
+  private lastHeardAt = Date.now();
+  /** Set when this side ended the stream while the producer may still be writing: what to tell it again. */
+  private stopReasonValue: string | undefined;
 
   constructor(private readonly init: StreamReaderInit) {
     this.streamId = init.streamId;
@@ -56,6 +61,14 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Chunks received and not yet taken. */
   get buffered(): number {
     return this.buffer.length;
+  }
+
+  /**
+   * Why this side stopped a stream its producer may still be writing (cancelled here, or chunks
+   * lost); undefined otherwise. The manager repeats it if the producer's keepalives keep coming.
+   */
+  get stopReason(): string | undefined {
+    return this.stopReasonValue;
   }
 
   /** Chunks the iterator has handed out. */
@@ -87,7 +100,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
       if (this.stateValue !== 'open') return { value: undefined, done: true };
       // About to wait: give back all credit first, or a producer blocked on its window never writes again.
       if (this.taken > this.acked) this.sendAck();
-      await this.waitForMessage();
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
 
@@ -104,6 +117,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   async cancel(reason = 'cancelled by the consumer'): Promise<void> {
     if (this.stateValue !== 'open') return;
     this.buffer.drain();
+    this.stopReasonValue = reason;
     this.finish('cancelled');
     await this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason });
   }
@@ -111,7 +125,15 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Feeds a protocol message from the producer (the manager calls this in publish order). */
   receive(message: StreamMessage): void {
     if (this.stateValue !== 'open') return;
+    this.lastHeardAt = Date.now();
     switch (message.event) {
+      case StreamEvent.KEEPALIVE:
+        // `written` counts only chunks the bus accepted before this keepalive, so within the
+        // session's order every one of them has arrived by now, unless it was lost.
+        if (message.written > this.nextSeq - 1) {
+          this.failLocally(`chunk ${this.nextSeq} never arrived (the producer wrote ${message.written})`, true);
+        }
+        return;
       case StreamEvent.CHUNK:
         if (message.seq < this.nextSeq) return; // a redelivered duplicate
         if (message.seq > this.nextSeq) {
@@ -145,39 +167,37 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Chunks were lost: fail here, and tell a producer that is still writing to stop. */
   private failLocally(reason: string, producerStillWriting: boolean): void {
     this.failure = new StreamFailedError(this.streamId, reason);
+    if (producerStillWriting) this.stopReasonValue = reason;
     this.finish('failed');
     this.wakeReader();
     if (producerStillWriting) void this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason }).catch(() => undefined);
   }
 
-  private sendAck(): void {
+  /**
+   * Called by the manager's ticker: fails the stream when the producer has been silent for
+   * `idleTimeoutMs` (0: never), else repeats the ack when nothing was sent for `keepaliveMs`.
+   */
+  checkLiveness(now: number, idleTimeoutMs: number, keepaliveMs: number): void {
+    if (this.stateValue !== 'open') return;
+    if (idleTimeoutMs > 0 && now - this.lastHeardAt >= idleTimeoutMs) {
+      this.failLocally(`no word from the producer ${this.source} for ${idleTimeoutMs} ms`, true);
+      return;
+    }
+    if (keepaliveMs > 0 && now - this.lastSentAt >= keepaliveMs) this.sendAck(true);
+  }
+
+  /** Sends the cumulative ack. `repeat`: a keepalive; losing it costs nothing, the next one follows. */
+  private sendAck(repeat = false): void {
     this.acked = this.taken;
+    this.lastSentAt = Date.now();
     const taken = this.taken;
     this.init.send({ event: StreamEvent.ACK, streamId: this.streamId, taken }).catch((error: unknown) => {
       // Without this ack the producer may wait forever: end the stream visibly instead.
-      if (this.stateValue !== 'open') return;
+      if (repeat || this.stateValue !== 'open') return;
       this.failure = new StreamFailedError(this.streamId, `could not send credit to the producer: ${String(error)}`);
       this.finish('failed');
       this.wakeReader();
     });
-  }
-
-  /** Waits for the next message; with `idleTimeoutMs`, a producer silent that long (while we wait) fails the stream. */
-  private async waitForMessage(): Promise<void> {
-    const idle = this.init.idleTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        if (idle > 0) {
-          timer = setTimeout(() => {
-            if (this.stateValue === 'open') this.failLocally(`no message from the producer for ${idle} ms`, true);
-          }, idle);
-        }
-      });
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
   }
 
   private finish(state: Exclude<StreamReaderState, 'open'>): void {

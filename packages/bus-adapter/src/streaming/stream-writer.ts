@@ -2,11 +2,13 @@
  * The producer's end of a stream. Writes go out one at a time in call order (so chunks are
  * published in order even when callers do not await each write), and each waits while `window`
  * chunks are written but not yet taken by the consumer's iterator: the consumer's `stream.ack`
- * messages give the credit back.
+ * messages give the credit back. The manager's ticker calls `checkLiveness`: a writer that has
+ * sent nothing for a while sends a keepalive, and one that heard nothing from its consumer for the
+ * idle timeout fails.
  */
 import type { JsonValue } from '@woodwork/bus-core';
 import { StreamCancelledError, StreamFailedError } from './stream-errors.js';
-import { StreamEvent, type StreamMessage } from './stream-protocol.js';
+import { StreamEvent, type RemoteError, type StreamMessage } from './stream-protocol.js';
 
 export type StreamWriterState = 'open' | 'completed' | 'failed' | 'cancelled';
 
@@ -35,6 +37,10 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   /** Every operation runs after the previous one: publish order is call order. */
   private chain: Promise<unknown> = Promise.resolve();
   private wakeWaiters: Array<() => void> = [];
+  /** Liveness starts once `stream.created` is accepted: a keepalive must never overtake it. */
+  private announced = false;
+  private lastSentAt = Date.now();
+  private lastHeardAt = Date.now();
 
   constructor(private readonly init: StreamWriterInit) {
     this.streamId = init.streamId;
@@ -71,7 +77,8 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
         this.assertWritable();
       }
       const seq = this.written + 1;
-      await this.init.send({ event: StreamEvent.CHUNK, streamId: this.streamId, seq, data });
+      await this.sendInOrder({ event: StreamEvent.CHUNK, streamId: this.streamId, seq, data });
+      // Counted only once accepted: a keepalive's `written` must never name a chunk still on its way.
       this.written = seq;
     });
   }
@@ -80,7 +87,7 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   end(): Promise<void> {
     return this.enqueue(async () => {
       this.assertWritable();
-      await this.init.send({ event: StreamEvent.COMPLETED, streamId: this.streamId, chunks: this.written });
+      await this.sendInOrder({ event: StreamEvent.COMPLETED, streamId: this.streamId, chunks: this.written });
       this.finish('completed');
     });
   }
@@ -91,18 +98,33 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
    * or completed.
    */
   fail(error: unknown): Promise<void> {
-    if (this.stateValue !== 'open' || this.failError) return this.chain.then(() => undefined, () => undefined);
     const remote = error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
-    this.failError = new StreamFailedError(this.streamId, `failed by its producer: ${remote.message}`, remote);
-    this.wake();
-    return this.enqueue(async () => {
-      if (this.stateValue !== 'open') return;
-      try {
-        await this.init.send({ event: StreamEvent.FAILED, streamId: this.streamId, chunks: this.written, error: remote });
-      } finally {
-        this.finish('failed');
-      }
-    });
+    return this.failWith(new StreamFailedError(this.streamId, `failed by its producer: ${remote.message}`, remote), remote);
+  }
+
+  /** `stream.created` was accepted: from now on the writer keeps the stream alive and watches its consumer. */
+  opened(): void {
+    this.announced = true;
+    this.lastSentAt = this.lastHeardAt = Date.now();
+  }
+
+  /**
+   * Called by the manager's ticker: fails the stream when the consumer has been silent for
+   * `idleTimeoutMs` (0: never), else sends a keepalive when nothing was sent for `keepaliveMs`.
+   */
+  checkLiveness(now: number, idleTimeoutMs: number, keepaliveMs: number): void {
+    if (!this.announced || this.stateValue !== 'open' || this.failError) return;
+    if (idleTimeoutMs > 0 && now - this.lastHeardAt >= idleTimeoutMs) {
+      const reason = `no word from the consumer ${this.target} for ${idleTimeoutMs} ms`;
+      void this.failWith(new StreamFailedError(this.streamId, reason), { name: 'StreamFailedError', message: reason }).catch(() => undefined);
+      return;
+    }
+    if (keepaliveMs > 0 && now - this.lastSentAt >= keepaliveMs) {
+      this.lastSentAt = now;
+      // Outside the write chain on purpose: a write blocked on credit must not silence the stream.
+      // A lost keepalive costs nothing; the next one follows.
+      this.init.send({ event: StreamEvent.KEEPALIVE, streamId: this.streamId, written: this.written }).catch(() => undefined);
+    }
   }
 
   /** The consumer cancelled (a `stream.cancelled` arrived, or the manager is closing). */
@@ -114,9 +136,30 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
 
   /** A `stream.ack` arrived: acks are cumulative, so a late or repeated one changes nothing. */
   acknowledged(taken: number): void {
+    this.lastHeardAt = Date.now();
     if (taken <= this.taken) return;
     this.taken = Math.min(taken, this.written);
     this.wake();
+  }
+
+  private failWith(local: StreamFailedError, remote: RemoteError): Promise<void> {
+    if (this.stateValue !== 'open' || this.failError) return this.chain.then(() => undefined, () => undefined);
+    this.failError = local;
+    this.wake();
+    return this.enqueue(async () => {
+      if (this.stateValue !== 'open') return;
+      try {
+        await this.sendInOrder({ event: StreamEvent.FAILED, streamId: this.streamId, chunks: this.written, error: remote });
+      } finally {
+        this.finish('failed');
+      }
+    });
+  }
+
+  private async sendInOrder(message: StreamMessage): Promise<void> {
+    this.lastSentAt = Date.now();
+    await this.init.send(message);
+    this.lastSentAt = Date.now();
   }
 
   private assertWritable(): void {

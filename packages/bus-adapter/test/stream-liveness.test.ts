@@ -1,0 +1,233 @@
+/**
+ * Streams whose other side goes away, or whose messages the bus loses or repeats: nobody waits
+ * forever, a slow but living side is never failed, and nothing is left behind when a stream ends.
+ * Each open stream side sends something at least every `keepaliveMs` (the producer a
+ * `stream.keepalive`, the consumer its cumulative `stream.ack` again); a side that hears nothing from
+ * the other for `idleTimeoutMs` fails the stream.
+ */
+import type { JsonObject, JsonValue, MessageBus, MessageEnvelope } from '@woodwork/bus-core';
+import type { MemoryMessageBus } from '@woodwork/bus-memory';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  MessageBusAdapter,
+  StreamCancelledError,
+  StreamEvent,
+  StreamFailedError,
+  StreamManager,
+  type StreamManagerOptions,
+  type StreamReader,
+} from '../src/index.js';
+import { faultyBus, isStream, type Fault } from './support/faulty-bus.js';
+import { eventually, memoryBus, settle } from './support/memory.js';
+
+let bus: MemoryMessageBus;
+const managers: StreamManager[] = [];
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(managers.splice(0).map((m) => m.close()));
+  await bus?.close();
+});
+
+const QUICK = { idleTimeoutMs: 300, keepaliveMs: 30 };
+
+async function manager(options: StreamManagerOptions, on: MessageBus = bus): Promise<StreamManager> {
+  const m = new StreamManager(on, options);
+  managers.push(m);
+  await m.start();
+  return m;
+}
+
+async function consumer(options: Partial<StreamManagerOptions> = {}, on: MessageBus = bus) {
+  const readers: StreamReader[] = [];
+  const m = await manager({ componentId: 'output', onStream: (r) => void readers.push(r), ...QUICK, ...options }, on);
+  return { manager: m, readers };
+}
+
+async function drain(reader: StreamReader): Promise<{ chunks: JsonValue[]; error?: unknown }> {
+  const chunks: JsonValue[] = [];
+  try {
+    for await (const chunk of reader) chunks.push(chunk);
+    return { chunks };
+  } catch (error) {
+    return { chunks, error };
+  }
+}
+
+/** Plays the producer `agent` by hand, and records what comes back to it. */
+async function handPlayedProducer() {
+  const back: MessageEnvelope[] = [];
+  await new MessageBusAdapter(bus).registerComponentListener('agent--streams', (_p, e) => void back.push(e));
+  const send = (eventType: string, payload: JsonObject) =>
+    bus.publish({ eventType, payload, sessionId: 's', componentSource: 'agent', componentTarget: 'output--streams', pattern: 'stream' });
+  return { back, send };
+}
+
+describe('a producer that goes away', () => {
+  it('fails the reader after idleTimeoutMs of silence, after the chunks that came, and tells the producer', async () => {
+    bus = memoryBus();
+    const { readers } = await consumer();
+    const { back, send } = await handPlayedProducer();
+    await send(StreamEvent.CREATED, { stream_id: 'st-1', window: 4 });
+    await send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 1, data: 'a' });
+    await send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 2, data: 'b' });
+    await eventually(() => expect(readers).toHaveLength(1));
+    const { chunks, error } = await drain(readers[0] as StreamReader);
+    expect(chunks).toEqual(['a', 'b']);
+    expect(error).toBeInstanceOf(StreamFailedError);
+    expect((error as Error).message).toContain('no word from the producer agent for 300 ms');
+    await eventually(() => expect(back.map((e) => e.eventType)).toContain(StreamEvent.CANCELLED));
+  });
+
+  it('a living producer that pauses longer than the idle timeout keeps its stream open with keepalives', async () => {
+    bus = memoryBus();
+    const { readers } = await consumer();
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream({ target: 'output', sessionId: 's' });
+    await writer.write('a');
+    await settle(700);
+    await writer.write('b');
+    await writer.end();
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: ['a', 'b'] });
+  });
+
+  it('a chunk lost for good is caught by the next keepalive, which says how many were written', async () => {
+    bus = memoryBus();
+    const { readers } = await consumer();
+    const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 2]) ? 'drop' : 'pass'));
+    const agent = await manager({ componentId: 'agent', ...QUICK }, lossy);
+    const writer = await agent.createStream({ target: 'output', sessionId: 's' });
+    await writer.write('a');
+    await writer.write('b');
+    await eventually(() => expect(readers).toHaveLength(1));
+    const { chunks, error } = await drain(readers[0] as StreamReader);
+    expect(chunks).toEqual(['a']);
+    expect((error as Error).message).toContain('chunk 2 never arrived (the producer wrote 2)');
+    await eventually(() => expect(writer.state).toBe('cancelled'));
+  });
+
+  it('defaults: 30 s idle timeout, a keepalive every 5 s; and they are checked', () => {
+    bus = memoryBus();
+    const m = new StreamManager(bus, { componentId: 'c' });
+    expect([m.idleTimeoutMs, m.keepaliveMs]).toEqual([30_000, 5_000]);
+    expect(() => new StreamManager(bus, { componentId: 'c', idleTimeoutMs: 100, keepaliveMs: 100 })).toThrow(
+      /idleTimeoutMs must be greater than keepaliveMs/,
+    );
+    expect(() => new StreamManager(bus, { componentId: 'c', idleTimeoutMs: 100, keepaliveMs: 0 })).toThrow(/keepaliveMs/);
+    expect(new StreamManager(bus, { componentId: 'c', idleTimeoutMs: 0, keepaliveMs: 0 }).idleTimeoutMs).toBe(0);
+  });
+});
+
+describe('a consumer that goes away', () => {
+  it('fails a write waiting for credit after idleTimeoutMs of silence', async () => {
+    bus = memoryBus();
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    // Nobody consumes `output`: its messages wait, and nothing ever comes back.
+    const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
+    await writer.write(1);
+    const error = await writer.write(2).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamFailedError);
+    expect((error as Error).message).toContain('no word from the consumer output for 300 ms');
+    await eventually(() => expect(writer.state).toBe('failed'));
+    expect(agent.openStreams).toEqual({ writing: 0, reading: 0 });
+    await expect(writer.write(3)).rejects.toThrow(/no word from the consumer/);
+  });
+
+  it('a living consumer that does not read yet keeps the producer waiting, not failing', async () => {
+    bus = memoryBus();
+    const { readers } = await consumer();
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 2 });
+    await writer.write(1);
+    await writer.write(2);
+    let thirdDone = false;
+    const third = writer.write(3).then(() => void (thirdDone = true));
+    await settle(700);
+    expect(thirdDone).toBe(false);
+    expect(writer.state).toBe('open');
+    const ending = third.then(() => writer.end());
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [1, 2, 3] });
+    await ending;
+  });
+
+  it('a cancel the bus lost is sent again when the producer’s keepalive shows it is still writing', async () => {
+    bus = memoryBus();
+    let dropped = 0;
+    const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CANCELLED) && dropped++ === 0 ? 'drop' : 'pass'));
+    const { readers } = await consumer({}, lossy);
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
+    await writer.write(1);
+    const blocked = writer.write(2);
+    await eventually(() => expect(readers).toHaveLength(1));
+    await (readers[0] as StreamReader).cancel('enough');
+    const error = await blocked.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamCancelledError);
+    expect(dropped).toBe(2);
+  });
+});
+
+describe('credit and chunks lost or repeated by the bus', () => {
+  it('lost acks are healed by the reader repeating its cumulative ack', async () => {
+    bus = memoryBus();
+    let dropped = 0;
+    const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.ACK) && dropped++ < 3 ? 'drop' : 'pass'));
+    const { readers } = await consumer({}, lossy);
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 1 });
+    const writing = (async () => {
+      for (let i = 1; i <= 5; i++) await writer.write(i);
+      await writer.end();
+    })();
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [1, 2, 3, 4, 5] });
+    await writing;
+    expect(dropped).toBeGreaterThan(3);
+  });
+
+  it('every stream message delivered twice: each chunk is yielded once, in order, and the stream completes', async () => {
+    bus = memoryBus();
+    const twice = faultyBus(bus, (m): Fault => (m.eventType?.startsWith('stream.') ? 'twice' : 'pass'));
+    const { readers } = await consumer({}, twice);
+    const agent = await manager({ componentId: 'agent', ...QUICK }, twice);
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 3 });
+    const expected = Array.from({ length: 50 }, (_, i) => i);
+    const writing = (async () => {
+      for (const n of expected) await writer.write(n);
+      await writer.end();
+    })();
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: expected });
+    await writing;
+    await settle();
+    expect(readers).toHaveLength(1);
+  });
+});
+
+describe('per-stream resources', () => {
+  it('the keepalive timer runs only while a stream is open; after end, cancel and fail nothing is left', async () => {
+    // No handler deadlines: the bus's own deadline ticker would be counted too.
+    bus = memoryBus({ handlerTimeoutMs: 0 });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { manager: output, readers } = await consumer();
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    expect(vi.getTimerCount()).toBe(0);
+    const ended = await agent.createStream({ target: 'output', sessionId: 's1' });
+    const cancelled = await agent.createStream({ target: 'output', sessionId: 's2' });
+    const failed = await agent.createStream({ target: 'output', sessionId: 's3' });
+    await eventually(() => expect(readers).toHaveLength(3));
+    expect(vi.getTimerCount()).toBe(2); // one per manager, for all of its streams
+    await ended.write('x');
+    await ended.end();
+    const byStream = new Map(readers.map((r) => [r.streamId, r]));
+    expect(await drain(byStream.get(ended.streamId) as StreamReader)).toEqual({ chunks: ['x'] });
+    await (byStream.get(cancelled.streamId) as StreamReader).cancel();
+    await failed.fail(new Error('no'));
+    await eventually(() => expect(cancelled.state).toBe('cancelled'));
+    await eventually(() => expect(output.openStreams).toEqual({ writing: 0, reading: 0 }));
+    expect(agent.openStreams).toEqual({ writing: 0, reading: 0 });
+    await settle();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
