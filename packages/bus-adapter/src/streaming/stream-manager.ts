@@ -19,8 +19,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  BusClosedError,
   InvalidConfigError,
   InvalidMessageError,
+  assertJsonObject,
   MessagePattern,
   configInteger,
   describe,
@@ -163,13 +165,16 @@ export class StreamManager {
    * writer once the bus accepted it. The manager must be started (acks come back through it).
    */
   async createStream<T extends JsonValue = JsonValue>(options: CreateStreamOptions): Promise<StreamWriter<T>> {
-    if (this.closed) throw new InvalidConfigError('StreamManager', 'is closed');
+    if (this.closed) throw new BusClosedError('createStream');
     if (this.subscriptionId === undefined) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!CREATE_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', CREATE_KEYS);
     const target = streamingName(options.target, 'target');
     const sessionId = validateName(options.sessionId, 'sessionId');
     const window = options.window === undefined ? this.window : configInteger(options.window, 'window', 1, 100_000);
+    // Checked here: the consumer would reject a non-object and dead-letter the stream.created.
+    const metadata = options.metadata ?? {};
+    assertJsonObject(metadata, 'metadata');
     const streamId = `stream-${randomUUID()}`;
     const writer = new StreamWriter<T>({
       streamId,
@@ -181,7 +186,7 @@ export class StreamManager {
     });
     this.writers.set(streamId, writer as StreamWriter);
     try {
-      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata: options.metadata ?? {} }, sessionId, target);
+      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata }, sessionId, target);
     } catch (error) {
       this.writers.delete(streamId);
       throw error;
