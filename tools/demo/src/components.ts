@@ -37,6 +37,8 @@ export interface DemoContext {
   window: number;
   /** How long the hooks wait for the dead letter before giving up. */
   timeoutMs: number;
+  /** Ids of this session's messages this process's hooks saw: what makes a dead letter this run's. */
+  seenMessageIds: Set<string>;
 }
 
 export interface RunningComponent {
@@ -185,12 +187,12 @@ export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
   // hooks act on every message, as hooks do, but the demo reports only its own session.
   const logged = new Set<string>();
   const sawEveryEvent = deferred();
-  const auditFailed = new Set<string>();
   for (const event of DEMO_EVENTS) {
     events.addHook(
       event,
       (payload, hook) => {
         if (hook.sessionId !== ctx.sessionId) return;
+        if (hook.messageId !== null) ctx.seenMessageIds.add(hook.messageId);
         tally.count(ctx.summary.hook_runs, 'log');
         ctx.timeline.mark(`${hook.event}_hooked`);
         const { session_id: _session, ...rest } = payload as Record<string, unknown>;
@@ -205,7 +207,7 @@ export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
     FAILING_HOOK.event,
     (_payload, hook) => {
       if (hook.sessionId === ctx.sessionId && hook.messageId !== null) {
-        auditFailed.add(hook.messageId);
+        ctx.seenMessageIds.add(hook.messageId);
         tally.count(ctx.summary.hook_failures, FAILING_HOOK.name);
         ctx.timeline.log('hook', `${FAILING_HOOK.name} fails (attempt ${hook.attempt}): ${FAILING_HOOK.error}`);
       }
@@ -215,7 +217,7 @@ export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
   );
   await events.ready();
   const auditGroup = events.hookGroup(FAILING_HOOK.event, FAILING_HOOK.name) as string;
-  const deadLettered = waitForDeadLetter(ctx, auditGroup, auditFailed);
+  const deadLettered = waitForDeadLetter(ctx, auditGroup);
   return {
     done: Promise.all([sawEveryEvent.promise, deadLettered]).then(() => undefined),
     close: () => events.close(),
@@ -226,14 +228,14 @@ export async function startHooks(ctx: DemoContext): Promise<RunningComponent> {
 export const DEAD_LETTER_SCAN_LIMIT = 1000;
 
 /**
- * Polls the dead-letter queue until the message the failing hook failed on in this run is there
+ * Polls the dead-letter queue until a message the failing hook failed on in this run is there
  * (a session id used again may hold older runs' dead letters), or the timeout passes.
  */
-async function waitForDeadLetter(ctx: DemoContext, group: string, failedMessageIds: ReadonlySet<string>): Promise<void> {
+async function waitForDeadLetter(ctx: DemoContext, group: string): Promise<void> {
   const deadline = Date.now() + ctx.timeoutMs;
   for (;;) {
     const records = await ctx.bus.getDeadLetterMessages(DEAD_LETTER_SCAN_LIMIT, { group, sessionId: ctx.sessionId });
-    const record = records.find((r) => failedMessageIds.has(r.envelope.messageId));
+    const record = records.find((r) => ctx.seenMessageIds.has(r.envelope.messageId));
     if (record) {
       ctx.timeline.mark('dead_lettered');
       ctx.timeline.log('bus', `dead-lettered ${record.envelope.eventType} from group ${group} after ${record.attempts} attempts`);

@@ -75,6 +75,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     delayMs: options.delayMs,
     window: options.window,
     timeoutMs: options.timeoutMs,
+    seenMessageIds: new Set(),
   };
   const running: RunningComponent[] = [];
   try {
@@ -96,11 +97,10 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
 async function fillFromBus(ctx: DemoContext): Promise<void> {
   const auditGroup = defaultHookGroupName({ componentId: COMPONENTS.hooks, event: FAILING_HOOK.event, hookName: FAILING_HOOK.name });
   // Dead letters are the hooks' (only they fail); in another role's process they would show up or
-  // not depending on how far the hooks process got. This run's only: a session id used again
-  // (every --role run's default) may hold older runs' records.
-  const since = ctx.timeline.startedAtEpochMs / 1000;
-  const records = (await ctx.bus.getDeadLetterMessages(DEAD_LETTER_SCAN_LIMIT, { sessionId: ctx.sessionId })).filter(
-    (r) => r.lastFailedAt >= since,
+  // not depending on how far the hooks process got. Only this run's: a session id used again
+  // (every --role run's default) may hold older runs' records, so only messages our hooks saw count.
+  const records = (await ctx.bus.getDeadLetterMessages(DEAD_LETTER_SCAN_LIMIT, { sessionId: ctx.sessionId })).filter((r) =>
+    ctx.seenMessageIds.has(r.envelope.messageId),
   );
   const reportsDeadLetters = ctx.summary.role === 'all' || ctx.summary.role === 'hooks';
   ctx.summary.dead_letters = (reportsDeadLetters ? records : []).map((r) => ({
