@@ -98,7 +98,8 @@ export interface MessageBus {
 
   /**
    * Removes everything the session left: waiting and pending messages in every group and target
-   * queue, running attempts (aborted, outcome ignored), retries, and its dead letters. A later
+   * queue, running attempts (aborted, outcome ignored), retries, and its dead letters. A publish of
+   * the session still waiting for room (bounded buffers) is accepted and removed with it. A later
    * publish to the session starts it afresh.
    */
   deleteSessionQueue(sessionId: string): Promise<void>;

@@ -40,14 +40,7 @@ import { DedupeWindow } from './dedupe-window.js';
 import { MemoryGroup, type GroupContext, type MemoryDelivery } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
 import { TargetInbox } from './target-inbox.js';
-
-interface WaitingPublish {
-  readonly envelope: MessageEnvelope;
-  resolve(result: PublishResult): void;
-  reject(error: unknown): void;
-  timer: NodeJS.Timeout | undefined;
-  done: boolean;
-}
+import { WaitingPublishes, type QueueKey, type WaitingPublish } from './waiting-publishes.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 
@@ -62,7 +55,7 @@ export class MemoryMessageBus implements MessageBus {
   private readonly inbox = new TargetInbox();
   private readonly deadLetters: DeadLetterStore;
   private readonly publishedIds: DedupeWindow;
-  private readonly waitingPublishes = new Deque<WaitingPublish>();
+  private readonly waiting: WaitingPublishes;
   private readonly expiredGroups: string[] = [];
   private readonly groupContext: GroupContext;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -79,8 +72,15 @@ export class MemoryMessageBus implements MessageBus {
       options: this.options,
       metrics: this.metrics,
       deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
-      onProgress: () => this.admitWaitingPublishes(),
+      onProgress: (group) => {
+        if (this.waiting.waitsFor(group)) this.waiting.admit();
+      },
     };
+    this.waiting = new WaitingPublishes({
+      route: (envelope) => this.queuesFor(envelope),
+      isFull: (queue) => this.isFull(queue),
+      accept: (waiting) => this.acceptWaiting(waiting),
+    });
     const sweepEvery = Math.max(10, Math.min(this.options.groupExpiryMs, 60_000));
     this.expiryTimer = setInterval(() => this.expireIdleGroups(), sweepEvery);
     this.expiryTimer.unref();
@@ -92,13 +92,13 @@ export class MemoryMessageBus implements MessageBus {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
-    if (this.waitingPublishes.length === 0) {
-      const groups = this.matchingGroups(envelope);
-      const full = this.findFullQueue(envelope, groups);
-      if (full === undefined) return this.accept(envelope, groups);
-      if (this.options.onQueueFull === 'reject') throw new QueueFullError(full, this.options.maxQueueSize);
+    const queues = this.queuesFor(envelope);
+    if (!this.waiting.blocks(envelope.sessionId, queues)) {
+      const full = this.firstFull(queues);
+      if (full === undefined) return this.accept(envelope, queues);
+      if (this.options.onQueueFull === 'reject') throw new QueueFullError(this.queueName(full), this.options.maxQueueSize);
     }
-    return this.waitForRoom(envelope);
+    return this.waitForRoom(envelope, queues);
   }
 
   async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
@@ -141,7 +141,12 @@ export class MemoryMessageBus implements MessageBus {
     }
     this.inbox.removeSession(sessionId);
     this.deadLetters.removeMatching({ sessionId });
-    this.admitWaitingPublishes();
+    // A publish of the session still waiting for room is accepted and deleted with the session, as if
+    // it had found room just before: it resolves, and nothing of the session is delivered.
+    for (const waiting of this.waiting.drain((w) => w.envelope.sessionId === sessionId)) {
+      waiting.resolve(this.record(waiting.envelope));
+    }
+    this.waiting.admit();
   }
 
   async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
@@ -176,7 +181,7 @@ export class MemoryMessageBus implements MessageBus {
     const groups = [...this.groups.values()];
     const fullest = Math.max(0, ...groups.map((g) => g.size));
     const status: HealthStatus =
-      this.waitingPublishes.length > 0 || fullest >= this.options.maxQueueSize * 0.9 ? 'degraded' : 'healthy';
+      this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 ? 'degraded' : 'healthy';
     return {
       status,
       backend: this.backend,
@@ -186,7 +191,7 @@ export class MemoryMessageBus implements MessageBus {
       details: {
         maxQueueSize: this.options.maxQueueSize,
         onQueueFull: this.options.onQueueFull,
-        waitingPublishes: this.waitingPublishes.length,
+        waitingPublishes: this.waiting.size,
         waitingForTarget: this.inbox.sizes(),
         deadLetterMaxSize: this.options.deadLetterMaxSize,
         deadLettersDropped: this.deadLetters.dropped,
@@ -203,7 +208,7 @@ export class MemoryMessageBus implements MessageBus {
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.expiryTimer);
-    for (const waiting of this.waitingPublishes.drain()) this.settleWaiting(waiting, new BusClosedError('publish'));
+    for (const waiting of this.waiting.drain()) waiting.reject(new BusClosedError('publish'));
     await Promise.all([...this.groups.values()].map((g) => g.lanes.stop(this.options.closeTimeoutMs)));
     this.groups.clear();
     this.groupsByPattern.clear();
@@ -215,25 +220,50 @@ export class MemoryMessageBus implements MessageBus {
     if (this.closed) throw new BusClosedError(operation);
   }
 
-  /** Queues the message for every group (or target inbox) it routes to. The caller checked room. */
-  private accept(envelope: MessageEnvelope, groups: MemoryGroup[] = this.matchingGroups(envelope)): PublishResult {
+  /** Queues the message in every queue it routes to (the caller checked room). */
+  private accept(envelope: MessageEnvelope, queues: readonly QueueKey[]): PublishResult {
     const seq = ++this.seq;
-    for (const group of groups) group.enqueue(envelope, seq);
-    if (groups.length === 0 && isTargeted(envelope)) this.inbox.push(envelope.componentTarget as string, { envelope, seq });
+    for (const queue of queues) {
+      if (typeof queue === 'string') this.inbox.push(queue, { envelope, seq });
+      else (queue as MemoryGroup).enqueue(envelope, seq);
+    }
+    return this.record(envelope);
+  }
+
+  /** A waiting publish found room; an `exactly_once` id accepted meanwhile makes it a duplicate. */
+  private acceptWaiting(waiting: WaitingPublish): PublishResult {
+    const { envelope } = waiting;
+    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
+      return { messageId: envelope.messageId, duplicate: true };
+    }
+    return this.accept(envelope, waiting.queues);
+  }
+
+  /** Counts an accepted publish and remembers an `exactly_once` id. */
+  private record(envelope: MessageEnvelope): PublishResult {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) this.publishedIds.remember(envelope.messageId);
     this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: false };
   }
 
-  /** The name of a queue the message would overflow, if any. */
-  private findFullQueue(envelope: MessageEnvelope, groups: MemoryGroup[] = this.matchingGroups(envelope)): string | undefined {
-    const limit = this.options.maxQueueSize;
-    for (const group of groups) if (group.size >= limit) return group.streamName;
-    if (groups.length === 0 && isTargeted(envelope)) {
-      const target = envelope.componentTarget as string;
-      if (this.inbox.size(target) >= limit) return `${this.options.streamPrefix}:target:${target}`;
-    }
+  /** The queues the message goes to: its groups, or the inbox of its target when no group takes it. */
+  private queuesFor(envelope: MessageEnvelope): readonly QueueKey[] {
+    const groups = this.matchingGroups(envelope);
+    return groups.length === 0 && isTargeted(envelope) ? [envelope.componentTarget as string] : groups;
+  }
+
+  private isFull(queue: QueueKey): boolean {
+    const size = typeof queue === 'string' ? this.inbox.size(queue) : (queue as MemoryGroup).size;
+    return size >= this.options.maxQueueSize;
+  }
+
+  private firstFull(queues: readonly QueueKey[]): QueueKey | undefined {
+    for (const queue of queues) if (this.isFull(queue)) return queue;
     return undefined;
+  }
+
+  private queueName(queue: QueueKey): string {
+    return typeof queue === 'string' ? `${this.options.streamPrefix}:target:${queue}` : (queue as MemoryGroup).streamName;
   }
 
   /** The groups the message routes to (a fresh array; routing is per publish, not per group). */
@@ -246,46 +276,24 @@ export class MemoryMessageBus implements MessageBus {
     return out;
   }
 
-  private waitForRoom(envelope: MessageEnvelope): Promise<PublishResult> {
+  private waitForRoom(envelope: MessageEnvelope, queues: readonly QueueKey[]): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
-      const waiting: WaitingPublish = { envelope, resolve, reject, timer: undefined, done: false };
+      const waiting: WaitingPublish = { envelope, queues, held: [], resolve, reject, timer: undefined, done: false };
       const timeoutMs = this.options.publishTimeoutMs;
       waiting.timer = setTimeout(() => {
-        this.settleWaiting(
-          waiting,
+        if (!this.waiting.finish(waiting)) return;
+        const full = this.firstFull(this.queuesFor(envelope));
+        reject(
           new QueueFullError(
-            this.findFullQueue(envelope) ?? 'publish queue',
+            full === undefined ? 'publish queue' : this.queueName(full),
             this.options.maxQueueSize,
             `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`,
           ),
         );
-        this.admitWaitingPublishes();
+        this.waiting.admit();
       }, timeoutMs);
-      this.waitingPublishes.push(waiting);
+      this.waiting.add(waiting);
     });
-  }
-
-  /** Admits waiting publishes in their order while there is room; stops at the first that still waits. */
-  private admitWaitingPublishes(): void {
-    while (this.waitingPublishes.length > 0) {
-      const head = this.waitingPublishes.peek() as WaitingPublish;
-      if (head.done) {
-        this.waitingPublishes.shift();
-        continue;
-      }
-      if (this.findFullQueue(head.envelope) !== undefined) return;
-      this.waitingPublishes.shift();
-      head.done = true;
-      clearTimeout(head.timer);
-      head.resolve(this.accept(head.envelope));
-    }
-  }
-
-  private settleWaiting(waiting: WaitingPublish, error: unknown): void {
-    if (waiting.done) return;
-    waiting.done = true;
-    clearTimeout(waiting.timer);
-    waiting.reject(error);
   }
 
   private addGroup(spec: MemoryGroup['spec']): MemoryGroup {
@@ -305,6 +313,8 @@ export class MemoryMessageBus implements MessageBus {
     if (list) list.push(group);
     else this.groupsByPattern.set(group.spec.eventPattern, [group]);
     for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.seq);
+    // Waiting publishes may route to the new group now, and its target's inbox may have room.
+    this.waiting.admit();
     return group;
   }
 
@@ -316,8 +326,9 @@ export class MemoryMessageBus implements MessageBus {
       if (rest.length > 0) this.groupsByPattern.set(group.spec.eventPattern, rest);
       else this.groupsByPattern.delete(group.spec.eventPattern);
     }
+    // Publishes waiting for its room no longer route to it.
+    this.waiting.admit();
     await group.lanes.stop(this.options.closeTimeoutMs);
-    this.admitWaitingPublishes();
   }
 
   private expireIdleGroups(): void {

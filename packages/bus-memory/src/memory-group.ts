@@ -27,8 +27,8 @@ export interface GroupContext {
   readonly options: ResolvedMemoryBusOptions;
   readonly metrics: MetricsRecorder;
   deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void;
-  /** A delivery finished: room was freed. */
-  onProgress(): void;
+  /** A delivery of `group` finished: room was freed in it. */
+  onProgress(group: MemoryGroup): void;
 }
 
 export class MemoryGroup {
@@ -59,7 +59,7 @@ export class MemoryGroup {
         context.deadLetter(this, delivery, error, attempts);
       },
       // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
-      onDone: () => context.onProgress(),
+      onDone: () => context.onProgress(this),
       onAttemptFailed: (delivery, error, attempt) => {
         metrics.recordFailed(delivery.envelope.eventType, spec.group);
         options.logger.warn('handler attempt failed', {
