@@ -32,10 +32,19 @@ export interface DemoSummary {
   /** This run's dead letters of the session; reported by the roles `all` and `hooks` only. */
   dead_letters: DeadLetterSummary[];
   bus: { published: number; consumed: number; failed_attempts: number; dead_lettered: number } | null;
+  /**
+   * Milliseconds: `question_to_first_chunk` (input sent the question -> output had chunk 1: the
+   * agent's events, the pipe and the stream's setup), `streaming` (chunk 1 -> the last, paced by
+   * the reader), `emit_to_log_hook_avg` / `_max` (an emit -> the log hook running it: bus delivery),
+   * `tool_result_to_dead_letter` (publish -> dead letter, by the bus's clock: every attempt and
+   * retry wait), `total`. A timing a process could not see (another role's) is left out.
+   */
   timings_ms: Record<string, number>;
+  /** What the timings depend on. */
+  settings: { delay_ms: number; reader_delay_ms: number; window: number; max_retries: number; retry_waits_ms: number[] };
 }
 
-export function emptySummary(backend: string, role: string, sessionId: string): DemoSummary {
+export function emptySummary(backend: string, role: string, sessionId: string, settings: DemoSummary['settings']): DemoSummary {
   return {
     backend,
     role,
@@ -50,13 +59,12 @@ export function emptySummary(backend: string, role: string, sessionId: string): 
     dead_letters: [],
     bus: null,
     timings_ms: {},
+    settings,
   };
 }
 
 export class Timeline {
   private readonly started = performance.now();
-  /** Wall-clock start, to compare with times the bus reports (dead letters' `lastFailedAt`). */
-  readonly startedAtEpochMs = Date.now();
   private readonly marks = new Map<string, number>();
 
   constructor(private readonly print: boolean) {}
@@ -70,6 +78,7 @@ export class Timeline {
   mark(name: string): void {
     if (!this.marks.has(name)) this.marks.set(name, this.now());
   }
+
 
   at(name: string): number | undefined {
     return this.marks.get(name);
@@ -162,6 +171,22 @@ export function formatSummary(s: DemoSummary): string {
     // A pub_sub message is handled once per group it reaches, so "handled" may exceed "published".
     row('bus messages', `${s.bus.published} published, ${s.bus.consumed} handled (once per group reached), ${s.bus.failed_attempts} failed attempts, ${s.bus.dead_lettered} dead-lettered`);
   }
-  for (const [name, ms] of Object.entries(s.timings_ms)) row(name.replaceAll('_', ' '), `${ms.toFixed(1)} ms`);
+  const notes = timingNotes(s.settings);
+  for (const [name, ms] of Object.entries(s.timings_ms)) {
+    const note = notes[name];
+    const value = `${ms.toFixed(1)} ms`;
+    row(name.replaceAll('_', ' '), note ? `${value.padEnd(10)} ${note}` : value);
+  }
   return lines.join('\n');
+}
+
+/** What each timing includes, so the numbers can be read (they mostly measure the demo's pacing). */
+function timingNotes(settings: DemoSummary['settings']): Record<string, string> {
+  const waits = settings.retry_waits_ms;
+  return {
+    question_to_first_chunk: 'agent events, pipe, stream setup',
+    streaming: `paced: output reads a chunk per ${settings.reader_delay_ms} ms`,
+    emit_to_log_hook_avg: 'bus delivery of an event to a hook',
+    tool_result_to_dead_letter: `${settings.max_retries + 1} attempts, ${waits.length > 0 ? `${waits.join(' + ')} ms` : 'no'} retry waits`,
+  };
 }

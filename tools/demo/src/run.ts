@@ -8,7 +8,7 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
-import { COMPONENTS, FAILING_HOOK } from './script.js';
+import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK } from './script.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
 export type Role = (typeof ROLES)[number];
@@ -26,11 +26,17 @@ export interface DemoOptions {
 
 /** The environment's bus config, with retries quick enough for the failing hook to dead-letter at once. */
 export function demoBusConfig(env: DemoOptions['env']): BusConfig {
-  return {
-    ...MessageBusFactory.configFromEnvironment(env),
-    max_retries: 2,
-    retry: { initial_delay_ms: 10, max_delay_ms: 40, multiplier: 2, jitter: 0 },
-  };
+  return { ...MessageBusFactory.configFromEnvironment(env), max_retries: DEMO_MAX_RETRIES, retry: { ...DEMO_RETRY } };
+}
+
+const DEMO_MAX_RETRIES = 2;
+const DEMO_RETRY = { initial_delay_ms: 10, max_delay_ms: 40, multiplier: 2, jitter: 0 };
+
+/** The waits between the failing hook's attempts (no jitter, so exact lower bounds). */
+function retryWaits(): number[] {
+  return Array.from({ length: DEMO_MAX_RETRIES }, (_, i) =>
+    Math.min(DEMO_RETRY.initial_delay_ms * DEMO_RETRY.multiplier ** i, DEMO_RETRY.max_delay_ms),
+  );
 }
 
 /** Thrown for a role that cannot work on the chosen backend. */
@@ -64,7 +70,13 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
   }
   const bus: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
   const timeline = new Timeline(options.print);
-  const summary = emptySummary(bus.backend, options.role, options.sessionId);
+  const summary = emptySummary(bus.backend, options.role, options.sessionId, {
+    delay_ms: options.delayMs,
+    reader_delay_ms: options.delayMs * 2,
+    window: options.window,
+    max_retries: DEMO_MAX_RETRIES,
+    retry_waits_ms: retryWaits(),
+  });
   const adapter = new MessageBusAdapter(bus);
   const ctx: DemoContext = {
     bus,
@@ -76,6 +88,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     window: options.window,
     timeoutMs: options.timeoutMs,
     seenMessageIds: new Set(),
+    deadLetterMs: undefined,
   };
   const running: RunningComponent[] = [];
   try {
@@ -121,15 +134,25 @@ async function fillFromBus(ctx: DemoContext): Promise<void> {
 
 function fillTimings(ctx: DemoContext): void {
   const t = ctx.timeline;
-  const between = (name: string, from: string, to: string) => {
+  const timings = ctx.summary.timings_ms;
+  const between = (from: string, to: string): number | undefined => {
     const a = t.at(from);
     const b = t.at(to);
-    if (a !== undefined && b !== undefined) ctx.summary.timings_ms[name] = b - a;
+    return a !== undefined && b !== undefined ? b - a : undefined;
   };
-  between('question_to_first_chunk', 'question_sent', 'first_chunk');
-  between('streaming', 'first_chunk', 'last_chunk');
-  between('tool_result_to_dead_letter', 'tool.result_emitted', 'dead_lettered');
-  ctx.summary.timings_ms['total'] = t.now();
+  const set = (name: string, ms: number | undefined) => {
+    if (ms !== undefined) timings[name] = ms;
+  };
+  set('question_to_first_chunk', between('question_sent', 'first_chunk'));
+  set('streaming', between('first_chunk', 'last_chunk'));
+  // Both ends are seen only when the emitting component runs in this process (role all).
+  const hookLatencies = DEMO_EVENTS.map((e) => between(`${e}_emitted`, `${e}_hooked`)).filter((ms): ms is number => ms !== undefined);
+  if (hookLatencies.length > 0) {
+    set('emit_to_log_hook_avg', hookLatencies.reduce((a, b) => a + b, 0) / hookLatencies.length);
+    set('emit_to_log_hook_max', Math.max(...hookLatencies));
+  }
+  set('tool_result_to_dead_letter', ctx.deadLetterMs);
+  timings['total'] = t.now();
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

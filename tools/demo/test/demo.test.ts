@@ -85,6 +85,19 @@ describe('the demo on the in-memory bus', () => {
     }
   });
 
+  it('reports timings that measure what their names say, with the settings they depend on', async () => {
+    const s = await summaryOf(['--delay-ms', '1']);
+    const t = s.timings_ms;
+    const names = ['question_to_first_chunk', 'streaming', 'emit_to_log_hook_avg', 'emit_to_log_hook_max', 'tool_result_to_dead_letter', 'total'];
+    expect(Object.keys(t).sort()).toEqual([...names].sort());
+    expect(s.settings).toEqual({ delay_ms: 1, reader_delay_ms: 2, window: 3, max_retries: 2, retry_waits_ms: [10, 20] });
+    // From the publish of tool.result to its dead letter: both retry waits lie in between (a lower
+    // bound the timers set, not a speed claim; 1 ms of clock rounding allowed).
+    expect(t['tool_result_to_dead_letter']).toBeGreaterThanOrEqual(10 + 20 - 1);
+    expect(t['emit_to_log_hook_max']).toBeGreaterThanOrEqual(t['emit_to_log_hook_avg'] as number);
+    for (const name of names) expect(t[name], name).toBeLessThanOrEqual(t['total'] as number);
+  });
+
   it('keeps the chunks in order when the window forces the agent to wait for the reader', async () => {
     const s = await summaryOf(['--delay-ms', '2', '--window', '1']);
     expect(s.stream.window).toBe(1);
@@ -105,7 +118,10 @@ describe('the demo on the in-memory bus', () => {
   it('fits an 80-column terminal: timeline, summary, help and errors', async () => {
     const runs = [await runDemo(['--delay-ms', '0']), await runDemo(['--help']), await runDemo(['--role', 'agent'])];
     for (const run of runs) {
-      for (const line of `${run.stdout}${run.stderr}`.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+      for (const line of `${run.stdout}${run.stderr}`.split('\n')) {
+        expect(line.length, line).toBeLessThanOrEqual(80);
+        expect(line, 'trailing spaces').not.toMatch(/ $/);
+      }
     }
     // Long values wrap under their column rather than being cut: the whole answer is still there.
     const text = unwrapped(runs[0]?.stdout ?? '');
