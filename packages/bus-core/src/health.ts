@@ -79,7 +79,11 @@ export function healthStatusValue(status: HealthStatus): number {
 
 const SAMPLE_WINDOW = 2048;
 
-/** Counts the design's metrics for one bus and sends each change to `onMetric`. */
+/**
+ * Counts the design's metrics for one bus and sends each change to `onMetric`. A callback that throws
+ * never reaches the bus's caller (a publish already accepted must not look failed, a delivery must
+ * not stall): the error goes to `onError`, and the count is kept.
+ */
 export class MetricsRecorder {
   published = 0;
   consumed = 0;
@@ -90,7 +94,14 @@ export class MetricsRecorder {
   private sampleSum = 0;
   private sampleMax = 0;
 
-  constructor(private readonly onMetric?: (event: MetricEvent) => void) {}
+  private readonly onMetric: ((event: MetricEvent) => void) | undefined;
+
+  constructor(
+    onMetric?: (event: MetricEvent) => void,
+    private readonly onError?: (error: unknown, event: MetricEvent) => void,
+  ) {
+    this.onMetric = onMetric ? (event) => this.emit(onMetric, event) : undefined;
+  }
 
   recordPublished(eventType: string): void {
     this.published++;
@@ -121,6 +132,18 @@ export class MetricsRecorder {
 
   recordSubscriptions(active: number): void {
     this.onMetric?.({ name: MessageBusMetrics.activeSubscriptions, value: active, labels: {} });
+  }
+
+  private emit(onMetric: (event: MetricEvent) => void, event: MetricEvent): void {
+    try {
+      onMetric(event);
+    } catch (error) {
+      try {
+        this.onError?.(error, event);
+      } catch {
+        // The error reporter failed too; the metric is still counted.
+      }
+    }
   }
 
   snapshot(activeSubscriptions: number, deadLetterQueueSize: number, status: HealthStatus): MetricsSnapshot {

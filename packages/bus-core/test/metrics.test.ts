@@ -94,3 +94,40 @@ describe('MetricsRecorder', () => {
     expect(healthStatusValue('unhealthy')).toBe(0);
   });
 });
+
+describe('MetricsRecorder with a failing onMetric', () => {
+  it('never throws: the error goes to onError with the event, and counting goes on', () => {
+    const reported: Array<{ error: unknown; event: MetricEvent }> = [];
+    const m = new MetricsRecorder(
+      () => {
+        throw new Error('metrics sink down');
+      },
+      (error, event) => reported.push({ error, event }),
+    );
+    expect(() => {
+      m.recordPublished('a.b');
+      m.recordConsumed('a.b', 'g', 1);
+      m.recordFailed('a.b', 'g');
+      m.recordDeadLettered(1, 'g');
+      m.recordSubscriptions(1);
+    }).not.toThrow();
+    expect(reported.map((r) => r.event.name)).toEqual([
+      'message_bus.messages_published_total',
+      'message_bus.messages_consumed_total',
+      'message_bus.message_processing_time_ms',
+      'message_bus.messages_failed_total',
+      'message_bus.dead_letter_queue_size',
+      'message_bus.active_subscriptions_count',
+    ]);
+    expect((reported[0]?.error as Error).message).toBe('metrics sink down');
+    expect(m.snapshot(1, 1, 'healthy')).toMatchObject({ messagesPublishedTotal: 1, messagesConsumedTotal: 1, messagesFailedTotal: 1 });
+  });
+
+  it('never throws when onError throws too, or without onError', () => {
+    const boom = (): never => {
+      throw new Error('boom');
+    };
+    expect(() => new MetricsRecorder(boom, boom).recordPublished('a')).not.toThrow();
+    expect(() => new MetricsRecorder(boom).recordPublished('a')).not.toThrow();
+  });
+});

@@ -65,7 +65,9 @@ export class MemoryMessageBus implements MessageBus {
 
   constructor(options: MemoryBusOptions = {}) {
     this.options = resolveMemoryBusOptions(options);
-    this.metrics = new MetricsRecorder(this.options.onMetric);
+    this.metrics = new MetricsRecorder(this.options.onMetric, (error, event) =>
+      this.options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
+    );
     this.deadLetters = new DeadLetterStore(this.options.deadLetterMaxSize);
     this.publishedIds = new DedupeWindow(this.options.dedupeWindowMs);
     this.groupContext = {
