@@ -272,7 +272,14 @@ export class SessionLanes<D extends LaneDelivery> {
       return;
     }
     if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
-    this.hooks.onAttemptFailed?.(delivery, result.error, attempt, durationMs);
+    if (this.hooks.onAttemptFailed) {
+      try {
+        this.hooks.onAttemptFailed(delivery, result.error, attempt, durationMs);
+      } catch (error) {
+        // Metrics or logging failed; the retry (or giving up) must still happen.
+        this.hooks.onHookError?.(error, delivery);
+      }
+    }
     if (this.stopped) {
       this.attemptSettled();
       return;

@@ -4,7 +4,15 @@
  * exactly once, timeouts that abort the signal, abortSession, and stop waiting for running attempts.
  */
 import { describe, expect, it } from 'vitest';
-import { BusClosedError, HandlerTimeoutError, MessageDeliveryMode, type DeliveryContext, type MessageEnvelope } from '../src/index.js';
+import {
+  BusClosedError,
+  HandlerTimeoutError,
+  MessageDeliveryMode,
+  SessionLanes,
+  type DeliveryContext,
+  type LaneDelivery,
+  type MessageEnvelope,
+} from '../src/index.js';
 import { delivery, gate, makeLanes, nOf, settle, sleep, waitFor } from './support/lanes-harness.js';
 
 interface Call {
@@ -548,5 +556,39 @@ describe('onDone', () => {
     // Each call already saw the size without its own delivery (and those done before it).
     expect(h.done.map((d) => d.sizeThen)).toEqual([2, 1, 0]);
     expect(h.lanes.size).toBe(0);
+  });
+});
+
+describe('hooks that throw', () => {
+  it('an onAttemptFailed that throws is reported; the delivery is still retried and the session goes on', async () => {
+    const hookErrors: unknown[] = [];
+    const successes: number[] = [];
+    let attempts = 0;
+    const consumer = {
+      subscriptionId: 'sub-1',
+      group: 'g',
+      handlerTimeoutMs: 0,
+      handler: () => {
+        attempts++;
+        if (attempts === 1) throw new Error('first attempt fails');
+      },
+    };
+    const lanes = new SessionLanes<LaneDelivery>({
+      pickConsumer: () => consumer,
+      capacity: () => 1,
+      onSuccess: (d) => void successes.push(nOf(d)),
+      onGiveUp: () => undefined,
+      onAttemptFailed: () => {
+        throw new Error('logger down');
+      },
+      retryDelayMs: () => 1,
+      onHookError: (error) => hookErrors.push(error),
+    });
+    lanes.push(delivery('s', 1));
+    lanes.push(delivery('s', 2));
+    await waitFor(() => successes.length === 2, 'both deliveries to succeed', 2_000);
+    expect(successes).toEqual([1, 2]);
+    expect(attempts).toBe(3);
+    expect((hookErrors[0] as Error).message).toBe('logger down');
   });
 });
