@@ -3,7 +3,7 @@
  * other and from the emitter) and pipes (transformers, run in order). This is the local,
  * in-process manager; `MessageBusEventManager` extends it to carry hooks over the bus.
  */
-import { InvalidConfigError, configString, describe } from '@woodwork/bus-core';
+import { HandlerTimeoutError, InvalidConfigError, configInteger, configString, describe, rejectUnknownKeys } from '@woodwork/bus-core';
 import {
   DEFAULT_SESSION_ID,
   sessionIdOf,
@@ -50,13 +50,21 @@ export interface EventManagerOptions {
    * vanish; it never reaches the emitter or the other hooks.
    */
   onHookError?: (error: unknown, info: HookErrorInfo) => void;
+  /**
+   * How long `emit` waits for a local hook (ms; 0: for ever). A hook still running then is reported
+   * to `onHookError` as a `HandlerTimeoutError`, its `signal` aborts, and `emit` goes on without it.
+   * Default 30000, the bus's `handlerTimeoutMs`. (Hooks on the bus use the bus's timeout instead.)
+   */
+  hookTimeoutMs?: number;
 }
+
+const OPTION_KEYS = ['defaultSessionId', 'onHookError', 'hookTimeoutMs'];
+const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
 const HOOK_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const HOOK_NAME_RULE = 'must be 1-64 letters, digits, "_" or "-"';
 const SESSION_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const SESSION_RULE = 'must be 1-128 letters, digits, "_" or "-"';
-const LOCAL_SIGNAL = new AbortController().signal;
 
 function defaultHookErrorReporter(error: unknown, info: HookErrorInfo): void {
   const what = info.sessionId === null ? 'could not be subscribed' : 'failed';
@@ -72,16 +80,20 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
   private readonly hookCounters = new Map<string, number>();
   /** Where failing hooks are reported (the option given, else `console.error`). */
   readonly onHookError: (error: unknown, info: HookErrorInfo) => void;
+  /** How long `emit` waits for a local hook (0: for ever). */
+  readonly hookTimeoutMs: number;
 
   constructor(options: EventManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     }
+    rejectUnknownKeys(options, OPTION_KEYS);
     this.defaultSessionId = configString(options.defaultSessionId ?? DEFAULT_SESSION_ID, 'defaultSessionId', SESSION_RE, SESSION_RULE);
     if (options.onHookError !== undefined && typeof options.onHookError !== 'function') {
       throw new InvalidConfigError('onHookError', `must be a function; got ${describe(options.onHookError)}`);
     }
     this.onHookError = options.onHookError ?? defaultHookErrorReporter;
+    this.hookTimeoutMs = configInteger(options.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, 'hookTimeoutMs', 0);
   }
 
   /** Adds a hook: it sees every payload of `event` as emitted (before pipes). */
@@ -172,17 +184,43 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
   private async runHooksLocally(event: string, data: unknown, sessionId: string): Promise<void> {
     const entries = this.listHooks(event as EventName<E>);
     if (entries.length === 0) return;
-    const context: HookContext = { event, sessionId, signal: LOCAL_SIGNAL, attempt: 1, messageId: null, componentSource: null };
-    await Promise.all(
+    // One controller and one timer per emit, not per hook: emits are frequent, stuck hooks rare.
+    const controller = new AbortController();
+    const context: HookContext = { event, sessionId, signal: controller.signal, attempt: 1, messageId: null, componentSource: null };
+    const running = new Set<HookEntry>(entries);
+    const settled = Promise.all(
       entries.map(async (entry) => {
         try {
           // Called within the same tick for all hooks: they start together, none waits for another.
           await (entry.hook as Hook<unknown>)(data, { ...context });
         } catch (error) {
-          this.reportHookError(error, { event, hookName: entry.name, sessionId });
+          if (running.has(entry)) this.reportHookError(error, { event, hookName: entry.name, sessionId });
+        } finally {
+          running.delete(entry);
         }
       }),
     );
+    if (this.hookTimeoutMs === 0) {
+      await settled;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(this.hookTimeoutMs);
+        // Reported once; whatever these hooks do later is no longer the emit's concern.
+        const late = [...running];
+        running.clear();
+        for (const entry of late) this.reportHookError(error, { event, hookName: entry.name, sessionId });
+        controller.abort(error);
+        resolve();
+      }, this.hookTimeoutMs);
+    });
+    try {
+      await Promise.race([settled, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   protected reportHookError(error: unknown, info: HookErrorInfo): void {

@@ -21,7 +21,10 @@ export interface HookContext {
   event: string;
   /** The session the payload belongs to (see `sessionIdOf`). */
   sessionId: string;
-  /** Aborts when a bus attempt timed out, its session was deleted or the bus is closing. */
+  /**
+   * Aborts when the hook ran out of time (locally: `hookTimeoutMs`; on the bus: the attempt's
+   * timeout), its session was deleted or the bus is closing.
+   */
   signal: AbortSignal;
   /** 1 for the first attempt; higher when the bus retries a failed hook. */
   attempt: number;

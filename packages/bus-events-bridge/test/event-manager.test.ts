@@ -1,4 +1,4 @@
-import { InvalidConfigError, InvalidMessageError } from '@woodwork/bus-core';
+import { HandlerTimeoutError, InvalidConfigError, InvalidMessageError } from '@woodwork/bus-core';
 import { describe, expect, it } from 'vitest';
 import { EventManager, sessionIdOf, type HookErrorInfo } from '../src/index.js';
 import { barrier, within } from './support.js';
@@ -44,6 +44,30 @@ describe('EventManager hooks', () => {
       ['sync boom', { event: 'agent.thought', hookName: 'h0', sessionId: 's1' }],
       ['async boom', { event: 'agent.thought', hookName: 'rejecter', sessionId: 's1' }],
     ]);
+  });
+
+  it('stops waiting for a hook that never settles: reports a timeout and aborts its signal; the emit goes on', async () => {
+    const errors: Array<{ error: unknown; info: HookErrorInfo }> = [];
+    const manager = new EventManager<Events>({ hookTimeoutMs: 50, onHookError: (error, info) => errors.push({ error, info }) });
+    let signal: AbortSignal | undefined;
+    const seen: string[] = [];
+    manager.on('agent.thought', (_p, ctx) => {
+      signal = ctx.signal;
+      return new Promise(() => {});
+    }, { name: 'stuck' });
+    manager.on('agent.thought', (p) => void seen.push(p.text));
+    manager.addPipe('agent.thought', (p) => ({ ...p, text: `${p.text}!` }));
+    await expect(within('emit', manager.emit('agent.thought', { session_id: 's1', text: 'x' }), 3000)).resolves.toEqual({
+      session_id: 's1',
+      text: 'x!',
+    });
+    expect(seen).toEqual(['x']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.error).toBeInstanceOf(HandlerTimeoutError);
+    expect(errors[0]?.info).toEqual({ event: 'agent.thought', hookName: 'stuck', sessionId: 's1' });
+    expect(signal?.aborted).toBe(true);
+    expect(() => new EventManager({ hookTimeoutMs: -1 })).toThrow(/invalid config: hookTimeoutMs/);
+    expect(() => new EventManager({ hookTimeout: 5 } as never)).toThrow(/hookTimeout is not a known option/);
   });
 
   it('survives a throwing error reporter', async () => {
