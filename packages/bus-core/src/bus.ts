@@ -76,7 +76,8 @@ export interface MessageBus {
    * the `componentId` (plus the pattern, and the session when bound), and is durable: a restarted
    * component continues where it stopped. Without `componentId` or `group` the subscription has a
    * private group starting now, removed on `unsubscribe` / `close`. A new group never replays
-   * pub_sub history; a target's waiting messages are delivered when it subscribes.
+   * pub_sub history; a target's waiting messages are delivered when it subscribes. No handler runs
+   * before the returned promise has resolved (a handler may use the subscription id).
    *
    * Delivery: at least once. Within a group one session's messages run one at a time in publish
    * order; the next starts when the previous is acknowledged or dead-lettered. Different sessions

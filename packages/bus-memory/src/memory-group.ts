@@ -34,7 +34,10 @@ export interface GroupContext {
 export class MemoryGroup {
   readonly lanes: SessionLanes<MemoryDelivery>;
   readonly streamName: string;
+  /** Every attached subscription. */
   private replicas: ResolvedSubscription[] = [];
+  /** Those that take deliveries: a new one joins a turn after its subscribe call resolved. */
+  private active: ResolvedSubscription[] = [];
   private nextReplica = 0;
   private readonly acknowledgedIds: DedupeWindow;
   lastActiveAt = Date.now();
@@ -86,12 +89,19 @@ export class MemoryGroup {
   addReplica(subscription: ResolvedSubscription): void {
     this.replicas.push(subscription);
     this.lastActiveAt = Date.now();
-    this.lanes.pump();
+    // Waiting messages would otherwise reach the handler before subscribe() has returned its id
+    // (inside the call, or in a microtask ahead of the caller's await).
+    setImmediate(() => {
+      if (!this.replicas.includes(subscription)) return;
+      this.active.push(subscription);
+      this.lanes.pump();
+    });
   }
 
   removeReplica(subscriptionId: string): boolean {
     const before = this.replicas.length;
     this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
+    this.active = this.active.filter((r) => r.subscriptionId !== subscriptionId);
     this.lastActiveAt = Date.now();
     return this.replicas.length !== before;
   }
@@ -123,13 +133,13 @@ export class MemoryGroup {
 
   private capacity(): number {
     let total = 0;
-    for (const replica of this.replicas) total += replica.concurrency;
+    for (const replica of this.active) total += replica.concurrency;
     return total;
   }
 
   private pickReplica(): LaneConsumer | undefined {
-    if (this.replicas.length === 0) return undefined;
-    this.nextReplica = (this.nextReplica + 1) % this.replicas.length;
-    return this.replicas[this.nextReplica];
+    if (this.active.length === 0) return undefined;
+    this.nextReplica = (this.nextReplica + 1) % this.active.length;
+    return this.active[this.nextReplica];
   }
 }

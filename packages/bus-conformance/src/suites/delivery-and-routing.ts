@@ -166,6 +166,28 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       expect(got).toEqual(sent);
     });
 
+    it('no handler runs before its subscribe call has resolved, even with messages waiting', async () => {
+      const bus = await buses.make();
+      const target = randomName('eager');
+      for (let i = 0; i < 3; i++) {
+        await bus.publish(message({ sessionId: `s${i}`, eventType: 'eager.task', pattern: 'point_to_point', componentTarget: target }));
+      }
+      let subscriptionId: string | undefined;
+      const early: string[] = [];
+      const got: string[] = [];
+      // A handler may use the id subscribe returned (a one-shot listener unsubscribing itself).
+      subscriptionId = await bus.subscribe(
+        '*',
+        (e) => {
+          if (subscriptionId === undefined) early.push(e.messageId);
+          got.push(e.messageId);
+        },
+        { componentId: target, targetedOnly: true },
+      );
+      await waitFor(() => got.length === 3, 'the three waiting messages');
+      expect(early).toEqual([]);
+    });
+
     it('a pub_sub group created now does not replay earlier messages', async () => {
       const bus = await buses.make();
       await bus.subscribe('replay.none', () => undefined, { componentId: 'early' });
