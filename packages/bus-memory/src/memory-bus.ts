@@ -165,8 +165,17 @@ export class MemoryMessageBus implements MessageBus {
         result.skipped.push({ id: record.id, reason: `group ${record.group} no longer exists` });
         continue;
       }
+      // The bound holds for redrive too, and it does not take room a waiting publish waits for.
+      if (this.isFull(group) || this.waiting.waitsFor(group)) {
+        result.skipped.push({ id: record.id, reason: `queue ${group.streamName} is full (limit ${this.options.maxQueueSize}); redrive it later` });
+        continue;
+      }
+      const envelope = { ...record.envelope, retryCount: 0 };
+      if (!group.enqueue(envelope, ++this.seq)) {
+        result.skipped.push({ id: record.id, reason: `group ${record.group} already acknowledged ${envelope.messageId} (exactly_once)` });
+        continue;
+      }
       this.deadLetters.remove(record.id);
-      group.enqueue({ ...record.envelope, retryCount: 0 }, ++this.seq);
       result.redriven.push(record.id);
     }
     return result;

@@ -110,10 +110,14 @@ export class MemoryGroup {
     return this.replicas.some((r) => r.subscriptionId === subscriptionId);
   }
 
-  /** Queues a delivery; skips an `exactly_once` id this group already acknowledged within the window. */
-  enqueue(envelope: MessageEnvelope, seq: number): void {
-    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return;
+  /**
+   * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
+   * acknowledged within the window.
+   */
+  enqueue(envelope: MessageEnvelope, seq: number): boolean {
+    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
     this.lanes.push({ envelope, seq, attemptsMade: 0 });
+    return true;
   }
 
   health(): GroupHealth {
