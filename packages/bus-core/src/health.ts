@@ -93,6 +93,7 @@ export class MetricsRecorder {
   private sampleCount = 0;
   private sampleSum = 0;
   private sampleMax = 0;
+  private lastStatus: HealthStatus | undefined;
 
   private readonly onMetric: ((event: MetricEvent) => void) | undefined;
 
@@ -128,6 +129,18 @@ export class MetricsRecorder {
   recordDeadLettered(deadLetterQueueSize: number, group: string): void {
     this.deadLettered++;
     this.onMetric?.({ name: MessageBusMetrics.deadLetterQueueSize, value: deadLetterQueueSize, labels: { group } });
+  }
+
+  /** The dead-letter store changed size without a new record (purge, redrive, retention, a deleted session). */
+  recordDeadLetterQueueSize(deadLetterQueueSize: number): void {
+    this.onMetric?.({ name: MessageBusMetrics.deadLetterQueueSize, value: deadLetterQueueSize, labels: {} });
+  }
+
+  /** Sends `backend_health_status` (1, 0.5, 0) when the status differs from the last one sent. */
+  recordHealthStatus(status: HealthStatus): void {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    this.onMetric?.({ name: MessageBusMetrics.backendHealthStatus, value: healthStatusValue(status), labels: { status } });
   }
 
   recordSubscriptions(active: number): void {

@@ -131,3 +131,21 @@ describe('MetricsRecorder with a failing onMetric', () => {
     expect(() => new MetricsRecorder(boom).recordPublished('a')).not.toThrow();
   });
 });
+
+describe('MetricsRecorder gauges', () => {
+  it('sends the dead-letter queue size when it shrinks, and the health status when it changes', () => {
+    const events: MetricEvent[] = [];
+    const m = new MetricsRecorder((e) => events.push(e));
+    m.recordDeadLetterQueueSize(0);
+    m.recordHealthStatus('healthy');
+    m.recordHealthStatus('healthy');
+    m.recordHealthStatus('degraded');
+    m.recordHealthStatus('unhealthy');
+    expect(events).toEqual([
+      { name: 'message_bus.dead_letter_queue_size', value: 0, labels: {} },
+      { name: 'message_bus.backend_health_status', value: 1, labels: { status: 'healthy' } },
+      { name: 'message_bus.backend_health_status', value: 0.5, labels: { status: 'degraded' } },
+      { name: 'message_bus.backend_health_status', value: 0, labels: { status: 'unhealthy' } },
+    ]);
+  });
+});

@@ -142,7 +142,7 @@ export class MemoryMessageBus implements MessageBus {
       if (group.spec.sessionId === sessionId && group.consumers === 0) await this.removeGroup(group);
     }
     this.inbox.removeSession(sessionId);
-    this.deadLetters.removeMatching({ sessionId });
+    if (this.deadLetters.removeMatching({ sessionId }) > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
     // A publish of the session still waiting for room is accepted and deleted with the session, as if
     // it had found room just before: it resolves, and nothing of the session is delivered.
     for (const waiting of this.waiting.drain((w) => w.envelope.sessionId === sessionId)) {
@@ -178,12 +178,15 @@ export class MemoryMessageBus implements MessageBus {
       this.deadLetters.remove(record.id);
       result.redriven.push(record.id);
     }
+    if (result.redriven.length > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
     return result;
   }
 
   async purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
     this.assertOpen('purgeDeadLetters');
-    return { purged: this.deadLetters.removeMatching(filter) };
+    const purged = this.deadLetters.removeMatching(filter);
+    if (purged > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
+    return { purged };
   }
 
   async healthCheck(): Promise<HealthReport> {
@@ -193,6 +196,7 @@ export class MemoryMessageBus implements MessageBus {
     const fullest = Math.max(0, ...groups.map((g) => g.size));
     const status: HealthStatus =
       this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 ? 'degraded' : 'healthy';
+    this.metrics.recordHealthStatus(status);
     return {
       status,
       backend: this.backend,
