@@ -95,6 +95,11 @@ export class SessionLanes<D extends LaneDelivery> {
     return { queued: this.queuedCount, running: this.runningCount, retrying: this.retryingCount };
   }
 
+  /** Sessions with deliveries not yet finished (each has a lane; an idle session has none). */
+  get sessions(): number {
+    return this.lanes.size;
+  }
+
   /** Deliveries not yet finished: queued, running or waiting for a retry. */
   get size(): number {
     return this.queuedCount + this.runningCount + this.retryingCount;
@@ -150,6 +155,8 @@ export class SessionLanes<D extends LaneDelivery> {
       if (head !== undefined) lane.queue.unshift(head);
       this.queuedCount -= out.length;
       removed.push(...out);
+      // An idle lane left empty must go, or every session ever trimmed would keep one.
+      if (!lane.busy && lane.queue.length === 0) this.lanes.delete(lane.key);
     }
     return removed;
   }

@@ -592,3 +592,29 @@ describe('hooks that throw', () => {
     expect((hookErrors[0] as Error).message).toBe('logger down');
   });
 });
+
+describe('what a session leaves behind', () => {
+  it('keeps no lane once a session has nothing left: 10,000 sessions acknowledged, given up, aborted or removed', async () => {
+    let n = 0;
+    const h = makeLanes(
+      (envelope) => {
+        n++;
+        if (envelope.payload['n'] === 1) throw new Error('give up');
+      },
+      { capacity: 64 },
+    );
+    for (let s = 0; s < 10_000; s++) h.lanes.push(delivery(`s${s}`, s % 2, { maxRetries: 0 }));
+    expect(h.lanes.sessions).toBe(10_000);
+    await waitFor(() => h.successes.length + h.giveUps.length === 10_000, 'every delivery done', 20_000);
+    expect(h.lanes.sessions).toBe(0);
+
+    h.state.capacity = 0; // nothing starts: everything stays queued
+    for (let s = 0; s < 100; s++) h.lanes.push(delivery(`q${s}`, 0));
+    expect(h.lanes.sessions).toBe(100);
+    for (let s = 0; s < 50; s++) h.lanes.abortSession(`q${s}`);
+    expect(h.lanes.removeQueued(() => true)).toHaveLength(50);
+    expect(h.lanes.sessions).toBe(0);
+    expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 0 });
+    expect(n).toBe(10_000);
+  });
+});
