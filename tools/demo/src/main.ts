@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { formatSummary, hanging } from './report.js';
-import { DemoUsageError, ROLES, runDemo, type Role } from './run.js';
+import { DemoUsageError, ROLES, defaultTimeoutMs, runDemo, type Role } from './run.js';
 
 const USAGE = `Usage: npm run demo -- [options]
 
@@ -26,7 +26,8 @@ Options:
                     at half that speed)
   --window <n>      stream window: chunks the agent may send ahead of the
                     reader (default 3)
-  --timeout-ms <n>  give up after this long (default 15000)
+  --timeout-ms <n>  give up after this long (default 15000 plus three times
+                    the pacing the delay adds)
   -h, --help        this text
 
 Environment: WOODWORK_MESSAGE_BUS (memory | redis | nats, default memory),
@@ -64,12 +65,13 @@ async function main(): Promise<number> {
     const role = values.role as Role;
     if (!ROLES.includes(role)) throw new DemoUsageError(`--role must be one of ${ROLES.join(', ')}; got ${JSON.stringify(values.role)}`);
     const sessionId = values.session ?? (role === 'all' ? `demo-${randomUUID().slice(0, 8)}` : 'demo-session');
+    const delayMs = integerOption(values['delay-ms'], 'delay-ms', 20, 0);
     const summary = await runDemo({
       role,
       sessionId,
-      delayMs: integerOption(values['delay-ms'], 'delay-ms', 20, 0),
+      delayMs,
       window: integerOption(values.window, 'window', 3, 1),
-      timeoutMs: integerOption(values['timeout-ms'], 'timeout-ms', 15_000, 1),
+      timeoutMs: integerOption(values['timeout-ms'], 'timeout-ms', defaultTimeoutMs(delayMs), 1),
       print: !json,
       env: process.env,
     });

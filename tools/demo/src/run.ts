@@ -8,7 +8,7 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
-import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK } from './script.js';
+import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
 export type Role = (typeof ROLES)[number];
@@ -38,6 +38,17 @@ function retryWaits(): number[] {
     Math.min(DEMO_RETRY.initial_delay_ms * DEMO_RETRY.multiplier ** i, DEMO_RETRY.max_delay_ms),
   );
 }
+
+/**
+ * The run's deadline without `--timeout-ms`: 15 s for the bus, plus three times the pacing that
+ * `--delay-ms` adds (the agent waits it after each chunk, the output twice that), so a slow demo
+ * asked for with `--delay-ms 1000` is not cut off half way.
+ */
+export function defaultTimeoutMs(delayMs: number): number {
+  return 15_000 + 3 * (delayMs * 3) * CHUNK_COUNT;
+}
+
+const CHUNK_COUNT = answerChunks(normalizeToolResult({ session_id: 'x', tool: 'search', output: RAW_TOOL_OUTPUT }).output).length;
 
 /** Thrown for a role that cannot work on the chosen backend. */
 export class DemoUsageError extends Error {

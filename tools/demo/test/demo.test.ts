@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/report.js';
+import { defaultTimeoutMs } from '../src/run.js';
 import { FAILING_HOOK, QUESTION, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from '../src/script.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -145,6 +146,16 @@ describe('the demo on the in-memory bus', () => {
     const help = await runDemo(['--help']);
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toContain('--role <role>');
+  });
+});
+
+describe('the default deadline', () => {
+  it('grows with --delay-ms, so a slowly paced run is not cut off', () => {
+    // The pacing alone: the agent waits delay after each chunk, the output twice that.
+    const pacing = (delayMs: number): number => expectedChunks.length * delayMs * 3;
+    expect(defaultTimeoutMs(20)).toBe(15_000 + 3 * pacing(20));
+    expect(defaultTimeoutMs(0)).toBe(15_000);
+    for (const delayMs of [20, 500, 1000, 5000]) expect(defaultTimeoutMs(delayMs)).toBeGreaterThan(15_000 + pacing(delayMs));
   });
 });
 
