@@ -59,4 +59,17 @@ describe('woodwork-bus bin', () => {
     expect(stderr).toContain('woodwork-bus: tail stopped');
     expect(stdout).toBe('');
   });
+
+  it('a reader that closes stdout early ends the command quietly (no EPIPE stack trace)', async () => {
+    const child = spawn(process.execPath, [bin, 'health', '--json'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the child writes anything: its write meets a pipe without a reader.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, sig) => resolve({ code, signal: sig })),
+    );
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+    expect(exit).toEqual({ code: 0, signal: null });
+  });
 });
