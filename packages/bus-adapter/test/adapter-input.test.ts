@@ -63,3 +63,19 @@ describe('a component listener that registers late', () => {
     await eventually(() => expect(got).toEqual([1, 2, 3, 4, 5]));
   });
 });
+
+describe('routing by the backend, not by filtering', () => {
+  it('broadcasts never reach a component listener’s group: nothing is delivered to it, nothing is queued', async () => {
+    setup();
+    const got: string[] = [];
+    await adapter.registerComponentListener('output', (_p, e) => void got.push(e.eventType));
+    for (let i = 0; i < 10; i++) await adapter.emitEvent({ ...event, eventType: 'agent.thought', componentTarget: 'output' });
+    await settle();
+    const health = await bus.healthCheck();
+    expect(health.metrics.messagesPublishedTotal).toBe(10);
+    expect(health.metrics.messagesConsumedTotal).toBe(0);
+    expect(health.groups).toEqual([expect.objectContaining({ group: 'output~targeted', componentId: 'output', pending: 0, lag: 0 })]);
+    await adapter.sendToComponent('output', event);
+    await eventually(() => expect(got).toEqual(['agent.reply']));
+  });
+});
