@@ -74,9 +74,7 @@ export class MemoryMessageBus implements MessageBus {
       options: this.options,
       metrics: this.metrics,
       deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
-      onProgress: (group) => {
-        if (this.waiting.waitsFor(group)) this.waiting.admit();
-      },
+      onProgress: (group) => this.waiting.roomIn(group),
     };
     this.waiting = new WaitingPublishes({
       route: (envelope) => this.queuesFor(envelope),
@@ -124,7 +122,8 @@ export class MemoryMessageBus implements MessageBus {
     if (!group) return false;
     this.subscriptions.delete(subscriptionId);
     group.removeReplica(subscriptionId);
-    if (!group.spec.durable && group.consumers === 0) await this.removeGroup(group);
+    // A group bound to a session that was deleted while it had replicas goes with its last one.
+    if (group.consumers === 0 && (!group.spec.durable || group.sessionDeleted)) await this.removeGroup(group);
     this.metrics.recordSubscriptions(this.subscriptions.size);
     return true;
   }
@@ -139,7 +138,9 @@ export class MemoryMessageBus implements MessageBus {
     validateName(sessionId, 'sessionId');
     for (const group of [...this.groups.values()]) {
       group.lanes.abortSession(sessionId);
-      if (group.spec.sessionId === sessionId && group.consumers === 0) await this.removeGroup(group);
+      if (group.spec.sessionId !== sessionId) continue;
+      if (group.consumers === 0) await this.removeGroup(group);
+      else group.sessionDeleted = true;
     }
     this.inbox.removeSession(sessionId);
     if (this.deadLetters.removeMatching({ sessionId }) > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
@@ -148,7 +149,7 @@ export class MemoryMessageBus implements MessageBus {
     for (const waiting of this.waiting.drain((w) => w.envelope.sessionId === sessionId)) {
       waiting.resolve(this.record(waiting.envelope));
     }
-    this.waiting.admit();
+    this.waiting.admitAll();
   }
 
   async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
@@ -208,6 +209,9 @@ export class MemoryMessageBus implements MessageBus {
         onQueueFull: this.options.onQueueFull,
         waitingPublishes: this.waiting.size,
         waitingForTarget: this.inbox.sizes(),
+        // What per-session and per-message state the bus holds, to check it stays bounded.
+        sessionLanes: groups.reduce((n, g) => n + g.lanes.sessions, 0),
+        dedupeIds: groups.reduce((n, g) => n + g.acknowledgedIdCount, this.publishedIds.size),
         deadLetterMaxSize: this.options.deadLetterMaxSize,
         deadLettersDropped: this.deadLetters.dropped,
       },
@@ -293,7 +297,7 @@ export class MemoryMessageBus implements MessageBus {
 
   private waitForRoom(envelope: MessageEnvelope, queues: readonly QueueKey[]): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
-      const waiting: WaitingPublish = { envelope, queues, held: [], resolve, reject, timer: undefined, done: false };
+      const waiting: WaitingPublish = { envelope, queues, resolve, reject, timer: undefined, done: false };
       const timeoutMs = this.options.publishTimeoutMs;
       waiting.timer = setTimeout(() => {
         if (!this.waiting.finish(waiting)) return;
@@ -305,7 +309,6 @@ export class MemoryMessageBus implements MessageBus {
             `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`,
           ),
         );
-        this.waiting.admit();
       }, timeoutMs);
       this.waiting.add(waiting);
     });
@@ -329,7 +332,7 @@ export class MemoryMessageBus implements MessageBus {
     else this.groupsByPattern.set(group.spec.eventPattern, [group]);
     for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.seq);
     // Waiting publishes may route to the new group now, and its target's inbox may have room.
-    this.waiting.admit();
+    this.waiting.admitAll();
     return group;
   }
 
@@ -342,19 +345,34 @@ export class MemoryMessageBus implements MessageBus {
       else this.groupsByPattern.delete(group.spec.eventPattern);
     }
     // Publishes waiting for its room no longer route to it.
-    this.waiting.admit();
+    this.waiting.admitAll();
     await group.lanes.stop(this.options.closeTimeoutMs);
   }
 
   private expireIdleGroups(): void {
-    const cutoff = Date.now() - this.options.groupExpiryMs;
+    const now = Date.now();
+    // Ids past their window are otherwise forgotten only when another exactly_once message comes.
+    this.publishedIds.sweep(now);
+    for (const group of this.groups.values()) group.sweepAcknowledgedIds(now);
+    const cutoff = now - this.options.groupExpiryMs;
+    // A target that never subscribed: its queue goes the way of an unused durable group.
+    const expiredTargets = this.inbox.removeIdleSince(cutoff);
+    for (const [target, lost] of expiredTargets) {
+      this.reportExpired(`target:${target}`);
+      this.options.logger.info('removed the expired queue of a target that never subscribed', { target, lost });
+    }
+    if (expiredTargets.length > 0) this.waiting.admitAll();
     for (const group of [...this.groups.values()]) {
       if (!group.spec.durable || group.consumers > 0 || group.lastActiveAt > cutoff) continue;
-      this.expiredGroups.push(group.spec.group);
-      if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
+      this.reportExpired(group.spec.group);
       this.options.logger.info('removed an expired durable group', { group: group.spec.group, lost: group.size });
       void this.removeGroup(group);
     }
+  }
+
+  private reportExpired(name: string): void {
+    this.expiredGroups.push(name);
+    if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
   }
 
   private deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void {

@@ -1,12 +1,16 @@
 /**
- * Publishes waiting for room in a full queue (`onQueueFull: 'wait'`), in call order.
+ * Publishes waiting for room in a full queue (`onQueueFull: 'wait'`).
  *
  * A waiting publish holds back only what must stay behind it: later publishes of its session (their
- * order) and later publishes to the full queues it waits for (fairness: they must not take the room
- * it waits for). Every other publish goes through at once, so one full queue never stalls publishers
+ * order) and later publishes to the queues it waits for (fairness: they must not take the room it
+ * waits for). Every other publish goes through at once, so one full queue never stalls publishers
  * of unrelated event types, targets or sessions, nor those of a `*` group that is not full.
+ *
+ * Each session and each held queue has a list of its waiting publishes in call order; only the
+ * first of a list can go, so freeing room in a queue looks at one publish, not at all of them
+ * (thousands of publishers may wait on a busy bus).
  */
-import { Deque, type MessageEnvelope, type PublishResult } from '@woodwork/bus-core';
+import type { MessageEnvelope, PublishResult } from '@woodwork/bus-core';
 
 /** A queue a message is put in: a group, or the inbox of a target that has no group yet. */
 export type QueueKey = object | string;
@@ -15,8 +19,6 @@ export interface WaitingPublish {
   readonly envelope: MessageEnvelope;
   /** The queues it routes to, as last computed. */
   queues: readonly QueueKey[];
-  /** The full ones among them: later publishes to these wait behind it. */
-  held: readonly QueueKey[];
   resolve(result: PublishResult): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout | undefined;
@@ -31,121 +33,260 @@ export interface AdmissionHooks {
   accept(waiting: WaitingPublish): PublishResult;
 }
 
+interface Entry {
+  readonly waiting: WaitingPublish;
+  readonly seq: number;
+  /**
+   * The queues whose lists it is in: those it waits for (full, or an earlier publish waits for
+   * them). Only the first publish of its session holds queues; the others wait for it first.
+   */
+  held: QueueKey[];
+}
+
 export class WaitingPublishes {
-  private readonly entries = new Deque<WaitingPublish>();
-  private readonly sessions = new Map<string, number>();
-  private readonly queues = new Map<QueueKey, number>();
-  private live = 0;
+  /** Live entries in call order. */
+  private readonly entries = new Map<WaitingPublish, Entry>();
+  private readonly bySession = new Map<string, OrderedList>();
+  private readonly byQueue = new Map<QueueKey, OrderedList>();
+  private nextSeq = 0;
+  private admitting = false;
+  private rescan = false;
+  private deferred: WaitingPublish[] | undefined;
 
   constructor(private readonly hooks: AdmissionHooks) {}
 
   /** Publishes still waiting. */
   get size(): number {
-    return this.live;
+    return this.entries.size;
   }
 
   /** True when a waiting publish holds this session or one of these queues. */
   blocks(sessionId: string, queues: readonly QueueKey[]): boolean {
-    if (this.live === 0) return false;
-    if (this.sessions.has(sessionId)) return true;
-    for (const queue of queues) if (this.queues.has(queue)) return true;
+    if (this.entries.size === 0) return false;
+    if (this.bySession.has(sessionId)) return true;
+    for (const queue of queues) if (this.byQueue.has(queue)) return true;
     return false;
   }
 
-  /** True when a waiting publish wants room in `queue`. */
-  waitsFor(queue: QueueKey): boolean {
-    return this.queues.has(queue);
-  }
-
-  /** Adds a publish that must wait (its `held` is computed here). */
+  /** Adds a publish that must wait; `waiting.queues` is where it routes now. */
   add(waiting: WaitingPublish): void {
-    waiting.held = waiting.queues.filter((q) => this.hooks.isFull(q));
-    this.entries.push(waiting);
-    this.live++;
-    this.hold(waiting);
+    if (this.deferred) {
+      this.deferred.push(waiting);
+      return;
+    }
+    const entry: Entry = { waiting, seq: this.nextSeq++, held: [] };
+    this.entries.set(waiting, entry);
+    const firstOfSession = !this.bySession.has(waiting.envelope.sessionId);
+    this.join(entry);
+    if (!firstOfSession) return;
+    for (const queue of waiting.queues) {
+      if (this.byQueue.has(queue) || this.hooks.isFull(queue)) this.hold(entry, queue);
+    }
   }
 
-  /** Marks it done (resolved or rejected by the caller) and releases what it held. */
+  /** True when a waiting publish waits for room in `queue`. */
+  waitsFor(queue: QueueKey): boolean {
+    return this.byQueue.has(queue);
+  }
+
+  /** Room was freed in `queue`: the first publish waiting for it may go, and what it held back. */
+  roomIn(queue: QueueKey): void {
+    const list = this.byQueue.get(queue);
+    if (!list) return;
+    this.run([list.first()]);
+  }
+
+  /** Marks it done (the caller settles it) and lets through what it held back. */
   finish(waiting: WaitingPublish): boolean {
-    if (waiting.done) return false;
-    waiting.done = true;
-    clearTimeout(waiting.timer);
-    this.live--;
-    this.release(waiting);
+    const entry = this.entries.get(waiting);
+    if (!entry) return false;
+    const next = this.remove(entry);
+    this.run(next);
     return true;
   }
 
   /**
-   * Admits, in call order, every waiting publish whose queues all have room and that nothing
-   * earlier holds back. Entries behind one that still waits are held back only by its session and
-   * its queues.
+   * Looks at every waiting publish again, in call order (routes changed: a group came or went, a
+   * session was deleted). Admits each whose queues have room and that nothing earlier holds back.
    */
-  admit(): void {
-    if (this.live === 0) return;
-    const blockedSessions = new Set<string>();
-    const blockedQueues = new Set<QueueKey>();
-    const kept: WaitingPublish[] = [];
-    for (const waiting of this.entries.drain()) {
-      if (waiting.done) continue;
-      const queues = this.hooks.route(waiting.envelope);
-      const full = queues.filter((q) => this.hooks.isFull(q));
-      const sessionId = waiting.envelope.sessionId;
-      if (full.length > 0 || blockedSessions.has(sessionId) || queues.some((q) => blockedQueues.has(q))) {
-        if (!sameQueues(full, waiting.held)) {
-          this.release(waiting);
-          waiting.held = full;
-          this.hold(waiting);
-        }
-        waiting.queues = queues;
-        blockedSessions.add(sessionId);
-        for (const queue of full) blockedQueues.add(queue);
-        kept.push(waiting);
-        continue;
-      }
-      waiting.queues = queues;
-      this.finish(waiting);
-      waiting.resolve(this.hooks.accept(waiting));
+  admitAll(): void {
+    if (this.entries.size === 0) return;
+    if (this.admitting) {
+      this.rescan = true;
+      return;
     }
-    // Publishes made while admitting (from a metrics callback) go behind the ones already waiting.
-    const added = this.entries.drain();
-    for (const waiting of kept) this.entries.push(waiting);
-    for (const waiting of added) this.entries.push(waiting);
+    this.admitting = true;
+    // Publishes made while admitting (from a metrics callback) come after the ones already waiting.
+    this.deferred = [];
+    try {
+      const live = [...this.entries.values()];
+      this.entries.clear();
+      this.bySession.clear();
+      this.byQueue.clear();
+      for (const entry of live) {
+        const { waiting } = entry;
+        waiting.queues = this.hooks.route(waiting.envelope);
+        entry.held = [];
+        const firstOfSession = !this.bySession.has(waiting.envelope.sessionId);
+        const held = firstOfSession ? waiting.queues.filter((q) => this.byQueue.has(q) || this.hooks.isFull(q)) : [];
+        if (firstOfSession && held.length === 0) {
+          this.settle(waiting);
+          continue;
+        }
+        this.entries.set(waiting, entry);
+        this.join(entry);
+        for (const queue of held) this.hold(entry, queue);
+      }
+    } finally {
+      const added = this.deferred;
+      this.deferred = undefined;
+      this.admitting = false;
+      for (const waiting of added) {
+        this.add(waiting);
+        this.run([this.entries.get(waiting)]);
+      }
+    }
+    if (this.rescan) {
+      this.rescan = false;
+      this.admitAll();
+    }
   }
 
-  /** Removes every waiting publish (they are finished: the caller settles them). */
+  /** Removes the waiting publishes `filter` picks (all by default); the caller settles them. */
   drain(filter: (waiting: WaitingPublish) => boolean = () => true): WaitingPublish[] {
     const out: WaitingPublish[] = [];
-    for (const waiting of this.entries.retain((w) => !w.done && !filter(w))) {
-      if (waiting.done) continue;
-      this.finish(waiting);
-      out.push(waiting);
+    for (const entry of [...this.entries.values()]) {
+      if (!filter(entry.waiting)) continue;
+      this.remove(entry);
+      out.push(entry.waiting);
     }
     return out;
   }
 
-  private hold(waiting: WaitingPublish): void {
-    increment(this.sessions, waiting.envelope.sessionId);
-    for (const queue of waiting.held) increment(this.queues, queue);
+  /** Tries the candidates, then whatever each admitted one held back. */
+  private run(candidates: Array<Entry | undefined>): void {
+    const todo = candidates.filter((e): e is Entry => e !== undefined);
+    while (todo.length > 0) {
+      const entry = todo.shift() as Entry;
+      if (!this.entries.has(entry.waiting) || !this.isAdmissible(entry, todo)) continue;
+      for (const next of this.remove(entry)) if (next !== undefined) todo.push(next);
+      this.settle(entry.waiting);
+    }
   }
 
-  private release(waiting: WaitingPublish): void {
-    decrement(this.sessions, waiting.envelope.sessionId);
-    for (const queue of waiting.held) decrement(this.queues, queue);
+  /**
+   * First of its session, and no queue it routes to is full or waited for by an earlier publish.
+   * Updates what it holds: it joins the lists of queues it must now wait for, and leaves those that
+   * have room again (the next publish waiting there goes to `todo`).
+   */
+  private isAdmissible(entry: Entry, todo: Entry[]): boolean {
+    const { waiting } = entry;
+    if (this.bySession.get(waiting.envelope.sessionId)?.first() !== entry) return false;
+    waiting.queues = this.hooks.route(waiting.envelope);
+    const waitsFor = waiting.queues.filter((queue) => {
+      const first = this.byQueue.get(queue)?.first();
+      return this.hooks.isFull(queue) || (first !== undefined && first !== entry && first.seq < entry.seq);
+    });
+    for (const queue of entry.held) {
+      if (waitsFor.includes(queue)) continue;
+      const next = this.leave(this.byQueue, queue, entry);
+      if (next !== undefined) todo.push(next);
+    }
+    const held = entry.held.filter((queue) => waitsFor.includes(queue));
+    entry.held = held;
+    for (const queue of waitsFor) if (!held.includes(queue)) this.hold(entry, queue);
+    return waitsFor.length === 0;
+  }
+
+  private settle(waiting: WaitingPublish): void {
+    waiting.done = true;
+    clearTimeout(waiting.timer);
+    waiting.resolve(this.hooks.accept(waiting));
+  }
+
+  /** Takes the entry out of every list; returns the entries that became first of one. */
+  private remove(entry: Entry): Array<Entry | undefined> {
+    this.entries.delete(entry.waiting);
+    entry.waiting.done = true;
+    clearTimeout(entry.waiting.timer);
+    const next: Array<Entry | undefined> = [];
+    const session = entry.waiting.envelope.sessionId;
+    next.push(this.leave(this.bySession, session, entry));
+    for (const queue of entry.held) next.push(this.leave(this.byQueue, queue, entry));
+    return next;
+  }
+
+  private leave<K>(lists: Map<K, OrderedList>, key: K, entry: Entry): Entry | undefined {
+    const list = lists.get(key);
+    if (!list) return undefined;
+    const wasFirst = list.first() === entry;
+    list.delete(entry);
+    if (list.length === 0) {
+      lists.delete(key);
+      return undefined;
+    }
+    return wasFirst ? list.first() : undefined;
+  }
+
+  private join(entry: Entry): void {
+    const session = entry.waiting.envelope.sessionId;
+    let list = this.bySession.get(session);
+    if (!list) this.bySession.set(session, (list = new OrderedList()));
+    list.insert(entry);
+  }
+
+  private hold(entry: Entry, queue: QueueKey): void {
+    entry.held.push(queue);
+    let list = this.byQueue.get(queue);
+    if (!list) this.byQueue.set(queue, (list = new OrderedList()));
+    list.insert(entry);
   }
 }
 
-function increment<K>(counts: Map<K, number>, key: K): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
+/**
+ * Entries in call order (by `seq`). Almost every insert is at the end; one that joins a queue's
+ * list later goes to its place, so the first of a list is always the earliest (no two publishes can
+ * wait for each other).
+ */
+class OrderedList {
+  private items: Entry[] = [];
+  private start = 0;
 
-function decrement<K>(counts: Map<K, number>, key: K): void {
-  const n = (counts.get(key) ?? 0) - 1;
-  if (n > 0) counts.set(key, n);
-  else counts.delete(key);
-}
+  get length(): number {
+    return this.items.length - this.start;
+  }
 
-function sameQueues(a: readonly QueueKey[], b: readonly QueueKey[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  first(): Entry | undefined {
+    return this.items[this.start];
+  }
+
+  insert(entry: Entry): void {
+    const last = this.items[this.items.length - 1];
+    if (last === undefined || this.length === 0 || last.seq < entry.seq) {
+      this.items.push(entry);
+      return;
+    }
+    let lo = this.start;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.items[mid] as Entry).seq < entry.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    this.items.splice(lo, 0, entry);
+  }
+
+  delete(entry: Entry): void {
+    if (this.items[this.start] === entry) {
+      this.items[this.start] = undefined as unknown as Entry;
+      this.start++;
+      if (this.start > 64 && this.start * 2 > this.items.length) {
+        this.items = this.items.slice(this.start);
+        this.start = 0;
+      }
+      return;
+    }
+    const at = this.items.indexOf(entry, this.start);
+    if (at >= 0) this.items.splice(at, 1);
+  }
 }
