@@ -63,7 +63,12 @@ export class MessageBusFactory {
     const backendOptions: Record<string, unknown> = { ...checked.options };
     if (options.logger) backendOptions['logger'] = options.logger;
     if (options.onMetric) backendOptions['onMetric'] = options.onMetric;
-    return await create(backendOptions);
+    const bus: unknown = await create(backendOptions);
+    if (!isMessageBus(bus)) {
+      // Anything else would fail later, far from here, with a TypeError.
+      throw new InvalidConfigError('type', `"${checked.type}" loads ${packageName}, whose createMessageBus(options) did not return a MessageBus; got ${describe(bus)}`);
+    }
+    return bus;
   }
 
   /**

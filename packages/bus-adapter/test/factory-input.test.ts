@@ -65,6 +65,20 @@ describe('factory options', () => {
   });
 });
 
+describe('a backend package that misbehaves', () => {
+  it.each([
+    ['returns nothing', () => undefined],
+    ['returns an adapter', () => new MessageBusAdapter(memoryBus())],
+    ['resolves with a string', async () => 'bus'],
+  ])('one whose createMessageBus %s is an InvalidConfigError naming the package', async (_what, create) => {
+    const importModule = async () => ({ createMessageBus: create });
+    const error = await configError(MessageBusFactory.createMessageBus({}, { importModule, packages: { memory: 'odd-backend' } }));
+    expect(error.key).toBe('type');
+    expect(error.message).toContain('odd-backend');
+    expect(error.message).toContain('did not return a MessageBus');
+  });
+});
+
 describe('setGlobalMessageBus', () => {
   it('takes only a MessageBus (an adapter is a common mix-up), and keeps the previous one on error', async () => {
     const bus = memoryBus();
