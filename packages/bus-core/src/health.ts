@@ -65,7 +65,10 @@ export interface HealthReport {
   backend: string;
   metrics: MetricsSnapshot;
   groups: GroupHealth[];
-  /** Durable groups removed for being unused longer than `groupExpiryMs`. */
+  /**
+   * Durable groups removed for being unused longer than `groupExpiryMs`, and queues of targets that
+   * never subscribed in that time (as `target:<name>`).
+   */
   expiredGroups: string[];
   /** Backend specifics (bounds, buffer use, server info). */
   details: Record<string, unknown>;

@@ -22,7 +22,8 @@ export class DedupeWindow {
     return this.expiresAt.size;
   }
 
-  private sweep(now: number): void {
+  /** Forgets the ids whose window has passed (also done on each `has`). */
+  sweep(now = Date.now()): void {
     for (const [id, expiry] of this.expiresAt) {
       if (expiry > now) return;
       this.expiresAt.delete(id);

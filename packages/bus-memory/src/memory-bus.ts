@@ -143,7 +143,7 @@ export class MemoryMessageBus implements MessageBus {
       else group.sessionDeleted = true;
     }
     this.inbox.removeSession(sessionId);
-    if (this.deadLetters.removeMatching({ sessionId }) > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
+    if (this.deadLetters.removeSession(sessionId) > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
     // A publish of the session still waiting for room is accepted and deleted with the session, as if
     // it had found room just before: it resolves, and nothing of the session is delivered.
     for (const waiting of this.waiting.drain((w) => w.envelope.sessionId === sessionId)) {
@@ -211,6 +211,7 @@ export class MemoryMessageBus implements MessageBus {
         waitingForTarget: this.inbox.sizes(),
         // What per-session and per-message state the bus holds, to check it stays bounded.
         sessionLanes: groups.reduce((n, g) => n + g.lanes.sessions, 0),
+        sessionsWaitingForTarget: this.inbox.sessions,
         dedupeIds: groups.reduce((n, g) => n + g.acknowledgedIdCount, this.publishedIds.size),
         deadLetterMaxSize: this.options.deadLetterMaxSize,
         deadLettersDropped: this.deadLetters.dropped,

@@ -41,6 +41,11 @@ export class MemoryGroup {
   private nextReplica = 0;
   private readonly acknowledgedIds: DedupeWindow;
   lastActiveAt = Date.now();
+  /**
+   * Its session was deleted while replicas were attached: it is removed with its last replica,
+   * unless the session starts afresh (a new message) or a replica subscribes again first.
+   */
+  sessionDeleted = false;
 
   constructor(
     readonly spec: GroupSpec,
@@ -81,6 +86,16 @@ export class MemoryGroup {
     return this.replicas.length;
   }
 
+  /** `exactly_once` ids it remembers as acknowledged. */
+  get acknowledgedIdCount(): number {
+    return this.acknowledgedIds.size;
+  }
+
+  /** Forgets acknowledged ids whose dedupe window has passed. */
+  sweepAcknowledgedIds(now = Date.now()): void {
+    this.acknowledgedIds.sweep(now);
+  }
+
   /** Deliveries held: waiting, running or waiting for a retry. */
   get size(): number {
     return this.lanes.size;
@@ -89,6 +104,7 @@ export class MemoryGroup {
   addReplica(subscription: ResolvedSubscription): void {
     this.replicas.push(subscription);
     this.lastActiveAt = Date.now();
+    this.sessionDeleted = false;
     // Waiting messages would otherwise reach the handler before subscribe() has returned its id
     // (inside the call, or in a microtask ahead of the caller's await).
     setImmediate(() => {
@@ -116,6 +132,7 @@ export class MemoryGroup {
    */
   enqueue(envelope: MessageEnvelope, seq: number): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
+    this.sessionDeleted = false;
     this.lanes.push({ envelope, seq, attemptsMade: 0 });
     return true;
   }

@@ -1,7 +1,12 @@
 /**
  * Messages sent to a component that has no matching group yet. A target's queue exists from the
  * first message sent to it (bounded by `maxQueueSize`), so a listener that registers later still
- * gets everything waiting, in order.
+ * gets everything waiting, in order. A target that gets no message for `groupExpiryMs` and never
+ * subscribes loses its queue, like an unused durable group.
+ *
+ * Messages are also indexed by session, so deleting a session costs its own messages, not a scan
+ * of every target's queue; a deleted message stays in its queue as a tombstone until the queue is
+ * compacted (when tombstones outnumber live messages) or taken.
  */
 import { Deque, groupReceives, type GroupSpec, type MessageEnvelope } from '@woodwork/bus-core';
 
@@ -10,26 +15,40 @@ export interface WaitingMessage {
   readonly seq: number;
 }
 
+interface Slot extends WaitingMessage {
+  readonly target: string;
+  removed: boolean;
+}
+
+interface TargetQueue {
+  readonly slots: Deque<Slot>;
+  /** Slots not removed. */
+  live: number;
+  /** When it last got a message (ms since the epoch). */
+  lastPushAt: number;
+}
+
 export class TargetInbox {
-  private readonly byTarget = new Map<string, Deque<WaitingMessage>>();
+  private readonly byTarget = new Map<string, TargetQueue>();
+  private readonly bySession = new Map<string, Set<Slot>>();
 
   size(target: string): number {
-    return this.byTarget.get(target)?.length ?? 0;
-  }
-
-  get total(): number {
-    let n = 0;
-    for (const queue of this.byTarget.values()) n += queue.length;
-    return n;
+    return this.byTarget.get(target)?.live ?? 0;
   }
 
   push(target: string, message: WaitingMessage): void {
     let queue = this.byTarget.get(target);
     if (!queue) {
-      queue = new Deque<WaitingMessage>();
+      queue = { slots: new Deque<Slot>(), live: 0, lastPushAt: 0 };
       this.byTarget.set(target, queue);
     }
-    queue.push(message);
+    const slot: Slot = { envelope: message.envelope, seq: message.seq, target, removed: false };
+    queue.slots.push(slot);
+    queue.live++;
+    queue.lastPushAt = Date.now();
+    let slots = this.bySession.get(message.envelope.sessionId);
+    if (!slots) this.bySession.set(message.envelope.sessionId, (slots = new Set()));
+    slots.add(slot);
   }
 
   /** Removes and returns, in order, the waiting messages the new group receives. */
@@ -37,27 +56,65 @@ export class TargetInbox {
     if (spec.componentId === null) return [];
     const queue = this.byTarget.get(spec.componentId);
     if (!queue) return [];
-    const taken = queue.retain((m) => !groupReceives(spec, m.envelope));
-    if (queue.length === 0) this.byTarget.delete(spec.componentId);
+    const taken: WaitingMessage[] = [];
+    for (const slot of queue.slots.retain((s) => !s.removed && !groupReceives(spec, s.envelope))) {
+      if (slot.removed) continue;
+      this.forget(slot);
+      queue.live--;
+      taken.push({ envelope: slot.envelope, seq: slot.seq });
+    }
+    if (queue.live === 0) this.byTarget.delete(spec.componentId);
     return taken;
   }
 
+  /** Drops every waiting message of the session; returns how many. */
   removeSession(sessionId: string): number {
-    let removed = 0;
+    const slots = this.bySession.get(sessionId);
+    if (!slots) return 0;
+    this.bySession.delete(sessionId);
+    for (const slot of slots) {
+      slot.removed = true;
+      const queue = this.byTarget.get(slot.target);
+      if (!queue) continue;
+      queue.live--;
+      if (queue.live === 0) this.byTarget.delete(slot.target);
+      else if (queue.slots.length > 2 * queue.live + 64) queue.slots.retain((s) => !s.removed);
+    }
+    return slots.size;
+  }
+
+  /** Removes the queues of targets that got no message since `cutoff`; returns each with its size. */
+  removeIdleSince(cutoff: number): Array<[string, number]> {
+    const removed: Array<[string, number]> = [];
     for (const [target, queue] of this.byTarget) {
-      removed += queue.retain((m) => m.envelope.sessionId !== sessionId).length;
-      if (queue.length === 0) this.byTarget.delete(target);
+      if (queue.lastPushAt > cutoff) continue;
+      removed.push([target, queue.live]);
+      for (const slot of queue.slots) if (!slot.removed) this.forget(slot);
+      this.byTarget.delete(target);
     }
     return removed;
   }
 
   sizes(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [target, queue] of this.byTarget) out[target] = queue.length;
+    for (const [target, queue] of this.byTarget) out[target] = queue.live;
     return out;
+  }
+
+  /** Sessions with waiting messages (to check that nothing is left behind). */
+  get sessions(): number {
+    return this.bySession.size;
   }
 
   clear(): void {
     this.byTarget.clear();
+    this.bySession.clear();
+  }
+
+  private forget(slot: Slot): void {
+    const slots = this.bySession.get(slot.envelope.sessionId);
+    if (!slots) return;
+    slots.delete(slot);
+    if (slots.size === 0) this.bySession.delete(slot.envelope.sessionId);
   }
 }
