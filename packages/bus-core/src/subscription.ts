@@ -109,9 +109,39 @@ export function preparePublish(
   options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
 ): PreparedPublish {
   if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describe(input)}`);
+  assertEnvelopeKeys(input);
   const envelope = createEnvelope(input, options);
   const body = validateAndEncodeBody(envelope, options);
   return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size };
+}
+
+const ENVELOPE_KEYS = new Set<string>([
+  'messageId',
+  'sessionId',
+  'eventType',
+  'componentSource',
+  'componentTarget',
+  'timestamp',
+  'deliveryMode',
+  'pattern',
+  'payload',
+  'metadata',
+  'retryCount',
+  'maxRetries',
+]);
+
+/**
+ * A misspelt field (`componentTraget`) would otherwise be dropped and its default used: the message
+ * would go to every subscriber instead of its target. Wire (snake_case) names get a hint.
+ */
+function assertEnvelopeKeys(input: object): void {
+  for (const key in input) {
+    if (ENVELOPE_KEYS.has(key)) continue;
+    if (!Object.prototype.hasOwnProperty.call(input, key)) continue;
+    const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const hint = camel !== key && ENVELOPE_KEYS.has(camel) ? ` (did you mean ${camel}? publish takes camelCase fields)` : '';
+    throw new InvalidMessageError(key, `is not an envelope field${hint}; allowed: ${[...ENVELOPE_KEYS].join(', ')}`);
+  }
 }
 
 /** `preparePublish` for callers that only need the checked envelope. */

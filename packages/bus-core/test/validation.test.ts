@@ -12,6 +12,7 @@ import {
   isBusError,
   MAX_RETRIES_LIMIT,
   NAME_RULE,
+  preparePublish,
   validateEnvelope,
   validateEventPattern,
   validateEventType,
@@ -291,5 +292,27 @@ describe('the envelope itself', () => {
     ['a string', 'envelope'],
   ])('rejects %s, naming the envelope', (_what, value) => {
     expect(invalid(() => validateEnvelope(value as unknown as MessageEnvelope, LIMITS)).field).toBe('envelope');
+  });
+});
+
+describe('fields given to publish', () => {
+  const options = { maxRetries: 3, maxPayloadBytes: 1024 };
+  const init = { sessionId: 's', eventType: 'a.b', componentSource: 'c' };
+
+  it('rejects a field that is not an envelope field, naming it and listing the fields', () => {
+    const error = invalid(() => preparePublish({ ...init, componentTraget: 'agent' } as never, options));
+    expect(error.field).toBe('componentTraget');
+    expect(error.rule).toContain('componentTarget');
+  });
+
+  it('points a wire (snake_case) name to its camelCase field', () => {
+    expect(invalid(() => preparePublish({ ...init, max_retries: 1 } as never, options)).rule).toContain('did you mean maxRetries?');
+  });
+
+  it('accepts a full envelope and inherited properties it does not own', () => {
+    const full = createEnvelope({ ...init, componentTarget: 'x', payload: { a: 1 } });
+    expect(preparePublish(full, options).envelope).toEqual(full);
+    const withProto = Object.assign(Object.create({ inherited: true }) as object, init);
+    expect(preparePublish(withProto as never, options).envelope.sessionId).toBe('s');
   });
 });

@@ -46,6 +46,8 @@ export const BAD_ENVELOPES: Array<[string, string, Record<string, unknown>]> = [
   ['a cycle in payload', 'payload.self', { payload: cyclic }],
   ['a payload that is an array', 'payload', { payload: [1, 2] }],
   ['metadata that is a string', 'metadata', { metadata: 'x' }],
+  ['a misspelt field (it would route to everyone)', 'componentTraget', { pattern: 'point_to_point', componentTraget: 'agent' }],
+  ['a wire (snake_case) field name', 'session_id', { session_id: 's' }],
 ];
 
 export function badInputSuite(harness: BusHarness): void {
