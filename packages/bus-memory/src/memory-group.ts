@@ -36,7 +36,10 @@ export class MemoryGroup {
   readonly streamName: string;
   /** Every attached subscription. */
   private replicas: ResolvedSubscription[] = [];
-  /** Those that take deliveries: a new one joins a turn after its subscribe call resolved. */
+  /**
+   * Those that take deliveries. A new one joins at once when the group has nothing to deliver, else
+   * a turn after its subscribe call resolved.
+   */
   private active: ResolvedSubscription[] = [];
   private nextReplica = 0;
   private readonly acknowledgedIds: DedupeWindow;
@@ -105,6 +108,10 @@ export class MemoryGroup {
     this.replicas.push(subscription);
     this.lastActiveAt = Date.now();
     this.sessionDeleted = false;
+    if (this.lanes.size === 0) {
+      this.active.push(subscription);
+      return;
+    }
     // Waiting messages would otherwise reach the handler before subscribe() has returned its id
     // (inside the call, or in a microtask ahead of the caller's await).
     setImmediate(() => {

@@ -186,6 +186,21 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       );
       await waitFor(() => got.length === 3, 'the three waiting messages');
       expect(early).toEqual([]);
+
+      // The same for a durable group's backlog when its replica comes back.
+      await bus.unsubscribe(subscriptionId);
+      for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: `b${i}`, eventType: 'eager.task', pattern: 'point_to_point', componentTarget: target }));
+      subscriptionId = undefined;
+      subscriptionId = await bus.subscribe(
+        '*',
+        (e) => {
+          if (subscriptionId === undefined) early.push(e.messageId);
+          got.push(e.messageId);
+        },
+        { componentId: target, targetedOnly: true },
+      );
+      await waitFor(() => got.length === 6, 'the backlog of the durable group');
+      expect(early).toEqual([]);
     });
 
     it('a pub_sub group created now does not replay earlier messages', async () => {
