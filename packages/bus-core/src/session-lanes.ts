@@ -100,6 +100,11 @@ export class SessionLanes<D extends LaneDelivery> {
     return this.lanes.size;
   }
 
+  /** How often handler deadlines are checked now (ms); undefined when no attempt has one. */
+  get deadlineCheckMs(): number | undefined {
+    return this.ticker ? this.tickMs : undefined;
+  }
+
   /** Deliveries not yet finished: queued, running or waiting for a retry. */
   get size(): number {
     return this.queuedCount + this.runningCount + this.retryingCount;
@@ -224,17 +229,27 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private checkDeadlines(): void {
     const now = performance.now();
+    let shortest = Number.POSITIVE_INFINITY;
     for (const attempt of this.watched) {
       if (attempt.isSettled) this.watched.delete(attempt);
       else if (attempt.deadline <= now) {
         this.watched.delete(attempt);
         attempt.timeOut();
-      }
+      } else if (attempt.timeoutMs < shortest) shortest = attempt.timeoutMs;
     }
-    if (this.watched.size === 0 && this.ticker) {
+    if (!this.ticker) return;
+    if (this.watched.size === 0) {
       clearInterval(this.ticker);
       this.ticker = undefined;
       this.tickMs = Number.POSITIVE_INFINITY;
+      return;
+    }
+    // The short timeouts are gone: tick at the pace of the shortest one left, not 1000 times a second.
+    const tickMs = Math.max(1, Math.floor(shortest / 10));
+    if (tickMs > this.tickMs) {
+      clearInterval(this.ticker);
+      this.tickMs = tickMs;
+      this.ticker = setInterval(() => this.checkDeadlines(), tickMs);
     }
   }
 
@@ -398,7 +413,7 @@ class RunningAttempt {
 
   constructor(
     readonly deadline: number,
-    private readonly timeoutMs: number,
+    readonly timeoutMs: number,
     private readonly context: AttemptContext,
   ) {
     this.done = new Promise<AttemptResult>((resolve) => (this.resolve = resolve));

@@ -618,3 +618,44 @@ describe('what a session leaves behind', () => {
     expect(n).toBe(10_000);
   });
 });
+
+describe('handler deadlines under load', () => {
+  it('each of 300 concurrent attempts times out at its own consumer timeout, never before it; long ones run on', async () => {
+    const timeouts = [3, 7, 15, 30, 60, 100, 10_000];
+    const consumers = timeouts.map((t) => ({
+      subscriptionId: `sub-${t}`,
+      group: 'g',
+      handlerTimeoutMs: t,
+      handler: (_e: MessageEnvelope, ctx: DeliveryContext) => {
+        const startedAt = performance.now();
+        return new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborts.push({ timeout: t, after: performance.now() - startedAt, reason: ctx.signal.reason });
+            resolve();
+          }),
+        );
+      },
+    }));
+    const aborts: Array<{ timeout: number; after: number; reason: unknown }> = [];
+    const h = makeLanes(() => undefined, { consumers, capacity: 1000 });
+    for (let i = 0; i < 300; i++) h.lanes.push(delivery(`s${i}`, i, { maxRetries: 0 }));
+    // The harness hands attempts to the consumers in turn: 300 / 7 rounds, the last consumer is 10 s.
+    const longCount = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % timeouts.length === timeouts.length - 1).length;
+    await waitFor(() => h.giveUps.length === 300 - longCount, 'the short attempts to time out', 5_000);
+    await sleep(150);
+    expect(aborts.filter((a) => a.timeout === 10_000)).toEqual([]);
+    expect(aborts).toHaveLength(300 - longCount);
+    for (const a of aborts) {
+      expect(a.reason).toBeInstanceOf(HandlerTimeoutError);
+      expect((a.reason as HandlerTimeoutError).timeoutMs).toBe(a.timeout);
+      // performance.now() is the clock of both; 0.5 ms of slack for its rounding.
+      expect(a.after).toBeGreaterThanOrEqual(a.timeout - 0.5);
+    }
+    expect(h.giveUps.every((g) => g.error instanceof HandlerTimeoutError)).toBe(true);
+    expect(h.lanes.stats.running).toBe(longCount);
+    // Only the 10 s attempts are left: deadlines are checked every second, not every few ms.
+    expect(h.lanes.deadlineCheckMs).toBe(1000);
+    await h.lanes.stop(10);
+    expect(h.lanes.deadlineCheckMs).toBeUndefined();
+  });
+});
