@@ -150,6 +150,38 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       expect(perReplica.reduce((a, b) => a + b, 0)).toBe(60);
     });
 
+    it('targetedOnly, untargeted point_to_point, stream and session-bound targets route as the contract says', async () => {
+      const bus = await buses.make();
+      const target = randomName('tgt');
+      const seen = new Map<string, string[]>();
+      const record = (who: string) => (e: MessageEnvelope) => {
+        seen.set(who, [...(seen.get(who) ?? []), (e.payload as { tag: string }).tag]);
+      };
+      await bus.subscribe('*', record('targetedOnly'), { componentId: target, targetedOnly: true });
+      await bus.subscribe('mix.task', record('targetTask'), { componentId: target });
+      await bus.subscribe('mix.task', record('targetSession'), { componentId: target, sessionId: 'alpha' });
+      await bus.subscribe('mix.task', record('hook'));
+      const send = (tag: string, init: Record<string, unknown>) =>
+        bus.publish(message({ sessionId: 'beta', eventType: 'mix.task', payload: { tag }, ...init }));
+      await send('broadcast', { pattern: 'pub_sub' });
+      await send('untargeted', { pattern: 'point_to_point' });
+      await send('p2p', { pattern: 'point_to_point', componentTarget: target });
+      await send('stream', { pattern: 'stream', componentTarget: target });
+      await send('p2p-alpha', { pattern: 'point_to_point', componentTarget: target, sessionId: 'alpha' });
+      await send('elsewhere', { pattern: 'point_to_point', componentTarget: randomName('nobody') });
+      // Every group of the target whose pattern and session match gets a targeted message (one
+      // replica of each); groups of other components never do.
+      const expected = {
+        targetedOnly: ['p2p', 'stream', 'p2p-alpha'],
+        targetTask: ['broadcast', 'untargeted', 'p2p', 'stream', 'p2p-alpha'],
+        targetSession: ['p2p-alpha'],
+        hook: ['broadcast', 'untargeted'],
+      };
+      await waitFor(() => Object.entries(expected).every(([who, tags]) => (seen.get(who) ?? []).length >= tags.length), 'every delivery');
+      await sleep(100);
+      for (const [who, tags] of Object.entries(expected)) expect([...(seen.get(who) ?? [])].sort(), who).toEqual([...tags].sort());
+    });
+
     it('a message to a target that subscribes later is delivered when it does', async () => {
       const bus = await buses.make();
       const target = randomName('late');

@@ -154,6 +154,33 @@ export function lifecycleSuite(harness: BusHarness): void {
       expect(metrics).toContain('message_bus.messages_consumed_total');
     });
 
+    it('health counts the messages a group holds: pending and lag add up, and drop to zero when handled', async () => {
+      const bus = await buses.make();
+      const group = randomName('hl');
+      let release!: () => void;
+      const blocked = new Promise<void>((resolve) => (release = resolve));
+      let started = 0;
+      await bus.subscribe(
+        'health.hold',
+        async () => {
+          started++;
+          await blocked;
+        },
+        { group, concurrency: 1 },
+      );
+      for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: 'held', eventType: 'health.hold' }));
+      await bus.publish(message({ sessionId: 'other', eventType: 'health.hold' }));
+      await waitFor(() => started === 1, 'the first handler to start');
+      const g = async () => (await bus.healthCheck()).groups.find((x) => x.group === group);
+      // Where a backend draws the line between delivered and waiting is its own; the sum is not.
+      await waitFor(async () => ((await g())?.pending ?? 0) + ((await g())?.lag ?? 0) === 4, 'four messages held');
+      expect((await g())?.pending).toBeGreaterThanOrEqual(1);
+      expect(started).toBe(1);
+      release();
+      await waitFor(async () => (await g())?.pending === 0 && (await g())?.lag === 0, 'nothing held');
+      expect(started).toBe(4);
+    });
+
     it('a private group is removed on unsubscribe; a durable group unused past groupExpiryMs is removed and reported', async () => {
       const bus = await buses.make({ groupExpiryMs: 50 });
       const privateId = await bus.subscribe('expiry.x', () => undefined);
