@@ -1,6 +1,6 @@
 /**
  * A consumer run in a child process by the persistence suite, so a test can SIGKILL it while a
- * handler runs. argv[2] is JSON: { module, options, eventType, componentId, hangOn }.
+ * handler runs. argv[2] is JSON: { module, options, eventType, componentId }.
  * It prints one line per event: `ready`, `started <messageId>`, `done <messageId>`.
  * A message whose payload has `hang: true` never finishes (the test kills the process then).
  */
