@@ -112,6 +112,55 @@ export function lifecycleSuite(harness: BusHarness): void {
       expect(finished).toBe(true);
     });
 
+    it('close does not wait for a retry, nor longer than closeTimeoutMs for a handler that ignores its signal', async () => {
+      const bus = await buses.make({ closeTimeoutMs: 200, retry: { initialDelayMs: 60_000, maxDelayMs: 60_000, multiplier: 1, jitter: 0 } });
+      let failing = 0;
+      let stuckStarted = false;
+      await bus.subscribe('life.retrying', () => {
+        failing++;
+        throw new Error('retry in a minute');
+      });
+      await bus.subscribe('life.stuck', () => {
+        stuckStarted = true;
+        return new Promise<void>(() => undefined); // never settles, ignores the signal
+      }, { handlerTimeoutMs: 0 });
+      await bus.publish(message({ sessionId: 'r', eventType: 'life.retrying' }));
+      await bus.publish(message({ sessionId: 's', eventType: 'life.stuck' }));
+      await waitFor(() => failing === 1 && stuckStarted, 'a retry waiting and a stuck handler');
+      await bus.close(); // resolves: bounded by closeTimeoutMs, not by the retry or the stuck handler
+      await expect(bus.publish(message({ sessionId: 's', eventType: 'life.stuck' }))).rejects.toBeInstanceOf(BusClosedError);
+      await sleep(100);
+      expect(failing).toBe(1);
+    });
+
+    it('unsubscribing the last replica of a durable group mid-attempt loses nothing: its next replica continues in order', async () => {
+      const bus = await buses.make();
+      const component = randomName('handover');
+      let release!: () => void;
+      const blocked = new Promise<void>((resolve) => (release = resolve));
+      const first: string[] = [];
+      const id = await bus.subscribe('life.handover', async (e) => {
+        first.push(e.messageId);
+        await blocked;
+        throw new Error('the first replica fails as it leaves');
+      }, { componentId: component });
+      const sent = [];
+      for (let i = 0; i < 4; i++) {
+        const m = message({ sessionId: 'handover', eventType: 'life.handover', payload: { i } });
+        sent.push(m.messageId);
+        await bus.publish(m);
+      }
+      await waitFor(() => first.length === 1, 'the first attempt to start');
+      await bus.unsubscribe(id);
+      release();
+      const second: string[] = [];
+      await bus.subscribe('life.handover', (e) => void second.push(e.messageId), { componentId: component });
+      await waitFor(() => second.length === 4, 'the four messages on the new replica');
+      await sleep(100);
+      expect(second).toEqual(sent);
+      expect(first).toEqual([sent[0]]);
+    });
+
     it('every call after close rejects with BusClosedError', async () => {
       const bus = await buses.make();
       await bus.close();

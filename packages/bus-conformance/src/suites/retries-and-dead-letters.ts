@@ -124,6 +124,46 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       expect(await bus.getDeadLetterMessages()).toEqual([]);
     });
 
+    it('redrive keeps a record for a durable group with no replica attached: it is delivered when one comes back', async () => {
+      const bus = await buses.make();
+      const component = randomName('away');
+      let fail = true;
+      const got: string[] = [];
+      const handler = (e: MessageEnvelope): void => {
+        if (fail) throw new Error('down');
+        got.push(e.messageId);
+      };
+      const id = await bus.subscribe('redrive.away', handler, { componentId: component });
+      const m = message({ sessionId: 's', eventType: 'redrive.away', maxRetries: 0, deliveryMode: 'exactly_once' });
+      await bus.publish(m);
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'a dead letter');
+      const [record] = await bus.getDeadLetterMessages();
+      expect(record?.attempts).toBe(1);
+      await bus.unsubscribe(id);
+      fail = false;
+      expect((await bus.redriveDeadLetters()).redriven).toEqual([record!.id]);
+      await sleep(50);
+      expect(got).toEqual([]);
+      await bus.subscribe('redrive.away', handler, { componentId: component });
+      await waitFor(() => got.length === 1, 'the redriven message on the returning replica');
+      expect(got).toEqual([m.messageId]);
+    });
+
+    it('redrive skips, with a reason, a record whose private group is gone', async () => {
+      const bus = await buses.make();
+      const id = await bus.subscribe('redrive.gone', () => {
+        throw new Error('down');
+      });
+      await bus.publish(message({ sessionId: 's', eventType: 'redrive.gone', maxRetries: 0 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'a dead letter');
+      await bus.unsubscribe(id);
+      const result = await bus.redriveDeadLetters();
+      expect(result.redriven).toEqual([]);
+      expect(result.skipped).toHaveLength(1);
+      expect(result.skipped[0]?.reason).toBeTruthy();
+      expect(await bus.getDeadLetterMessages()).toHaveLength(1);
+    });
+
     it('dead letters are listed oldest first and limited', async () => {
       const bus = await buses.make();
       await bus.subscribe('dl.order', () => {

@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { BusHarness } from '../harness.js';
 import { Ledger, message, randomName, sleep, useBuses, waitFor } from '../support.js';
 
+/** Above the 60 s these tests wait for deliveries on a slow server, so their own wait reports first. */
+const LOAD_TEST_TIMEOUT_MS = 90_000;
+
 export function sessionOrderSuite(harness: BusHarness): void {
   const buses = useBuses(harness);
 
@@ -63,7 +66,7 @@ export function sessionOrderSuite(harness: BusHarness): void {
       expect(failedOnce.size).toBe(10);
       const fastFinishedBeforeSlow = sessions.slice(2).filter((s) => (doneAt.get(s) ?? Infinity) < slowSessionDone);
       expect(fastFinishedBeforeSlow.length).toBeGreaterThan(0);
-    });
+    }, LOAD_TEST_TIMEOUT_MS);
 
     it('a message waiting for its retry holds back its own session only', async () => {
       const bus = await buses.make({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 } });
@@ -102,6 +105,6 @@ export function sessionOrderSuite(harness: BusHarness): void {
       expect(result.missing).toEqual([]);
       expect(result.outOfOrder).toEqual([]);
       expect(new Set(ledger.delivered.map((e) => e.sessionId)).size).toBe(1000);
-    });
+    }, LOAD_TEST_TIMEOUT_MS);
   });
 }
