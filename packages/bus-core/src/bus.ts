@@ -87,10 +87,11 @@ export interface MessageBus {
   subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string>;
 
   /**
-   * Detaches the subscription: no new deliveries start on it; attempts already running finish.
-   * A durable group keeps its messages for its next replica. A private group ends with its one
-   * subscription: its running attempts are signalled to abort and waited for (up to
-   * `closeTimeoutMs`), and what it had not delivered is dropped. Resolves false for an unknown id.
+   * Detaches the subscription: no new deliveries start on it; attempts already running finish
+   * (they are not aborted, and unsubscribe does not wait for them: a handler may unsubscribe its
+   * own subscription). A durable group keeps its messages for its next replica. A private group
+   * ends with its one subscription: what it had not delivered is dropped, and a running attempt
+   * that fails is not retried. Resolves false for an unknown id.
    */
   unsubscribe(subscriptionId: string): Promise<boolean>;
 

@@ -170,8 +170,11 @@ export class SessionLanes<D extends LaneDelivery> {
    * Stops dispatching, aborts running attempts and waits up to `timeoutMs` for them to settle.
    * An attempt that still succeeds is acknowledged; one that fails is neither retried nor
    * dead-lettered (a persistent backend redelivers it). Returns the deliveries never finished.
+   * With `abort: false` running attempts are left to finish on their own and nothing waits for them
+   * (a handler may be the one stopping its own lanes, by unsubscribing).
    */
-  async stop(timeoutMs: number): Promise<D[]> {
+  async stop(timeoutMs: number, options: { abort?: boolean } = {}): Promise<D[]> {
+    const abort = options.abort ?? true;
     this.stopped = true;
     for (const lane of this.lanes.values()) {
       if (lane.retryTimer) {
@@ -179,9 +182,9 @@ export class SessionLanes<D extends LaneDelivery> {
         lane.retryTimer = undefined;
         this.retryingCount--;
       }
-      lane.context?.abort(new BusClosedError('delivery'));
+      if (abort) lane.context?.abort(new BusClosedError('delivery'));
     }
-    if (this.runningCount > 0) {
+    if (abort && this.runningCount > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.settledWaiters.push(() => {

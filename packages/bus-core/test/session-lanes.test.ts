@@ -659,3 +659,31 @@ describe('handler deadlines under load', () => {
     expect(h.lanes.deadlineCheckMs).toBeUndefined();
   });
 });
+
+describe('stop without abort', () => {
+  it('leaves running attempts unaborted and does not wait for them; retries and queued deliveries are dropped', async () => {
+    const release = gate();
+    let signal: AbortSignal | undefined;
+    let attempts = 0;
+    const h = makeLanes(
+      async (envelope, context) => {
+        attempts++;
+        if (envelope.sessionId === 'retrying') throw new Error('retry later');
+        signal = context.signal;
+        await release.promise;
+      },
+      { retryDelay: 30 },
+    );
+    h.lanes.push(delivery('running', 1));
+    h.lanes.push(delivery('running', 2));
+    h.lanes.push(delivery('retrying', 1, { maxRetries: 3 }));
+    await waitFor(() => signal !== undefined && h.lanes.stats.retrying === 1, 'one running, one waiting for its retry');
+    const unfinished = await h.lanes.stop(60_000, { abort: false }); // resolves although the attempt runs on
+    expect(unfinished.map((d) => `${d.envelope.sessionId}:${nOf(d)}`).sort()).toEqual(['retrying:1', 'running:1', 'running:2']);
+    expect(signal?.aborted).toBe(false);
+    release.open();
+    await sleep(60);
+    expect(attempts).toBe(2); // no retry, nothing after the running one
+    expect(h.giveUps).toEqual([]);
+  });
+});

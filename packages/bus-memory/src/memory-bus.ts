@@ -347,7 +347,9 @@ export class MemoryMessageBus implements MessageBus {
     }
     // Publishes waiting for its room no longer route to it.
     this.waiting.admitAll();
-    await group.lanes.stop(this.options.closeTimeoutMs);
+    // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
+    // waited for (the caller may be one of them: a handler unsubscribing itself).
+    await group.lanes.stop(0, { abort: false });
   }
 
   private expireIdleGroups(): void {

@@ -24,6 +24,23 @@ export function lifecycleSuite(harness: BusHarness): void {
       expect(got).toHaveLength(1);
     });
 
+    it('a handler may unsubscribe its own subscription (a one-shot listener): it is not aborted, unsubscribe does not wait for it', async () => {
+      // A long closeTimeoutMs: an unsubscribe that waited for the handler calling it would hang the test.
+      const bus = await buses.make({ closeTimeoutMs: 60_000 });
+      let subscriptionId: string | undefined;
+      const outcome: Array<string | boolean> = [];
+      subscriptionId = await bus.subscribe('life.once', async (e, { signal }) => {
+        outcome.push(await bus.unsubscribe(subscriptionId!));
+        outcome.push(signal.aborted, e.eventType);
+      });
+      await bus.publish(message({ sessionId: 's', eventType: 'life.once' }));
+      await waitFor(() => outcome.length === 3, 'the handler to unsubscribe itself and finish', 10_000);
+      expect(outcome).toEqual([true, false, 'life.once']);
+      await bus.publish(message({ sessionId: 's', eventType: 'life.once' }));
+      await sleep(100);
+      expect(outcome).toHaveLength(3);
+    }, 20_000);
+
     it('a durable group keeps its messages while no replica is attached', async () => {
       const bus = await buses.make();
       const component = randomName('durable');
