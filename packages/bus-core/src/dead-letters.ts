@@ -3,7 +3,7 @@
  * their wire form (the design's `_move_to_dead_letter` fields plus ours, snake_case).
  */
 import type { MessageEnvelope } from './envelope.js';
-import { InvalidMessageError } from './errors.js';
+import { InvalidConfigError, InvalidMessageError } from './errors.js';
 import { describe } from './validation.js';
 import { fromWire, toWire, type WireEnvelope } from './wire.js';
 
@@ -50,6 +50,45 @@ export interface RedriveResult {
 
 export interface PurgeResult {
   purged: number;
+}
+
+const FILTER_KEYS = ['ids', 'sessionId', 'group', 'eventType', 'limit'];
+
+/**
+ * Checks a filter given to getDeadLetterMessages / redriveDeadLetters / purgeDeadLetters. A misspelt
+ * key would otherwise match every record (a purge of one session would purge them all), so unknown
+ * keys and wrong types are an `InvalidConfigError` naming `filter.<key>`.
+ */
+export function validateDeadLetterFilter(filter: unknown, allowLimit = true): DeadLetterFilter | undefined {
+  if (filter === undefined) return undefined;
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+    throw new InvalidConfigError('filter', `must be an object; got ${describe(filter)}`);
+  }
+  const allowed = allowLimit ? FILTER_KEYS : FILTER_KEYS.filter((k) => k !== 'limit');
+  const f = filter as Record<string, unknown>;
+  for (const key of Object.keys(f)) {
+    if (!allowed.includes(key)) throw new InvalidConfigError(`filter.${key}`, 'is not a dead-letter filter field', allowed);
+    const value = f[key];
+    if (value === undefined) continue;
+    if (key === 'ids') {
+      if (!Array.isArray(value) || value.some((id) => typeof id !== 'string')) {
+        throw new InvalidConfigError('filter.ids', `must be an array of record ids (strings); got ${describe(value)}`);
+      }
+    } else if (key === 'limit') {
+      validateDeadLetterLimit(value, 'filter.limit');
+    } else if (typeof value !== 'string') {
+      throw new InvalidConfigError(`filter.${key}`, `must be a string; got ${describe(value)}`);
+    }
+  }
+  return filter as DeadLetterFilter;
+}
+
+/** A number of records to list: an integer from 0. */
+export function validateDeadLetterLimit(value: unknown, key = 'limit'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidConfigError(key, `must be an integer from 0; got ${describe(value)}`);
+  }
+  return value;
 }
 
 export function matchesDeadLetterFilter(record: DeadLetterRecord, filter: DeadLetterFilter | undefined): boolean {

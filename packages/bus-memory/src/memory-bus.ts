@@ -19,6 +19,8 @@ import {
   isTargeted,
   preparePublish,
   resolveSubscription,
+  validateDeadLetterFilter,
+  validateDeadLetterLimit,
   validateName,
   type DeadLetterFilter,
   type DeadLetterRecord,
@@ -154,11 +156,14 @@ export class MemoryMessageBus implements MessageBus {
 
   async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
     this.assertOpen('getDeadLetterMessages');
+    validateDeadLetterLimit(limit);
+    validateDeadLetterFilter(filter, false);
     return this.deadLetters.list({ ...filter, limit });
   }
 
   async redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
     this.assertOpen('redriveDeadLetters');
+    validateDeadLetterFilter(filter);
     const result: RedriveResult = { redriven: [], skipped: [] };
     for (const record of this.deadLetters.list(filter)) {
       const group = this.groups.get(record.group);
@@ -185,6 +190,7 @@ export class MemoryMessageBus implements MessageBus {
 
   async purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
     this.assertOpen('purgeDeadLetters');
+    validateDeadLetterFilter(filter);
     const purged = this.deadLetters.removeMatching(filter);
     if (purged > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
     return { purged };

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, InvalidMessageError, createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
 import type { BusHarness } from '../harness.js';
-import { randomName, sleep, useBuses } from '../support.js';
+import { randomName, sleep, useBuses, waitFor } from '../support.js';
 
 const valid: EnvelopeInit = { sessionId: 'session-1', eventType: 'bad.input', componentSource: 'tester', pattern: 'pub_sub' };
 
@@ -94,6 +94,26 @@ export function badInputSuite(harness: BusHarness): void {
       const group = randomName('g');
       await bus.subscribe('one.type', h, { group });
       await expect(bus.subscribe('other.type', h, { group })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'group' });
+    });
+
+    it('rejects a misspelt or mistyped dead-letter filter instead of matching every record', async () => {
+      const bus = await buses.make();
+      await bus.subscribe('bad.filter', () => {
+        throw new Error('dead');
+      });
+      for (const sessionId of ['a', 'b']) {
+        await bus.publish({ ...valid, sessionId, eventType: 'bad.filter', maxRetries: 0 });
+      }
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 2, 'two dead letters');
+      await expect(bus.purgeDeadLetters({ sesionId: 'a' } as never)).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'filter.sesionId' });
+      await expect(bus.redriveDeadLetters({ session: 'a' } as never)).rejects.toMatchObject({ key: 'filter.session' });
+      await expect(bus.purgeDeadLetters({ sessionId: 1 } as never)).rejects.toMatchObject({ key: 'filter.sessionId' });
+      await expect(bus.purgeDeadLetters({ ids: 'dl-1' } as never)).rejects.toMatchObject({ key: 'filter.ids' });
+      await expect(bus.getDeadLetterMessages(-1)).rejects.toMatchObject({ key: 'limit' });
+      await expect(bus.getDeadLetterMessages(Number.NaN)).rejects.toMatchObject({ key: 'limit' });
+      await expect(bus.getDeadLetterMessages(10, { groop: 'x' } as never)).rejects.toMatchObject({ key: 'filter.groop' });
+      expect(await bus.getDeadLetterMessages()).toHaveLength(2);
+      expect((await bus.purgeDeadLetters({ sessionId: 'a' })).purged).toBe(1);
     });
 
     it('rejects a bad session id in session calls', async () => {
