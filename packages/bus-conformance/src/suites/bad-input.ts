@@ -29,6 +29,10 @@ export const BAD_ENVELOPES: Array<[string, string, Record<string, unknown>]> = [
   ['empty sessionId', 'sessionId', { sessionId: '' }],
   ['sessionId of 129 characters', 'sessionId', { sessionId: 'x'.repeat(129) }],
   ['componentSource with *', 'componentSource', { componentSource: 'a*' }],
+  ['componentSource with a dot', 'componentSource', { componentSource: 'a.b' }],
+  ['componentSource of 129 characters', 'componentSource', { componentSource: 'c'.repeat(129) }],
+  ['componentTarget of 129 characters', 'componentTarget', { componentTarget: 't'.repeat(129), pattern: 'point_to_point' }],
+  ['componentTarget with }', 'componentTarget', { componentTarget: 'a}', pattern: 'point_to_point' }],
   ['componentTarget with >', 'componentTarget', { componentTarget: 'a>', pattern: 'point_to_point' }],
   ['componentTarget with :', 'componentTarget', { componentTarget: 'a:b', pattern: 'point_to_point' }],
   ['unknown delivery mode', 'deliveryMode', { deliveryMode: 'twice' }],
@@ -132,6 +136,22 @@ export function badInputSuite(harness: BusHarness): void {
         key: 'maxRetries',
       });
       await expect(Promise.resolve().then(() => harness.makeBus({ streamPrefix: 'has space' }))).rejects.toMatchObject({ key: 'streamPrefix' });
+    });
+
+    it('accepts the limits themselves: 128-character names, "-" and "_" in tokens, many tokens', async () => {
+      const bus = await buses.make();
+      const got: string[] = [];
+      const eventType = 'a-1.b_2.C3.d-e_f';
+      await bus.subscribe(eventType, (e) => void got.push(e.messageId), { group: 'g'.repeat(128) });
+      const m = createEnvelope({
+        ...valid,
+        eventType,
+        sessionId: 's'.repeat(128),
+        componentSource: 'c'.repeat(128),
+        componentTarget: 't'.repeat(128),
+      });
+      await expect(bus.publish(m)).resolves.toEqual({ messageId: m.messageId, duplicate: false });
+      await waitFor(() => got.length === 1, 'the delivery');
     });
 
     it('accepts an envelope built by createEnvelope unchanged', async () => {
