@@ -313,3 +313,13 @@ describe('dead-letter records', () => {
     expect(deadLetterFromWire(JSON.parse(JSON.stringify(wire)))).toEqual(record);
   });
 });
+
+describe('defaults', () => {
+  it("createEnvelope fills the same defaults as the design's from_dict() (fromWire)", () => {
+    const identity = { messageId: 'msg-d', sessionId: 's', eventType: 'e.t', componentSource: 'c' };
+    const made = createEnvelope(identity);
+    const read = fromWire({ message_id: 'msg-d', session_id: 's', event_type: 'e.t', component_source: 'c' });
+    expect({ ...made, timestamp: 0 }).toEqual({ ...read, timestamp: 0 });
+    expect(made).toMatchObject({ componentTarget: null, deliveryMode: 'at_least_once', pattern: 'point_to_point', retryCount: 0, maxRetries: 3, payload: {}, metadata: {} });
+  });
+});
