@@ -25,7 +25,7 @@ export interface BusOptions {
   maxPayloadBytes?: number;
   /** Dead-letter records kept; the oldest are dropped past it (counted in health). */
   deadLetterMaxSize?: number;
-  /** How long `exactly_once` ids are remembered for dedupe. */
+  /** How long `exactly_once` ids are remembered for dedupe; 0 turns dedupe off. */
   dedupeWindowMs?: number;
   /** Durable groups with no replica for longer than this are removed (reported in health). */
   groupExpiryMs?: number;

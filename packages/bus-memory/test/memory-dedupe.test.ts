@@ -1,0 +1,42 @@
+/**
+ * exactly_once on the memory bus: a repeated id is a duplicate within dedupeWindowMs and a new
+ * message after it; at_least_once ids are never deduplicated; dedupeWindowMs 0 turns dedupe off.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
+import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+
+const open: MemoryMessageBus[] = [];
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((b) => b.close()));
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const msg = (init: Partial<EnvelopeInit> = {}) =>
+  createEnvelope({ sessionId: 's', eventType: 'dd.work', componentSource: 'test', pattern: 'pub_sub', ...init });
+
+describe('memory exactly_once window', () => {
+  it('dedupes within the window, delivers again after it, never dedupes at_least_once', async () => {
+    const bus = createMessageBus({ dedupeWindowMs: 80 });
+    open.push(bus);
+    const got: string[] = [];
+    await bus.subscribe('dd.work', (e) => void got.push(`${e.deliveryMode}:${e.messageId}`), { group: 'g' });
+    const once = msg({ messageId: 'msg-once', deliveryMode: 'exactly_once' });
+    const least = msg({ messageId: 'msg-least' });
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    expect((await bus.publish(once)).duplicate).toBe(true);
+    expect((await bus.publish(least)).duplicate).toBe(false);
+    expect((await bus.publish(least)).duplicate).toBe(false);
+    await sleep(120);
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    await expect.poll(() => got.length).toBe(4);
+    expect(got.sort()).toEqual(['at_least_once:msg-least', 'at_least_once:msg-least', 'exactly_once:msg-once', 'exactly_once:msg-once']);
+  });
+
+  it('dedupeWindowMs 0 turns dedupe off', async () => {
+    const bus = createMessageBus({ dedupeWindowMs: 0 });
+    open.push(bus);
+    const once = msg({ deliveryMode: 'exactly_once' });
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    expect((await bus.publish(once)).duplicate).toBe(false);
+  });
+});
