@@ -1,9 +1,9 @@
 /**
  * StreamManager against input a caller gets wrong: it is refused at the producer, with a typed
  * error naming the field, before anything reaches the consumer (where it would end up as a dead
- * letter and a confusing cancel).
+ * letter and a confusing cancel). And a start the bus refuses halfway leaves nothing behind.
  */
-import { BusClosedError, InvalidMessageError } from '@woodwork/bus-core';
+import { BackendUnavailableError, BusClosedError, InvalidMessageError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StreamManager, type StreamReader } from '../src/index.js';
@@ -40,6 +40,31 @@ describe('createStream input', () => {
       expect(agent.openStreams).toEqual({ writing: 0, reading: 0 });
     },
   );
+
+  it('a start that fails halfway leaves no subscription behind, and start() can be tried again', async () => {
+    bus = memoryBus();
+    let refuse = true;
+    const flaky = new Proxy(bus, {
+      get(target, property) {
+        if (property === 'subscribe') {
+          return (pattern: string, handler: never, options: { componentId?: string }) => {
+            if (refuse && options.componentId === 'agent--streams') return Promise.reject(new BackendUnavailableError('no server'));
+            return target.subscribe(pattern, handler, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const agent = new StreamManager(flaky, { componentId: 'agent' });
+    managers.push(agent);
+    await expect(agent.start()).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect((await bus.healthCheck()).metrics.activeSubscriptions).toBe(0);
+    await expect(agent.createStream({ target: 'output', sessionId: 's' })).rejects.toThrow(/must be started/);
+    refuse = false;
+    await agent.start();
+    expect((await bus.healthCheck()).metrics.activeSubscriptions).toBe(2);
+  });
 
   it('a closed manager refuses new streams with BusClosedError', async () => {
     bus = memoryBus();

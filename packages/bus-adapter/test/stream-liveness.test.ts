@@ -5,11 +5,10 @@
  * `stream.keepalive`, the consumer its cumulative `stream.ack` again); a side that hears nothing from
  * the other for `idleTimeoutMs` fails the stream.
  */
-import type { JsonObject, JsonValue, MessageBus, MessageEnvelope } from '@woodwork/bus-core';
+import type { JsonValue, MessageBus } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  MessageBusAdapter,
   StreamCancelledError,
   StreamEvent,
   StreamFailedError,
@@ -18,6 +17,7 @@ import {
   type StreamReader,
 } from '../src/index.js';
 import { faultyBus, isStream, type Fault } from './support/faulty-bus.js';
+import { handPlayedProducer } from './support/hand-played.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
 
 let bus: MemoryMessageBus;
@@ -54,29 +54,20 @@ async function drain(reader: StreamReader): Promise<{ chunks: JsonValue[]; error
   }
 }
 
-/** Plays the producer `agent` by hand, and records what comes back to it. */
-async function handPlayedProducer() {
-  const back: MessageEnvelope[] = [];
-  await new MessageBusAdapter(bus).registerComponentListener('agent--streams', (_p, e) => void back.push(e));
-  const send = (eventType: string, payload: JsonObject) =>
-    bus.publish({ eventType, payload, sessionId: 's', componentSource: 'agent', componentTarget: 'output--streams', pattern: 'stream' });
-  return { back, send };
-}
-
 describe('a producer that goes away', () => {
   it('fails the reader after idleTimeoutMs of silence, after the chunks that came, and tells the producer', async () => {
     bus = memoryBus();
     const { readers } = await consumer();
-    const { back, send } = await handPlayedProducer();
-    await send(StreamEvent.CREATED, { stream_id: 'st-1', window: 4 });
-    await send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 1, data: 'a' });
-    await send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 2, data: 'b' });
+    const producer = await handPlayedProducer(bus);
+    await producer.open('st-1');
+    await producer.send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 1, data: 'a' });
+    await producer.send(StreamEvent.CHUNK, { stream_id: 'st-1', seq: 2, data: 'b' });
     await eventually(() => expect(readers).toHaveLength(1));
     const { chunks, error } = await drain(readers[0] as StreamReader);
     expect(chunks).toEqual(['a', 'b']);
     expect(error).toBeInstanceOf(StreamFailedError);
     expect((error as Error).message).toContain('no word from the producer agent for 300 ms');
-    await eventually(() => expect(back.map((e) => e.eventType)).toContain(StreamEvent.CANCELLED));
+    await eventually(() => expect(producer.backOf(StreamEvent.CANCELLED)).toHaveLength(1));
   });
 
   it('a living producer that pauses longer than the idle timeout keeps its stream open with keepalives', async () => {
@@ -120,18 +111,33 @@ describe('a producer that goes away', () => {
 });
 
 describe('a consumer that goes away', () => {
-  it('fails a write waiting for credit after idleTimeoutMs of silence', async () => {
+  it('fails a write waiting for credit after idleTimeoutMs of silence (no reader ever accepted the stream)', async () => {
     bus = memoryBus();
     const agent = await manager({ componentId: 'agent', ...QUICK });
-    // Nobody consumes `output`: its messages wait, and nothing ever comes back.
+    // Nobody consumes `output`: its stream.created waits, and nothing ever comes back.
     const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
-    await writer.write(1);
+    await writer.write(1); // held for the reader: the window allows one
     const error = await writer.write(2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StreamFailedError);
     expect((error as Error).message).toContain('no word from the consumer output for 300 ms');
     await eventually(() => expect(writer.state).toBe('failed'));
     expect(agent.openStreams).toEqual({ writing: 0, reading: 0 });
     await expect(writer.write(3)).rejects.toThrow(/no word from the consumer/);
+  });
+
+  it('fails a write waiting for credit after idleTimeoutMs of silence (a reader that accepted, then went quiet)', async () => {
+    bus = memoryBus();
+    let gone = false;
+    // Once gone, nothing this consumer publishes arrives: no acks, no keepalives.
+    const { readers } = await consumer({}, faultyBus(bus, (): Fault => (gone ? 'drop' : 'pass')));
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
+    await writer.write(1);
+    await eventually(() => expect(readers).toHaveLength(1));
+    gone = true;
+    const error = await writer.write(2).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamFailedError);
+    expect((error as Error).message).toContain('no word from the consumer output for 300 ms');
   });
 
   it('a living consumer that does not read yet keeps the producer waiting, not failing', async () => {
@@ -186,6 +192,37 @@ describe('credit and chunks lost or repeated by the bus', () => {
     expect(dropped).toBeGreaterThan(3);
   });
 
+  it('a lost acceptance is healed: the reader repeats it until the producer binds the stream', async () => {
+    bus = memoryBus();
+    let dropped = 0;
+    const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.ACCEPTED) && dropped++ === 0 ? 'drop' : 'pass'));
+    const { readers } = await consumer({}, lossy);
+    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 2 });
+    const writing = (async () => {
+      for (let i = 1; i <= 4; i++) await writer.write(i);
+      await writer.end();
+    })();
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [1, 2, 3, 4] });
+    await writing;
+    expect(dropped).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a lost stream.started is healed (the producer’s keepalive, or its answer to the repeated acceptance): the listener sees the stream before any chunk', async () => {
+    bus = memoryBus();
+    let dropped = 0;
+    const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.STARTED) && dropped++ === 0 ? 'drop' : 'pass'));
+    const { readers } = await consumer();
+    const agent = await manager({ componentId: 'agent', ...QUICK }, lossy);
+    const writer = await agent.createStream({ target: 'output', sessionId: 's' });
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(dropped).toBeGreaterThanOrEqual(1);
+    expect(writer.chunksWritten).toBe(0);
+    await writer.end();
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [] });
+  });
+
   it('every stream message delivered twice: each chunk is yielded once, in order, and the stream completes', async () => {
     bus = memoryBus();
     const twice = faultyBus(bus, (m): Fault => (m.eventType?.startsWith('stream.') ? 'twice' : 'pass'));
@@ -202,6 +239,40 @@ describe('credit and chunks lost or repeated by the bus', () => {
     await writing;
     await settle();
     expect(readers).toHaveLength(1);
+  });
+});
+
+describe('publishes the bus refuses', () => {
+  it('a chunk whose publish fails does not count: its write rejects, the next goes on, the reader sees no gap', async () => {
+    bus = memoryBus();
+    const { readers } = await consumer();
+    let refused = 0;
+    const flaky = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 2]) && refused++ === 0 ? 'reject' : 'pass'));
+    const agent = await manager({ componentId: 'agent', ...QUICK }, flaky);
+    const writer = await agent.createStream<string>({ target: 'output', sessionId: 's', window: 4 });
+    await eventually(() => expect(writer.readerAddress).toBeDefined());
+    await writer.write('a');
+    await expect(writer.write('b')).rejects.toThrow(/the test refused this publish/);
+    expect(writer.chunksWritten).toBe(1);
+    await writer.write('b again');
+    await writer.end();
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: ['a', 'b again'] });
+  });
+
+  it('a held chunk whose publish fails when the stream is bound stays held, and goes out, in order, with the next operation', async () => {
+    bus = memoryBus();
+    let refused = 0;
+    const flaky = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 1]) && refused++ === 0 ? 'reject' : 'pass'));
+    const agent = await manager({ componentId: 'agent', ...QUICK }, flaky);
+    const writer = await agent.createStream<string>({ target: 'output', sessionId: 's', window: 4 });
+    await writer.write('held'); // no consumer yet: held
+    const { readers } = await consumer();
+    await eventually(() => expect(refused).toBe(1)); // the reader accepted; publishing the held chunk failed
+    expect(writer.readerAddress).toBeDefined();
+    await writer.write('next');
+    await writer.end();
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: ['held', 'next'] });
   });
 });
 

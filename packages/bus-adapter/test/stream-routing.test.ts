@@ -3,10 +3,11 @@
  * not take each other's messages. The stream protocol travels to `<component>--streams`, so a
  * listener never sees it and a listener that registers late still gets what waited for it.
  */
-import type { JsonValue, MessageEnvelope } from '@woodwork/bus-core';
+import type { EnvelopeInit, JsonValue, MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageBusAdapter, StreamManager, streamTargetOf, type StreamReader } from '../src/index.js';
+import { MAX_STREAMING_ID, MessageBusAdapter, StreamManager, streamInstanceAddress, streamTargetOf, type StreamReader } from '../src/index.js';
+import { faultyBus, type Fault } from './support/faulty-bus.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
 
 let bus: MemoryMessageBus;
@@ -64,26 +65,43 @@ describe('StreamManager and component listeners of the same component', () => {
     expect(agentSaw).toEqual([]);
   });
 
-  it('stream messages travel to <component>--streams, in the stream pattern and session', async () => {
+  it('streams open at <component>--streams and go on between the two managers’ own addresses, in the stream pattern and session', async () => {
     bus = memoryBus();
     adapter = new MessageBusAdapter(bus);
     expect(streamTargetOf('output')).toBe('output--streams');
-    const wire: MessageEnvelope[] = [];
-    await bus.subscribe('*', (e) => void wire.push(e), { componentId: 'output--streams', targetedOnly: true, group: 'spy' });
-    const agent = await manager('agent');
+    const wire: Array<EnvelopeInit | MessageEnvelope> = [];
+    // Every publish of both managers, in order.
+    const recorded = faultyBus(bus, (m): Fault => (wire.push(m), 'pass'));
+    const output = new StreamManager(recorded, { componentId: 'output', onStream: (r) => void collect(r) });
+    managers.push(output);
+    await output.start();
+    const agent = new StreamManager(recorded, { componentId: 'agent', window: 1 });
+    managers.push(agent);
+    await agent.start();
+    expect(agent.address).toBe(`agent--streams-${agent.instanceId}`);
+    expect(streamInstanceAddress('agent', agent.instanceId)).toBe(agent.address);
     const writer = await agent.createStream({ target: 'output', sessionId: 's7' });
     await writer.write('x');
-    await eventually(() => expect(wire).toHaveLength(2));
-    expect(wire.map((e) => [e.eventType, e.componentSource, e.componentTarget, e.pattern, e.sessionId])).toEqual([
+    await writer.end();
+    await eventually(() => expect(output.openStreams).toEqual({ writing: 0, reading: 0 }));
+    const row = (e: EnvelopeInit | MessageEnvelope) => [e.eventType, e.componentSource, e.componentTarget, e.pattern, e.sessionId];
+    expect(wire.filter((e) => e.eventType !== 'stream.ack').map(row)).toEqual([
       ['stream.created', 'agent', 'output--streams', 'stream', 's7'],
-      ['stream.chunk', 'agent', 'output--streams', 'stream', 's7'],
+      ['stream.accepted', 'output', agent.address, 'stream', 's7'],
+      ['stream.started', 'agent', output.address, 'stream', 's7'],
+      ['stream.chunk', 'agent', output.address, 'stream', 's7'],
+      ['stream.completed', 'agent', output.address, 'stream', 's7'],
     ]);
+    const acks = wire.filter((e) => e.eventType === 'stream.ack');
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) expect(row(ack)).toEqual(['stream.ack', 'output', agent.address, 'stream', 's7']);
   });
 
-  it('rejects a component id too long to carry the --streams suffix instead of cutting it (two ids would share streams)', () => {
+  it('rejects a component id too long to carry the --streams-<instance> suffix instead of cutting it (two ids would share streams)', () => {
     bus = memoryBus();
-    const long = 'c'.repeat(120);
-    expect(() => new StreamManager(bus, { componentId: long })).toThrow(/componentId must be at most 119 characters/);
-    expect(() => new StreamManager(bus, { componentId: 'c'.repeat(119) })).not.toThrow();
+    expect(MAX_STREAMING_ID).toBe(106);
+    expect(() => new StreamManager(bus, { componentId: 'c'.repeat(107) })).toThrow(/componentId must be at most 106 characters/);
+    const longest = new StreamManager(bus, { componentId: 'c'.repeat(106) });
+    expect(longest.address).toHaveLength(128);
   });
 });

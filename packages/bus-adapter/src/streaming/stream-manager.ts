@@ -3,19 +3,19 @@
  * Consumer (ordered chunks with backpressure)"), written only on the core `MessageBus` contract,
  * so it works on every backend.
  *
- * One manager per component. Stream messages are targeted to `<component>--streams`, not to the
- * component itself: the contract routes a targeted message to every group of its target, so with
- * the component's own id a `*` component listener would get every chunk (and its queue would hold
- * the stream back), and a listener registering late would find its waiting messages taken by the
- * manager's group. The manager makes one subscription: every event type (`*`), messages targeted to
- * `<component>--streams` only, in the group of that name. Since all of a stream's messages carry
- * the stream's session and reach that one group, the contract's per-session order within a group
- * delivers created, chunks and completed in publish order; producers publish them one at a time.
- * The handler only hands messages to the reader (it never waits for the app), so one slow reader
- * does not hold up other streams of its session; the window bounds what a reader buffers.
- *
- * A stream lives in the process that opened it and the one that accepted it: run one replica per
- * component id that streams (replicas of a component share its group, and would split a stream).
+ * One manager per component per process; replicas of a component each run their own. A manager
+ * makes two subscriptions (every event type, targeted messages only; addresses in
+ * `stream-address.ts`): its component's group `<component>--streams`, shared with the component's
+ * other replicas, where streams are opened (`stream.created`, one replica takes each); and its own
+ * group `<component>--streams-<instance>`, which no other manager joins, for everything else. A
+ * stream is bound to two managers: the producer's, whose address travels in `stream.created`, and
+ * the consumer replica's that accepted it first, whose address travels in `stream.accepted`. So
+ * credit and cancels reach the replica that writes, and one replica reads a stream whole: the
+ * backend may hand one session's messages to different replicas of a shared group, but never
+ * another manager's own group. Within that group the contract keeps a session's messages in
+ * publish order, and producers publish them one at a time, so chunks arrive in order. The handler
+ * only hands messages to the reader (it never waits for the app), so one slow reader does not hold
+ * up other streams of its session; the window bounds what a reader buffers.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -33,10 +33,13 @@ import {
   type MessageEnvelope,
 } from '@woodwork/bus-core';
 import { MessageBusAdapter } from '../message-bus-adapter.js';
+import { newInstanceId, streamInstanceAddress, streamTargetOf, streamingName } from './stream-address.js';
 import { StreamEvent, isStreamEvent, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
 import { LivenessTicker, resolveLiveness } from './stream-liveness.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
+
+export { MAX_STREAMING_ID, streamGroupName, streamInstanceAddress, streamTargetOf } from './stream-address.js';
 
 export type StreamListener = (reader: StreamReader) => unknown;
 
@@ -77,31 +80,18 @@ export interface CreateStreamOptions {
 const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'keepaliveMs', 'rememberFinished'];
 const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
 
-const STREAM_SUFFIX = '--streams';
-/** The longest component id that can stream: the suffix must fit the 128-character name rule. */
-const MAX_STREAMING_ID = 128 - STREAM_SUFFIX.length;
-
-/** Where a component's stream messages are sent (`componentTarget`): its id plus `--streams`. */
-export function streamTargetOf(componentId: string): string {
-  return `${componentId}${STREAM_SUFFIX}`;
-}
-
-/** The manager's group: the same name as its target. */
-export function streamGroupName(componentId: string): string {
-  return streamTargetOf(componentId);
-}
-
-/** A name that can take the suffix: cutting a longer one would let two components share streams. */
-function streamingName(value: unknown, field: string): string {
-  const name = validateName(value, field);
-  if (name.length > MAX_STREAMING_ID) {
-    throw new InvalidMessageError(field, `must be at most ${MAX_STREAMING_ID} characters to stream (the "${STREAM_SUFFIX}" suffix must fit 128); got ${name.length}`);
-  }
-  return name;
+/** What is kept of an ended stream: for one this side stopped, what to tell its producer again, and where. */
+interface Finished {
+  stopReason: string;
+  producer: string;
 }
 
 export class StreamManager {
   readonly componentId: string;
+  /** This manager's own id, random: no other manager (replica) has it. */
+  readonly instanceId: string;
+  /** This manager's own address and group, `<component>--streams-<instanceId>`. */
+  readonly address: string;
   readonly window: number;
   readonly idleTimeoutMs: number;
   readonly keepaliveMs: number;
@@ -110,13 +100,10 @@ export class StreamManager {
   private listener: StreamListener | undefined;
   private readonly writers = new Map<string, StreamWriter>();
   private readonly readers = new Map<string, StreamReader>();
-  /**
-   * Ended stream ids (both directions), oldest first, each with what to tell a producer that keeps
-   * writing to it (a read stream this side stopped), if anything.
-   */
-  private readonly finished = new Map<string, string | undefined>();
+  /** Ended stream ids (both directions), oldest first, each with what to tell a producer that keeps writing to it, if anything. */
+  private readonly finished = new Map<string, Finished | undefined>();
   private readonly ticker: LivenessTicker;
-  private subscriptionId: string | undefined;
+  private readonly subscriptionIds: string[] = [];
   private starting: Promise<void> | undefined;
   private closed = false;
 
@@ -128,6 +115,8 @@ export class StreamManager {
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', OPTION_KEYS);
     this.componentId = streamingName(options.componentId, 'componentId');
+    this.instanceId = newInstanceId();
+    this.address = streamInstanceAddress(this.componentId, this.instanceId);
     this.window = configInteger(options.window ?? 16, 'window', 1, 100_000);
     const liveness = resolveLiveness(options.idleTimeoutMs, options.keepaliveMs);
     this.idleTimeoutMs = liveness.idleTimeoutMs;
@@ -137,15 +126,15 @@ export class StreamManager {
     if (options.onStream !== undefined) this.onStream(options.onStream);
   }
 
-  /** Subscribes; call before streams are opened to this component. Idempotent. */
+  /**
+   * Subscribes (its own group first: a stream accepted from the component's group is answered
+   * there); call before streams are opened to this component. Idempotent.
+   */
   start(): Promise<void> {
-    this.starting ??= (async () => {
-      this.subscriptionId = await this.bus.subscribe('*', (envelope) => this.handle(envelope), {
-        componentId: streamTargetOf(this.componentId),
-        targetedOnly: true,
-        group: streamGroupName(this.componentId),
-      });
-    })();
+    this.starting ??= this.subscribe().catch((error: unknown) => {
+      this.starting = undefined; // nothing half done: a later start() tries again
+      throw error;
+    });
     return this.starting;
   }
 
@@ -155,18 +144,20 @@ export class StreamManager {
     this.listener = listener;
   }
 
-  /** Streams open now, by direction. */
+  /** Streams open now, by direction (reading includes streams accepted here that the producer has not bound yet). */
   get openStreams(): { writing: number; reading: number } {
     return { writing: this.writers.size, reading: this.readers.size };
   }
 
   /**
    * Opens a stream to `target` in `sessionId`: publishes `stream.created` and resolves with the
-   * writer once the bus accepted it. The manager must be started (acks come back through it).
+   * writer once the bus accepted it (until a replica of `target` accepts the stream, the writer
+   * holds what is written, up to the window). The manager must be started (acceptance and acks
+   * come back through it).
    */
   async createStream<T extends JsonValue = JsonValue>(options: CreateStreamOptions): Promise<StreamWriter<T>> {
     if (this.closed) throw new BusClosedError('createStream');
-    if (this.subscriptionId === undefined) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
+    if (this.subscriptionIds.length < 2) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!CREATE_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', CREATE_KEYS);
     const target = streamingName(options.target, 'target');
@@ -181,12 +172,12 @@ export class StreamManager {
       sessionId,
       target,
       window,
-      send: (message) => this.send(message, sessionId, target),
+      send: (message, address) => this.send(message, sessionId, address),
       onFinished: () => this.forget(this.writers, streamId),
     });
     this.writers.set(streamId, writer as StreamWriter);
     try {
-      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata }, sessionId, target);
+      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata, replyTo: this.address }, sessionId, streamTargetOf(target));
     } catch (error) {
       this.writers.delete(streamId);
       throw error;
@@ -211,60 +202,120 @@ export class StreamManager {
     ];
     await Promise.allSettled(endings);
     this.ticker.stop();
-    if (this.subscriptionId !== undefined) await this.bus.unsubscribe(this.subscriptionId).catch(() => undefined);
+    await Promise.allSettled(this.subscriptionIds.splice(0).map((id) => this.bus.unsubscribe(id)));
   }
 
-  private async handle(envelope: MessageEnvelope): Promise<void> {
-    if (!isStreamEvent(envelope.eventType)) return; // not ours: only stream messages should reach <component>--streams
-    const message = parseStreamMessage(envelope);
-    switch (message.event) {
-      case StreamEvent.ACK:
-        this.writers.get(message.streamId)?.acknowledged(message.taken);
-        return;
-      case StreamEvent.CANCELLED:
-        this.writers.get(message.streamId)?.cancelled(message.reason);
-        return;
-      case StreamEvent.CREATED:
-        this.accept(envelope, message);
-        return;
-      default: {
-        const reader = this.readers.get(message.streamId);
-        if (reader) {
-          reader.receive(message);
-          return;
-        }
-        if (message.event !== StreamEvent.CHUNK && message.event !== StreamEvent.KEEPALIVE) return;
-        const stopped = this.finished.get(message.streamId);
-        let reason: string | undefined;
-        if (!this.finished.has(message.streamId)) {
-          // Its stream.created never reached us (or we restarted): stop the producer rather than let it write into nothing.
-          reason = `${this.componentId} has no open stream ${message.streamId}`;
-          this.remember(message.streamId, reason);
-        } else if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE) {
-          // We stopped this stream, yet its producer is still there: our stream.cancelled was lost. Once per keepalive.
-          reason = stopped;
-        }
-        if (reason !== undefined) {
-          await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason }, envelope.sessionId, envelope.componentSource);
-        }
-      }
+  private async subscribe(): Promise<void> {
+    const subscribe = (address: string, via: Via) =>
+      this.bus.subscribe('*', (envelope) => this.handle(envelope, via), { componentId: address, targetedOnly: true, group: address });
+    const own = await subscribe(this.address, 'instance');
+    try {
+      this.subscriptionIds.push(own, await subscribe(streamTargetOf(this.componentId), 'component'));
+    } catch (error) {
+      await this.bus.unsubscribe(own).catch(() => undefined);
+      throw error;
     }
   }
 
-  private accept(envelope: MessageEnvelope, message: Extract<StreamMessage, { event: 'stream.created' }>): void {
-    const { streamId } = message;
+  private async handle(envelope: MessageEnvelope, via: Via): Promise<void> {
+    if (!isStreamEvent(envelope.eventType)) return; // not ours: only stream messages should reach a stream address
+    const message = parseStreamMessage(envelope);
+    if ((message.event === StreamEvent.CREATED) !== (via === 'component')) {
+      // A peer that addresses the wrong group: dead-lettered (after the bus's retries), so it shows.
+      throw new InvalidMessageError(
+        'componentTarget',
+        via === 'component'
+          ? `${envelope.componentTarget} takes only ${StreamEvent.CREATED}; ${message.event} goes to the manager address the stream's peer sent (reply_to)`
+          : `${StreamEvent.CREATED} goes to the component's address (${streamTargetOf(this.componentId)}), not to a manager's own`,
+      );
+    }
+    switch (message.event) {
+      case StreamEvent.CREATED:
+        return this.accept(envelope, message);
+      case StreamEvent.ACCEPTED:
+        return this.onAccepted(envelope.sessionId, message);
+      case StreamEvent.ACK:
+        this.writers.get(message.streamId)?.acknowledged(message.taken, message.replyTo);
+        return;
+      case StreamEvent.CANCELLED:
+        this.writers.get(message.streamId)?.cancelled(message.reason, message.replyTo);
+        return;
+      case StreamEvent.DECLINED:
+        this.readers.get(message.streamId)?.declined(message.reason);
+        return;
+      default:
+        return this.fromProducer(envelope, message);
+    }
+  }
+
+  /** A replica of the consumer took the stream: bind it there, or decline. */
+  private async onAccepted(sessionId: string, message: Extract<StreamMessage, { event: 'stream.accepted' }>): Promise<void> {
+    const { streamId, replyTo } = message;
+    const writer = this.writers.get(streamId);
+    if (writer !== undefined && writer.accepted(replyTo) !== 'declined') return;
+    const reason =
+      writer === undefined
+        ? this.finished.has(streamId)
+          ? `stream ${streamId} has ended`
+          : `${this.componentId} has no stream ${streamId}`
+        : writer.readerAddress === undefined
+          ? `stream ${streamId} ended before a reader accepted it`
+          : `stream ${streamId} is read by ${writer.readerAddress}`;
+    await this.send({ event: StreamEvent.DECLINED, streamId, reason }, sessionId, replyTo);
+  }
+
+  /** A message of the producer, to this manager's own group: a stream read here. */
+  private async fromProducer(envelope: MessageEnvelope, message: StreamMessage): Promise<void> {
+    const reader = this.readers.get(message.streamId);
+    if (reader) {
+      // The producer bound the stream here: now the app may see it.
+      if (reader.start()) this.show(reader);
+      reader.receive(message);
+      return;
+    }
+    // We stopped this stream, yet its producer is still there: our stream.cancelled was lost. Once per keepalive.
+    // (A stream never accepted here cannot reach this group; one forgotten since is left to the producer's idle timeout.)
+    const stopped = this.finished.get(message.streamId);
+    if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE) {
+      await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason: stopped.stopReason, replyTo: this.address }, envelope.sessionId, stopped.producer);
+    }
+  }
+
+  /** A replica's share of the component's group: take the stream, or refuse it. */
+  private async accept(envelope: MessageEnvelope, message: Extract<StreamMessage, { event: 'stream.created' }>): Promise<void> {
+    const { streamId, replyTo: producer } = message;
+    const { sessionId } = envelope;
     if (this.readers.has(streamId) || this.finished.has(streamId)) return; // redelivered
+    if (!this.listener || this.closed) {
+      const reason = this.closed ? 'the consumer closed its stream manager' : `${this.componentId} has no stream listener`;
+      await this.send({ event: StreamEvent.CANCELLED, streamId, reason, replyTo: this.address }, sessionId, producer);
+      this.remember(streamId, undefined);
+      return;
+    }
     const reader = new StreamReader({
       streamId,
-      sessionId: envelope.sessionId,
+      sessionId,
       source: envelope.componentSource,
+      address: this.address,
       window: message.window,
       metadata: message.metadata,
-      send: (reply) => this.send(reply, envelope.sessionId, envelope.componentSource),
-      onFinished: () => this.forget(this.readers, streamId, reader.stopReason),
+      send: (reply) => this.send(reply, sessionId, producer),
+      onFinished: () => this.forget(this.readers, streamId, reader.stopReason === undefined ? undefined : { stopReason: reader.stopReason, producer }),
     });
+    // Registered before the acceptance goes out: the producer's answer may come before publish resolves.
     this.readers.set(streamId, reader);
+    try {
+      await reader.accept();
+    } catch (error) {
+      // Not accepted: the bus retries stream.created (here or at another replica).
+      this.readers.delete(streamId);
+      throw error;
+    }
     if (!this.closed) this.ticker.start();
+  }
+
+  /** Hands a stream the producer bound here to the listener. */
+  private show(reader: StreamReader): void {
     const listener = this.listener;
     if (!listener || this.closed) {
       void reader.cancel(`${this.componentId} has no stream listener`).catch(() => undefined);
@@ -277,28 +328,31 @@ export class StreamManager {
       .catch(() => undefined);
   }
 
-  private send(message: StreamMessage, sessionId: string, target: string): Promise<unknown> {
+  private send(message: StreamMessage, sessionId: string, address: string): Promise<unknown> {
     return this.bus.publish({
       eventType: message.event,
       sessionId,
       componentSource: this.componentId,
-      componentTarget: streamTargetOf(target),
+      componentTarget: address,
       pattern: MessagePattern.STREAM,
       payload: toPayload(message),
     });
   }
 
-  private forget(map: Map<string, unknown>, streamId: string, stopReason?: string): void {
+  private forget(map: Map<string, unknown>, streamId: string, finished?: Finished): void {
     map.delete(streamId);
-    this.remember(streamId, stopReason);
+    this.remember(streamId, finished);
     if (this.writers.size === 0 && this.readers.size === 0) this.ticker.stop();
   }
 
-  private remember(streamId: string, stopReason: string | undefined): void {
-    this.finished.set(streamId, stopReason);
+  private remember(streamId: string, finished: Finished | undefined): void {
+    this.finished.set(streamId, finished);
     if (this.finished.size > this.rememberFinished) {
       const oldest = this.finished.keys().next().value as string;
       this.finished.delete(oldest);
     }
   }
 }
+
+/** Which of the manager's two groups a message came through. */
+type Via = 'component' | 'instance';

@@ -2,26 +2,32 @@
  * The consumer's end of a stream: an async iterator over the chunks, in order. Chunks wait in a
  * buffer that the producer's window bounds; taking them from the iterator sends credit back
  * (`stream.ack`). A gap or a duplicate in the sequence numbers is caught here: duplicates
- * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole. The
- * manager's ticker calls `checkLiveness`: a reader that has sent nothing for a while repeats its
- * ack (which also heals a lost one), and one that heard nothing from its producer for the idle
+ * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole.
+ *
+ * A reader starts unstarted: its manager accepted the stream (`stream.accepted`) and waits for the
+ * producer to bind it here; the manager shows it to the app only once the producer's first message
+ * arrives (`start()`), and drops it quietly if the producer declines it. The manager's ticker calls
+ * `checkLiveness`: a reader that has sent nothing for a while repeats its ack (its acceptance while
+ * unstarted; either heals a lost one), and one that heard nothing from its producer for the idle
  * timeout fails.
  */
 import { Deque, type JsonObject, type JsonValue } from '@woodwork/bus-core';
 import { StreamFailedError } from './stream-errors.js';
-import { StreamEvent, type RemoteError, type StreamMessage } from './stream-protocol.js';
+import { StreamEvent, type ConsumerMessage, type RemoteError, type StreamMessage } from './stream-protocol.js';
 
 export type StreamReaderState = 'open' | 'completed' | 'failed' | 'cancelled';
 
 export interface StreamReaderInit {
   streamId: string;
   sessionId: string;
-  /** The producer's component (where acks and cancels go). */
+  /** The producer's component. */
   source: string;
+  /** This reader's manager's address: the producer sends the stream there once it bound it. */
+  address: string;
   window: number;
   metadata: JsonObject;
-  /** Publishes one protocol message to the producer. */
-  send(message: StreamMessage): Promise<unknown>;
+  /** Publishes one protocol message to the producer instance; rejects when the bus did not accept it. */
+  send(message: ConsumerMessage): Promise<unknown>;
   /** Called once when the reader reaches a final state. */
   onFinished(): void;
 }
@@ -32,6 +38,8 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   readonly source: string;
   readonly metadata: JsonObject;
   private stateValue: StreamReaderState = 'open';
+  /** The producer bound the stream here (the app may see it). */
+  private startedValue = false;
   private readonly buffer = new Deque<T>();
   private nextSeq = 1;
   private taken = 0;
@@ -74,6 +82,36 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Chunks the iterator has handed out. */
   get chunksTaken(): number {
     return this.taken;
+  }
+
+  /** True once the producer bound the stream to this reader. */
+  get started(): boolean {
+    return this.startedValue;
+  }
+
+  /** Tells the producer this manager takes the stream (`stream.accepted`); rejects when the bus did not accept it. */
+  async accept(): Promise<void> {
+    this.lastSentAt = Date.now();
+    await this.init.send({ event: StreamEvent.ACCEPTED, streamId: this.streamId, replyTo: this.init.address });
+  }
+
+  /** A message of the producer arrived: the stream is bound here. True the first time (show it to the app). */
+  start(): boolean {
+    if (this.startedValue || this.stateValue !== 'open') return false;
+    this.startedValue = true;
+    this.lastHeardAt = Date.now();
+    return true;
+  }
+
+  /**
+   * The producer declined this reader's acceptance (another replica reads the stream, or it ended
+   * before anyone accepted it). Unstarted, the reader just goes; started, the producer no longer
+   * knows the stream, so it fails.
+   */
+  declined(reason: string): void {
+    if (this.stateValue !== 'open') return;
+    if (this.startedValue) this.failLocally(`the producer no longer has the stream: ${reason}`, false);
+    else this.finish('cancelled');
   }
 
   [Symbol.asyncIterator](): this {
@@ -119,7 +157,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
     this.buffer.drain();
     this.stopReasonValue = reason;
     this.finish('cancelled');
-    await this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason });
+    await this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason, replyTo: this.init.address });
   }
 
   /** Feeds a protocol message from the producer (the manager calls this in publish order). */
@@ -170,12 +208,15 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
     if (producerStillWriting) this.stopReasonValue = reason;
     this.finish('failed');
     this.wakeReader();
-    if (producerStillWriting) void this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason }).catch(() => undefined);
+    if (producerStillWriting) {
+      void this.init.send({ event: StreamEvent.CANCELLED, streamId: this.streamId, reason, replyTo: this.init.address }).catch(() => undefined);
+    }
   }
 
   /**
    * Called by the manager's ticker: fails the stream when the producer has been silent for
-   * `idleTimeoutMs` (0: never), else repeats the ack when nothing was sent for `keepaliveMs`.
+   * `idleTimeoutMs` (0: never), else repeats the ack (the acceptance while unstarted) when nothing
+   * was sent for `keepaliveMs`.
    */
   checkLiveness(now: number, idleTimeoutMs: number, keepaliveMs: number): void {
     if (this.stateValue !== 'open') return;
@@ -183,7 +224,10 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
       this.failLocally(`no word from the producer ${this.source} for ${idleTimeoutMs} ms`, true);
       return;
     }
-    if (keepaliveMs > 0 && now - this.lastSentAt >= keepaliveMs) this.sendAck(true);
+    if (keepaliveMs > 0 && now - this.lastSentAt >= keepaliveMs) {
+      if (this.startedValue) this.sendAck(true);
+      else this.accept().catch(() => undefined); // lost: the next one follows
+    }
   }
 
   /** Sends the cumulative ack. `repeat`: a keepalive; losing it costs nothing, the next one follows. */
@@ -191,7 +235,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
     this.acked = this.taken;
     this.lastSentAt = Date.now();
     const taken = this.taken;
-    this.init.send({ event: StreamEvent.ACK, streamId: this.streamId, taken }).catch((error: unknown) => {
+    this.init.send({ event: StreamEvent.ACK, streamId: this.streamId, taken, replyTo: this.init.address }).catch((error: unknown) => {
       // Without this ack the producer may wait forever: end the stream visibly instead.
       if (repeat || this.stateValue !== 'open') return;
       this.failure = new StreamFailedError(this.streamId, `could not send credit to the producer: ${String(error)}`);
