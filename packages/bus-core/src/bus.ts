@@ -44,6 +44,13 @@ export interface SubscribeOptions {
   handlerTimeoutMs?: number;
   /** Only messages targeted at `componentId` (no pub_sub broadcasts). Requires `componentId`. */
   targetedOnly?: boolean;
+  /**
+   * Watch without taking part (tools such as `woodwork-bus tail`): a private group that receives
+   * every message matching the pattern (and session), targeted ones included, while the target's
+   * own group still gets each of them, and a target that has not subscribed yet still finds its
+   * messages waiting. Cannot be combined with `componentId`, `group` or `targetedOnly`.
+   */
+  observe?: boolean;
 }
 
 export interface MessageBus {

@@ -16,6 +16,8 @@ export interface GroupSpec {
   componentId: string | null;
   sessionId: string | null;
   targetedOnly: boolean;
+  /** An observer's private group sees targeted messages too, without ever counting as the target. */
+  observer: boolean;
   /** Durable groups outlive their replicas; private ones end with their one subscription. */
   durable: boolean;
 }
@@ -27,7 +29,7 @@ export interface ResolvedSubscription extends GroupSpec {
   handlerTimeoutMs: number;
 }
 
-const SUBSCRIBE_OPTION_KEYS = ['sessionId', 'componentId', 'group', 'concurrency', 'handlerTimeoutMs', 'targetedOnly'];
+const SUBSCRIBE_OPTION_KEYS = ['sessionId', 'componentId', 'group', 'concurrency', 'handlerTimeoutMs', 'targetedOnly', 'observe'];
 
 /**
  * Checks a subscribe call and names its group: the explicit `group`, else the `componentId` (plus
@@ -51,9 +53,15 @@ export function resolveSubscription(
   const targetedOnly = o.targetedOnly ?? false;
   if (typeof targetedOnly !== 'boolean') throw new InvalidConfigError('targetedOnly', `must be a boolean; got ${describe(targetedOnly)}`);
   if (targetedOnly && componentId === null) throw new InvalidConfigError('targetedOnly', 'requires componentId');
+  const observer = o.observe ?? false;
+  if (typeof observer !== 'boolean') throw new InvalidConfigError('observe', `must be a boolean; got ${describe(observer)}`);
+  if (observer && (componentId !== null || explicitGroup !== null || targetedOnly)) {
+    throw new InvalidConfigError('observe', 'cannot be combined with componentId, group or targetedOnly: an observer has a private group of its own');
+  }
   const subscriptionId = `sub-${uuidv4()}`;
   let group: string;
-  if (explicitGroup !== null) group = explicitGroup;
+  if (observer) group = `observer-${subscriptionId.slice(4)}`;
+  else if (explicitGroup !== null) group = explicitGroup;
   else if (componentId !== null) {
     group = componentId;
     if (pattern !== '*') group += `~${pattern.replaceAll('.', '~')}`;
@@ -68,7 +76,8 @@ export function resolveSubscription(
     componentId,
     sessionId,
     targetedOnly,
-    durable: explicitGroup !== null || componentId !== null,
+    observer,
+    durable: !observer && (explicitGroup !== null || componentId !== null),
     concurrency: o.concurrency === undefined ? defaults.concurrency : configInteger(o.concurrency, 'concurrency', 1, 10_000),
     handlerTimeoutMs:
       o.handlerTimeoutMs === undefined ? defaults.handlerTimeoutMs : configInteger(o.handlerTimeoutMs, 'handlerTimeoutMs', 0),
@@ -77,7 +86,7 @@ export function resolveSubscription(
 
 /** Two subscriptions may share a group only if they receive the same messages. */
 export function assertSameGroupSpec(existing: GroupSpec, incoming: GroupSpec): void {
-  for (const key of ['eventPattern', 'componentId', 'sessionId', 'targetedOnly'] as const) {
+  for (const key of ['eventPattern', 'componentId', 'sessionId', 'targetedOnly', 'observer'] as const) {
     if (existing[key] !== incoming[key]) {
       throw new InvalidConfigError(
         'group',
@@ -91,6 +100,7 @@ export function assertSameGroupSpec(existing: GroupSpec, incoming: GroupSpec): v
 export function groupReceives(spec: GroupSpec, envelope: MessageEnvelope): boolean {
   if (spec.sessionId !== null && spec.sessionId !== envelope.sessionId) return false;
   if (spec.eventPattern !== '*' && spec.eventPattern !== envelope.eventType) return false;
+  if (spec.observer) return true;
   if (isTargeted(envelope)) return spec.componentId === envelope.componentTarget;
   return !spec.targetedOnly;
 }

@@ -272,10 +272,16 @@ export class MemoryMessageBus implements MessageBus {
     return { messageId: envelope.messageId, duplicate: false };
   }
 
-  /** The queues the message goes to: its groups, or the inbox of its target when no group takes it. */
+  /**
+   * The queues the message goes to: its groups, plus the inbox of its target when no group of the
+   * target takes it (observers watch; they never stand in for the target).
+   */
   private queuesFor(envelope: MessageEnvelope): readonly QueueKey[] {
-    const groups = this.matchingGroups(envelope);
-    return groups.length === 0 && isTargeted(envelope) ? [envelope.componentTarget as string] : groups;
+    const groups: QueueKey[] = this.matchingGroups(envelope);
+    if (isTargeted(envelope) && !groups.some((g) => !(g as MemoryGroup).spec.observer)) {
+      groups.push(envelope.componentTarget as string);
+    }
+    return groups;
   }
 
   private isFull(queue: QueueKey): boolean {
@@ -329,6 +335,7 @@ export class MemoryMessageBus implements MessageBus {
         componentId: spec.componentId,
         sessionId: spec.sessionId,
         targetedOnly: spec.targetedOnly,
+        observer: spec.observer,
         durable: spec.durable,
       },
       this.groupContext,

@@ -95,6 +95,9 @@ export function badInputSuite(harness: BusHarness): void {
       await expect(bus.subscribe('ok', h, { unknownOption: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'unknownOption' });
       await expect(bus.subscribe('ok', 'not a function' as never)).rejects.toBeInstanceOf(InvalidConfigError);
       await expect(bus.subscribe('ok', h, { targetedOnly: true })).rejects.toMatchObject({ key: 'targetedOnly' });
+      await expect(bus.subscribe('ok', h, { observe: true, componentId: 'c' })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'observe' });
+      await expect(bus.subscribe('ok', h, { observe: true, group: 'g' })).rejects.toMatchObject({ key: 'observe' });
+      await expect(bus.subscribe('ok', h, { observe: 'yes' } as never)).rejects.toMatchObject({ key: 'observe' });
       const group = randomName('g');
       await bus.subscribe('one.type', h, { group });
       await expect(bus.subscribe('other.type', h, { group })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'group' });

@@ -249,6 +249,31 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       expect(late).toEqual([after.messageId]);
     });
 
+    it('an observer sees its session\'s targeted and broadcast messages without taking any, and leaves no group', async () => {
+      const bus = await buses.make();
+      const watched: string[] = [];
+      const observerId = await bus.subscribe('*', (e) => void watched.push(e.messageId), { observe: true, sessionId: 'watched' });
+      const hooks: string[] = [];
+      await bus.subscribe('obs.event', (e) => void hooks.push(e.messageId), { componentId: randomName('hooks') });
+      const worker = randomName('worker');
+      const toWorker = [0, 1].map(() =>
+        message({ sessionId: 'watched', eventType: 'obs.task', pattern: 'point_to_point', componentTarget: worker }),
+      );
+      const broadcast = message({ sessionId: 'watched', eventType: 'obs.event' });
+      const elsewhere = message({ sessionId: 'other', eventType: 'obs.event' });
+      for (const m of [...toWorker, broadcast, elsewhere]) await bus.publish(m);
+      await waitFor(() => watched.length === 3, 'the observer to see three messages');
+      expect(watched).toEqual([...toWorker, broadcast].map((m) => m.messageId));
+      await waitFor(() => hooks.length === 2, 'the hooks group to get both broadcasts');
+      const got: string[] = [];
+      await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: worker, targetedOnly: true });
+      await waitFor(() => got.length === 2, 'the late target to get what waited for it');
+      expect(got).toEqual(toWorker.map((m) => m.messageId));
+      await bus.unsubscribe(observerId);
+      const groups = (await bus.healthCheck()).groups;
+      expect(groups.filter((g) => g.componentId === null)).toEqual([]);
+    });
+
     it('exactly_once: a duplicate publish within the window is reported and delivered once', async () => {
       const bus = await buses.make();
       const got: string[] = [];
