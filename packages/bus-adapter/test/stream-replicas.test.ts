@@ -148,7 +148,7 @@ describe('replicas of a streaming component', () => {
     for (const [streamId, chunks] of expected) expect(reads.get(streamId)?.map((r) => r.chunks)).toEqual([chunks]);
   });
 
-  it('closing the managers ends their subscriptions and leaves nothing waiting (their own groups stay: the contract makes every targeted group durable)', async () => {
+  it('closing the managers ends their subscriptions, removes their own groups and leaves nothing waiting', async () => {
     bus = memoryBus();
     const health = () => bus.healthCheck();
     const before = (await health()).groups.map((g) => g.group);
@@ -166,9 +166,9 @@ describe('replicas of a streaming component', () => {
     for (const m of started) expect(during.find((g) => g.group === m.address)?.consumers).toBe(1);
     await Promise.all(managers.splice(0).map((m) => m.close()));
     const after = await health();
-    // A private targeted group needs core support (SubscribeOptions has no way to ask for one yet):
-    // until then a closed manager's group stays, empty, until the backend's groupExpiryMs.
-    expect(after.groups.map((g) => g.group).sort()).toEqual([...before, 'agent--streams', 'output--streams', ...started.map((m) => m.address)].sort());
+    // Each manager's own address is a non-durable group: it goes with the manager. The components'
+    // shared groups are durable (a restarted component continues).
+    expect(after.groups.map((g) => g.group).sort()).toEqual([...before, 'agent--streams', 'output--streams'].sort());
     for (const group of after.groups) expect(group).toMatchObject({ consumers: 0, pending: 0 });
     expect(after.details['waitingForTarget']).toEqual({});
   });

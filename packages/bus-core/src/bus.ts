@@ -51,6 +51,12 @@ export interface SubscribeOptions {
    * messages waiting. Cannot be combined with `componentId`, `group` or `targetedOnly`.
    */
   observe?: boolean;
+  /**
+   * With `componentId` or `group`: `false` makes the group end with its last subscription (removed
+   * on `unsubscribe` / `close`, like a private group) instead of outliving it. Default `true`.
+   * For per-instance addresses (reply channels) that nobody will come back to.
+   */
+  durable?: boolean;
 }
 
 export interface MessageBus {

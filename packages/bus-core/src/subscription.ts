@@ -29,7 +29,7 @@ export interface ResolvedSubscription extends GroupSpec {
   handlerTimeoutMs: number;
 }
 
-const SUBSCRIBE_OPTION_KEYS = ['sessionId', 'componentId', 'group', 'concurrency', 'handlerTimeoutMs', 'targetedOnly', 'observe'];
+const SUBSCRIBE_OPTION_KEYS = ['sessionId', 'componentId', 'group', 'concurrency', 'handlerTimeoutMs', 'targetedOnly', 'observe', 'durable'];
 
 /**
  * Checks a subscribe call and names its group: the explicit `group`, else the `componentId` (plus
@@ -58,6 +58,11 @@ export function resolveSubscription(
   if (observer && (componentId !== null || explicitGroup !== null || targetedOnly)) {
     throw new InvalidConfigError('observe', 'cannot be combined with componentId, group or targetedOnly: an observer has a private group of its own');
   }
+  const durableOption = o.durable ?? true;
+  if (typeof durableOption !== 'boolean') throw new InvalidConfigError('durable', `must be a boolean; got ${describe(durableOption)}`);
+  if (o.durable !== undefined && componentId === null && explicitGroup === null) {
+    throw new InvalidConfigError('durable', 'needs componentId or group (without them a subscription is always private)');
+  }
   const subscriptionId = `sub-${uuidv4()}`;
   let group: string;
   if (observer) group = `observer-${subscriptionId.slice(4)}`;
@@ -77,7 +82,7 @@ export function resolveSubscription(
     sessionId,
     targetedOnly,
     observer,
-    durable: !observer && (explicitGroup !== null || componentId !== null),
+    durable: !observer && durableOption && (explicitGroup !== null || componentId !== null),
     concurrency: o.concurrency === undefined ? defaults.concurrency : configInteger(o.concurrency, 'concurrency', 1, 10_000),
     handlerTimeoutMs:
       o.handlerTimeoutMs === undefined ? defaults.handlerTimeoutMs : configInteger(o.handlerTimeoutMs, 'handlerTimeoutMs', 0),
@@ -86,7 +91,7 @@ export function resolveSubscription(
 
 /** Two subscriptions may share a group only if they receive the same messages. */
 export function assertSameGroupSpec(existing: GroupSpec, incoming: GroupSpec): void {
-  for (const key of ['eventPattern', 'componentId', 'sessionId', 'targetedOnly', 'observer'] as const) {
+  for (const key of ['eventPattern', 'componentId', 'sessionId', 'targetedOnly', 'observer', 'durable'] as const) {
     if (existing[key] !== incoming[key]) {
       throw new InvalidConfigError(
         'group',

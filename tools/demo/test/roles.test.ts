@@ -64,8 +64,7 @@ describe('the demo with one role per "process"', () => {
   });
 
   it("cancels a stream left over from another session's run instead of rendering it", async () => {
-    // A producer of an earlier run opened a stream to output and never ended it. (Its own component
-    // id: replicas of one producer component do not get each other's acks and cancels yet.)
+    // A producer of an earlier run opened a stream to output and never ended it.
     const crashed = new StreamManager(bus, { componentId: 'agent-earlier' });
     await crashed.start();
     const leftover = await crashed.createStream<string>({ target: 'output', sessionId: 'earlier-run' });

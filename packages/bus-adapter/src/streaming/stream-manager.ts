@@ -207,7 +207,13 @@ export class StreamManager {
 
   private async subscribe(): Promise<void> {
     const subscribe = (address: string, via: Via) =>
-      this.bus.subscribe('*', (envelope) => this.handle(envelope, via), { componentId: address, targetedOnly: true, group: address });
+      this.bus.subscribe('*', (envelope) => this.handle(envelope, via), {
+        componentId: address,
+        targetedOnly: true,
+        group: address,
+        // The instance address dies with this manager; the component's shared group outlives it.
+        durable: via === 'component',
+      });
     const own = await subscribe(this.address, 'instance');
     try {
       this.subscriptionIds.push(own, await subscribe(streamTargetOf(this.componentId), 'component'));

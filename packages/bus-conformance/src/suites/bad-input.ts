@@ -98,6 +98,8 @@ export function badInputSuite(harness: BusHarness): void {
       await expect(bus.subscribe('ok', h, { observe: true, componentId: 'c' })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'observe' });
       await expect(bus.subscribe('ok', h, { observe: true, group: 'g' })).rejects.toMatchObject({ key: 'observe' });
       await expect(bus.subscribe('ok', h, { observe: 'yes' } as never)).rejects.toMatchObject({ key: 'observe' });
+      await expect(bus.subscribe('ok', h, { durable: false })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'durable' });
+      await expect(bus.subscribe('ok', h, { componentId: 'c', durable: 'no' } as never)).rejects.toMatchObject({ key: 'durable' });
       const group = randomName('g');
       await bus.subscribe('one.type', h, { group });
       await expect(bus.subscribe('other.type', h, { group })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'group' });

@@ -56,6 +56,19 @@ export function lifecycleSuite(harness: BusHarness): void {
       expect(first).toEqual([]);
     });
 
+    it('a component group made with durable: false receives its targeted messages and ends with its subscription', async () => {
+      const bus = await buses.make();
+      const address = randomName('reply');
+      const got: string[] = [];
+      const id = await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: address, targetedOnly: true, durable: false });
+      const m = message({ sessionId: 's', eventType: 'reply.ack', pattern: 'point_to_point', componentTarget: address });
+      await bus.publish(m);
+      await waitFor(() => got.length === 1, 'the targeted message');
+      expect((await bus.healthCheck()).groups.find((g) => g.componentId === address)).toMatchObject({ durable: false, consumers: 1 });
+      await bus.unsubscribe(id);
+      expect((await bus.healthCheck()).groups.filter((g) => g.componentId === address)).toEqual([]);
+    });
+
     it('createSessionQueue is optional and idempotent; deleteSessionQueue leaves nothing behind', async () => {
       const bus = await buses.make();
       const session = randomName('doomed');
