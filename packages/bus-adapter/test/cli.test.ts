@@ -272,13 +272,18 @@ describe('woodwork-bus tail', () => {
     await bus.publish({ sessionId: 's1', eventType: 'agent.thought', componentSource: 'planner', pattern: 'pub_sub', payload: { n: 1 } });
     await bus.publish({ sessionId: 's2', eventType: 'agent.thought', componentSource: 'planner', pattern: 'pub_sub', payload: { n: 2 } });
     await bus.publish({ sessionId: 's1', eventType: 'tool.call', componentSource: 'planner', pattern: 'pub_sub', payload: { n: 3 } });
-    // Targeted at the worker: routed only to the worker's group, so the tail does not see it.
+    // Targeted at the worker: the worker's group gets it, and the tail (an observer) sees it too.
     await bus.publish({ sessionId: 's1', eventType: 'task.run', componentSource: 'planner', componentTarget: 'worker', payload: { n: 4 } });
+    // Targeted at a component that has not subscribed: the tail sees it, and it still waits for that component.
+    await bus.publish({ sessionId: 's1', eventType: 'task.run', componentSource: 'planner', componentTarget: 'later', payload: { n: 5 } });
     await eventually(() => expect(worker).toHaveLength(4));
-    await eventually(() => expect(stdout.text.trimEnd().split('\n')).toHaveLength(2));
+    await eventually(() => expect(stdout.text.trimEnd().split('\n')).toHaveLength(4));
     const lines = stdout.text.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}agent\.thought +pub_sub +planner -> \* +msg-\S+ {2}\{"n":1\}$/);
     expect(lines[1]).toMatch(/ {2}tool\.call +pub_sub .* \{"n":3\}$/);
+    expect(lines[2]).toMatch(/ {2}task\.run +point_to_point +planner -> worker .* \{"n":4\}$/);
+    expect(lines[3]).toMatch(/ {2}task\.run +point_to_point +planner -> later .* \{"n":5\}$/);
+    expect((await bus.healthCheck()).details['waitingForTarget']).toEqual({ later: 1 });
     expect(worker.sort()).toEqual(['s1:agent.thought', 's1:task.run', 's1:tool.call', 's2:agent.thought']);
 
     controller.abort();

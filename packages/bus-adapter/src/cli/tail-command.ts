@@ -2,12 +2,11 @@
  * `woodwork-bus tail --session S [--event E]`: prints one session's messages as they are published,
  * until the signal aborts (SIGINT / SIGTERM in the bin).
  *
- * It consumes nothing: it subscribes without `componentId` or `group`, which on the bus contract is
- * a private group of its own. Every group gets its own copy of a broadcast, so the tail takes no
- * message from anyone, and a private group is removed on `unsubscribe`, so it leaves nothing behind.
- * It therefore sees what the contract routes to any new group: pub_sub and untargeted messages from
- * now on, not messages targeted at one component (those reach only that component's group) and no
- * history.
+ * It consumes nothing: it subscribes as an observer (`observe: true` on the bus contract), a private
+ * group of its own that sees every message of the session, targeted ones included, while each
+ * message still goes to its own groups (a target that has not subscribed yet still finds it
+ * waiting). The group is removed on `unsubscribe`, so it leaves nothing behind. No history: it shows
+ * what is published from now on.
  */
 import { toWire, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
 import { isoTime, shortJson, type TextSink } from './output.js';
@@ -21,10 +20,10 @@ export interface TailIo {
 
 export async function runTail(bus: MessageBus, io: TailIo, sessionId: string, eventType: string | undefined): Promise<number> {
   if (io.signal.aborted) return 0;
-  const subscriptionId = await bus.subscribe(eventType ?? '*', (envelope) => printEnvelope(io, envelope), { sessionId });
+  const subscriptionId = await bus.subscribe(eventType ?? '*', (envelope) => printEnvelope(io, envelope), { sessionId, observe: true });
   io.err.write(
     `woodwork-bus: tailing session ${sessionId}, ${eventType === undefined ? 'all events' : `event ${eventType}`}, on ${bus.backend}` +
-      ' (a private group: consumes nothing); stop with Ctrl-C\n',
+      ' (an observer: consumes nothing); stop with Ctrl-C\n',
   );
   // A backend without sockets (memory) holds no handle: keep the process alive until told to stop.
   const keepAlive = setInterval(() => {}, 2 ** 30);
