@@ -24,7 +24,8 @@ export interface DeliveryContext {
 
 /**
  * A handler is done when its promise resolves. A throw, a rejection or a timeout is a failed
- * attempt (retried, then dead-lettered). Handlers should treat the envelope as read-only.
+ * attempt (retried, then dead-lettered). Each attempt gets its own envelope: changing it changes
+ * nothing for other groups, later attempts or the dead letter.
  */
 export type MessageHandler = (envelope: MessageEnvelope, context: DeliveryContext) => unknown;
 

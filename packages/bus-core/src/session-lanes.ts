@@ -50,6 +50,12 @@ export interface SessionLanesHooks<D extends LaneDelivery> {
   onDone?(delivery: D): void;
   /** Delay before the attempt after `failedAttempts` failures. */
   retryDelayMs(failedAttempts: number): number;
+  /**
+   * The envelope an attempt's handler gets (default: the delivery's, with `retryCount` set). A
+   * backend without a wire (memory) decodes a fresh copy here, so a handler that changes its
+   * envelope's objects changes nothing for other groups, later attempts or the dead letter.
+   */
+  envelopeFor?(delivery: D, attempt: number): MessageEnvelope;
   /** A hook above threw; the lane goes on (the backend's redelivery covers a lost ack). */
   onHookError?(error: unknown, delivery: D): void;
 }
@@ -269,8 +275,11 @@ export class SessionLanes<D extends LaneDelivery> {
     const attempt = delivery.attemptsMade + 1;
     const context = new AttemptContext(attempt, consumer.group, consumer.subscriptionId);
     lane.context = context;
-    const envelope =
-      delivery.envelope.retryCount === attempt - 1 ? delivery.envelope : { ...delivery.envelope, retryCount: attempt - 1 };
+    const envelope = this.hooks.envelopeFor
+      ? this.hooks.envelopeFor(delivery, attempt)
+      : delivery.envelope.retryCount === attempt - 1
+        ? delivery.envelope
+        : { ...delivery.envelope, retryCount: attempt - 1 };
     const startedAt = performance.now();
     const timeoutMs = consumer.handlerTimeoutMs;
     const running = new RunningAttempt(timeoutMs > 0 ? startedAt + timeoutMs : Number.POSITIVE_INFINITY, timeoutMs, context);

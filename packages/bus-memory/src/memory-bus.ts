@@ -4,8 +4,8 @@
  * publish order, or rejects, by `onQueueFull`. Nothing survives the process: use Redis or NATS for that.
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
- * Payload and metadata are copied at publish, so a publisher changing its objects afterwards changes
- * nothing delivered; groups share that copy, so handlers must treat envelopes as read-only.
+ * Every attempt gets its own payload and metadata, decoded from the JSON made at publish
+ * (message-bodies.ts), as a handler on a wire backend would.
  */
 import {
   BusClosedError,
@@ -27,7 +27,6 @@ import {
   type EnvelopeInit,
   type HealthReport,
   type HealthStatus,
-  type JsonObject,
   type PreparedPublish,
   type MessageBus,
   type MessageEnvelope,
@@ -38,6 +37,7 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { DeadLetterStore } from './dead-letter-store.js';
+import { freshEnvelope, rememberBody } from './message-bodies.js';
 import { DedupeWindow } from './dedupe-window.js';
 import { MemoryGroup, type GroupContext, type MemoryDelivery } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
@@ -394,7 +394,7 @@ export class MemoryMessageBus implements MessageBus {
   private deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void {
     const now = Date.now() / 1000;
     this.deadLetters.add({
-      envelope: { ...delivery.envelope, retryCount: Math.max(0, attempts - 1) },
+      envelope: freshEnvelope(delivery.envelope, Math.max(0, attempts - 1)),
       error: errorToDeadLetterError(error),
       attempts,
       firstFailedAt: delivery.firstFailedAt ?? now,
@@ -411,18 +411,8 @@ export class MemoryMessageBus implements MessageBus {
   }
 }
 
-/**
- * Gives the envelope its own payload and metadata, decoded from the JSON made while validating, so
- * later changes by the publisher never reach a handler.
- */
+/** Keeps the JSON made while validating; every attempt decodes its own copy from it (message-bodies.ts). */
 function snapshot(prepared: PreparedPublish): MessageEnvelope {
-  // preparePublish made this envelope object; nobody else holds it yet.
-  const envelope = prepared.envelope as { -readonly [K in keyof MessageEnvelope]: MessageEnvelope[K] };
-  envelope.payload = decodeBody(prepared.payloadJson);
-  envelope.metadata = decodeBody(prepared.metadataJson);
-  return envelope;
-}
-
-function decodeBody(json: string): JsonObject {
-  return json === '{}' ? {} : (JSON.parse(json) as JsonObject);
+  rememberBody(prepared.envelope, prepared.payloadJson, prepared.metadataJson);
+  return prepared.envelope;
 }

@@ -16,6 +16,7 @@ import {
   type ResolvedSubscription,
 } from '@woodwork/bus-core';
 import { DedupeWindow } from './dedupe-window.js';
+import { freshEnvelope } from './message-bodies.js';
 import type { ResolvedMemoryBusOptions } from './options.js';
 
 export interface MemoryDelivery extends LaneDelivery {
@@ -60,6 +61,7 @@ export class MemoryGroup {
     this.lanes = new SessionLanes<MemoryDelivery>({
       pickConsumer: () => this.pickReplica(),
       capacity: () => this.capacity(),
+      envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),
       onSuccess: (delivery, durationMs) => {
         if (delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
           this.acknowledgedIds.remember(delivery.envelope.messageId);

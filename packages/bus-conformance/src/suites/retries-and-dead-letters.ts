@@ -164,6 +164,34 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       expect(await bus.getDeadLetterMessages()).toHaveLength(1);
     });
 
+    it('a handler changing its payload changes nothing for other groups, later attempts or the dead letter', async () => {
+      const bus = await buses.make();
+      const seenByMutator: unknown[] = [];
+      const seenByOther: unknown[] = [];
+      await bus.subscribe(
+        'mutate.me',
+        (e) => {
+          seenByMutator.push(structuredClone(e.payload));
+          (e.payload as { items: string[] }).items.push('changed');
+          (e.metadata as Record<string, unknown>)['touched'] = true;
+          throw new Error('fails after changing its payload');
+        },
+        { componentId: randomName('mutator') },
+      );
+      await bus.subscribe('mutate.me', async (e) => {
+        await sleep(20);
+        seenByOther.push(e.payload);
+      }, { componentId: randomName('other') });
+      await bus.publish(message({ sessionId: 's', eventType: 'mutate.me', payload: { items: ['a'] }, metadata: { m: 1 }, maxRetries: 2 }));
+      await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'the dead letter');
+      await waitFor(() => seenByOther.length === 1, 'the other group');
+      expect(seenByMutator).toEqual([{ items: ['a'] }, { items: ['a'] }, { items: ['a'] }]);
+      expect(seenByOther).toEqual([{ items: ['a'] }]);
+      const [record] = await bus.getDeadLetterMessages();
+      expect(record?.envelope.payload).toEqual({ items: ['a'] });
+      expect(record?.envelope.metadata).toEqual({ m: 1 });
+    });
+
     it('dead letters are listed oldest first and limited', async () => {
       const bus = await buses.make();
       await bus.subscribe('dl.order', () => {
