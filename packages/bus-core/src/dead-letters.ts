@@ -34,6 +34,8 @@ export interface DeadLetterRecord {
 
 export interface DeadLetterFilter {
   ids?: readonly string[];
+  /** The records of one message (one per group that gave up on it). */
+  messageId?: string;
   sessionId?: string;
   group?: string;
   eventType?: string;
@@ -52,7 +54,7 @@ export interface PurgeResult {
   purged: number;
 }
 
-const FILTER_KEYS = ['ids', 'sessionId', 'group', 'eventType', 'limit'];
+const FILTER_KEYS = ['ids', 'messageId', 'sessionId', 'group', 'eventType', 'limit'];
 
 /**
  * Checks a filter given to getDeadLetterMessages / redriveDeadLetters / purgeDeadLetters. A misspelt
@@ -94,6 +96,7 @@ export function validateDeadLetterLimit(value: unknown, key = 'limit'): number {
 export function matchesDeadLetterFilter(record: DeadLetterRecord, filter: DeadLetterFilter | undefined): boolean {
   if (!filter) return true;
   if (filter.ids && !filter.ids.includes(record.id)) return false;
+  if (filter.messageId !== undefined && record.envelope.messageId !== filter.messageId) return false;
   if (filter.sessionId !== undefined && record.envelope.sessionId !== filter.sessionId) return false;
   if (filter.group !== undefined && record.group !== filter.group) return false;
   if (filter.eventType !== undefined && record.envelope.eventType !== filter.eventType) return false;

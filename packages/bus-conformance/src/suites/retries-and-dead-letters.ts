@@ -120,6 +120,8 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       await waitFor(async () => (await bus.getDeadLetterMessages()).length === 3, 'three dead letters');
       expect((await bus.purgeDeadLetters({ sessionId: 'p1' })).purged).toBe(1);
       expect((await bus.getDeadLetterMessages()).map((r) => r.envelope.sessionId)).toEqual(['p0', 'p2']);
+      const p2 = (await bus.getDeadLetterMessages()).find((r) => r.envelope.sessionId === 'p2')!;
+      expect((await bus.getDeadLetterMessages(100, { messageId: p2.envelope.messageId })).map((r) => r.id)).toEqual([p2.id]);
       expect((await bus.purgeDeadLetters()).purged).toBe(2);
       expect(await bus.getDeadLetterMessages()).toEqual([]);
     });
