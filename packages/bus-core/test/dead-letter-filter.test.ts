@@ -48,7 +48,7 @@ describe('validateDeadLetterFilter', () => {
   });
 
   it('lists the allowed keys for an unknown one, without limit where a limit is given apart', () => {
-    expect(configError(() => validateDeadLetterFilter({ x: 1 })).allowed).toEqual(['ids', 'sessionId', 'group', 'eventType', 'limit']);
+    expect(configError(() => validateDeadLetterFilter({ x: 1 })).allowed).toEqual(['ids', 'messageId', 'sessionId', 'group', 'eventType', 'limit']);
     expect(configError(() => validateDeadLetterFilter({ limit: 1 }, false)).key).toBe('filter.limit');
   });
 
