@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  InvalidConfigError,
   createEnvelope,
   matchesDeadLetterFilter,
   validateDeadLetterFilter,
   validateDeadLetterLimit,
   type DeadLetterRecord,
 } from '../src/index.js';
+import { configError } from './support/thrown-error.js';
 
 const record: DeadLetterRecord = {
   id: 'dl-1',
@@ -22,16 +22,6 @@ const record: DeadLetterRecord = {
   source: { stream: 'st', id: '1' },
   group: 'g',
 };
-
-function configError(run: () => unknown): InvalidConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidConfigError);
-    return error as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError');
-}
 
 describe('validateDeadLetterFilter', () => {
   it.each([

@@ -17,16 +17,7 @@ import {
   resolveBusOptions,
   type BusOptions,
 } from '../src/index.js';
-
-function configError(run: () => unknown): InvalidConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidConfigError);
-    return error as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError, nothing was thrown');
-}
+import { configError } from './support/thrown-error.js';
 
 describe('defaults', () => {
   it('an empty or missing options object gives every default', () => {

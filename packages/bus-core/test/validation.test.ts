@@ -19,6 +19,7 @@ import {
   validateName,
   type MessageEnvelope,
 } from '../src/index.js';
+import { invalidMessage } from './support/thrown-error.js';
 
 const LIMITS = { maxPayloadBytes: 1024 * 1024 };
 
@@ -29,19 +30,9 @@ function envelope(overrides: Record<string, unknown> = {}): MessageEnvelope {
   } as MessageEnvelope;
 }
 
-function invalid(run: () => unknown): InvalidMessageError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidMessageError);
-    return error as InvalidMessageError;
-  }
-  throw new Error('expected an InvalidMessageError, nothing was thrown');
-}
-
 /** Asserts `overrides` make the envelope invalid on `field`; returns the error. */
 function rejects(overrides: Record<string, unknown>, field: string, limits = LIMITS): InvalidMessageError {
-  const error = invalid(() => validateEnvelope(envelope(overrides), limits));
+  const error = invalidMessage(() => validateEnvelope(envelope(overrides), limits));
   expect(error.field).toBe(field);
   expect(error.message).toContain(field);
   return error;
@@ -99,7 +90,7 @@ describe('eventType', () => {
     expect(validateEventPattern('*')).toBe('*');
     expect(validateEventPattern('a.b')).toBe('a.b');
     for (const bad of ['a.*', '>', 'a.>', '', '**', 'a b']) {
-      expect(invalid(() => validateEventPattern(bad)).field).toBe('eventPattern');
+      expect(invalidMessage(() => validateEventPattern(bad)).field).toBe('eventPattern');
     }
   });
 });
@@ -141,7 +132,7 @@ describe('names: sessionId, componentSource, componentTarget', () => {
 
   it('validateName names the field it is given', () => {
     expect(validateName('ok', 'group')).toBe('ok');
-    expect(invalid(() => validateName('a.b', 'group')).field).toBe('group');
+    expect(invalidMessage(() => validateName('a.b', 'group')).field).toBe('group');
   });
 });
 
@@ -291,7 +282,7 @@ describe('the envelope itself', () => {
     ['null', null],
     ['a string', 'envelope'],
   ])('rejects %s, naming the envelope', (_what, value) => {
-    expect(invalid(() => validateEnvelope(value as unknown as MessageEnvelope, LIMITS)).field).toBe('envelope');
+    expect(invalidMessage(() => validateEnvelope(value as unknown as MessageEnvelope, LIMITS)).field).toBe('envelope');
   });
 });
 
@@ -300,13 +291,13 @@ describe('fields given to publish', () => {
   const init = { sessionId: 's', eventType: 'a.b', componentSource: 'c' };
 
   it('rejects a field that is not an envelope field, naming it and listing the fields', () => {
-    const error = invalid(() => preparePublish({ ...init, componentTraget: 'agent' } as never, options));
+    const error = invalidMessage(() => preparePublish({ ...init, componentTraget: 'agent' } as never, options));
     expect(error.field).toBe('componentTraget');
     expect(error.rule).toContain('componentTarget');
   });
 
   it('points a wire (snake_case) name to its camelCase field', () => {
-    expect(invalid(() => preparePublish({ ...init, max_retries: 1 } as never, options)).rule).toContain('did you mean maxRetries?');
+    expect(invalidMessage(() => preparePublish({ ...init, max_retries: 1 } as never, options)).rule).toContain('did you mean maxRetries?');
   });
 
   it('accepts a full envelope and inherited properties it does not own', () => {

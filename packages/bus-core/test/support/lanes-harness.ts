@@ -1,13 +1,15 @@
 /**
- * A SessionLanes with recording hooks, for the session-lanes tests: what succeeded, what was given
- * up, each failed attempt, each retry delay asked for, each hook error.
+ * A SessionLanes with recording hooks, for the session-lanes-*.test.ts files: what succeeded, what
+ * was given up, each failed attempt, each retry delay asked for, each hook error.
  */
 import {
   createEnvelope,
   SessionLanes,
   type EnvelopeInit,
+  type DeliveryContext,
   type LaneConsumer,
   type LaneDelivery,
+  type MessageEnvelope,
   type MessageHandler,
 } from '../../src/index.js';
 
@@ -60,6 +62,32 @@ export function delivery(sessionId: string, n: number, init: Partial<EnvelopeIni
     envelope: createEnvelope({ sessionId, eventType: 'lane.test', componentSource: 'test', payload: { n }, ...init }),
     attemptsMade,
   };
+}
+
+/** A handler that always throws `message`, and how many times it was called. */
+export function alwaysFailing(message: string): { handler: MessageHandler; readonly attempts: number } {
+  let attempts = 0;
+  return {
+    handler: () => {
+      attempts++;
+      throw new Error(message);
+    },
+    get attempts() {
+      return attempts;
+    },
+  };
+}
+
+/** One handler call as a test records it: which delivery, which attempt, and the retryCount it saw. */
+export interface Call {
+  session: string;
+  n: number;
+  attempt: number;
+  retryCount: number;
+}
+
+export function call(envelope: MessageEnvelope, context: DeliveryContext): Call {
+  return { session: envelope.sessionId, n: envelope.payload['n'] as number, attempt: context.attempt, retryCount: envelope.retryCount };
 }
 
 /** The `n` a test put in the payload. */

@@ -1,0 +1,193 @@
+/**
+ * SessionLanes, the delivery engine every backend shares: order within a session, parallelism
+ * across sessions up to capacity, the replicas pickConsumer chooses, removing what has not started,
+ * onDone, and what a session leaves behind once it has nothing left.
+ */
+import { describe, expect, it } from 'vitest';
+import type { DeliveryContext, MessageEnvelope } from '../src/index.js';
+import { call, delivery, gate, makeLanes, nOf, settle, sleep, waitFor, type Call } from './support/lanes-harness.js';
+
+describe('ordering and parallelism', () => {
+  it('runs one session one delivery at a time, in push order', async () => {
+    const running = new Map<string, number>();
+    let maxPerSession = 0;
+    const started: Call[] = [];
+    const h = makeLanes(async (envelope, context) => {
+      const now = (running.get(envelope.sessionId) ?? 0) + 1;
+      running.set(envelope.sessionId, now);
+      maxPerSession = Math.max(maxPerSession, now);
+      started.push(call(envelope, context));
+      await sleep(Math.floor(Math.random() * 3));
+      running.set(envelope.sessionId, now - 1);
+    }, { capacity: 8 });
+    for (let i = 0; i < 30; i++) {
+      h.lanes.push(delivery('s1', i));
+      h.lanes.push(delivery('s2', i));
+      h.lanes.push(delivery('s3', i));
+    }
+    expect(h.lanes.size).toBe(90);
+    await waitFor(() => h.successes.length === 90, '90 successes');
+    expect(maxPerSession).toBe(1);
+    for (const session of ['s1', 's2', 's3']) {
+      expect(started.filter((c) => c.session === session).map((c) => c.n)).toEqual([...Array(30).keys()]);
+      expect(h.successes.filter((d) => d.envelope.sessionId === session).map(nOf)).toEqual([...Array(30).keys()]);
+    }
+    expect(h.lanes.size).toBe(0);
+    expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 0 });
+  });
+
+  it('runs different sessions in parallel, never more than capacity at once', async () => {
+    const gates = new Map<string, ReturnType<typeof gate>>();
+    let running = 0;
+    let maxRunning = 0;
+    const h = makeLanes(async (envelope) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      const g = gate();
+      gates.set(envelope.sessionId, g);
+      await g.promise;
+      running--;
+    }, { capacity: 3 });
+    for (const s of ['a', 'b', 'c', 'd', 'e']) h.lanes.push(delivery(s, 0));
+    await waitFor(() => gates.size === 3, 'three sessions started');
+    await settle();
+    expect(gates.size).toBe(3);
+    expect([...gates.keys()]).toEqual(['a', 'b', 'c']);
+    expect(h.lanes.stats).toEqual({ queued: 2, running: 3, retrying: 0 });
+
+    gates.get('b')!.open();
+    await waitFor(() => gates.has('d'), 'd to start when b finished');
+    await settle();
+    expect(gates.has('e')).toBe(false);
+
+    for (const s of ['a', 'c', 'd']) gates.get(s)!.open();
+    await waitFor(() => gates.has('e'), 'e to start');
+    gates.get('e')!.open();
+    await waitFor(() => h.successes.length === 5, 'five successes');
+    expect(maxRunning).toBe(3);
+  });
+
+  it('starts more when capacity grows and pump() is called', async () => {
+    const started: string[] = [];
+    const release = gate();
+    const h = makeLanes(async (envelope) => {
+      started.push(envelope.sessionId);
+      await release.promise;
+    }, { capacity: 1 });
+    for (const s of ['a', 'b', 'c']) h.lanes.push(delivery(s, 0));
+    await waitFor(() => started.length === 1, 'one start');
+    h.state.capacity = 3;
+    h.lanes.pump();
+    await waitFor(() => started.length === 3, 'three starts');
+    release.open();
+    await waitFor(() => h.successes.length === 3, 'three successes');
+  });
+
+  it('waits while no consumer is there, and resumes on pump()', async () => {
+    const seen: string[] = [];
+    const h = makeLanes(() => {
+      seen.push('ran');
+    });
+    const consumer = h.consumers.pop()!;
+    h.lanes.push(delivery('s', 1));
+    await settle();
+    expect(seen).toEqual([]);
+    expect(h.lanes.stats.queued).toBe(1);
+    h.consumers.push(consumer);
+    h.lanes.pump();
+    await waitFor(() => h.successes.length === 1, 'the delivery to run');
+    expect(seen).toEqual(['ran']);
+  });
+
+  it('hands attempts to the replicas pickConsumer chooses, with their group and subscription id', async () => {
+    const contexts: Array<Pick<DeliveryContext, 'group' | 'subscriptionId'>> = [];
+    const handler = (_e: MessageEnvelope, c: DeliveryContext): void => {
+      contexts.push({ group: c.group, subscriptionId: c.subscriptionId });
+    };
+    const h = makeLanes(handler, {
+      consumers: [
+        { subscriptionId: 'r1', group: 'workers', handler, handlerTimeoutMs: 0 },
+        { subscriptionId: 'r2', group: 'workers', handler, handlerTimeoutMs: 0 },
+      ],
+    });
+    for (let i = 0; i < 4; i++) h.lanes.push(delivery(`s${i}`, i));
+    await waitFor(() => h.successes.length === 4, 'four successes');
+    expect(contexts.map((c) => c.subscriptionId).sort()).toEqual(['r1', 'r1', 'r2', 'r2']);
+    expect(new Set(contexts.map((c) => c.group))).toEqual(new Set(['workers']));
+  });
+});
+
+describe('removeQueued', () => {
+  it('removes matching deliveries that have not started, never the running one', async () => {
+    const release = gate();
+    const ran: number[] = [];
+    const h = makeLanes(async (envelope) => {
+      ran.push(envelope.payload['n'] as number);
+      if (envelope.payload['n'] === 1) await release.promise;
+    });
+    for (let i = 1; i <= 5; i++) h.lanes.push(delivery('s', i));
+    await waitFor(() => ran.length === 1, 'the first to start');
+    const removed = h.lanes.removeQueued((d) => nOf(d) % 2 === 1);
+    expect(removed.map(nOf)).toEqual([3, 5]);
+    expect(h.lanes.stats).toEqual({ queued: 2, running: 1, retrying: 0 });
+    release.open();
+    await waitFor(() => h.successes.length === 3, 'the rest');
+    expect(ran).toEqual([1, 2, 4]);
+  });
+});
+
+describe('onDone', () => {
+  it('is called once per delivery that left the lanes, after its room was freed', async () => {
+    let fail = true;
+    const h = makeLanes(
+      (envelope, { signal }) => {
+        if (envelope.sessionId === 'doomed') return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        if (envelope.sessionId === 'bad') throw new Error('always');
+        if (fail) {
+          fail = false;
+          throw new Error('once');
+        }
+        return undefined;
+      },
+      { capacity: 4 },
+    );
+    h.lanes.push(delivery('ok', 1, { maxRetries: 1 }));
+    h.lanes.push(delivery('bad', 1, { maxRetries: 0 }));
+    h.lanes.push(delivery('doomed', 1));
+    await waitFor(() => h.successes.length === 1 && h.giveUps.length === 1, 'a success after a retry and a give-up');
+    expect(h.done.map((d) => d.delivery.envelope.sessionId).sort()).toEqual(['bad', 'ok']);
+    h.lanes.abortSession('doomed');
+    // The aborted attempt still held a slot until it settled; its settling frees it.
+    await waitFor(() => h.done.length === 3, 'the aborted attempt to settle');
+    expect(h.done[2]?.delivery.envelope.sessionId).toBe('doomed');
+    // Each call already saw the size without its own delivery (and those done before it).
+    expect(h.done.map((d) => d.sizeThen)).toEqual([2, 1, 0]);
+    expect(h.lanes.size).toBe(0);
+  });
+});
+
+describe('what a session leaves behind', () => {
+  it('keeps no lane once a session has nothing left: 10,000 sessions acknowledged, given up, aborted or removed', async () => {
+    let n = 0;
+    const h = makeLanes(
+      (envelope) => {
+        n++;
+        if (envelope.payload['n'] === 1) throw new Error('give up');
+      },
+      { capacity: 64 },
+    );
+    for (let s = 0; s < 10_000; s++) h.lanes.push(delivery(`s${s}`, s % 2, { maxRetries: 0 }));
+    expect(h.lanes.sessions).toBe(10_000);
+    await waitFor(() => h.successes.length + h.giveUps.length === 10_000, 'every delivery done', 20_000);
+    expect(h.lanes.sessions).toBe(0);
+
+    h.state.capacity = 0; // nothing starts: everything stays queued
+    for (let s = 0; s < 100; s++) h.lanes.push(delivery(`q${s}`, 0));
+    expect(h.lanes.sessions).toBe(100);
+    for (let s = 0; s < 50; s++) h.lanes.abortSession(`q${s}`);
+    expect(h.lanes.removeQueued(() => true)).toHaveLength(50);
+    expect(h.lanes.sessions).toBe(0);
+    expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 0 });
+    expect(n).toBe(10_000);
+  });
+});
