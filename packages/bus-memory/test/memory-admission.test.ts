@@ -2,19 +2,11 @@
  * Publishes waiting for room (`onQueueFull: 'wait'`) are admitted as soon as room frees up: when a
  * delivery is acknowledged, dead-lettered, or the aborted attempt of a deleted session settles.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-function makeBus(options: ConstructorParameters<typeof MemoryMessageBus>[0] = {}): MemoryMessageBus {
-  const bus = createMessageBus({ retry: { initialDelayMs: 5, maxDelayMs: 20 }, ...options });
-  open.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 5, maxDelayMs: 20 } });
 
 const msg = (i: number, init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId: 's', eventType: 'adm.work', componentSource: 'test', pattern: 'pub_sub', payload: { i }, ...init });

@@ -2,19 +2,12 @@
  * What only the memory backend promises: bounded queues with backpressure (wait in publish order, or
  * reject), the bound in health, and payloads copied at publish.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BusClosedError, InvalidConfigError, QueueFullError, createEnvelope } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-function makeBus(options: ConstructorParameters<typeof MemoryMessageBus>[0] = {}): MemoryMessageBus {
-  const bus = createMessageBus({ retry: { initialDelayMs: 5, maxDelayMs: 20 }, ...options });
-  open.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 5, maxDelayMs: 20 } });
 
 const msg = (i: number, sessionId = 's') =>
   createEnvelope({ sessionId, eventType: 'bp.work', componentSource: 'test', pattern: 'pub_sub', payload: { i } });

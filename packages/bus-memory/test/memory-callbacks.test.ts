@@ -2,14 +2,11 @@
  * The app's callbacks (onMetric, logger) are not the bus's caller: one that throws is reported and
  * changes nothing a publisher or a handler sees.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type BusLogger } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach();
 
 const msg = (i: number) =>
   createEnvelope({ sessionId: 's', eventType: 'cb.work', componentSource: 'test', pattern: 'pub_sub', payload: { i }, maxRetries: 2 });
@@ -18,7 +15,7 @@ describe('callbacks that throw', () => {
   it('an onMetric that throws is logged; subscribe, publish, retries and dead letters work as usual', async () => {
     const warnings: string[] = [];
     const logger: BusLogger = { debug() {}, info() {}, warn: (m) => void warnings.push(m), error() {} };
-    const bus = createMessageBus({
+    const bus = makeBus({
       retry: { initialDelayMs: 2, maxDelayMs: 5 },
       logger,
       maxQueueSize: 1,
@@ -26,7 +23,6 @@ describe('callbacks that throw', () => {
         throw new Error('metrics sink down');
       },
     });
-    open.push(bus);
     const seen: Array<[number, number]> = [];
     await expect(
       bus.subscribe('cb.work', (e) => {

@@ -2,22 +2,18 @@
  * exactly_once on the memory bus: a repeated id is a duplicate within dedupeWindowMs and a new
  * message after it; at_least_once ids are never deduplicated; dedupeWindowMs 0 turns dedupe off.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msg = (init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId: 's', eventType: 'dd.work', componentSource: 'test', pattern: 'pub_sub', ...init });
 
 describe('memory exactly_once window', () => {
   it('dedupes within the window, delivers again after it, never dedupes at_least_once', async () => {
-    const bus = createMessageBus({ dedupeWindowMs: 80 });
-    open.push(bus);
+    const bus = makeBus({ dedupeWindowMs: 80 });
     const got: string[] = [];
     await bus.subscribe('dd.work', (e) => void got.push(`${e.deliveryMode}:${e.messageId}`), { group: 'g' });
     const once = msg({ messageId: 'msg-once', deliveryMode: 'exactly_once' });
@@ -33,8 +29,7 @@ describe('memory exactly_once window', () => {
   });
 
   it('dedupeWindowMs 0 turns dedupe off', async () => {
-    const bus = createMessageBus({ dedupeWindowMs: 0 });
-    open.push(bus);
+    const bus = makeBus({ dedupeWindowMs: 0 });
     const once = msg({ deliveryMode: 'exactly_once' });
     expect((await bus.publish(once)).duplicate).toBe(false);
     expect((await bus.publish(once)).duplicate).toBe(false);

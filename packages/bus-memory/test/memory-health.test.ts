@@ -2,21 +2,17 @@
  * Health numbers of the memory bus, exactly: pending (running or waiting for a retry) and lag
  * (not started) per group, and the counters after retries and dead letters.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach();
 const msg = (sessionId: string, i: number, init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId, eventType: 'hl.work', componentSource: 'test', pattern: 'pub_sub', payload: { i }, ...init });
 
 describe('memory health', () => {
   it('pending counts running and retrying deliveries, lag the ones not started; counters follow retries and dead letters', async () => {
-    const bus = createMessageBus({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 }, closeTimeoutMs: 20 });
-    open.push(bus);
+    const bus = makeBus({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 }, closeTimeoutMs: 20 });
     let release!: () => void;
     const blocked = new Promise<void>((r) => (release = r));
     const failedOnce = new Set<string>();

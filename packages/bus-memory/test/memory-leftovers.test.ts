@@ -2,19 +2,11 @@
  * Nothing grows without bound on the memory bus as sessions, targets and groups come and go: per
  * session lanes, target queues, dedupe ids, and groups bound to deleted sessions.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-function makeBus(options: ConstructorParameters<typeof MemoryMessageBus>[0] = {}): MemoryMessageBus {
-  const bus = createMessageBus({ retry: { initialDelayMs: 1, maxDelayMs: 2 }, closeTimeoutMs: 20, ...options });
-  open.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 1, maxDelayMs: 2 }, closeTimeoutMs: 20 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msg = (init: Partial<EnvelopeInit> & { sessionId: string }) =>
   createEnvelope({ eventType: 'lo.work', componentSource: 'test', pattern: 'pub_sub', ...init });

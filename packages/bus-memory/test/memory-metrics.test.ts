@@ -2,20 +2,16 @@
  * The numbers health reports reach an app's onMetric too, also when they go down: the dead-letter
  * queue size after purge, redrive and deleteSessionQueue, and the health status when it changes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type MetricEvent } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach();
 
 describe('memory metrics events', () => {
   it('the last dead_letter_queue_size event always equals the store size health reports', async () => {
     const events: MetricEvent[] = [];
-    const bus = createMessageBus({ retry: { initialDelayMs: 1, maxDelayMs: 2 }, onMetric: (e) => void events.push(e) });
-    open.push(bus);
+    const bus = makeBus({ retry: { initialDelayMs: 1, maxDelayMs: 2 }, onMetric: (e) => void events.push(e) });
     let fail = true;
     await bus.subscribe('mx.work', () => {
       if (fail) throw new Error('down');
@@ -38,8 +34,7 @@ describe('memory metrics events', () => {
 
   it('sends backend_health_status when the status changes', async () => {
     const events: MetricEvent[] = [];
-    const bus = createMessageBus({ maxQueueSize: 1, closeTimeoutMs: 10, onMetric: (e) => void events.push(e) });
-    open.push(bus);
+    const bus = makeBus({ maxQueueSize: 1, closeTimeoutMs: 10, onMetric: (e) => void events.push(e) });
     await bus.subscribe('mx.work', () => new Promise(() => undefined), { handlerTimeoutMs: 0 });
     const m = () => createEnvelope({ sessionId: 's', eventType: 'mx.work', componentSource: 't', pattern: 'pub_sub' });
     await bus.healthCheck();

@@ -2,19 +2,11 @@
  * Redrive on the memory bus: the queue bound holds for redriven messages too, and an exactly_once
  * message its group already acknowledged is not delivered again.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { MemoryMessageBus, createMessageBus } from '../src/index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
 
-const open: MemoryMessageBus[] = [];
-function makeBus(options: ConstructorParameters<typeof MemoryMessageBus>[0] = {}): MemoryMessageBus {
-  const bus = createMessageBus({ retry: { initialDelayMs: 2, maxDelayMs: 5 }, closeTimeoutMs: 20, ...options });
-  open.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((b) => b.close()));
-});
+const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 2, maxDelayMs: 5 }, closeTimeoutMs: 20 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msg = (i: number, init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId: `s${i}`, eventType: 'rd.work', componentSource: 'test', pattern: 'pub_sub', payload: { i }, maxRetries: 0, ...init });
