@@ -5,22 +5,14 @@
  */
 import { InvalidConfigError, InvalidMessageError, type MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MessageBusAdapter } from '../src/index.js';
-import { eventually, memoryBus, settle } from './support/memory.js';
+import { describe, expect, it } from 'vitest';
+import type { MessageBusAdapter } from '../src/index.js';
+import { adapterPerTest } from './support/adapter-per-test.js';
+import { eventually, settle } from './support/memory.js';
 
 let bus: MemoryMessageBus;
 let adapter: MessageBusAdapter;
-
-function setup(): MessageBusAdapter {
-  bus = memoryBus();
-  adapter = new MessageBusAdapter(bus);
-  return adapter;
-}
-
-afterEach(async () => {
-  await adapter?.close().catch(() => undefined);
-});
+const setup = adapterPerTest((made) => ({ bus, adapter } = made));
 
 const event = { eventType: 'agent.reply', payload: { text: 'hi' }, sessionId: 's1', componentSource: 'agent' };
 

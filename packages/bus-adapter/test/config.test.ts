@@ -6,6 +6,7 @@ import { InvalidConfigError } from '@woodwork/bus-core';
 import { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSyntaxError, MessageBusFactory, MissingEnvironmentVariableError, loadConfigFile, parseConfigText, substituteVariables } from '../src/index.js';
+import { configRejection } from './support/thrown-error.js';
 
 const shipped = (name: string) => fileURLToPath(new URL(`../config/${name}`, import.meta.url));
 
@@ -21,17 +22,6 @@ async function file(name: string, text: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, text);
   return path;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<InvalidConfigError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(InvalidConfigError);
-  return error as InvalidConfigError;
 }
 
 describe('the design config files shipped in config/', () => {
@@ -70,7 +60,7 @@ describe('the design config files shipped in config/', () => {
   });
 
   it('message_bus_cloud.yml fails naming REDIS_CLUSTER_URL when it is unset', async () => {
-    const error = await rejection(loadConfigFile(shipped('message_bus_cloud.yml'), {}));
+    const error = await configRejection(loadConfigFile(shipped('message_bus_cloud.yml'), {}));
     expect(error).toBeInstanceOf(MissingEnvironmentVariableError);
     expect((error as MissingEnvironmentVariableError).variable).toBe('REDIS_CLUSTER_URL');
     expect(error.key).toBe('message_bus.redis_url');
@@ -125,7 +115,7 @@ describe('${VAR} substitution', () => {
 
   it('names the missing variable wherever it is', async () => {
     const path = await file('nested.yml', 'message_bus:\n  type: memory\n  retry:\n    max_delay_ms: ${MAX_DELAY}\n');
-    const error = await rejection(loadConfigFile(path, {}));
+    const error = await configRejection(loadConfigFile(path, {}));
     expect(error).toBeInstanceOf(MissingEnvironmentVariableError);
     expect(error.key).toBe('message_bus.retry.max_delay_ms');
     expect(error.message).toContain('MAX_DELAY');
@@ -135,29 +125,29 @@ describe('${VAR} substitution', () => {
 describe('loadConfigFile errors', () => {
   it('names the key, prefixed with message_bus, for a bad value or an unknown key', async () => {
     const bad = await file('bad.yml', 'message_bus:\n  type: memory\n  max_retries: lots\n');
-    const error = await rejection(loadConfigFile(bad, {}));
+    const error = await configRejection(loadConfigFile(bad, {}));
     expect(error.key).toBe('message_bus.max_retries');
     const unknown = await file('unknown.yml', 'message_bus:\n  type: redis\n  redis_url: redis://x:1\n  max_queue_size: 5\n');
-    const e2 = await rejection(loadConfigFile(unknown, {}));
+    const e2 = await configRejection(loadConfigFile(unknown, {}));
     expect(e2.key).toBe('message_bus.max_queue_size');
     expect(e2.allowed).toContain('consumer_group');
     const type = await file('type.yml', 'message_bus:\n  type: rabbitmq\n');
-    expect((await rejection(loadConfigFile(type, {}))).allowed).toEqual(['memory', 'redis', 'nats']);
+    expect((await configRejection(loadConfigFile(type, {}))).allowed).toEqual(['memory', 'redis', 'nats']);
   });
 
   it('requires exactly the message_bus section', async () => {
     const missing = await file('missing.yml', 'type: memory\n');
-    const e1 = await rejection(loadConfigFile(missing, {}));
+    const e1 = await configRejection(loadConfigFile(missing, {}));
     expect(e1.key).toBe('type');
     expect(e1.allowed).toEqual(['message_bus']);
     const extra = await file('extra.yml', 'message_bus:\n  type: memory\nlogging: debug\n');
-    expect((await rejection(loadConfigFile(extra, {}))).key).toBe('logging');
+    expect((await configRejection(loadConfigFile(extra, {}))).key).toBe('logging');
     const empty = await file('empty.yml', '');
-    expect((await rejection(loadConfigFile(empty, {}))).key).toBe(empty);
+    expect((await configRejection(loadConfigFile(empty, {}))).key).toBe(empty);
     const onlyComment = await file('comment.yml', '# nothing\n{}\n');
-    expect((await rejection(loadConfigFile(onlyComment, {}))).key).toBe('message_bus');
+    expect((await configRejection(loadConfigFile(onlyComment, {}))).key).toBe('message_bus');
     const list = await file('list.yml', 'message_bus:\n  - memory\n');
-    expect((await rejection(loadConfigFile(list, {}))).key).toBe('message_bus');
+    expect((await configRejection(loadConfigFile(list, {}))).key).toBe('message_bus');
   });
 
   it('an empty message_bus section means the defaults (memory)', async () => {
@@ -167,13 +157,13 @@ describe('loadConfigFile errors', () => {
 
   it('reports YAML syntax errors, duplicate keys and unreadable files against the file', async () => {
     const broken = await file('broken.yml', 'message_bus:\n  type: [memory\n');
-    const e1 = await rejection(loadConfigFile(broken, {}));
+    const e1 = await configRejection(loadConfigFile(broken, {}));
     expect(e1.key).toBe(broken);
     expect(e1.message).toContain('is not valid YAML');
     const dup = await file('dup.yml', 'message_bus:\n  type: memory\n  type: redis\n');
-    expect((await rejection(loadConfigFile(dup, {}))).message).toContain('is not valid YAML');
+    expect((await configRejection(loadConfigFile(dup, {}))).message).toContain('is not valid YAML');
     const absent = join(dir, 'absent.yml');
-    const e3 = await rejection(loadConfigFile(absent, {}));
+    const e3 = await configRejection(loadConfigFile(absent, {}));
     expect(e3.key).toBe(absent);
     expect(e3.message).toContain('ENOENT');
   });
@@ -200,7 +190,7 @@ describe('YAML syntax errors', () => {
     ['message_bus:\n  type: memory\n   max_retries: 1\n', 2, 9, /compact mappings$/],
   ])('%j is a ConfigSyntaxError naming the file, line %i and column %i', async (text, line, column, reason) => {
     const path = await file(`syntax-${line}-${column}.yml`, text);
-    const error = await rejection(loadConfigFile(path, {}));
+    const error = await configRejection(loadConfigFile(path, {}));
     expect(error).toBeInstanceOf(ConfigSyntaxError);
     const syntax = error as ConfigSyntaxError;
     expect(syntax.key).toBe(path);

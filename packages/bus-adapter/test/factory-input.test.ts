@@ -6,23 +6,13 @@ import { InvalidConfigError, type MessageBus } from '@woodwork/bus-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageBusAdapter, MessageBusFactory, getGlobalMessageBus, setGlobalMessageBus } from '../src/index.js';
 import { memoryBus } from './support/memory.js';
+import { configRejection } from './support/thrown-error.js';
 
 const opened: MessageBus[] = [];
 afterEach(async () => {
   setGlobalMessageBus(undefined);
   await Promise.all(opened.splice(0).map((b) => b.close().catch(() => undefined)));
 });
-
-async function configError(attempt: Promise<unknown>): Promise<InvalidConfigError> {
-  const error = await attempt.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(InvalidConfigError);
-  return error as InvalidConfigError;
-}
 
 describe('createFromEnvironment blames the variable', () => {
   it.each([
@@ -32,7 +22,7 @@ describe('createFromEnvironment blames the variable', () => {
     [{ WOODWORK_MESSAGE_BUS: 'redis', WOODWORK_REDIS_URL: 'localhost:6379' }, 'WOODWORK_REDIS_URL (redis_url)'],
     [{ WOODWORK_MESSAGE_BUS: 'Memory' }, 'WOODWORK_MESSAGE_BUS'],
   ])('%j names %s', async (env, name) => {
-    const error = await configError(MessageBusFactory.createFromEnvironment(env));
+    const error = await configRejection(MessageBusFactory.createFromEnvironment(env));
     expect(error.key).toBe(name);
   });
 
@@ -52,13 +42,13 @@ describe('factory options', () => {
       imported++;
       return import(name);
     };
-    const misspelt = await configError(MessageBusFactory.createMessageBus({}, { importModule, loger: console } as never));
+    const misspelt = await configRejection(MessageBusFactory.createMessageBus({}, { importModule, loger: console } as never));
     expect(misspelt.key).toBe('loger');
     expect(misspelt.allowed).toEqual(['logger', 'onMetric', 'importModule', 'packages']);
-    const packages = await configError(MessageBusFactory.createMessageBus({}, { importModule, packages: { kafka: 'x' } } as never));
+    const packages = await configRejection(MessageBusFactory.createMessageBus({}, { importModule, packages: { kafka: 'x' } } as never));
     expect(packages.key).toBe('packages.kafka');
     expect(packages.allowed).toEqual(['memory', 'redis', 'nats']);
-    expect(await configError(MessageBusFactory.createMessageBus({}, { importModule, packages: { memory: 7 } } as never))).toMatchObject({
+    expect(await configRejection(MessageBusFactory.createMessageBus({}, { importModule, packages: { memory: 7 } } as never))).toMatchObject({
       key: 'packages.memory',
     });
     expect(imported).toBe(0);
@@ -72,7 +62,7 @@ describe('a backend package that misbehaves', () => {
     ['resolves with a string', async () => 'bus'],
   ])('one whose createMessageBus %s is an InvalidConfigError naming the package', async (_what, create) => {
     const importModule = async () => ({ createMessageBus: create });
-    const error = await configError(MessageBusFactory.createMessageBus({}, { importModule, packages: { memory: 'odd-backend' } }));
+    const error = await configRejection(MessageBusFactory.createMessageBus({}, { importModule, packages: { memory: 'odd-backend' } }));
     expect(error.key).toBe('type');
     expect(error.message).toContain('odd-backend');
     expect(error.message).toContain('did not return a MessageBus');

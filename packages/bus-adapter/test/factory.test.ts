@@ -14,6 +14,7 @@ import {
   resolveBusConfig,
   setGlobalMessageBus,
 } from '../src/index.js';
+import { configError } from './support/thrown-error.js';
 
 const opened: MessageBus[] = [];
 async function track<T extends MessageBus>(bus: Promise<T> | T): Promise<T> {
@@ -27,16 +28,6 @@ afterEach(async () => {
   setGlobalMessageBus(undefined);
   await Promise.all(opened.splice(0).map((b) => b.close().catch(() => undefined)));
 });
-
-function configError(fn: () => unknown): InvalidConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidConfigError);
-    return error as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError');
-}
 
 describe('resolveBusConfig', () => {
   it('defaults to memory and maps snake_case keys to the backend options in one place', () => {

@@ -1,21 +1,13 @@
 import { BusClosedError, InvalidConfigError, InvalidMessageError, type JsonObject, type MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageBusAdapter } from '../src/index.js';
-import { eventually, memoryBus, settle } from './support/memory.js';
+import { adapterPerTest } from './support/adapter-per-test.js';
+import { eventually, settle } from './support/memory.js';
 
 let bus: MemoryMessageBus;
 let adapter: MessageBusAdapter;
-
-function setup(): MessageBusAdapter {
-  bus = memoryBus();
-  adapter = new MessageBusAdapter(bus);
-  return adapter;
-}
-
-afterEach(async () => {
-  await adapter?.close().catch(() => undefined);
-});
+const setup = adapterPerTest((made) => ({ bus, adapter } = made));
 
 describe('emitEvent', () => {
   it('publishes pub_sub by default and a hook gets the payload, the envelope and the delivery context', async () => {

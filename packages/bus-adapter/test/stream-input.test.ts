@@ -5,23 +5,13 @@
  */
 import { BackendUnavailableError, BusClosedError, InvalidMessageError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamManager, type StreamReader } from '../src/index.js';
 import { memoryBus, settle } from './support/memory.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
-const managers: StreamManager[] = [];
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await bus?.close();
-});
-
-async function manager(componentId: string, onStream?: (r: StreamReader) => void): Promise<StreamManager> {
-  const m = new StreamManager(bus, { componentId, ...(onStream ? { onStream } : {}) });
-  managers.push(m);
-  await m.start();
-  return m;
-}
+const managers = streamManagersClosedAfterEach(() => bus);
 
 describe('createStream input', () => {
   it.each([[[1, 2]], ['text'], [{ when: new Date() }], [{ n: Number.NaN }]])(
@@ -29,8 +19,8 @@ describe('createStream input', () => {
     async (metadata) => {
       bus = memoryBus();
       const readers: StreamReader[] = [];
-      await manager('output', (r) => void readers.push(r));
-      const agent = await manager('agent');
+      await managers.start({ componentId: 'output', onStream: (r) => void readers.push(r) });
+      const agent = await managers.start({ componentId: 'agent' });
       const error = await agent.createStream({ target: 'output', sessionId: 's', metadata: metadata as never }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidMessageError);
       expect((error as InvalidMessageError).field).toMatch(/^metadata/);
@@ -57,7 +47,7 @@ describe('createStream input', () => {
       },
     });
     const agent = new StreamManager(flaky, { componentId: 'agent' });
-    managers.push(agent);
+    managers.track(agent);
     await expect(agent.start()).rejects.toBeInstanceOf(BackendUnavailableError);
     expect((await bus.healthCheck()).metrics.activeSubscriptions).toBe(0);
     await expect(agent.createStream({ target: 'output', sessionId: 's' })).rejects.toThrow(/must be started/);
@@ -68,7 +58,7 @@ describe('createStream input', () => {
 
   it('a closed manager refuses new streams with BusClosedError', async () => {
     bus = memoryBus();
-    const agent = await manager('agent');
+    const agent = await managers.start({ componentId: 'agent' });
     await agent.close();
     await expect(agent.createStream({ target: 'output', sessionId: 's' })).rejects.toBeInstanceOf(BusClosedError);
   });

@@ -5,7 +5,7 @@
  * `stream.keepalive`, the consumer its cumulative `stream.ack` again); a side that hears nothing from
  * the other for `idleTimeoutMs` fails the stream.
  */
-import type { JsonValue, MessageBus } from '@woodwork/bus-core';
+import type { MessageBus } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -19,39 +19,22 @@ import {
 import { faultyBus, isStream, type Fault } from './support/faulty-bus.js';
 import { handPlayedProducer } from './support/hand-played.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
+import { drain } from './support/read-stream.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
-const managers: StreamManager[] = [];
-
-afterEach(async () => {
+const managers = streamManagersClosedAfterEach(() => bus);
+// Registered after the managers' afterEach, so it runs before it (vitest runs after-hooks as a stack).
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await bus?.close();
 });
 
 const QUICK = { idleTimeoutMs: 300, keepaliveMs: 30 };
 
-async function manager(options: StreamManagerOptions, on: MessageBus = bus): Promise<StreamManager> {
-  const m = new StreamManager(on, options);
-  managers.push(m);
-  await m.start();
-  return m;
-}
-
 async function consumer(options: Partial<StreamManagerOptions> = {}, on: MessageBus = bus) {
   const readers: StreamReader[] = [];
-  const m = await manager({ componentId: 'output', onStream: (r) => void readers.push(r), ...QUICK, ...options }, on);
+  const m = await managers.start({ componentId: 'output', onStream: (r) => void readers.push(r), ...QUICK, ...options }, on);
   return { manager: m, readers };
-}
-
-async function drain(reader: StreamReader): Promise<{ chunks: JsonValue[]; error?: unknown }> {
-  const chunks: JsonValue[] = [];
-  try {
-    for await (const chunk of reader) chunks.push(chunk);
-    return { chunks };
-  } catch (error) {
-    return { chunks, error };
-  }
 }
 
 describe('a producer that goes away', () => {
@@ -73,7 +56,7 @@ describe('a producer that goes away', () => {
   it('a living producer that pauses longer than the idle timeout keeps its stream open with keepalives', async () => {
     bus = memoryBus();
     const { readers } = await consumer();
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write('a');
     await settle(700);
@@ -87,7 +70,7 @@ describe('a producer that goes away', () => {
     bus = memoryBus();
     const { readers } = await consumer();
     const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 2]) ? 'drop' : 'pass'));
-    const agent = await manager({ componentId: 'agent', ...QUICK }, lossy);
+    const agent = await managers.start({ componentId: 'agent', ...QUICK }, lossy);
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write('a');
     await writer.write('b');
@@ -113,7 +96,7 @@ describe('a producer that goes away', () => {
 describe('a consumer that goes away', () => {
   it('fails a write waiting for credit after idleTimeoutMs of silence (no reader ever accepted the stream)', async () => {
     bus = memoryBus();
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     // Nobody consumes `output`: its stream.created waits, and nothing ever comes back.
     const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
     await writer.write(1); // held for the reader: the window allows one
@@ -130,7 +113,7 @@ describe('a consumer that goes away', () => {
     let gone = false;
     // Once gone, nothing this consumer publishes arrives: no acks, no keepalives.
     const { readers } = await consumer({}, faultyBus(bus, (): Fault => (gone ? 'drop' : 'pass')));
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
     await writer.write(1);
     await eventually(() => expect(readers).toHaveLength(1));
@@ -143,7 +126,7 @@ describe('a consumer that goes away', () => {
   it('a living consumer that does not read yet keeps the producer waiting, not failing', async () => {
     bus = memoryBus();
     const { readers } = await consumer();
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 2 });
     await writer.write(1);
     await writer.write(2);
@@ -162,7 +145,7 @@ describe('a consumer that goes away', () => {
     let dropped = 0;
     const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CANCELLED) && dropped++ === 0 ? 'drop' : 'pass'));
     const { readers } = await consumer({}, lossy);
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream({ target: 'output', sessionId: 's', window: 1 });
     await writer.write(1);
     const blocked = writer.write(2);
@@ -180,7 +163,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     let dropped = 0;
     const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.ACK) && dropped++ < 3 ? 'drop' : 'pass'));
     const { readers } = await consumer({}, lossy);
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 1 });
     const writing = (async () => {
       for (let i = 1; i <= 5; i++) await writer.write(i);
@@ -197,7 +180,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     let dropped = 0;
     const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.ACCEPTED) && dropped++ === 0 ? 'drop' : 'pass'));
     const { readers } = await consumer({}, lossy);
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 2 });
     const writing = (async () => {
       for (let i = 1; i <= 4; i++) await writer.write(i);
@@ -214,7 +197,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     let dropped = 0;
     const lossy = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.STARTED) && dropped++ === 0 ? 'drop' : 'pass'));
     const { readers } = await consumer();
-    const agent = await manager({ componentId: 'agent', ...QUICK }, lossy);
+    const agent = await managers.start({ componentId: 'agent', ...QUICK }, lossy);
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await eventually(() => expect(readers).toHaveLength(1));
     expect(dropped).toBeGreaterThanOrEqual(1);
@@ -227,7 +210,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     bus = memoryBus();
     const twice = faultyBus(bus, (m): Fault => (m.eventType?.startsWith('stream.') ? 'twice' : 'pass'));
     const { readers } = await consumer({}, twice);
-    const agent = await manager({ componentId: 'agent', ...QUICK }, twice);
+    const agent = await managers.start({ componentId: 'agent', ...QUICK }, twice);
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 3 });
     const expected = Array.from({ length: 50 }, (_, i) => i);
     const writing = (async () => {
@@ -248,7 +231,7 @@ describe('publishes the bus refuses', () => {
     const { readers } = await consumer();
     let refused = 0;
     const flaky = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 2]) && refused++ === 0 ? 'reject' : 'pass'));
-    const agent = await manager({ componentId: 'agent', ...QUICK }, flaky);
+    const agent = await managers.start({ componentId: 'agent', ...QUICK }, flaky);
     const writer = await agent.createStream<string>({ target: 'output', sessionId: 's', window: 4 });
     await eventually(() => expect(writer.readerAddress).toBeDefined());
     await writer.write('a');
@@ -263,7 +246,7 @@ describe('publishes the bus refuses', () => {
     bus = memoryBus();
     let refused = 0;
     const flaky = faultyBus(bus, (m): Fault => (isStream(m, StreamEvent.CHUNK, ['seq', 1]) && refused++ === 0 ? 'reject' : 'pass'));
-    const agent = await manager({ componentId: 'agent', ...QUICK }, flaky);
+    const agent = await managers.start({ componentId: 'agent', ...QUICK }, flaky);
     const writer = await agent.createStream<string>({ target: 'output', sessionId: 's', window: 4 });
     await writer.write('held'); // no consumer yet: held
     const { readers } = await consumer();
@@ -282,7 +265,7 @@ describe('per-stream resources', () => {
     bus = memoryBus({ handlerTimeoutMs: 0 });
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { manager: output, readers } = await consumer();
-    const agent = await manager({ componentId: 'agent', ...QUICK });
+    const agent = await managers.start({ componentId: 'agent', ...QUICK });
     expect(vi.getTimerCount()).toBe(0);
     const ended = await agent.createStream({ target: 'output', sessionId: 's1' });
     const cancelled = await agent.createStream({ target: 'output', sessionId: 's2' });

@@ -5,23 +5,13 @@
  */
 import type { JsonValue } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamManager, type StreamReader } from '../src/index.js';
 import { eventually, memoryBus } from './support/memory.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
-const managers: StreamManager[] = [];
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await bus?.close();
-});
-
-async function manager(componentId: string, onStream?: (r: StreamReader) => void): Promise<StreamManager> {
-  const m = new StreamManager(bus, { componentId, ...(onStream ? { onStream } : {}) });
-  managers.push(m);
-  await m.start();
-  return m;
-}
+const managers = streamManagersClosedAfterEach(() => bus);
 
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -45,8 +35,15 @@ describe('streams under load', () => {
         })(),
       );
     };
-    const consumers = [await manager('output-fast', reading(false)), await manager('output-slow', reading(true))];
-    const producers = [await manager('agent-a'), await manager('agent-b'), await manager('agent-c')];
+    const consumers = [
+      await managers.start({ componentId: 'output-fast', onStream: reading(false) }),
+      await managers.start({ componentId: 'output-slow', onStream: reading(true) }),
+    ];
+    const producers = [
+      await managers.start({ componentId: 'agent-a' }),
+      await managers.start({ componentId: 'agent-b' }),
+      await managers.start({ componentId: 'agent-c' }),
+    ];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 60 }, async (_, i) => {

@@ -1,6 +1,6 @@
 import { BusError, InvalidConfigError, InvalidMessageError, type JsonValue } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MessageBusAdapter,
   StreamCancelledError,
@@ -10,49 +10,25 @@ import {
   type StreamManagerOptions,
 } from '../src/index.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
+import { collect } from './support/read-stream.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
+import { rejectionOf } from './support/thrown-error.js';
 
 let bus: MemoryMessageBus;
-const managers: StreamManager[] = [];
-
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await bus?.close();
-});
-
-async function manager(options: StreamManagerOptions): Promise<StreamManager> {
-  const m = new StreamManager(bus, options);
-  managers.push(m);
-  await m.start();
-  return m;
-}
+const managers = streamManagersClosedAfterEach(() => bus);
 
 /** A consumer whose readers are handed to the test, unread. */
 async function consumer(componentId: string, options: Partial<StreamManagerOptions> = {}) {
   const readers: StreamReader[] = [];
-  const m = await manager({ componentId, onStream: (reader) => void readers.push(reader), ...options });
+  const m = await managers.start({ componentId, onStream: (reader) => void readers.push(reader), ...options });
   return { manager: m, readers };
-}
-
-async function collect(reader: AsyncIterable<JsonValue>): Promise<JsonValue[]> {
-  const out: JsonValue[] = [];
-  for await (const chunk of reader) out.push(chunk);
-  return out;
-}
-
-function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
 }
 
 describe('StreamManager', () => {
   it('delivers every chunk in order, then ends; the reader knows the stream', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 4 });
+    const agent = await managers.start({ componentId: 'agent', window: 4 });
     const writer = await agent.createStream<string>({ target: 'output', sessionId: 'session-1', metadata: { model: 'tiny' } });
     const chunks = Array.from({ length: 100 }, (_, i) => `token-${i}`);
     const writing = (async () => {
@@ -75,7 +51,7 @@ describe('StreamManager', () => {
   it('keeps call order when writes are not awaited one by one, and carries any JSON', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 3 });
+    const agent = await managers.start({ componentId: 'agent', window: 3 });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     const chunks: JsonValue[] = [1, 'two', { three: [3] }, null, true, [6], 7.5, 'eight', { n: 9 }, 10];
     const all = Promise.all([...chunks.map((c) => writer.write(c)), writer.end()]);
@@ -87,7 +63,7 @@ describe('StreamManager', () => {
   it('backpressure: a write waits while `window` chunks are unread, and goes on when the reader takes one', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 2 });
+    const agent = await managers.start({ componentId: 'agent', window: 2 });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's' });
     await writer.write(1);
     await writer.write(2);
@@ -122,7 +98,7 @@ describe('StreamManager', () => {
   it('breaking out of for-await cancels the stream and the producer’s next write rejects', async () => {
     bus = memoryBus();
     const taken: JsonValue[] = [];
-    await manager({
+    await managers.start({
       componentId: 'output',
       onStream: async (reader) => {
         for await (const chunk of reader) {
@@ -131,7 +107,7 @@ describe('StreamManager', () => {
         }
       },
     });
-    const agent = await manager({ componentId: 'agent', window: 2 });
+    const agent = await managers.start({ componentId: 'agent', window: 2 });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's' });
     let error: unknown;
     for (let i = 1; i <= 1000; i++) {
@@ -155,7 +131,7 @@ describe('StreamManager', () => {
   it('cancel() releases a producer blocked on the window, with the consumer’s reason', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 1 });
+    const agent = await managers.start({ componentId: 'agent', window: 1 });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write('a');
     const blocked = writer.write('b');
@@ -170,7 +146,7 @@ describe('StreamManager', () => {
   it('a producer failure reaches the consumer as a thrown StreamFailedError, after the chunks sent before it', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent' });
+    const agent = await managers.start({ componentId: 'agent' });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write('partial ');
     await writer.write('answer');
@@ -193,7 +169,7 @@ describe('StreamManager', () => {
   it('fail() rejects a write waiting for credit at once', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 1 });
+    const agent = await managers.start({ componentId: 'agent', window: 1 });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write(1);
     const blocked = writer.write(2);
@@ -210,13 +186,16 @@ describe('StreamManager', () => {
     bus = memoryBus();
     const results = new Map<string, JsonValue[]>();
     const done: Promise<void>[] = [];
-    await manager({
+    await managers.start({
       componentId: 'output',
       onStream: (reader) => {
         done.push(collect(reader).then((chunks) => void results.set(reader.streamId, chunks)));
       },
     });
-    const producers = [await manager({ componentId: 'agent-a', window: 3 }), await manager({ componentId: 'agent-b', window: 5 })];
+    const producers = [
+      await managers.start({ componentId: 'agent-a', window: 3 }),
+      await managers.start({ componentId: 'agent-b', window: 5 }),
+    ];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
@@ -235,7 +214,7 @@ describe('StreamManager', () => {
   it('rejects a chunk that is not JSON without spending its sequence number', async () => {
     bus = memoryBus();
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent' });
+    const agent = await managers.start({ componentId: 'agent' });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await writer.write('a');
     await expect(writer.write(new Date() as unknown as JsonValue)).rejects.toBeInstanceOf(InvalidMessageError);
@@ -247,14 +226,14 @@ describe('StreamManager', () => {
 
   it('cancels streams nobody listens to, and streams whose listener throws', async () => {
     bus = memoryBus();
-    await manager({ componentId: 'deaf' });
-    await manager({
+    await managers.start({ componentId: 'deaf' });
+    await managers.start({
       componentId: 'grumpy',
       onStream: () => {
         throw new Error('not today');
       },
     });
-    const agent = await manager({ componentId: 'agent', window: 1 });
+    const agent = await managers.start({ componentId: 'agent', window: 1 });
     for (const [target, reason] of [
       ['deaf', /deaf has no stream listener/],
       ['grumpy', /the stream listener failed: not today/],
@@ -272,7 +251,7 @@ describe('StreamManager', () => {
   it('close() cancels what it reads and fails what it writes', async () => {
     bus = memoryBus();
     const { manager: output, readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent', window: 1 });
+    const agent = await managers.start({ componentId: 'agent', window: 1 });
     const toOutput = await agent.createStream({ target: 'output', sessionId: 's' });
     const { readers: agentReaders } = { readers: [] as StreamReader[] };
     agent.onStream((reader) => void agentReaders.push(reader));
@@ -292,7 +271,7 @@ describe('StreamManager', () => {
     const replies: string[] = [];
     await adapter.registerComponentListener('output', (_p, e) => void replies.push(e.eventType), { eventPattern: 'agent.reply' });
     const { readers } = await consumer('output');
-    const agent = await manager({ componentId: 'agent' });
+    const agent = await managers.start({ componentId: 'agent' });
     const writer = await agent.createStream({ target: 'output', sessionId: 's' });
     await adapter.sendToComponent('output', { eventType: 'agent.reply', payload: {}, sessionId: 's', componentSource: 'agent' });
     await writer.write('x');
@@ -309,7 +288,7 @@ describe('StreamManager', () => {
     expect(() => new StreamManager(bus, { componentId: 'c', windw: 3 } as never)).toThrow(/windw is not a known option/);
     expect(() => new StreamManager({} as never, { componentId: 'c' })).toThrow(InvalidConfigError);
     const m = new StreamManager(new MessageBusAdapter(bus), { componentId: 'c' });
-    managers.push(m);
+    managers.track(m);
     await expect(m.createStream({ target: 'x', sessionId: 's' })).rejects.toThrow(/must be started/);
     await m.start();
     await expect(m.createStream({ target: 'x y', sessionId: 's' })).rejects.toThrow(/target/);

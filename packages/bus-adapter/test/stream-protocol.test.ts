@@ -4,38 +4,24 @@
  * silence), plus the opening handshake (created -> accepted -> started, or declined) and which
  * instance's acks and cancels a producer acts on.
  */
-import type { JsonValue } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamCancelledError, StreamEvent, StreamFailedError, StreamManager, type StreamReader, type StreamManagerOptions } from '../src/index.js';
 import { handPlayedConsumer, handPlayedProducer } from './support/hand-played.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
+import { drain } from './support/read-stream.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
 let manager: StreamManager;
-
-afterEach(async () => {
-  await manager?.close();
-  await bus?.close();
-});
+const managers = streamManagersClosedAfterEach(() => bus);
 
 /** A real consumer manager (`output`) whose readers are handed to the test, and a hand-played producer. */
 async function setup(options: Partial<StreamManagerOptions> = {}) {
   bus = memoryBus();
   const readers: StreamReader[] = [];
-  manager = new StreamManager(bus, { componentId: 'output', onStream: (r) => void readers.push(r), ...options });
-  await manager.start();
+  manager = await managers.start({ componentId: 'output', onStream: (r) => void readers.push(r), ...options });
   return { readers, producer: await handPlayedProducer(bus) };
-}
-
-async function drain(reader: StreamReader): Promise<{ chunks: JsonValue[]; error?: unknown }> {
-  const chunks: JsonValue[] = [];
-  try {
-    for await (const chunk of reader) chunks.push(chunk);
-    return { chunks };
-  } catch (error) {
-    return { chunks, error };
-  }
 }
 
 describe('stream protocol, consumer side', () => {
@@ -134,8 +120,7 @@ describe('stream protocol, consumer side', () => {
 
   it('without a listener it refuses a stream: stream.cancelled to the producer, no acceptance', async () => {
     bus = memoryBus();
-    manager = new StreamManager(bus, { componentId: 'output' });
-    await manager.start();
+    manager = await managers.start({ componentId: 'output' });
     const producer = await handPlayedProducer(bus);
     await producer.open('st-r');
     await eventually(() => expect(producer.backOf(StreamEvent.CANCELLED)).toHaveLength(1));

@@ -6,24 +6,14 @@
  */
 import type { JsonValue } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
-import { StreamEvent, StreamManager, type StreamManagerOptions, type StreamReader } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { StreamEvent, StreamManager, type StreamReader } from '../src/index.js';
 import { faultyBus, isStream, type Fault } from './support/faulty-bus.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
-const managers: StreamManager[] = [];
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await bus?.close();
-});
-
-async function manager(options: StreamManagerOptions, on = bus as Parameters<typeof faultyBus>[0]): Promise<StreamManager> {
-  const m = new StreamManager(on, options);
-  managers.push(m);
-  await m.start();
-  return m;
-}
+const managers = streamManagersClosedAfterEach(() => bus);
 
 /** A consumer replica that reads every stream to the end, recording who read what. */
 function reading(replica: string, reads: Map<string, { replica: string; chunks: JsonValue[] }[]>, finished: Promise<void>[]) {
@@ -51,9 +41,9 @@ describe('replicas of a streaming component', () => {
     bus = memoryBus();
     const reads = new Map<string, { replica: string; chunks: JsonValue[] }[]>();
     const finished: Promise<void>[] = [];
-    await manager({ componentId: 'output', onStream: reading('output', reads, finished) });
-    const a = await manager({ componentId: 'agent', window: 1 });
-    const b = await manager({ componentId: 'agent', window: 1 });
+    await managers.start({ componentId: 'output', onStream: reading('output', reads, finished) });
+    const a = await managers.start({ componentId: 'agent', window: 1 });
+    const b = await managers.start({ componentId: 'agent', window: 1 });
     expect(a.address).not.toBe(b.address);
     const chunks = (who: string) => Array.from({ length: 30 }, (_, i) => `${who}-${i}`);
     const [wa, wb, wc] = await Promise.all([
@@ -73,9 +63,12 @@ describe('replicas of a streaming component', () => {
     bus = memoryBus();
     const reads = new Map<string, { replica: string; chunks: JsonValue[] }[]>();
     const finished: Promise<void>[] = [];
-    await manager({ componentId: 'output', onStream: reading('output-1', reads, finished) });
-    await manager({ componentId: 'output', onStream: reading('output-2', reads, finished) });
-    const producers = [await manager({ componentId: 'agent', window: 2 }), await manager({ componentId: 'agent', window: 3 })];
+    await managers.start({ componentId: 'output', onStream: reading('output-1', reads, finished) });
+    await managers.start({ componentId: 'output', onStream: reading('output-2', reads, finished) });
+    const producers = [
+      await managers.start({ componentId: 'agent', window: 2 }),
+      await managers.start({ componentId: 'agent', window: 3 }),
+    ];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
@@ -95,7 +88,7 @@ describe('replicas of a streaming component', () => {
     // Both replicas took streams: the test exercised the sharing.
     const byReplica = new Set([...reads.values()].flat().map((r) => r.replica));
     expect(byReplica).toEqual(new Set(['output-1', 'output-2']));
-    for (const m of managers) expect(m.openStreams).toEqual({ writing: 0, reading: 0 });
+    for (const m of managers.started) expect(m.openStreams).toEqual({ writing: 0, reading: 0 });
   });
 
   it('a stream.created the bus delivers twice, to both consumer replicas: one reads it, the other is declined and its app never sees it', async () => {
@@ -108,10 +101,10 @@ describe('replicas of a streaming component', () => {
     const reads = new Map<string, { replica: string; chunks: JsonValue[] }[]>();
     const finished: Promise<void>[] = [];
     const consumers = [
-      await manager({ componentId: 'output', onStream: reading('output-1', reads, finished) }),
-      await manager({ componentId: 'output', onStream: reading('output-2', reads, finished) }),
+      await managers.start({ componentId: 'output', onStream: reading('output-1', reads, finished) }),
+      await managers.start({ componentId: 'output', onStream: reading('output-2', reads, finished) }),
     ];
-    const agent = await manager({ componentId: 'agent', window: 2 }, twice);
+    const agent = await managers.start({ componentId: 'agent', window: 2 }, twice);
     const expected = new Map<string, JsonValue[]>();
     for (let i = 0; i < 10; i++) {
       const writer = await agent.createStream({ target: 'output', sessionId: `s-${i % 2}` });
@@ -132,8 +125,13 @@ describe('replicas of a streaming component', () => {
     bus = memoryBus();
     const reads = new Map<string, { replica: string; chunks: JsonValue[] }[]>();
     const finished: Promise<void>[] = [];
-    for (const replica of ['output-1', 'output-2', 'output-3']) await manager({ componentId: 'output', onStream: reading(replica, reads, finished) });
-    const producers = [await manager({ componentId: 'agent', window: 1 }), await manager({ componentId: 'agent', window: 1 })];
+    for (const replica of ['output-1', 'output-2', 'output-3']) {
+      await managers.start({ componentId: 'output', onStream: reading(replica, reads, finished) });
+    }
+    const producers = [
+      await managers.start({ componentId: 'agent', window: 1 }),
+      await managers.start({ componentId: 'agent', window: 1 }),
+    ];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
@@ -155,16 +153,16 @@ describe('replicas of a streaming component', () => {
     const reads = new Map<string, { replica: string; chunks: JsonValue[] }[]>();
     const finished: Promise<void>[] = [];
     const started = [
-      await manager({ componentId: 'output', onStream: reading('output-1', reads, finished) }),
-      await manager({ componentId: 'output', onStream: reading('output-2', reads, finished) }),
-      await manager({ componentId: 'agent' }),
+      await managers.start({ componentId: 'output', onStream: reading('output-1', reads, finished) }),
+      await managers.start({ componentId: 'output', onStream: reading('output-2', reads, finished) }),
+      await managers.start({ componentId: 'agent' }),
     ];
     const writer = await (started[2] as StreamManager).createStream({ target: 'output', sessionId: 's' });
     await writeAll(writer, ['x', 'y']);
     await eventually(() => expect(finished).toHaveLength(1));
     const during = (await health()).groups;
     for (const m of started) expect(during.find((g) => g.group === m.address)?.consumers).toBe(1);
-    await Promise.all(managers.splice(0).map((m) => m.close()));
+    await managers.closeAll();
     const after = await health();
     // Each manager's own address is a non-durable group: it goes with the manager. The components'
     // shared groups are durable (a restarted component continues).

@@ -5,38 +5,23 @@
  */
 import type { EnvelopeInit, JsonValue, MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_STREAMING_ID, MessageBusAdapter, StreamManager, streamInstanceAddress, streamTargetOf, type StreamReader } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { MAX_STREAMING_ID, MessageBusAdapter, StreamManager, streamInstanceAddress, streamTargetOf } from '../src/index.js';
 import { faultyBus, type Fault } from './support/faulty-bus.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
+import { collect } from './support/read-stream.js';
+import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 
 let bus: MemoryMessageBus;
 let adapter: MessageBusAdapter;
-const managers: StreamManager[] = [];
-
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
-  await adapter?.close();
-});
-
-async function manager(componentId: string, onStream?: (reader: StreamReader) => unknown): Promise<StreamManager> {
-  const m = new StreamManager(bus, { componentId, ...(onStream ? { onStream } : {}) });
-  managers.push(m);
-  await m.start();
-  return m;
-}
-
-async function collect(reader: AsyncIterable<JsonValue>): Promise<JsonValue[]> {
-  const out: JsonValue[] = [];
-  for await (const chunk of reader) out.push(chunk);
-  return out;
-}
+// The adapter owns the bus: closing it closes the bus.
+const managers = streamManagersClosedAfterEach(() => bus, () => adapter?.close());
 
 describe('StreamManager and component listeners of the same component', () => {
   it('a listener registered after a message was sent to its component gets it, though the component’s StreamManager runs', async () => {
     bus = memoryBus();
     adapter = new MessageBusAdapter(bus);
-    await manager('agent');
+    await managers.start({ componentId: 'agent' });
     await adapter.sendToComponent('agent', { eventType: 'input.question', payload: { q: 'why?' }, sessionId: 's1', componentSource: 'input' });
     const got: string[] = [];
     await adapter.registerComponentListener('agent', (payload) => void got.push(String(payload['q'])));
@@ -51,8 +36,8 @@ describe('StreamManager and component listeners of the same component', () => {
     await adapter.registerComponentListener('output', (_p, e) => void outputSaw.push(e));
     await adapter.registerComponentListener('agent', (_p, e) => void agentSaw.push(e));
     const done: Promise<JsonValue[]>[] = [];
-    await manager('output', (reader) => void done.push(collect(reader)));
-    const agent = await manager('agent');
+    await managers.start({ componentId: 'output', onStream: (reader) => void done.push(collect(reader)) });
+    const agent = await managers.start({ componentId: 'agent' });
     const writer = await agent.createStream({ target: 'output', sessionId: 's1', window: 2 });
     for (let i = 0; i < 10; i++) await writer.write(i);
     await writer.end();
@@ -72,12 +57,8 @@ describe('StreamManager and component listeners of the same component', () => {
     const wire: Array<EnvelopeInit | MessageEnvelope> = [];
     // Every publish of both managers, in order.
     const recorded = faultyBus(bus, (m): Fault => (wire.push(m), 'pass'));
-    const output = new StreamManager(recorded, { componentId: 'output', onStream: (r) => void collect(r) });
-    managers.push(output);
-    await output.start();
-    const agent = new StreamManager(recorded, { componentId: 'agent', window: 1 });
-    managers.push(agent);
-    await agent.start();
+    const output = await managers.start({ componentId: 'output', onStream: (r) => void collect(r) }, recorded);
+    const agent = await managers.start({ componentId: 'agent', window: 1 }, recorded);
     expect(agent.address).toBe(`agent--streams-${agent.instanceId}`);
     expect(streamInstanceAddress('agent', agent.instanceId)).toBe(agent.address);
     const writer = await agent.createStream({ target: 'output', sessionId: 's7' });
