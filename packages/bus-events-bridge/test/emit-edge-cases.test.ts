@@ -7,7 +7,8 @@ import { QueueFullError } from '@woodwork/bus-core';
 import { createMessageBus } from '@woodwork/bus-memory';
 import { describe, expect, it } from 'vitest';
 import { EventManager, MessageBusEventManager, defaultHookGroupName } from '../src/index.js';
-import { barrier, makeBus, waitFor, within } from './support.js';
+import { makeBus } from './support/memory-bus.js';
+import { barrier, waitFor, within } from './support/waiting.js';
 
 interface Events {
   'agent.thought': { session_id?: string; text: string };

@@ -1,7 +1,7 @@
 import { HandlerTimeoutError, InvalidConfigError, InvalidMessageError } from '@woodwork/bus-core';
 import { describe, expect, it } from 'vitest';
 import { EventManager, sessionIdOf, type HookErrorInfo } from '../src/index.js';
-import { barrier, within } from './support.js';
+import { barrier, within } from './support/waiting.js';
 
 interface Events {
   'agent.thought': { session_id?: string; text: string };

@@ -4,21 +4,17 @@
  */
 import { InvalidConfigError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageBusEventManager, defaultHookGroupName, type HookErrorInfo } from '../src/index.js';
-import { makeBus, waitFor } from './support.js';
+import { busPerTest } from './support/memory-bus.js';
+import { waitFor } from './support/waiting.js';
 
 interface Events {
   'agent.thought': { session_id?: string; text: string; tags?: string[] };
 }
 
 let bus: MemoryMessageBus;
-beforeEach(() => {
-  bus = makeBus(2);
-});
-afterEach(async () => {
-  await bus.close();
-});
+busPerTest(2, (b) => (bus = b));
 
 describe('hook isolation on the bus', () => {
   it('gives every hook attempt its own payload: a hook that changes it affects no other hook, retry or dead letter', async () => {

@@ -1,8 +1,9 @@
 import { BusClosedError, InvalidConfigError, InvalidMessageError, type MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageBusEventManager, defaultHookGroupName, type HookContext } from '../src/index.js';
-import { barrier, makeBus, waitFor, within } from './support.js';
+import { busPerTest } from './support/memory-bus.js';
+import { barrier, waitFor, within } from './support/waiting.js';
 
 interface Events {
   'agent.thought': { session_id?: string; sessionId?: string; text: string };
@@ -10,12 +11,7 @@ interface Events {
 }
 
 let bus: MemoryMessageBus;
-beforeEach(() => {
-  bus = makeBus(2);
-});
-afterEach(async () => {
-  await bus.close();
-});
+busPerTest(2, (b) => (bus = b));
 
 describe('MessageBusEventManager', () => {
   it('delivers hooks over the bus with the payload as emitted; pipes run locally for the emitter', async () => {

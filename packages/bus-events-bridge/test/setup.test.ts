@@ -1,8 +1,9 @@
 import { InvalidConfigError, InvalidMessageError } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventManager, MessageBusEventManager, defaultHookGroupName, setupMessageBusIntegration } from '../src/index.js';
-import { makeBus, waitFor } from './support.js';
+import { busPerTest } from './support/memory-bus.js';
+import { waitFor } from './support/waiting.js';
 
 interface Events {
   'agent.thought': { session_id?: string; text: string };
@@ -10,12 +11,7 @@ interface Events {
 }
 
 let bus: MemoryMessageBus;
-beforeEach(() => {
-  bus = makeBus(1);
-});
-afterEach(async () => {
-  await bus.close();
-});
+busPerTest(1, (b) => (bus = b));
 
 describe('setupMessageBusIntegration', () => {
   it('moves hooks and pipes to a bus manager and subscribes the hooks on the bus', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { EventManager, MessageBusEventManager, type HookContext } from '../src/index.js';
-import { makeBus } from './support.js';
+import { makeBus } from './support/memory-bus.js';
 
 interface AgentEvents {
   'agent.thought': { session_id: string; text: string };

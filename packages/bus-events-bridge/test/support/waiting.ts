@@ -1,13 +1,7 @@
 /**
- * Test helpers: a real in-memory bus with millisecond retries, and waiting for a condition that a
- * bus delivery makes true (with a deadline, so a missing delivery fails instead of hanging).
+ * Waiting in tests with a deadline, so a missing delivery fails instead of hanging: for a condition
+ * to hold, for a promise to settle, and for parties that must run at the same time.
  */
-import { createMessageBus, type MemoryMessageBus } from '@woodwork/bus-memory';
-
-export function makeBus(maxRetries = 2): MemoryMessageBus {
-  return createMessageBus({ maxRetries, retry: { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 }, closeTimeoutMs: 1000 });
-}
-
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
