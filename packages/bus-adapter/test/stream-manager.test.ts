@@ -192,10 +192,7 @@ describe('StreamManager', () => {
         done.push(collect(reader).then((chunks) => void results.set(reader.streamId, chunks)));
       },
     });
-    const producers = [
-      await managers.start({ componentId: 'agent-a', window: 3 }),
-      await managers.start({ componentId: 'agent-b', window: 5 }),
-    ];
+    const producers = [await managers.start({ componentId: 'agent-a', window: 3 }), await managers.start({ componentId: 'agent-b', window: 5 })];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {

@@ -65,10 +65,7 @@ describe('replicas of a streaming component', () => {
     const finished: Promise<void>[] = [];
     await managers.start({ componentId: 'output', onStream: reading('output-1', reads, finished) });
     await managers.start({ componentId: 'output', onStream: reading('output-2', reads, finished) });
-    const producers = [
-      await managers.start({ componentId: 'agent', window: 2 }),
-      await managers.start({ componentId: 'agent', window: 3 }),
-    ];
+    const producers = [await managers.start({ componentId: 'agent', window: 2 }), await managers.start({ componentId: 'agent', window: 3 })];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
@@ -128,10 +125,7 @@ describe('replicas of a streaming component', () => {
     for (const replica of ['output-1', 'output-2', 'output-3']) {
       await managers.start({ componentId: 'output', onStream: reading(replica, reads, finished) });
     }
-    const producers = [
-      await managers.start({ componentId: 'agent', window: 1 }),
-      await managers.start({ componentId: 'agent', window: 1 }),
-    ];
+    const producers = [await managers.start({ componentId: 'agent', window: 1 }), await managers.start({ componentId: 'agent', window: 1 })];
     const expected = new Map<string, JsonValue[]>();
     await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
