@@ -197,10 +197,9 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     this.insertHook(entry);
     this.subscriptions.set(entry, subscription);
     const handler: MessageHandler = async (envelope, context) => {
-      // Each attempt gets its own copy: backends may share one decoded payload between groups and
-      // retries (memory does), and a hook changing it must not change what other hooks, its own
-      // retry or the dead-letter record see.
-      await (hook as Hook<unknown>)(structuredClone(envelope.payload), {
+      // The bus contract gives every attempt its own envelope, so a hook changing its payload
+      // changes nothing for other hooks, its own retry or the dead-letter record.
+      await (hook as Hook<unknown>)(envelope.payload, {
         event: envelope.eventType,
         sessionId: envelope.sessionId,
         signal: context.signal,
