@@ -26,6 +26,7 @@ import {
   MessagePattern,
   configInteger,
   describe,
+  rejectUnknownKeys,
   validateName,
   type JsonObject,
   type JsonValue,
@@ -113,7 +114,7 @@ export class StreamManager {
       throw new InvalidConfigError('bus', `must be a MessageBus or a MessageBusAdapter; got ${describe(bus)}`);
     }
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
-    for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', OPTION_KEYS);
+    rejectUnknownKeys(options, OPTION_KEYS);
     this.componentId = streamingName(options.componentId, 'componentId');
     this.instanceId = newInstanceId();
     this.address = streamInstanceAddress(this.componentId, this.instanceId);
@@ -159,7 +160,7 @@ export class StreamManager {
     if (this.closed) throw new BusClosedError('createStream');
     if (this.subscriptionIds.length < 2) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
     if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
-    for (const key of Object.keys(options)) if (!CREATE_KEYS.includes(key)) throw new InvalidConfigError(key, 'is not a known option', CREATE_KEYS);
+    rejectUnknownKeys(options, CREATE_KEYS);
     const target = streamingName(options.target, 'target');
     const sessionId = validateName(options.sessionId, 'sessionId');
     const window = options.window === undefined ? this.window : configInteger(options.window, 'window', 1, 100_000);
