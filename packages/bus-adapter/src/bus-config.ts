@@ -4,7 +4,7 @@
  * one mapping from those keys to the camelCase options a backend's `createMessageBus(options)`
  * takes. `resolveBusConfig` checks everything without connecting to anything.
  */
-import { InvalidConfigError, describe } from '@woodwork/bus-core';
+import { InvalidConfigError, MAX_RETRIES_LIMIT, configChoice, configString, describe } from '@woodwork/bus-core';
 
 export const BUS_TYPES = ['memory', 'redis', 'nats'] as const;
 export type BusType = (typeof BUS_TYPES)[number];
@@ -96,19 +96,11 @@ function number(min: number, max: number): Check {
 }
 
 function matching(pattern: RegExp, rule: string): Check {
-  return (value, key) => {
-    if (typeof value !== 'string' || !pattern.test(value)) throw new InvalidConfigError(key, `${rule}; got ${describe(value)}`);
-    return value;
-  };
+  return (value, key) => configString(value, key, pattern, rule);
 }
 
 function choice(choices: readonly string[]): Check {
-  return (value, key) => {
-    if (typeof value !== 'string' || !choices.includes(value)) {
-      throw new InvalidConfigError(key, `must be one of the allowed values; got ${describe(value)}`, choices);
-    }
-    return value;
-  };
+  return (value, key) => configChoice(value, key, choices);
 }
 
 function urls(protocols: readonly string[], list: boolean): Check {
@@ -157,7 +149,7 @@ const KEYS: Readonly<Record<Exclude<keyof BusConfig, 'type'>, KeySpec>> = {
   nats_url: { option: 'url', types: ['nats'], check: urls(['nats:', 'tls:', 'ws:', 'wss:'], true) },
   stream_prefix: { option: 'streamPrefix', check: matching(PREFIX_RE, 'must be 1-64 letters, digits, "_" or "-"') },
   consumer_group: { option: 'consumerGroup', types: ['redis'], check: matching(NAME_RE, 'must be 1-128 letters, digits, "_" or "-"') },
-  max_retries: { option: 'maxRetries', check: integer(0, 100) },
+  max_retries: { option: 'maxRetries', check: integer(0, MAX_RETRIES_LIMIT) },
   max_queue_size: { option: 'maxQueueSize', types: ['memory'], check: integer(1) },
   on_queue_full: { option: 'onQueueFull', types: ['memory'], check: choice(['wait', 'reject']) },
   retry: { option: 'retry', check: retryObject },
