@@ -8,7 +8,7 @@
  * waiting). The group is removed on `unsubscribe`, so it leaves nothing behind. No history: it shows
  * what is published from now on.
  */
-import { toWire, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
+import { encodeEnvelope, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
 import { isoTime, shortJson, type TextSink } from './output.js';
 
 export interface TailIo {
@@ -44,7 +44,7 @@ function printEnvelope(io: TailIo, envelope: MessageEnvelope): void {
   // Never throw: a failing handler would be retried and dead-lettered in the tail's group.
   try {
     if (io.json) {
-      io.out.write(`${JSON.stringify(toWire(envelope))}\n`);
+      io.out.write(`${encodeEnvelope(envelope)}\n`);
       return;
     }
     const route = `${envelope.componentSource} -> ${envelope.componentTarget ?? '*'}`;
