@@ -131,10 +131,6 @@ export class MemoryGroup {
     return this.replicas.length !== before;
   }
 
-  hasReplica(subscriptionId: string): boolean {
-    return this.replicas.some((r) => r.subscriptionId === subscriptionId);
-  }
-
   /**
    * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
    * acknowledged within the window.
