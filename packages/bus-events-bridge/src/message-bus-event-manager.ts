@@ -11,6 +11,7 @@
 import {
   BusClosedError,
   InvalidConfigError,
+  MAX_RETRIES_LIMIT,
   MessagePattern,
   configInteger,
   configString,
@@ -87,7 +88,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
       throw new InvalidConfigError('groupName', `must be a function; got ${describe(options.groupName)}`);
     }
     this.groupName = options.groupName ?? defaultHookGroupName;
-    this.maxRetries = options.maxRetries === undefined ? undefined : configInteger(options.maxRetries, 'maxRetries', 0, 100);
+    this.maxRetries = options.maxRetries === undefined ? undefined : configInteger(options.maxRetries, 'maxRetries', 0, MAX_RETRIES_LIMIT);
     this.handlerTimeoutMs =
       options.handlerTimeoutMs === undefined ? undefined : configInteger(options.handlerTimeoutMs, 'handlerTimeoutMs', 0);
   }
