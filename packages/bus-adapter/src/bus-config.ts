@@ -4,7 +4,7 @@
  * one mapping from those keys to the camelCase options a backend's `createMessageBus(options)`
  * takes. `resolveBusConfig` checks everything without connecting to anything.
  */
-import { InvalidConfigError, MAX_RETRIES_LIMIT, configChoice, configString, describe } from '@woodwork/bus-core';
+import { InvalidConfigError, MAX_RETRIES_LIMIT, configChoice, configName, configStreamPrefix, describe } from '@woodwork/bus-core';
 
 export const BUS_TYPES = ['memory', 'redis', 'nats'] as const;
 export type BusType = (typeof BUS_TYPES)[number];
@@ -70,8 +70,6 @@ interface KeySpec {
   check: Check;
 }
 
-const PREFIX_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const INTEGER_STRING_RE = /^-?\d+$/;
 const NUMBER_STRING_RE = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
@@ -93,10 +91,6 @@ function number(min: number, max: number): Check {
     }
     return n;
   };
-}
-
-function matching(pattern: RegExp, rule: string): Check {
-  return (value, key) => configString(value, key, pattern, rule);
 }
 
 function choice(choices: readonly string[]): Check {
@@ -147,8 +141,8 @@ function retryObject(value: unknown, key: string): Record<string, unknown> {
 const KEYS: Readonly<Record<Exclude<keyof BusConfig, 'type'>, KeySpec>> = {
   redis_url: { option: 'url', types: ['redis'], check: urls(['redis:', 'rediss:'], false) },
   nats_url: { option: 'url', types: ['nats'], check: urls(['nats:', 'tls:', 'ws:', 'wss:'], true) },
-  stream_prefix: { option: 'streamPrefix', check: matching(PREFIX_RE, 'must be 1-64 letters, digits, "_" or "-"') },
-  consumer_group: { option: 'consumerGroup', types: ['redis'], check: matching(NAME_RE, 'must be 1-128 letters, digits, "_" or "-"') },
+  stream_prefix: { option: 'streamPrefix', check: configStreamPrefix },
+  consumer_group: { option: 'consumerGroup', types: ['redis'], check: configName },
   max_retries: { option: 'maxRetries', check: integer(0, MAX_RETRIES_LIMIT) },
   max_queue_size: { option: 'maxQueueSize', types: ['memory'], check: integer(1) },
   on_queue_full: { option: 'onQueueFull', types: ['memory'], check: choice(['wait', 'reject']) },

@@ -8,7 +8,7 @@ import { InvalidConfigError } from './errors.js';
 import type { MetricEvent } from './health.js';
 import { quietLogger, type BusLogger } from './logger.js';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry-policy.js';
-import { MAX_RETRIES_LIMIT, describe } from './validation.js';
+import { MAX_RETRIES_LIMIT, NAME_PATTERN, NAME_RULE, describe } from './validation.js';
 
 export interface BusOptions {
   /** Namespace of every key / subject / queue; buses with different prefixes never see each other. */
@@ -84,7 +84,19 @@ export const BUS_OPTION_KEYS = [
   'onMetric',
 ] as const;
 
-const PREFIX_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Stream prefixes: 1-64 letters, digits, `_`, `-`. */
+export const STREAM_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const STREAM_PREFIX_RULE = 'must be 1-64 letters, digits, "_" or "-"';
+
+/** A name given in config (session id, component, group): the message rule, as an `InvalidConfigError`. */
+export function configName(value: unknown, key: string): string {
+  return configString(value, key, NAME_PATTERN, NAME_RULE);
+}
+
+/** A stream prefix given in config. */
+export function configStreamPrefix(value: unknown, key: string): string {
+  return configString(value, key, STREAM_PREFIX_PATTERN, STREAM_PREFIX_RULE);
+}
 
 /** Rejects keys that are not in `allowed`, naming the first one and listing the allowed keys. */
 export function rejectUnknownKeys(options: object, allowed: readonly string[], where = ''): void {
@@ -144,7 +156,7 @@ export function resolveBusOptions(options: BusOptions = {}, backendKeys: readonl
     throw new InvalidConfigError('onMetric', `must be a function; got ${describe(options.onMetric)}`);
   }
   return {
-    streamPrefix: configString(pick('streamPrefix'), 'streamPrefix', PREFIX_RE, 'must be 1-64 letters, digits, "_" or "-"'),
+    streamPrefix: configStreamPrefix(pick('streamPrefix'), 'streamPrefix'),
     maxRetries: configInteger(pick('maxRetries'), 'maxRetries', 0, MAX_RETRIES_LIMIT),
     retry: {
       initialDelayMs: configInteger(r.initialDelayMs, 'retry.initialDelayMs', 0),

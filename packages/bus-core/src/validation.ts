@@ -7,7 +7,8 @@ import { InvalidMessageError } from './errors.js';
 
 const TOKEN = '[A-Za-z0-9_-]+';
 const EVENT_TYPE_RE = new RegExp(`^${TOKEN}(?:\\.${TOKEN})*$`);
-const NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
+/** Session ids, component names, group names: 1-128 letters, digits, `_`, `-`. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_EVENT_TYPE_LENGTH = 255;
 const MAX_MESSAGE_ID_LENGTH = 255;
 // eslint-disable-next-line no-control-regex
@@ -29,7 +30,7 @@ export function validateEventType(value: unknown, field = 'eventType'): string {
 
 /** Session ids, component names and group names. */
 export function validateName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !NAME_RE.test(value)) {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
     throw new InvalidMessageError(field, `${NAME_RULE}; got ${describe(value)}`);
   }
   return value;

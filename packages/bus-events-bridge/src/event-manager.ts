@@ -3,7 +3,7 @@
  * other and from the emitter) and pipes (transformers, run in order). This is the local,
  * in-process manager; `MessageBusEventManager` extends it to carry hooks over the bus.
  */
-import { HandlerTimeoutError, InvalidConfigError, configInteger, configString, describe, rejectUnknownKeys } from '@woodwork/bus-core';
+import { HandlerTimeoutError, InvalidConfigError, configInteger, configName, configString, describe, rejectUnknownKeys } from '@woodwork/bus-core';
 import {
   DEFAULT_SESSION_ID,
   sessionIdOf,
@@ -63,8 +63,6 @@ const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
 const HOOK_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const HOOK_NAME_RULE = 'must be 1-64 letters, digits, "_" or "-"';
-const SESSION_RE = /^[A-Za-z0-9_-]{1,128}$/;
-const SESSION_RULE = 'must be 1-128 letters, digits, "_" or "-"';
 
 function defaultHookErrorReporter(error: unknown, info: HookErrorInfo): void {
   const what = info.sessionId === null ? 'could not be subscribed' : 'failed';
@@ -88,7 +86,7 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
       throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
     }
     rejectUnknownKeys(options, OPTION_KEYS);
-    this.defaultSessionId = configString(options.defaultSessionId ?? DEFAULT_SESSION_ID, 'defaultSessionId', SESSION_RE, SESSION_RULE);
+    this.defaultSessionId = configName(options.defaultSessionId ?? DEFAULT_SESSION_ID, 'defaultSessionId');
     if (options.onHookError !== undefined && typeof options.onHookError !== 'function') {
       throw new InvalidConfigError('onHookError', `must be a function; got ${describe(options.onHookError)}`);
     }

@@ -14,7 +14,10 @@ import {
   MAX_RETRIES_LIMIT,
   MessagePattern,
   configInteger,
+  configName,
   configString,
+  NAME_PATTERN,
+  NAME_RULE,
   describe,
   rejectUnknownKeys,
   validateEventType,
@@ -49,8 +52,6 @@ export interface MessageBusEventManagerOptions {
 }
 
 const OPTION_KEYS = ['componentId', 'defaultSessionId', 'groupName', 'maxRetries', 'handlerTimeoutMs', 'onHookError'];
-const NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
-const NAME_RULE = 'must be 1-128 letters, digits, "_" or "-"';
 
 interface HookSubscription {
   group: string;
@@ -83,7 +84,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     if (options.onHookError !== undefined) base.onHookError = options.onHookError;
     super(base);
     this.bus = bus;
-    this.componentId = configString(options.componentId, 'componentId', NAME_RE, NAME_RULE);
+    this.componentId = configName(options.componentId, 'componentId');
     if (options.groupName !== undefined && typeof options.groupName !== 'function') {
       throw new InvalidConfigError('groupName', `must be a function; got ${describe(options.groupName)}`);
     }
@@ -193,7 +194,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     validateEventType(event, 'event');
     const entry = this.newHookEntry(event, hook, options.name);
     const groupName = this.groupName({ componentId: this.componentId, event, hookName: entry.name });
-    const group = configString(groupName, 'groupName', NAME_RE, `must return a group name that ${NAME_RULE}`);
+    const group = configString(groupName, 'groupName', NAME_PATTERN, `must return a group name that ${NAME_RULE}`);
     const subscription: HookSubscription = { group, subscriptionId: null, removed: false };
     this.insertHook(entry);
     this.subscriptions.set(entry, subscription);
