@@ -23,11 +23,6 @@ export function streamTargetOf(componentId: string): string {
   return `${componentId}${STREAM_SUFFIX}`;
 }
 
-/** The group of that address: the same name. */
-export function streamGroupName(componentId: string): string {
-  return streamTargetOf(componentId);
-}
-
 /** A fresh instance id for one StreamManager. */
 export function newInstanceId(): string {
   return randomBytes(INSTANCE_ID_LENGTH / 2).toString('hex');

@@ -40,7 +40,7 @@ import { LivenessTicker, resolveLiveness } from './stream-liveness.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 
-export { MAX_STREAMING_ID, streamGroupName, streamInstanceAddress, streamTargetOf } from './stream-address.js';
+export { MAX_STREAMING_ID, streamInstanceAddress, streamTargetOf } from './stream-address.js';
 
 export type StreamListener = (reader: StreamReader) => unknown;
 
