@@ -136,19 +136,25 @@ describe('handler deadlines under load', () => {
       subscriptionId: `sub-${t}`,
       group: 'g',
       handlerTimeoutMs: t,
-      handler: (_e: MessageEnvelope, ctx: DeliveryContext) => {
-        const startedAt = performance.now();
+      handler: (e: MessageEnvelope, ctx: DeliveryContext) => {
+        // Measured from the push, which comes before the attempt starts: a pause of the process between
+        // the lanes' start and this handler (GC, a busy machine) cannot make a timeout look early.
+        const pushedAt = pushTimes[e.payload['n'] as number] as number;
         return new Promise<void>((resolve) =>
           ctx.signal.addEventListener('abort', () => {
-            aborts.push({ timeout: t, after: performance.now() - startedAt, reason: ctx.signal.reason });
+            aborts.push({ timeout: t, after: performance.now() - pushedAt, reason: ctx.signal.reason });
             resolve();
           }),
         );
       },
     }));
     const aborts: Array<{ timeout: number; after: number; reason: unknown }> = [];
+    const pushTimes: number[] = [];
     const h = makeLanes(() => undefined, { consumers, capacity: 1000 });
-    for (let i = 0; i < 300; i++) h.lanes.push(delivery(`s${i}`, i, { maxRetries: 0 }));
+    for (let i = 0; i < 300; i++) {
+      pushTimes[i] = performance.now();
+      h.lanes.push(delivery(`s${i}`, i, { maxRetries: 0 }));
+    }
     // The harness hands attempts to the consumers in turn: 300 / 7 rounds, the last consumer is 10 s.
     const longCount = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % timeouts.length === timeouts.length - 1).length;
     await waitFor(() => h.giveUps.length === 300 - longCount, 'the short attempts to time out', 5_000);
