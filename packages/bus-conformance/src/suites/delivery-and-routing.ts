@@ -208,29 +208,26 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       const early: string[] = [];
       const got: string[] = [];
       // A handler may use the id subscribe returned (a one-shot listener unsubscribing itself).
-      subscriptionId = await bus.subscribe(
-        '*',
-        (e) => {
-          if (subscriptionId === undefined) early.push(e.messageId);
-          got.push(e.messageId);
-        },
-        { componentId: target, targetedOnly: true },
-      );
+      const subscribeTarget = async (): Promise<string> => {
+        subscriptionId = undefined;
+        subscriptionId = await bus.subscribe(
+          '*',
+          (e) => {
+            if (subscriptionId === undefined) early.push(e.messageId);
+            got.push(e.messageId);
+          },
+          { componentId: target, targetedOnly: true },
+        );
+        return subscriptionId;
+      };
+      const first = await subscribeTarget();
       await waitFor(() => got.length === 3, 'the three waiting messages');
       expect(early).toEqual([]);
 
       // The same for a durable group's backlog when its replica comes back.
-      await bus.unsubscribe(subscriptionId);
+      await bus.unsubscribe(first);
       for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: `b${i}`, eventType: 'eager.task', pattern: 'point_to_point', componentTarget: target }));
-      subscriptionId = undefined;
-      subscriptionId = await bus.subscribe(
-        '*',
-        (e) => {
-          if (subscriptionId === undefined) early.push(e.messageId);
-          got.push(e.messageId);
-        },
-        { componentId: target, targetedOnly: true },
-      );
+      await subscribeTarget();
       await waitFor(() => got.length === 6, 'the backlog of the durable group');
       expect(early).toEqual([]);
     });
