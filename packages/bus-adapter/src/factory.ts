@@ -47,6 +47,8 @@ export const ENVIRONMENT_VARIABLES = Object.freeze({
   WOODWORK_CONSUMER_GROUP: 'consumer_group',
 } as const);
 
+const VARIABLE_OF_KEY = new Map<string, string>(Object.entries(ENVIRONMENT_VARIABLES).map(([variable, key]) => [key, variable]));
+
 export class MessageBusFactory {
   /**
    * Checks `config`, imports the backend package for its type (`@woodwork/bus-memory`,
@@ -103,15 +105,18 @@ export class MessageBusFactory {
   }
 
   /**
-   * Creates the bus the environment describes (see `configFromEnvironment`). A bad value is an
-   * `InvalidConfigError` naming the environment variable.
+   * `configFromEnvironment`, checked without connecting: a bad value is an `InvalidConfigError`
+   * naming the environment variable.
    */
-  static async createFromEnvironment(env: Environment = process.env, options: CreateBusOptions = {}): Promise<MessageBus> {
-    const byKey = new Map<string, string>(Object.entries(ENVIRONMENT_VARIABLES).map(([variable, key]) => [key, variable]));
-    const checked = resolveBusConfig(MessageBusFactory.configFromEnvironment(env), {
-      keyName: (key) => (byKey.has(key) ? `${byKey.get(key)} (${key})` : key),
+  static resolveEnvironmentConfig(env: Environment = process.env): ResolvedBusConfig {
+    return resolveBusConfig(MessageBusFactory.configFromEnvironment(env), {
+      keyName: (key) => (VARIABLE_OF_KEY.has(key) ? `${VARIABLE_OF_KEY.get(key)} (${key})` : key),
     });
-    return MessageBusFactory.createMessageBus(checked, options);
+  }
+
+  /** Creates the bus the environment describes (see `resolveEnvironmentConfig`). */
+  static async createFromEnvironment(env: Environment = process.env, options: CreateBusOptions = {}): Promise<MessageBus> {
+    return MessageBusFactory.createMessageBus(MessageBusFactory.resolveEnvironmentConfig(env), options);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { BusError, type MessageBus } from '@woodwork/bus-core';
 import { loadConfigFile, type Environment } from '../config.js';
-import { ENVIRONMENT_VARIABLES, MessageBusFactory, resolveBusConfig, type ResolvedBusConfig } from '../factory.js';
+import { MessageBusFactory, type ResolvedBusConfig } from '../factory.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
 import { runDlqList, runDlqPurge, runDlqRedrive, runDlqShow } from './dlq-command.js';
 import { runHealth } from './health-command.js';
@@ -50,7 +50,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let bus: MessageBus | undefined;
   const owned = io.createBus === undefined;
   try {
-    const config = parsed.configPath === undefined ? configFromEnvironment(io.env) : await loadConfigFile(parsed.configPath, io.env);
+    const config = parsed.configPath === undefined ? MessageBusFactory.resolveEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
     if (bus.backend === 'memory') {
       io.stderr.write('woodwork-bus: note: the memory backend lives inside one process; this one sees only its own messages\n');
@@ -95,17 +95,6 @@ function runCommand(bus: MessageBus, command: Exclude<CliCommand, { name: 'help'
     case 'tail':
       return runTail(bus, io, command.sessionId, command.eventType);
   }
-}
-
-/**
- * The config the environment describes, checked, with errors naming the variable (as
- * `MessageBusFactory.createFromEnvironment` does).
- */
-function configFromEnvironment(env: Environment): ResolvedBusConfig {
-  const variables = new Map<string, string>(Object.entries(ENVIRONMENT_VARIABLES).map(([variable, key]) => [key, variable]));
-  return resolveBusConfig(MessageBusFactory.configFromEnvironment(env), {
-    keyName: (key) => (variables.has(key) ? `${variables.get(key)} (${key})` : key),
-  });
 }
 
 /** A command other than tail stops waiting when interrupted, and fails. */
