@@ -158,11 +158,3 @@ function assertEnvelopeKeys(input: object): void {
     throw new InvalidMessageError(key, `is not an envelope field${hint}; allowed: ${[...ENVELOPE_KEYS].join(', ')}`);
   }
 }
-
-/** `preparePublish` for callers that only need the checked envelope. */
-export function prepareEnvelope(
-  input: MessageEnvelope | EnvelopeInit,
-  options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
-): MessageEnvelope {
-  return preparePublish(input, options).envelope;
-}
