@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
 import { busesClosedAfterEach } from './support/memory-buses.js';
+import { gate } from './support/gate.js';
 
 const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 5, maxDelayMs: 20 } });
 
@@ -84,11 +85,10 @@ describe('what a waiting publish holds back', () => {
 
   it('a waiting publish holds back later publishes of its session, to any queue, and later ones to its full queue', async () => {
     const bus = makeBus({ maxQueueSize: 1, onQueueFull: 'wait', publishTimeoutMs: 60_000, closeTimeoutMs: 10 });
-    let release!: () => void;
-    const blocked = new Promise<void>((r) => (release = r));
+    const hold = gate();
     const order: string[] = [];
     await bus.subscribe('adm.work', async (e) => {
-      await blocked;
+      await hold.opened;
       order.push(`work:${e.sessionId}:${(e.payload as { i: number }).i}`);
     }, { group: 'slow', handlerTimeoutMs: 0 });
     await bus.subscribe('*', (e) => void order.push(`any:${e.sessionId}:${(e.payload as { i: number }).i}`), { group: 'watch' });
@@ -102,7 +102,7 @@ describe('what a waiting publish holds back', () => {
       track('c4-other', bus.publish(msg(4, { sessionId: 'c', eventType: 'adm.other' }))), // free to go
     ];
     await expect.poll(() => resolved).toEqual(['c4-other']);
-    release();
+    hold.open();
     await Promise.all(all);
     expect(resolved).toEqual(['c4-other', 'a1', 'a2-other', 'b3']);
     await expect.poll(() => order.filter((o) => o.startsWith('any:a'))).toEqual(['any:a:0', 'any:a:1', 'any:a:2']);
@@ -111,18 +111,17 @@ describe('what a waiting publish holds back', () => {
 
   it('an exactly_once publish made twice while waiting is accepted once, the second is a duplicate', async () => {
     const bus = makeBus({ maxQueueSize: 1, onQueueFull: 'wait', publishTimeoutMs: 60_000, closeTimeoutMs: 10 });
-    let release!: () => void;
-    const blocked = new Promise<void>((r) => (release = r));
+    const hold = gate();
     const got: string[] = [];
     await bus.subscribe('adm.work', async (e) => {
-      await blocked;
+      await hold.opened;
       got.push(e.messageId);
     }, { group: 'g', handlerTimeoutMs: 0 });
     await bus.publish(msg(0));
     const m = msg(1, { deliveryMode: 'exactly_once' });
     const first = bus.publish(m);
     const second = bus.publish(m);
-    release();
+    hold.open();
     await expect(first).resolves.toEqual({ messageId: m.messageId, duplicate: false });
     await expect(second).resolves.toEqual({ messageId: m.messageId, duplicate: true });
     await expect.poll(() => got.length).toBe(2);

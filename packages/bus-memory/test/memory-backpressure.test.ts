@@ -6,17 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { BusClosedError, InvalidConfigError, QueueFullError, createEnvelope } from '@woodwork/bus-core';
 import { createMessageBus } from '../src/index.js';
 import { busesClosedAfterEach } from './support/memory-buses.js';
+import { gate } from './support/gate.js';
 
 const makeBus = busesClosedAfterEach({ retry: { initialDelayMs: 5, maxDelayMs: 20 } });
 
 const msg = (i: number, sessionId = 's') =>
   createEnvelope({ sessionId, eventType: 'bp.work', componentSource: 'test', pattern: 'pub_sub', payload: { i } });
 
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { open, opened };
-}
 
 describe('memory backpressure', () => {
   it("onQueueFull 'reject' rejects a publish that would overflow a group, and nothing is half written", async () => {
@@ -39,12 +35,11 @@ describe('memory backpressure', () => {
   it("onQueueFull 'wait' holds publishes in call order until room frees up", async () => {
     const bus = makeBus({ maxQueueSize: 2, onQueueFull: 'wait' });
     const seen: number[] = [];
-    let release!: () => void;
-    let blocked = new Promise<void>((r) => (release = r));
+    const hold = gate();
     await bus.subscribe(
       'bp.work',
       async (e) => {
-        await blocked;
+        await hold.opened;
         seen.push((e.payload as { i: number }).i);
       },
       { group: 'g', concurrency: 1 },
@@ -55,8 +50,7 @@ describe('memory backpressure', () => {
     expect(resolved).toEqual([0, 1]);
     expect((await bus.healthCheck()).status).toBe('degraded');
     expect((await bus.healthCheck()).details['waitingPublishes']).toBe(4);
-    release();
-    blocked = Promise.resolve();
+    hold.open();
     await Promise.all(publishes);
     await expect.poll(() => seen.length).toBe(6);
     expect(resolved).toEqual([0, 1, 2, 3, 4, 5]);
@@ -88,17 +82,16 @@ describe('memory backpressure', () => {
   it('copies payload and metadata at publish', async () => {
     const bus = makeBus();
     const seen: unknown[] = [];
-    let release!: () => void;
-    const blocked = new Promise<void>((r) => (release = r));
+    const hold = gate();
     await bus.subscribe('bp.work', async (e) => {
-      await blocked;
+      await hold.opened;
       seen.push(e.payload);
     });
     const payload = { list: [1, 2], text: 'original' };
     await bus.publish(createEnvelope({ sessionId: 's', eventType: 'bp.work', componentSource: 't', pattern: 'pub_sub', payload }));
     payload.list.push(3);
     payload.text = 'changed';
-    release();
+    hold.open();
     await expect.poll(() => seen.length).toBe(1);
     expect(seen[0]).toEqual({ list: [1, 2], text: 'original' });
   });

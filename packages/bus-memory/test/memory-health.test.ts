@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
 import { busesClosedAfterEach } from './support/memory-buses.js';
+import { gate } from './support/gate.js';
 
 const makeBus = busesClosedAfterEach();
 const msg = (sessionId: string, i: number, init: Partial<EnvelopeInit> = {}) =>
@@ -13,14 +14,13 @@ const msg = (sessionId: string, i: number, init: Partial<EnvelopeInit> = {}) =>
 describe('memory health', () => {
   it('pending counts running and retrying deliveries, lag the ones not started; counters follow retries and dead letters', async () => {
     const bus = makeBus({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 }, closeTimeoutMs: 20 });
-    let release!: () => void;
-    const blocked = new Promise<void>((r) => (release = r));
+    const hold = gate();
     const failedOnce = new Set<string>();
     await bus.subscribe(
       'hl.work',
       async (e) => {
         const i = (e.payload as { i: number }).i;
-        if (e.sessionId === 'slow' && i === 0) await blocked;
+        if (e.sessionId === 'slow' && i === 0) await hold.opened;
         if (e.sessionId === 'flaky' && !failedOnce.has(e.messageId)) {
           failedOnce.add(e.messageId);
           throw new Error('retry me');
@@ -36,7 +36,7 @@ describe('memory health', () => {
     await expect.poll(async () => (await bus.healthCheck()).metrics.messagesConsumedTotal).toBe(1);
     const g = () => bus.healthCheck().then((h) => h.groups.find((x) => x.group === 'g'));
     expect(await g()).toMatchObject({ pending: 2, lag: 3 }); // slow:0 running + flaky retrying; slow:1..3 not started
-    release();
+    hold.open();
     await bus.publish(msg('dead', 0, { maxRetries: 1 }));
     await expect.poll(async () => (await bus.healthCheck()).metrics.messagesDeadLetteredTotal, { timeout: 3_000 }).toBe(1);
     await expect.poll(async () => (await g())?.pending, { timeout: 3_000 }).toBe(0);
