@@ -21,6 +21,7 @@ import { handPlayedProducer } from './support/hand-played.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
 import { drain } from './support/read-stream.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
+import { writeAll } from './support/write-stream.js';
 
 let bus: MemoryMessageBus;
 const managers = streamManagersClosedAfterEach(() => bus);
@@ -165,10 +166,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     const { readers } = await consumer({}, lossy);
     const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 1 });
-    const writing = (async () => {
-      for (let i = 1; i <= 5; i++) await writer.write(i);
-      await writer.end();
-    })();
+    const writing = writeAll(writer, [1, 2, 3, 4, 5]);
     await eventually(() => expect(readers).toHaveLength(1));
     expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [1, 2, 3, 4, 5] });
     await writing;
@@ -182,10 +180,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     const { readers } = await consumer({}, lossy);
     const agent = await managers.start({ componentId: 'agent', ...QUICK });
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 2 });
-    const writing = (async () => {
-      for (let i = 1; i <= 4; i++) await writer.write(i);
-      await writer.end();
-    })();
+    const writing = writeAll(writer, [1, 2, 3, 4]);
     await eventually(() => expect(readers).toHaveLength(1));
     expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: [1, 2, 3, 4] });
     await writing;
@@ -213,10 +208,7 @@ describe('credit and chunks lost or repeated by the bus', () => {
     const agent = await managers.start({ componentId: 'agent', ...QUICK }, twice);
     const writer = await agent.createStream<number>({ target: 'output', sessionId: 's', window: 3 });
     const expected = Array.from({ length: 50 }, (_, i) => i);
-    const writing = (async () => {
-      for (const n of expected) await writer.write(n);
-      await writer.end();
-    })();
+    const writing = writeAll(writer, expected);
     await eventually(() => expect(readers).toHaveLength(1));
     expect(await drain(readers[0] as StreamReader)).toEqual({ chunks: expected });
     await writing;

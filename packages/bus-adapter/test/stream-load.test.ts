@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { StreamManager, type StreamReader } from '../src/index.js';
 import { eventually, memoryBus } from './support/memory.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
+import { writeAll } from './support/write-stream.js';
 
 let bus: MemoryMessageBus;
 const managers = streamManagersClosedAfterEach(() => bus);
@@ -56,8 +57,7 @@ describe('streams under load', () => {
         });
         const chunks = Array.from({ length: 25 + (i % 7) }, (_, j) => ({ stream: i, seq: j }));
         expected.set(writer.streamId, chunks);
-        for (const chunk of chunks) await writer.write(chunk);
-        await writer.end();
+        await writeAll(writer, chunks);
       }),
     );
     await eventually(() => expect(finished).toHaveLength(60));

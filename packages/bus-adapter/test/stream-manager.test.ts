@@ -13,6 +13,7 @@ import { eventually, memoryBus, settle } from './support/memory.js';
 import { collect } from './support/read-stream.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
 import { rejectionOf } from './support/thrown-error.js';
+import { writeAll } from './support/write-stream.js';
 
 let bus: MemoryMessageBus;
 const managers = streamManagersClosedAfterEach(() => bus);
@@ -31,10 +32,7 @@ describe('StreamManager', () => {
     const agent = await managers.start({ componentId: 'agent', window: 4 });
     const writer = await agent.createStream<string>({ target: 'output', sessionId: 'session-1', metadata: { model: 'tiny' } });
     const chunks = Array.from({ length: 100 }, (_, i) => `token-${i}`);
-    const writing = (async () => {
-      for (const chunk of chunks) await writer.write(chunk);
-      await writer.end();
-    })();
+    const writing = writeAll(writer, chunks);
     await eventually(() => expect(readers).toHaveLength(1));
     const reader = readers[0] as StreamReader;
     expect(reader.streamId).toBe(writer.streamId);
@@ -199,8 +197,7 @@ describe('StreamManager', () => {
         const writer = await (producers[i % 2] as StreamManager).createStream({ target: 'output', sessionId: `session-${i % 5}` });
         const chunks = Array.from({ length: 40 }, (_, j) => `${i}:${j}`);
         expected.set(writer.streamId, chunks);
-        for (const chunk of chunks) await writer.write(chunk);
-        await writer.end();
+        await writeAll(writer, chunks);
       }),
     );
     await eventually(() => expect(done).toHaveLength(30));

@@ -11,6 +11,7 @@ import { StreamEvent, StreamManager, type StreamReader } from '../src/index.js';
 import { faultyBus, isStream, type Fault } from './support/faulty-bus.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
+import { writeAll } from './support/write-stream.js';
 
 let bus: MemoryMessageBus;
 const managers = streamManagersClosedAfterEach(() => bus);
@@ -29,11 +30,6 @@ function reading(replica: string, reads: Map<string, { replica: string; chunks: 
       })(),
     );
   };
-}
-
-async function writeAll(writer: { write(c: JsonValue): Promise<void>; end(): Promise<void> }, chunks: JsonValue[]): Promise<void> {
-  for (const chunk of chunks) await writer.write(chunk);
-  await writer.end();
 }
 
 describe('replicas of a streaming component', () => {
