@@ -15,6 +15,10 @@ export const BusErrorCode = {
   STREAM_CANCELLED: 'STREAM_CANCELLED',
   /** A stream's producer failed it, or chunks were lost. */
   STREAM_FAILED: 'STREAM_FAILED',
+  /** A handler says retrying cannot help: the message is dead-lettered at once (`UnrecoverableError`). */
+  UNRECOVERABLE: 'UNRECOVERABLE',
+  /** A session was deleted while one of its attempts ran (`deleteSessionQueue`). */
+  SESSION_DELETED: 'SESSION_DELETED',
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
@@ -98,6 +102,38 @@ export class AuthenticationError extends BusError {
   override readonly name: string = 'AuthenticationError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(BusErrorCode.AUTHENTICATION, message, options);
+  }
+}
+
+/**
+ * Thrown by a handler when retrying cannot help (a message malformed for its protocol, a permanent
+ * refusal): the delivery is dead-lettered at once, without further attempts, and the record keeps
+ * this error (and its `cause`). Recognised by its `code`, so a copy of core bundled twice still works.
+ * (BullMQ's name for the same idea.)
+ */
+export class UnrecoverableError extends BusError {
+  override readonly name: string = 'UnrecoverableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(BusErrorCode.UNRECOVERABLE, message, options);
+  }
+}
+
+/** True for an `UnrecoverableError`, or any error whose `code` is `UNRECOVERABLE`. Never throws. */
+export function isUnrecoverable(error: unknown): boolean {
+  try {
+    return (
+      typeof error === 'object' && error !== null && (error as { code?: unknown }).code === BusErrorCode.UNRECOVERABLE
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The session's queue was deleted while this attempt ran; its outcome is ignored. */
+export class SessionDeletedError extends BusError {
+  override readonly name: string = 'SessionDeletedError';
+  constructor(readonly sessionId: string) {
+    super(BusErrorCode.SESSION_DELETED, `session ${sessionId} was deleted`);
   }
 }
 
