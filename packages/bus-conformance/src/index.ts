@@ -13,11 +13,17 @@ import { deliveryAndRoutingSuite } from './suites/delivery-and-routing.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
 import { persistenceSuite } from './suites/persistence.js';
 import { retriesAndDeadLettersSuite } from './suites/retries-and-dead-letters.js';
+import { serverFaultsSuite } from './suites/server-faults.js';
 import { sessionOrderSuite } from './suites/session-order.js';
 
-export type { BusFeatures, BusHarness } from './harness.js';
+export type { BusFeatures, BusHarness, FaultScenario, HarnessTiming, OwnServer, ServerControls } from './harness.js';
+export { FAULT_SCENARIOS, resolveTiming } from './harness.js';
+export type { LedgerReport } from './ledger.js';
 export { Ledger, message, randomName, waitFor, sleep, FAST_RETRY } from './support.js';
+export { startConsumerProcess, type ConsumerProcess } from './child-process.js';
+export type { ChildConfig, ChildEvent, ChildSubscription } from './child-consumer.js';
 export { BAD_ENVELOPES } from './suites/bad-input.js';
+export { OWN_SERVER_TESTS } from './suites/server-faults.js';
 
 export function describeBusConformance(harness: BusHarness): void {
   describe(`MessageBus conformance: ${harness.name}`, () => {
@@ -27,5 +33,6 @@ export function describeBusConformance(harness: BusHarness): void {
     lifecycleSuite(harness);
     badInputSuite(harness);
     persistenceSuite(harness);
+    serverFaultsSuite(harness);
   });
 }
