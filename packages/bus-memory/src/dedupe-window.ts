@@ -1,11 +1,18 @@
 /**
- * Remembers message ids for a time window (the `exactly_once` dedupe). Entries expire in insertion
- * order, so one sweep from the oldest end keeps the map bounded by the window.
+ * Remembers message ids for a time window (the `exactly_once` dedupe), at most `maxIds` of them.
+ * Entries expire in insertion order, so one sweep from the oldest end keeps the map bounded by the
+ * window; past `maxIds` the oldest are forgotten early (and counted), so a burst of unique ids
+ * within one window cannot grow it without bound.
  */
 export class DedupeWindow {
   private readonly expiresAt = new Map<string, number>();
+  /** Ids forgotten before their window passed, to stay within `maxIds`. */
+  evicted = 0;
 
-  constructor(private readonly windowMs: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxIds: number = Number.POSITIVE_INFINITY,
+  ) {}
 
   has(id: string, now = Date.now()): boolean {
     this.sweep(now);
@@ -16,6 +23,10 @@ export class DedupeWindow {
     if (this.windowMs <= 0) return;
     this.expiresAt.delete(id);
     this.expiresAt.set(id, now + this.windowMs);
+    while (this.expiresAt.size > this.maxIds) {
+      this.expiresAt.delete(this.expiresAt.keys().next().value as string);
+      this.evicted++;
+    }
   }
 
   get size(): number {

@@ -1,7 +1,9 @@
 /**
  * The in-memory backend: the whole `MessageBus` contract in one process (not the design's simplified
  * sample). Every group has a bounded queue; a publish that would overflow one waits for room in
- * publish order, or rejects, by `onQueueFull`. Nothing survives the process: use Redis or NATS for that.
+ * publish order, or rejects, by `onQueueFull`; what else it holds is capped by options too (waiting
+ * publishes, target queues, dedupe ids: queue-limits.ts, options.ts). Nothing survives the process:
+ * use Redis or NATS for that.
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
  * Every attempt gets its own payload and metadata, decoded from the JSON made at publish
@@ -41,6 +43,7 @@ import { freshEnvelope, rememberBody } from './message-bodies.js';
 import { DedupeWindow } from './dedupe-window.js';
 import { MemoryGroup, type GroupContext, type MemoryDelivery } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
+import { QueueLimits } from './queue-limits.js';
 import { TargetInbox } from './target-inbox.js';
 import { WaitingPublishes, type QueueKey, type WaitingPublish } from './waiting-publishes.js';
 
@@ -55,6 +58,7 @@ export class MemoryMessageBus implements MessageBus {
   private readonly groupsByPattern = new Map<string, MemoryGroup[]>();
   private readonly subscriptions = new Map<string, MemoryGroup>();
   private readonly inbox = new TargetInbox();
+  private readonly limits: QueueLimits;
   private readonly deadLetters: DeadLetterStore;
   private readonly publishedIds: DedupeWindow;
   private readonly waiting: WaitingPublishes;
@@ -70,8 +74,9 @@ export class MemoryMessageBus implements MessageBus {
     this.metrics = new MetricsRecorder(this.options.onMetric, (error, event) =>
       this.options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
     );
+    this.limits = new QueueLimits(this.options, this.inbox);
     this.deadLetters = new DeadLetterStore(this.options.deadLetterMaxSize);
-    this.publishedIds = new DedupeWindow(this.options.dedupeWindowMs);
+    this.publishedIds = new DedupeWindow(this.options.dedupeWindowMs, this.options.maxDedupeIds);
     this.groupContext = {
       options: this.options,
       metrics: this.metrics,
@@ -80,9 +85,9 @@ export class MemoryMessageBus implements MessageBus {
     };
     this.waiting = new WaitingPublishes({
       route: (envelope) => this.queuesFor(envelope),
-      isFull: (queue) => this.isFull(queue),
+      isFull: (queue) => this.limits.isFull(queue),
       accept: (waiting) => this.acceptWaiting(waiting),
-    });
+    }, this.options.maxWaitingPublishes);
     const sweepEvery = Math.max(10, Math.min(this.options.groupExpiryMs, 60_000));
     this.expiryTimer = setInterval(() => this.expireIdleGroups(), sweepEvery);
     this.expiryTimer.unref();
@@ -96,9 +101,9 @@ export class MemoryMessageBus implements MessageBus {
     }
     const queues = this.queuesFor(envelope);
     if (!this.waiting.blocks(envelope.sessionId, queues)) {
-      const full = this.firstFull(queues);
+      const full = this.limits.firstFull(queues);
       if (full === undefined) return this.accept(envelope, queues);
-      if (this.options.onQueueFull === 'reject') throw new QueueFullError(this.queueName(full), this.options.maxQueueSize);
+      if (this.options.onQueueFull === 'reject') throw this.limits.fullError(full);
     }
     return this.waitForRoom(envelope, queues);
   }
@@ -172,7 +177,7 @@ export class MemoryMessageBus implements MessageBus {
         continue;
       }
       // The bound holds for redrive too, and it does not take room a waiting publish waits for.
-      if (this.isFull(group) || this.waiting.waitsFor(group)) {
+      if (this.limits.isFull(group) || this.waiting.waitsFor(group)) {
         result.skipped.push({ id: record.id, reason: `queue ${group.streamName} is full (limit ${this.options.maxQueueSize}); redrive it later` });
         continue;
       }
@@ -200,9 +205,12 @@ export class MemoryMessageBus implements MessageBus {
     this.assertOpen('healthCheck');
     this.expireIdleGroups();
     const groups = [...this.groups.values()];
-    const fullest = Math.max(0, ...groups.map((g) => g.size));
+    const targetSizes = this.inbox.sizes();
+    const fullest = Math.max(0, ...groups.map((g) => g.size), ...Object.values(targetSizes));
     const status: HealthStatus =
-      this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 ? 'degraded' : 'healthy';
+      this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 || this.inbox.targets >= this.options.maxTargetQueues
+        ? 'degraded'
+        : 'healthy';
     this.metrics.recordHealthStatus(status);
     return {
       status,
@@ -214,15 +222,20 @@ export class MemoryMessageBus implements MessageBus {
         maxQueueSize: this.options.maxQueueSize,
         onQueueFull: this.options.onQueueFull,
         waitingPublishes: this.waiting.size,
-        waitingForTarget: this.inbox.sizes(),
+        maxWaitingPublishes: this.options.maxWaitingPublishes,
+        targetQueues: this.inbox.targets,
+        maxTargetQueues: this.options.maxTargetQueues,
+        waitingForTarget: targetSizes,
         // What per-session and per-message state the bus holds, to check it stays bounded.
         sessionLanes: groups.reduce((n, g) => n + g.lanes.sessions, 0),
         sessionsWaitingForTarget: this.inbox.sessions,
         dedupeIds: groups.reduce((n, g) => n + g.acknowledgedIdCount, this.publishedIds.size),
+        maxDedupeIds: this.options.maxDedupeIds,
+        dedupeIdsEvicted: groups.reduce((n, g) => n + g.acknowledgedIdsEvicted, this.publishedIds.evicted),
         deadLetterMaxSize: this.options.deadLetterMaxSize,
         deadLettersDropped: this.deadLetters.dropped,
       },
-      ...(status === 'healthy' ? {} : { error: 'a queue is full or nearly full; publishers wait' }),
+      ...(status === 'healthy' ? {} : { error: `a queue is full or nearly full; publishers ${this.options.onQueueFull === 'wait' ? 'wait' : 'are rejected'}` }),
     };
   }
 
@@ -284,20 +297,6 @@ export class MemoryMessageBus implements MessageBus {
     return groups;
   }
 
-  private isFull(queue: QueueKey): boolean {
-    const size = typeof queue === 'string' ? this.inbox.size(queue) : (queue as MemoryGroup).size;
-    return size >= this.options.maxQueueSize;
-  }
-
-  private firstFull(queues: readonly QueueKey[]): QueueKey | undefined {
-    for (const queue of queues) if (this.isFull(queue)) return queue;
-    return undefined;
-  }
-
-  private queueName(queue: QueueKey): string {
-    return typeof queue === 'string' ? `${this.options.streamPrefix}:target:${queue}` : (queue as MemoryGroup).streamName;
-  }
-
   /** The groups the message routes to (a fresh array; routing is per publish, not per group). */
   private matchingGroups(envelope: MessageEnvelope): MemoryGroup[] {
     const out: MemoryGroup[] = [];
@@ -309,19 +308,18 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   private waitForRoom(envelope: MessageEnvelope, queues: readonly QueueKey[]): Promise<PublishResult> {
+    // The cap on waiting publishes (`maxWaitingPublishes`): past it, reject at once instead of waiting,
+    // so a loop of publishes nobody awaits cannot hold millions of them (and their timers) in memory.
+    // Thrown, not returned: `publish` is async, so it still rejects, without a second promise.
+    if (this.waiting.atLimit) throw this.limits.waitingFullError(this.waiting.size, envelope.messageId);
     return new Promise<PublishResult>((resolve, reject) => {
       const waiting: WaitingPublish = { envelope, queues, resolve, reject, timer: undefined, done: false };
       const timeoutMs = this.options.publishTimeoutMs;
       waiting.timer = setTimeout(() => {
         if (!this.waiting.finish(waiting)) return;
-        const full = this.firstFull(this.queuesFor(envelope));
-        reject(
-          new QueueFullError(
-            full === undefined ? 'publish queue' : this.queueName(full),
-            this.options.maxQueueSize,
-            `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`,
-          ),
-        );
+        const full = this.limits.firstFull(this.queuesFor(envelope));
+        const detail = `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`;
+        reject(full === undefined ? new QueueFullError('publish queue', this.options.maxQueueSize, detail) : this.limits.fullError(full, detail));
       }, timeoutMs);
       this.waiting.add(waiting);
     });

@@ -56,7 +56,7 @@ export class MemoryGroup {
     private readonly context: GroupContext,
   ) {
     this.streamName = `${context.options.streamPrefix}:group:${spec.group}`;
-    this.acknowledgedIds = new DedupeWindow(context.options.dedupeWindowMs);
+    this.acknowledgedIds = new DedupeWindow(context.options.dedupeWindowMs, context.options.maxDedupeIds);
     const { metrics, options } = context;
     this.lanes = new SessionLanes<MemoryDelivery>({
       pickConsumer: () => this.pickReplica(),
@@ -94,6 +94,11 @@ export class MemoryGroup {
   /** `exactly_once` ids it remembers as acknowledged. */
   get acknowledgedIdCount(): number {
     return this.acknowledgedIds.size;
+  }
+
+  /** Acknowledged ids forgotten early to stay within `maxDedupeIds`. */
+  get acknowledgedIdsEvicted(): number {
+    return this.acknowledgedIds.evicted;
   }
 
   /** Forgets acknowledged ids whose dedupe window has passed. */

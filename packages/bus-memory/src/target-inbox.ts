@@ -1,7 +1,8 @@
 /**
  * Messages sent to a component that has no matching group yet. A target's queue exists from the
- * first message sent to it (bounded by `maxQueueSize`), so a listener that registers later still
- * gets everything waiting, in order. A target that gets no message for `groupExpiryMs` and never
+ * first message sent to it (bounded by `maxQueueSize`; how many targets have one is bounded by the
+ * bus's `maxTargetQueues`), so a listener that registers later still gets everything waiting, in
+ * order. A target that gets no message for `groupExpiryMs` and never
  * subscribes loses its queue, like an unused durable group.
  *
  * Messages are also indexed by session, so deleting a session costs its own messages, not a scan
@@ -34,6 +35,16 @@ export class TargetInbox {
 
   size(target: string): number {
     return this.byTarget.get(target)?.live ?? 0;
+  }
+
+  /** True when the target has a queue (a message waits for it). */
+  has(target: string): boolean {
+    return this.byTarget.has(target);
+  }
+
+  /** Targets that have a queue (bounded by the bus's `maxTargetQueues`). */
+  get targets(): number {
+    return this.byTarget.size;
   }
 
   push(target: string, message: WaitingMessage): void {

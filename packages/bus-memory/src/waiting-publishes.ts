@@ -9,6 +9,9 @@
  * Each session and each held queue has a list of its waiting publishes in call order; only the
  * first of a list can go, so freeing room in a queue looks at one publish, not at all of them
  * (thousands of publishers may wait on a busy bus).
+ *
+ * How many may wait at once is capped (`limit`, the `maxWaitingPublishes` option): the caller checks
+ * `atLimit` before `add` and rejects at once past it, so publishes nobody awaits cannot pile up.
  */
 import type { MessageEnvelope, PublishResult } from '@woodwork/bus-core';
 
@@ -53,11 +56,20 @@ export class WaitingPublishes {
   private rescan = false;
   private deferred: WaitingPublish[] | undefined;
 
-  constructor(private readonly hooks: AdmissionHooks) {}
+  constructor(
+    private readonly hooks: AdmissionHooks,
+    /** Publishes that may wait at once; `add` past it is the caller's bug (check `atLimit`). */
+    readonly limit: number = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Publishes still waiting. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + (this.deferred?.length ?? 0);
+  }
+
+  /** True when one more publish may not wait: it must be rejected at once. */
+  get atLimit(): boolean {
+    return this.size >= this.limit;
   }
 
   /** True when a waiting publish holds this session or one of these queues. */

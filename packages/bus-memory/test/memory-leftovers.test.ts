@@ -13,7 +13,8 @@ const msg = (init: Partial<EnvelopeInit> & { sessionId: string }) =>
 
 describe('what sessions, targets and groups leave behind', () => {
   it('10,000 sessions that come and go leave no lanes, target queues, dead letters or (after the window) dedupe ids', async () => {
-    const bus = makeBus({ concurrency: 64, dedupeWindowMs: 100 });
+    // 30,000 publishes made without awaiting: up to 20,000 wait for room in the worker's queue.
+    const bus = makeBus({ concurrency: 64, dedupeWindowMs: 100, maxWaitingPublishes: 30_000 });
     let handled = 0;
     await bus.subscribe('lo.work', (e) => {
       handled++;
