@@ -4,7 +4,8 @@
  */
 import type { MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
-import { describe } from './validation.js';
+import { describeValue } from './describe-value.js';
+import { placeholderEnvelope } from './undecodable.js';
 import { fromWire, toWire, type WireEnvelope } from './wire.js';
 
 export interface DeadLetterError {
@@ -18,8 +19,17 @@ export interface DeadLetterError {
 export interface DeadLetterRecord {
   /** Id of the record in the dead-letter store (what redrive and purge take). */
   id: string;
-  /** The envelope as published (its `retryCount` is the last attempt's). */
+  /**
+   * The envelope as published (its `retryCount` is the last attempt's). For an entry that could not
+   * be decoded (`raw` set) a placeholder instead: see `undecodableDeadLetter`.
+   */
   envelope: MessageEnvelope;
+  /**
+   * The entry exactly as read from the wire, when it could not be decoded into a valid envelope
+   * (wire key `raw_entry`). Such a record has a placeholder `envelope` and 0 `attempts`, and
+   * redrive skips it (there is no message to send back): repair and republish it, or purge it.
+   */
+  raw?: string;
   error: DeadLetterError;
   /** Handler attempts made (0 when the message could not be decoded). */
   attempts: number;
@@ -46,8 +56,22 @@ export interface DeadLetterFilter {
 export interface RedriveResult {
   /** Record ids sent back to their group and removed from the dead-letter store. */
   redriven: string[];
-  /** Records kept, with why (for example their group no longer exists). */
+  /**
+   * Records kept, with why: their group no longer exists, its queue is full, or the record holds a
+   * raw entry that never decoded (`redriveSkipReason`), among others.
+   */
   skipped: Array<{ id: string; reason: string }>;
+}
+
+/**
+ * Why redrive must keep a record whatever its group's state, or undefined when it may be sent
+ * back. Every backend asks this first: a record with a `raw` entry has no valid envelope to send.
+ */
+export function redriveSkipReason(record: DeadLetterRecord): string | undefined {
+  if (record.raw !== undefined) {
+    return 'it holds a raw entry that could not be decoded (no valid envelope to send back): repair and republish it, or purge it';
+  }
+  return undefined;
 }
 
 export interface PurgeResult {
@@ -64,7 +88,7 @@ const FILTER_KEYS = ['ids', 'messageId', 'sessionId', 'group', 'eventType', 'lim
 export function validateDeadLetterFilter(filter: unknown, allowLimit = true): DeadLetterFilter | undefined {
   if (filter === undefined) return undefined;
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
-    throw new InvalidConfigError('filter', `must be an object; got ${describe(filter)}`);
+    throw new InvalidConfigError('filter', `must be an object; got ${describeValue(filter)}`);
   }
   const allowed = allowLimit ? FILTER_KEYS : FILTER_KEYS.filter((k) => k !== 'limit');
   const f = filter as Record<string, unknown>;
@@ -74,12 +98,12 @@ export function validateDeadLetterFilter(filter: unknown, allowLimit = true): De
     if (value === undefined) continue;
     if (key === 'ids') {
       if (!Array.isArray(value) || value.some((id) => typeof id !== 'string')) {
-        throw new InvalidConfigError('filter.ids', `must be an array of record ids (strings); got ${describe(value)}`);
+        throw new InvalidConfigError('filter.ids', `must be an array of record ids (strings); got ${describeValue(value)}`);
       }
     } else if (key === 'limit') {
       validateDeadLetterLimit(value, 'filter.limit');
     } else if (typeof value !== 'string') {
-      throw new InvalidConfigError(`filter.${key}`, `must be a string; got ${describe(value)}`);
+      throw new InvalidConfigError(`filter.${key}`, `must be a string; got ${describeValue(value)}`);
     }
   }
   return filter as DeadLetterFilter;
@@ -88,7 +112,7 @@ export function validateDeadLetterFilter(filter: unknown, allowLimit = true): De
 /** A number of records to list: an integer from 0. */
 export function validateDeadLetterLimit(value: unknown, key = 'limit'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InvalidConfigError(key, `must be an integer from 0; got ${describe(value)}`);
+    throw new InvalidConfigError(key, `must be an integer from 0; got ${describeValue(value)}`);
   }
   return value;
 }
@@ -103,12 +127,38 @@ export function matchesDeadLetterFilter(record: DeadLetterRecord, filter: DeadLe
   return true;
 }
 
+/**
+ * The error part of a record, from whatever was thrown. Never throws: a thrown value whose `name`,
+ * `message`, `code` or `toString` throws (or a Proxy, or `Object.create(null)`) gets a fallback
+ * text, so dead-lettering cannot fail on it.
+ */
 export function errorToDeadLetterError(error: unknown): DeadLetterError {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  if (safely(() => error instanceof Error, false)) {
+    const code = readString(error, 'code');
+    return {
+      name: readString(error, 'name') ?? 'Error',
+      message: readString(error, 'message') ?? '(the error has no readable message)',
+      ...(code !== undefined ? { code } : {}),
+    };
   }
-  return { name: 'NonError', message: String(error) };
+  const text = safely(() => (typeof error === 'string' ? error : String(error)), undefined);
+  return { name: 'NonError', message: text ?? `a thrown value that cannot be shown (${describeValue(error)})` };
+}
+
+function readString(value: unknown, key: string): string | undefined {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  return safely(() => {
+    const v: unknown = (value as Record<string, unknown>)[key];
+    return typeof v === 'string' ? v : undefined;
+  }, undefined);
+}
+
+function safely<T, F>(read: () => T, fallback: F): T | F {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
 }
 
 export interface WireDeadLetter {
@@ -123,6 +173,8 @@ export interface WireDeadLetter {
   first_failed_at: number;
   failed_at: number;
   group: string;
+  /** Only on a record of an entry that could not be decoded: the entry as read. */
+  raw_entry?: string;
 }
 
 export function deadLetterToWire(record: DeadLetterRecord): WireDeadLetter {
@@ -138,6 +190,7 @@ export function deadLetterToWire(record: DeadLetterRecord): WireDeadLetter {
     first_failed_at: record.firstFailedAt,
     failed_at: record.lastFailedAt,
     group: record.group,
+    ...(record.raw === undefined ? {} : { raw_entry: record.raw }),
   };
 }
 
@@ -147,11 +200,21 @@ export function deadLetterToWire(record: DeadLetterRecord): WireDeadLetter {
  */
 export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLetterRecord {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new InvalidMessageError('dead_letter', `must be a JSON object; got ${describe(data)}`);
+    throw new InvalidMessageError('dead_letter', `must be a JSON object; got ${describeValue(data)}`);
   }
-  const d = data as Record<string, unknown>;
-  const rawEnvelope = typeof d['envelope'] === 'string' ? parseEnvelopeText(d['envelope']) : d['envelope'];
+  // Own keys only: nothing is read from a prototype.
+  const d = Object.assign(Object.create(null) as Record<string, unknown>, data);
+  const raw = d['raw_entry'] == null ? undefined : d['raw_entry'];
+  if (raw !== undefined && typeof raw !== 'string') {
+    throw new InvalidMessageError('raw_entry', `must be a string or null; got ${describeValue(raw)}`);
+  }
   const failedAt = wireNumber(d, 'failed_at', 0);
+  const rawEnvelope =
+    d['envelope'] == null && raw !== undefined
+      ? toWire(placeholderEnvelope(raw, failedAt))
+      : typeof d['envelope'] === 'string'
+        ? parseEnvelopeText(d['envelope'])
+        : d['envelope'];
   const id = typeof d['dead_letter_id'] === 'string' ? d['dead_letter_id'] : fallbackId;
   if (id === undefined) throw new InvalidMessageError('dead_letter_id', 'is required');
   const code = d['error_code'];
@@ -168,6 +231,7 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
     lastFailedAt: failedAt,
     source: { stream: String(d['original_stream'] ?? ''), id: String(d['original_message_id'] ?? '') },
     group: String(d['group'] ?? ''),
+    ...(raw === undefined ? {} : { raw }),
   };
 }
 
@@ -184,6 +248,6 @@ function wireNumber(d: Record<string, unknown>, key: string, fallback: number): 
   const value = d[key];
   if (value == null) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidMessageError(key, `must be a number; got ${describe(value)}`);
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidMessageError(key, `must be a number; got ${describeValue(value)}`);
   return n;
 }

@@ -3,6 +3,7 @@ export * from './wire.js';
 export * from './errors.js';
 export * from './validation.js';
 export * from './dead-letters.js';
+export * from './undecodable.js';
 export * from './health.js';
 export * from './logger.js';
 export * from './options.js';

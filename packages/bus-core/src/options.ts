@@ -8,7 +8,8 @@ import { InvalidConfigError } from './errors.js';
 import type { MetricEvent } from './health.js';
 import { quietLogger, type BusLogger } from './logger.js';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry-policy.js';
-import { MAX_RETRIES_LIMIT, NAME_PATTERN, NAME_RULE, describe } from './validation.js';
+import { describeValue } from './describe-value.js';
+import { MAX_RETRIES_LIMIT, NAME_PATTERN, NAME_RULE } from './validation.js';
 
 export interface BusOptions {
   /** Namespace of every key / subject / queue; buses with different prefixes never see each other. */
@@ -107,28 +108,28 @@ export function rejectUnknownKeys(options: object, allowed: readonly string[], w
 
 export function configInteger(value: unknown, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be an integer from ${min} to ${max}; got ${describe(value)}`);
+    throw new InvalidConfigError(key, `must be an integer from ${min} to ${max}; got ${describeValue(value)}`);
   }
   return value;
 }
 
 export function configNumber(value: unknown, key: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be a number from ${min} to ${max}; got ${describe(value)}`);
+    throw new InvalidConfigError(key, `must be a number from ${min} to ${max}; got ${describeValue(value)}`);
   }
   return value;
 }
 
 export function configString(value: unknown, key: string, pattern: RegExp, rule: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new InvalidConfigError(key, `${rule}; got ${describe(value)}`);
+    throw new InvalidConfigError(key, `${rule}; got ${describeValue(value)}`);
   }
   return value;
 }
 
 export function configChoice<T extends string>(value: unknown, key: string, choices: readonly T[]): T {
   if (typeof value !== 'string' || !choices.includes(value as T)) {
-    throw new InvalidConfigError(key, `must be one of the allowed values; got ${describe(value)}`, choices);
+    throw new InvalidConfigError(key, `must be one of the allowed values; got ${describeValue(value)}`, choices);
   }
   return value as T;
 }
@@ -138,12 +139,12 @@ export function configChoice<T extends string>(value: unknown, key: string, choi
  * (it checks their values itself).
  */
 export function resolveBusOptions(options: BusOptions = {}, backendKeys: readonly string[] = []): ResolvedBusOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
   rejectUnknownKeys(options, [...BUS_OPTION_KEYS, ...backendKeys]);
   const d = DEFAULT_BUS_OPTIONS;
   const pick = <K extends keyof typeof d>(key: K): unknown => (options[key] === undefined ? d[key] : options[key]);
   const retry = options.retry === undefined ? {} : options.retry;
-  if (typeof retry !== 'object' || retry === null) throw new InvalidConfigError('retry', `must be an object; got ${describe(retry)}`);
+  if (typeof retry !== 'object' || retry === null) throw new InvalidConfigError('retry', `must be an object; got ${describeValue(retry)}`);
   rejectUnknownKeys(retry, Object.keys(DEFAULT_RETRY_BACKOFF), 'retry.');
   const r = { ...DEFAULT_RETRY_BACKOFF, ...retry };
   const logger = options.logger ?? quietLogger;
@@ -153,7 +154,7 @@ export function resolveBusOptions(options: BusOptions = {}, backendKeys: readonl
     }
   }
   if (options.onMetric !== undefined && typeof options.onMetric !== 'function') {
-    throw new InvalidConfigError('onMetric', `must be a function; got ${describe(options.onMetric)}`);
+    throw new InvalidConfigError('onMetric', `must be a function; got ${describeValue(options.onMetric)}`);
   }
   return {
     streamPrefix: configStreamPrefix(pick('streamPrefix'), 'streamPrefix'),

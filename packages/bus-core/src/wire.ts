@@ -18,7 +18,8 @@ import {
   type MessageEnvelope,
 } from './envelope.js';
 import { InvalidMessageError } from './errors.js';
-import { describe, validateDeliveryMode, validatePattern } from './validation.js';
+import { describeValue } from './describe-value.js';
+import { validateAndEncodeBody, validateDeliveryMode, validatePattern, type EnvelopeLimits } from './validation.js';
 
 export interface WireEnvelope {
   message_id: string;
@@ -57,12 +58,18 @@ export function toWire(envelope: MessageEnvelope): WireEnvelope {
  * The design's `from_dict()`: the four identity keys are required, the rest take its defaults
  * (a missing or null timestamp is "now"). Unknown keys are ignored; unknown enum values and wrong
  * types are rejected with `InvalidMessageError` naming the wire key.
+ *
+ * This is the unchecked step: it maps the shape and types only. It does not apply the publish
+ * rules (id characters, name and event-type syntax, timestamp and retry ranges, payload depth and
+ * size), so its result may be an envelope `publish` would refuse. Anything read from a wire goes
+ * through `decodeEnvelope` (text) or `checkWireEnvelope` (parsed data), which add those rules.
  */
 export function fromWire(data: unknown): MessageEnvelope {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new InvalidMessageError('envelope', `must be a JSON object; got ${describe(data)}`);
+    throw new InvalidMessageError('envelope', `must be a JSON object; got ${describeValue(data)}`);
   }
-  const d = data as Record<string, unknown>;
+  // Own keys only: a key inherited from a prototype is not part of the entry.
+  const d = Object.assign(Object.create(null) as Record<string, unknown>, data);
   return {
     messageId: requiredString(d, 'message_id'),
     sessionId: requiredString(d, 'session_id'),
@@ -79,50 +86,109 @@ export function fromWire(data: unknown): MessageEnvelope {
   };
 }
 
-/** JSON text of the wire form. */
+/** JSON text of the wire form. For a message being published, use `encodeWireText` with the checked body. */
 export function encodeEnvelope(envelope: MessageEnvelope): string {
   return JSON.stringify(toWire(envelope));
 }
 
-/** Parses JSON text of the wire form; bad JSON is an `InvalidMessageError` on `envelope`. */
-export function decodeEnvelope(text: string): MessageEnvelope {
+/**
+ * The wire JSON text of a checked message: the envelope's own fields around the payload and
+ * metadata text `preparePublish` made while validating (`payloadJson`, `metadataJson`), so the
+ * bytes sent are the bytes checked. Same text as `encodeEnvelope` for plain data.
+ */
+export function encodeWireText(envelope: MessageEnvelope, body: { payloadJson: string; metadataJson: string }): string {
+  const head = JSON.stringify({
+    message_id: envelope.messageId,
+    session_id: envelope.sessionId,
+    event_type: envelope.eventType,
+    component_source: envelope.componentSource,
+    component_target: envelope.componentTarget,
+    timestamp: envelope.timestamp,
+    delivery_mode: envelope.deliveryMode,
+    pattern: envelope.pattern,
+  });
+  return `${head.slice(0, -1)},"payload":${body.payloadJson},"metadata":${body.metadataJson},"retry_count":${JSON.stringify(envelope.retryCount)},"max_retries":${JSON.stringify(envelope.maxRetries)}}`;
+}
+
+/**
+ * Reads JSON text of the wire form and checks it as `publish` checks a new message: the shape
+ * (`fromWire`) and then every rule of `validateEnvelope` (ids, names, event type, timestamp from 0
+ * to the year 9999, retry counts, payload and metadata plain JSON at most `MAX_JSON_DEPTH` deep,
+ * and at most `limits.maxPayloadBytes` when given). Anything that fails is an
+ * `InvalidMessageError` naming the wire-side field (bad JSON: `envelope`); a backend dead-letters
+ * such an entry once, with `undecodableDeadLetter`, and never retries it.
+ */
+export function decodeEnvelope(text: string, limits?: Partial<EnvelopeLimits>): MessageEnvelope {
+  if (typeof text !== 'string') throw new InvalidMessageError('envelope', `must be JSON text; got ${describeValue(text)}`);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (cause) {
     throw new InvalidMessageError('envelope', `must be valid JSON (${(cause as Error).message})`, { cause });
   }
-  return fromWire(data);
+  return checkWireEnvelope(data, limits);
 }
+
+/** `decodeEnvelope` for data already parsed from JSON (or read from a field map). */
+export function checkWireEnvelope(data: unknown, limits?: Partial<EnvelopeLimits>): MessageEnvelope {
+  const envelope = fromWire(data);
+  try {
+    validateAndEncodeBody(envelope, { maxPayloadBytes: limits?.maxPayloadBytes ?? Number.POSITIVE_INFINITY });
+  } catch (error) {
+    if (!(error instanceof InvalidMessageError)) throw error;
+    // Name the key as the writer wrote it (`message_id`, `payload.items[3]`), not our camelCase field.
+    const dot = error.field.search(/[.[]/);
+    const head = dot < 0 ? error.field : error.field.slice(0, dot);
+    const wireHead = WIRE_KEY_OF[head];
+    if (wireHead === undefined) throw error;
+    throw new InvalidMessageError(wireHead + (dot < 0 ? '' : error.field.slice(dot)), error.rule, { cause: error.cause });
+  }
+  return envelope;
+}
+
+const WIRE_KEY_OF: Readonly<Record<string, string>> = {
+  messageId: 'message_id',
+  sessionId: 'session_id',
+  eventType: 'event_type',
+  componentSource: 'component_source',
+  componentTarget: 'component_target',
+  timestamp: 'timestamp',
+  deliveryMode: 'delivery_mode',
+  pattern: 'pattern',
+  payload: 'payload',
+  metadata: 'metadata',
+  retryCount: 'retry_count',
+  maxRetries: 'max_retries',
+};
 
 function requiredString(d: Record<string, unknown>, key: string): string {
   const value = d[key];
-  if (typeof value !== 'string') throw new InvalidMessageError(key, `is required and must be a string; got ${describe(value)}`);
+  if (typeof value !== 'string') throw new InvalidMessageError(key, `is required and must be a string; got ${describeValue(value)}`);
   return value;
 }
 
 function optionalString(d: Record<string, unknown>, key: string): string | null {
   const value = d[key];
   if (value == null) return null;
-  if (typeof value !== 'string') throw new InvalidMessageError(key, `must be a string or null; got ${describe(value)}`);
+  if (typeof value !== 'string') throw new InvalidMessageError(key, `must be a string or null; got ${describeValue(value)}`);
   return value;
 }
 
 function number(d: Record<string, unknown>, key: string): number {
   const value = d[key];
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidMessageError(key, `must be a number; got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidMessageError(key, `must be a number; got ${describeValue(value)}`);
   return value;
 }
 
 function integer(d: Record<string, unknown>, key: string): number {
   const value = number(d, key);
-  if (!Number.isInteger(value)) throw new InvalidMessageError(key, `must be an integer; got ${describe(value)}`);
+  if (!Number.isInteger(value)) throw new InvalidMessageError(key, `must be an integer; got ${describeValue(value)}`);
   return value;
 }
 
 function object(d: Record<string, unknown>, key: string): JsonObject {
   const value = d[key];
   if (value == null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidMessageError(key, `must be an object; got ${describe(value)}`);
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidMessageError(key, `must be an object; got ${describeValue(value)}`);
   return value as JsonObject;
 }

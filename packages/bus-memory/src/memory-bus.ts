@@ -20,6 +20,7 @@ import {
   groupReceives,
   isTargeted,
   preparePublish,
+  redriveSkipReason,
   resolveSubscription,
   validateDeadLetterFilter,
   validateDeadLetterLimit,
@@ -171,6 +172,11 @@ export class MemoryMessageBus implements MessageBus {
     validateDeadLetterFilter(filter);
     const result: RedriveResult = { redriven: [], skipped: [] };
     for (const record of this.deadLetters.list(filter)) {
+      const cannot = redriveSkipReason(record);
+      if (cannot !== undefined) {
+        result.skipped.push({ id: record.id, reason: cannot });
+        continue;
+      }
       const group = this.groups.get(record.group);
       if (!group) {
         result.skipped.push({ id: record.id, reason: `group ${record.group} no longer exists` });

@@ -1,0 +1,140 @@
+/**
+ * Payload and metadata to JSON text through one iterative checking pass, so what is validated is
+ * exactly what is sent:
+ * - every property is read once (a getter that answers differently on a second read, or a Proxy,
+ *   cannot put one value through the checks and another on the wire);
+ * - `toJSON` is never called (a non-enumerable `toJSON` cannot replace the payload after the checks);
+ * - no recursion: nesting is bounded by `MAX_JSON_DEPTH` and reported as an `InvalidMessageError`
+ *   naming the path, never a `RangeError` from the call stack, on publish and on decode alike.
+ * The text equals `JSON.stringify` of the same plain data (same key order, same number and string
+ * forms), so a Python reader and a TypeScript one see the same object.
+ */
+import { InvalidMessageError } from './errors.js';
+import { describeValue } from './describe-value.js';
+
+/**
+ * Deepest nesting of objects and arrays in a payload or metadata object, the object itself being
+ * level 1. 256 keeps the wire form (one level more) readable by Python's `json` and by every
+ * recursive JSON reader of a backend's tooling.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+interface Frame {
+  readonly source: object;
+  /** The plain copy being filled: what is finally stringified. */
+  readonly copy: Record<string, unknown> | unknown[];
+  /** Keys of an object, or undefined for an array. */
+  readonly keys: readonly string[] | undefined;
+  readonly length: number;
+  /** Next index into `keys` / the array. */
+  index: number;
+  /** How this container was reached from its parent: a key or an index (undefined for the root). */
+  readonly step: string | number | undefined;
+}
+
+/**
+ * The JSON text of a plain JSON object (plain or null-prototype objects, arrays, strings, finite
+ * numbers, booleans, null) nested at most `maxDepth` levels. Anything else is an
+ * `InvalidMessageError` whose `field` is the path of the bad value (`payload.items[3].name`).
+ *
+ * One iterative walk reads every property once and builds a plain copy of what it read; the text
+ * is the native `JSON.stringify` of that copy, which holds only data it made itself (no getters, no
+ * callable `toJSON`, depth already bounded), so it cannot differ from what was checked. Measured
+ * here: about as fast as the former recursive check followed by `JSON.stringify` of the original.
+ */
+export function encodeJsonObject(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): string {
+  if (!isPlainObject(value)) {
+    throw new InvalidMessageError(field, `must be a plain JSON object; got ${describeValue(value)}`);
+  }
+  const stack: Frame[] = [];
+  const open = new Set<object>();
+  const fail = (step: string | number | undefined, rule: string): never => {
+    throw new InvalidMessageError(pathOf(field, stack, step), rule);
+  };
+
+  const enter = (source: object, step: string | number | undefined): unknown[] | Record<string, unknown> => {
+    if (open.has(source)) fail(step, 'must be JSON-serialisable; it refers to itself (cycle)');
+    if (stack.length >= maxDepth) {
+      fail(step, `nests objects and arrays deeper than ${maxDepth} levels (the limit, MAX_JSON_DEPTH)`);
+    }
+    open.add(source);
+    if (Array.isArray(source)) {
+      const length = source.length;
+      const copy = new Array<unknown>(length);
+      stack.push({ source, copy, keys: undefined, length, index: 0, step });
+      return copy;
+    }
+    const keys = Object.keys(source);
+    const copy: Record<string, unknown> = {};
+    stack.push({ source, copy, keys, length: keys.length, index: 0, step });
+    return copy;
+  };
+
+  const root = enter(value, undefined);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.index >= frame.length) {
+      open.delete(frame.source);
+      stack.pop();
+      continue;
+    }
+    const i = frame.index++;
+    const step = frame.keys === undefined ? i : frame.keys[i]!;
+    const item: unknown = (frame.source as Record<string | number, unknown>)[step];
+    let copied: unknown;
+    switch (typeof item) {
+      case 'string':
+      case 'boolean':
+        copied = item;
+        break;
+      case 'number':
+        if (!Number.isFinite(item)) fail(step, `must be JSON-serialisable; ${item} is not a finite number`);
+        copied = item;
+        break;
+      case 'object':
+        if (item === null) copied = null;
+        else if (Array.isArray(item) || isPlainObject(item)) copied = enter(item, step);
+        else fail(step, `must be JSON-serialisable; got ${describeValue(item)}`);
+        break;
+      default:
+        fail(step, `must be JSON-serialisable; got ${describeValue(item)}`);
+    }
+    if (step === '__proto__') {
+      // An own "__proto__" key (JSON.parse makes them) stays a key, never a prototype.
+      Object.defineProperty(frame.copy, step, { value: copied, enumerable: true, writable: true, configurable: true });
+    } else {
+      (frame.copy as Record<string | number, unknown>)[step] = copied;
+    }
+  }
+  return JSON.stringify(root);
+}
+
+/** Plain object: its prototype is `Object.prototype` or null (JSON's objects, `Object.create(null)`). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const IDENTIFIER_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const MAX_PATH_STEPS = 16;
+const MAX_KEY_CHARS = 40;
+
+/**
+ * The path to a value, built only when something fails: `field.key[3].other`; keys that are not
+ * identifiers in brackets; a very deep path keeps its first and last steps around a count.
+ */
+function pathOf(field: string, stack: readonly Frame[], last: string | number | undefined): string {
+  const steps: Array<string | number> = stack.slice(1).map((frame) => frame.step as string | number);
+  if (last !== undefined) steps.push(last);
+  const render = (step: string | number): string => {
+    if (typeof step === 'number') return `[${step}]`;
+    if (IDENTIFIER_RE.test(step) && step.length <= MAX_KEY_CHARS) return `.${step}`;
+    const key = step.length > MAX_KEY_CHARS ? `${step.slice(0, MAX_KEY_CHARS - 3)}...` : step;
+    return `[${JSON.stringify(key)}]`;
+  };
+  if (steps.length <= MAX_PATH_STEPS) return field + steps.map(render).join('');
+  const head = steps.slice(0, MAX_PATH_STEPS / 2).map(render).join('');
+  const tail = steps.slice(-MAX_PATH_STEPS / 2 + 1).map(render).join('');
+  return `${field}${head}...(${steps.length - MAX_PATH_STEPS + 1} more levels)...${tail}`;
+}
