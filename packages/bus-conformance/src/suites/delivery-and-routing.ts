@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageEnvelope } from '@woodwork/bus-core';
 import type { BusHarness } from '../harness.js';
-import { Ledger, message, randomName, sleep, useBuses, waitFor } from '../support.js';
+import { Ledger, message, quietAfterSentinel, quietPeriod, randomName, sleep, useBuses, waitFor } from '../support.js';
 
 export function deliveryAndRoutingSuite(harness: BusHarness): void {
   const buses = useBuses(harness);
@@ -38,6 +38,7 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       expect(result.missing).toEqual([]);
       expect(result.unexpected).toEqual([]);
       expect(result.outOfOrder).toEqual([]);
+      expect(result.duplicates).toBe(0);
       const byId = new Map(ledger.delivered.map((e) => [e.messageId, e]));
       for (const sent of ledger.published) {
         const got = byId.get(sent.messageId) as MessageEnvelope;
@@ -71,10 +72,19 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       const mb = message({ sessionId: 's', eventType: 'route.b' });
       await bus.publish(ma);
       await bus.publish(mb);
-      await waitFor(() => a.length === 1 && b.length === 1, 'one message each');
-      await sleep(50);
-      expect(a).toEqual([ma.messageId]);
-      expect(b).toEqual([mb.messageId]);
+      // Sentinels of the same session, published last: a misrouted message would be ahead of them.
+      const sa = message({ sessionId: 's', eventType: 'route.a' });
+      const sb = message({ sessionId: 's', eventType: 'route.b' });
+      await quietAfterSentinel(
+        harness,
+        async () => {
+          await bus.publish(sa);
+          await bus.publish(sb);
+        },
+        () => a.includes(sa.messageId) && b.includes(sb.messageId),
+      );
+      expect(a).toEqual([ma.messageId, sa.messageId]);
+      expect(b).toEqual([mb.messageId, sb.messageId]);
     });
 
     it('a subscription bound to a session sees only that session', async () => {
@@ -87,9 +97,13 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
         await bus.publish(message({ sessionId, eventType: 'route.session' }));
       }
       await waitFor(() => all.length === 4, 'four deliveries to the unbound subscription');
-      await waitFor(() => bound.length === 2, 'two deliveries to the bound one');
-      await sleep(50);
-      expect(bound).toEqual(['alpha', 'alpha']);
+      await quietAfterSentinel(
+        harness,
+        () => bus.publish(message({ sessionId: 'alpha', eventType: 'route.session' })),
+        () => bound.length === 3,
+        'the sentinel on the bound subscription',
+      );
+      expect(bound).toEqual(['alpha', 'alpha', 'alpha']);
     });
 
     it('two buses with different prefixes never see each other', async () => {
@@ -102,8 +116,9 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       const m1 = message({ sessionId: 's', eventType: 'route.prefix' });
       await one.publish(m1);
       await waitFor(() => onOne.length === 1, 'delivery on the first bus');
-      await sleep(100);
-      expect(onTwo).toEqual([]);
+      const sentinel = message({ sessionId: 's', eventType: 'route.prefix' });
+      await quietAfterSentinel(harness, () => two.publish(sentinel), () => onTwo.length > 0, 'the sentinel on the second bus');
+      expect(onTwo).toEqual([sentinel.messageId]);
       expect(onOne).toEqual([m1.messageId]);
     });
 
@@ -143,11 +158,15 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
         await bus.publish(m);
       }
       await waitFor(() => handled.length >= 60, '60 targeted deliveries');
-      await sleep(100);
-      expect(handled.length).toBe(60);
+      const sentinel = message({ sessionId: 's-0', eventType: 'p2p.task', pattern: 'point_to_point', componentTarget: 'agent' });
+      await quietAfterSentinel(harness, () => bus.publish(sentinel), () => handled.includes(sentinel.messageId));
+      sent.push(sentinel.messageId);
+      expect(handled.length).toBe(61);
       expect(new Set(handled)).toEqual(new Set(sent));
       expect(others).toEqual([]);
-      expect(perReplica.reduce((a, b) => a + b, 0)).toBe(60);
+      expect(perReplica.reduce((a, b) => a + b, 0)).toBe(61);
+      // Work sharing: every replica took part, not only the sum adding up.
+      for (const [r, n] of perReplica.entries()) expect(n, `replica ${r} got work`).toBeGreaterThan(0);
     });
 
     it('targetedOnly, untargeted point_to_point, stream and session-bound targets route as the contract says', async () => {
@@ -168,18 +187,27 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       await send('p2p', { pattern: 'point_to_point', componentTarget: target });
       await send('stream', { pattern: 'stream', componentTarget: target });
       await send('p2p-alpha', { pattern: 'point_to_point', componentTarget: target, sessionId: 'alpha' });
+      await send('untargeted-stream', { pattern: 'stream' });
       await send('elsewhere', { pattern: 'point_to_point', componentTarget: randomName('nobody') });
+      await send('sentinel', { pattern: 'point_to_point', componentTarget: target });
       // Every group of the target whose pattern and session match gets a targeted message (one
       // replica of each); groups of other components never do.
+      // Untargeted point_to_point and stream route like pub_sub. Lists are in publish order: every
+      // message but p2p-alpha is of session beta, so each group must get them in this order.
       const expected = {
-        targetedOnly: ['p2p', 'stream', 'p2p-alpha'],
-        targetTask: ['broadcast', 'untargeted', 'p2p', 'stream', 'p2p-alpha'],
+        targetedOnly: ['p2p', 'stream', 'p2p-alpha', 'sentinel'],
+        targetTask: ['broadcast', 'untargeted', 'p2p', 'stream', 'p2p-alpha', 'untargeted-stream', 'sentinel'],
         targetSession: ['p2p-alpha'],
-        hook: ['broadcast', 'untargeted'],
+        hook: ['broadcast', 'untargeted', 'untargeted-stream'],
       };
       await waitFor(() => Object.entries(expected).every(([who, tags]) => (seen.get(who) ?? []).length >= tags.length), 'every delivery');
-      await sleep(100);
-      for (const [who, tags] of Object.entries(expected)) expect([...(seen.get(who) ?? [])].sort(), who).toEqual([...tags].sort());
+      await quietPeriod(harness);
+      const bySession = (tags: readonly string[], session: string) => tags.filter((t) => (t === 'p2p-alpha') === (session === 'alpha'));
+      for (const [who, tags] of Object.entries(expected)) {
+        const got = seen.get(who) ?? [];
+        expect(got.length, who).toBe(tags.length);
+        for (const session of ['alpha', 'beta']) expect(bySession(got, session), `${who}/${session}`).toEqual(bySession(tags, session));
+      }
     });
 
     it('a message to a target that subscribes later is delivered when it does', async () => {
@@ -191,7 +219,6 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
         sent.push(m.messageId);
         await bus.publish(m);
       }
-      await sleep(50);
       const got: string[] = [];
       await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: target, targetedOnly: true });
       await waitFor(() => got.length === 5, 'five waiting messages');
@@ -236,13 +263,13 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       const bus = await buses.make();
       await bus.subscribe('replay.none', () => undefined, { componentId: 'early' });
       await bus.publish(message({ sessionId: 's', eventType: 'replay.none' }));
-      await sleep(50);
       const late: string[] = [];
       await bus.subscribe('replay.none', (e) => void late.push(e.messageId), { componentId: randomName('late') });
       const after = message({ sessionId: 's', eventType: 'replay.none' });
       await bus.publish(after);
+      // `after` is of the same session: a replayed message would arrive ahead of it.
       await waitFor(() => late.length === 1, 'the message published after subscribing');
-      await sleep(50);
+      await quietPeriod(harness);
       expect(late).toEqual([after.messageId]);
     });
 
@@ -278,9 +305,9 @@ export function deliveryAndRoutingSuite(harness: BusHarness): void {
       const m = message({ sessionId: 's', eventType: 'once.only', deliveryMode: 'exactly_once' });
       await expect(bus.publish(m)).resolves.toEqual({ messageId: m.messageId, duplicate: false });
       await expect(bus.publish(m)).resolves.toEqual({ messageId: m.messageId, duplicate: true });
-      await waitFor(() => got.length === 1, 'one delivery');
-      await sleep(100);
-      expect(got).toEqual([m.messageId]);
+      const sentinel = message({ sessionId: 's', eventType: 'once.only', deliveryMode: 'exactly_once' });
+      await quietAfterSentinel(harness, () => bus.publish(sentinel), () => got.includes(sentinel.messageId));
+      expect(got).toEqual([m.messageId, sentinel.messageId]);
     });
   });
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { BusClosedError } from '@woodwork/bus-core';
 import type { BusHarness } from '../harness.js';
-import { message, randomName, sleep, useBuses, waitFor } from '../support.js';
+import { gate, message, quietAfterSentinel, quietPeriod, randomName, sleep, upperBound, useBuses, waitFor } from '../support.js';
 
 export function lifecycleSuite(harness: BusHarness): void {
   const buses = useBuses(harness);
@@ -19,8 +19,10 @@ export function lifecycleSuite(harness: BusHarness): void {
       await waitFor(() => got.length === 1, 'first delivery');
       await expect(bus.unsubscribe(id)).resolves.toBe(true);
       await expect(bus.unsubscribe(id)).resolves.toBe(false);
-      await bus.publish(message({ sessionId: 's', eventType: 'life.unsub' }));
-      await sleep(150);
+      // A witness subscribed to the same type gets the message the unsubscribed one must not.
+      const witness: string[] = [];
+      await bus.subscribe('life.unsub', (e) => void witness.push(e.messageId));
+      await quietAfterSentinel(harness, () => bus.publish(message({ sessionId: 's', eventType: 'life.unsub' })), () => witness.length === 1);
       expect(got).toHaveLength(1);
     });
 
@@ -36,8 +38,9 @@ export function lifecycleSuite(harness: BusHarness): void {
       await bus.publish(message({ sessionId: 's', eventType: 'life.once' }));
       await waitFor(() => outcome.length === 3, 'the handler to unsubscribe itself and finish', 10_000);
       expect(outcome).toEqual([true, false, 'life.once']);
-      await bus.publish(message({ sessionId: 's', eventType: 'life.once' }));
-      await sleep(100);
+      const witness: string[] = [];
+      await bus.subscribe('life.once', (e) => void witness.push(e.messageId));
+      await quietAfterSentinel(harness, () => bus.publish(message({ sessionId: 's', eventType: 'life.once' })), () => witness.length === 1);
       expect(outcome).toHaveLength(3);
     }, 20_000);
 
@@ -109,16 +112,17 @@ export function lifecycleSuite(harness: BusHarness): void {
       const health = await bus.healthCheck();
       const block = health.groups.find((g) => g.group === blockGroup);
       expect(block?.lag ?? 0).toBe(0);
-      await sleep(100);
+      expect(block?.pending ?? 0).toBe(0);
+      await quietPeriod(harness);
       expect(started).toBe(1);
       const late: string[] = [];
       await bus.subscribe('*', (e) => void late.push(e.messageId), { componentId: target, targetedOnly: true });
-      await sleep(100);
-      expect(late).toEqual([]);
       // a later publish starts the session afresh
       const fresh = message({ sessionId: session, eventType: 'life.wait', pattern: 'point_to_point', componentTarget: target });
       await bus.publish(fresh);
+      // The fresh message is of the same session: anything left waiting would arrive ahead of it.
       await waitFor(() => late.length === 1, 'the fresh message');
+      await quietPeriod(harness);
       expect(late).toEqual([fresh.messageId]);
     });
 
@@ -157,21 +161,22 @@ export function lifecycleSuite(harness: BusHarness): void {
       await bus.publish(message({ sessionId: 'r', eventType: 'life.retrying' }));
       await bus.publish(message({ sessionId: 's', eventType: 'life.stuck' }));
       await waitFor(() => failing === 1 && stuckStarted, 'a retry waiting and a stuck handler');
+      const closeStartedAt = performance.now();
       await bus.close(); // resolves: bounded by closeTimeoutMs, not by the retry or the stuck handler
+      expect(performance.now() - closeStartedAt).toBeLessThanOrEqual(upperBound(harness, 200));
       await expect(bus.publish(message({ sessionId: 's', eventType: 'life.stuck' }))).rejects.toBeInstanceOf(BusClosedError);
-      await sleep(100);
+      await quietPeriod(harness);
       expect(failing).toBe(1);
     });
 
     it('unsubscribing the last replica of a durable group mid-attempt loses nothing: its next replica continues in order', async () => {
       const bus = await buses.make();
       const component = randomName('handover');
-      let release!: () => void;
-      const blocked = new Promise<void>((resolve) => (release = resolve));
+      const blocked = gate();
       const first: string[] = [];
       const id = await bus.subscribe('life.handover', async (e) => {
         first.push(e.messageId);
-        await blocked;
+        await blocked.promise;
         throw new Error('the first replica fails as it leaves');
       }, { componentId: component });
       const sent = [];
@@ -182,12 +187,13 @@ export function lifecycleSuite(harness: BusHarness): void {
       }
       await waitFor(() => first.length === 1, 'the first attempt to start');
       await bus.unsubscribe(id);
-      release();
+      blocked.release();
       const second: string[] = [];
       await bus.subscribe('life.handover', (e) => void second.push(e.messageId), { componentId: component });
       await waitFor(() => second.length === 4, 'the four messages on the new replica');
-      await sleep(100);
-      expect(second).toEqual(sent);
+      const sentinel = message({ sessionId: 'handover', eventType: 'life.handover' });
+      await quietAfterSentinel(harness, () => bus.publish(sentinel), () => second.includes(sentinel.messageId));
+      expect(second).toEqual([...sent, sentinel.messageId]);
       expect(first).toEqual([sent[0]]);
     });
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerTimeoutError, type MessageEnvelope } from '@woodwork/bus-core';
 import type { BusHarness } from '../harness.js';
-import { message, randomName, sleep, useBuses, waitFor } from '../support.js';
+import { message, quietAfterSentinel, randomName, sleep, useBuses, waitFor } from '../support.js';
 
 export function retriesAndDeadLettersSuite(harness: BusHarness): void {
   const buses = useBuses(harness);
@@ -18,15 +18,23 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       await bus.subscribe(
         'retry.then.ok',
         (e, ctx) => {
+          if ((e.payload as { sentinel?: boolean }).sentinel) return void sentinels.push(e.messageId);
           retryCounts.push(e.retryCount);
           attempts.push(ctx.attempt);
           if (retryCounts.length <= 2) throw new Error(`fail ${retryCounts.length}`);
         },
         { componentId: randomName('c') },
       );
+      const sentinels: string[] = [];
       await bus.publish(message({ sessionId: 's', eventType: 'retry.then.ok', maxRetries: 3 }));
       await waitFor(() => retryCounts.length === 3, 'three attempts');
-      await sleep(150);
+      // The next message of the session starts only once the first is settled; an attempt after
+      // the success would show up around it.
+      await quietAfterSentinel(
+        harness,
+        () => bus.publish(message({ sessionId: 's', eventType: 'retry.then.ok', payload: { sentinel: true } })),
+        () => sentinels.length === 1,
+      );
       expect(retryCounts).toEqual([0, 1, 2]);
       expect(attempts).toEqual([1, 2, 3]);
       expect(await bus.getDeadLetterMessages()).toEqual([]);
@@ -38,16 +46,22 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       let runs = 0;
       await bus.subscribe(
         'always.fails',
-        () => {
+        (e) => {
+          if ((e.payload as { sentinel?: boolean }).sentinel) return void sentinels.push(e.messageId);
           runs++;
           throw new Error('the tool exploded');
         },
         { group },
       );
+      const sentinels: string[] = [];
       const m = message({ sessionId: 'dl-session', eventType: 'always.fails', maxRetries: 2 });
       await bus.publish(m);
       await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'one dead letter');
-      await sleep(200);
+      await quietAfterSentinel(
+        harness,
+        () => bus.publish(message({ sessionId: 'dl-session', eventType: 'always.fails', payload: { sentinel: true } })),
+        () => sentinels.length === 1,
+      );
       expect(runs).toBe(3);
       const records = await bus.getDeadLetterMessages();
       expect(records).toHaveLength(1);
@@ -111,9 +125,10 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       expect(await bus.getDeadLetterMessages()).toEqual([]);
       const again = await bus.redriveDeadLetters({ ids: [record!.id] });
       expect(again.redriven).toEqual([]);
-      await sleep(100);
-      expect(delivered).toHaveLength(1);
-      expect(otherGroup).toEqual([m.messageId]);
+      const sentinel = message({ sessionId: 's', eventType: 'redrive.me', maxRetries: 0 });
+      await quietAfterSentinel(harness, () => bus.publish(sentinel), () => delivered.some((e) => e.messageId === sentinel.messageId));
+      expect(delivered.map((e) => e.messageId)).toEqual([m.messageId, sentinel.messageId]);
+      expect(otherGroup).toEqual([m.messageId, sentinel.messageId]);
 
       healthy = false;
       for (let i = 0; i < 3; i++) await bus.publish(message({ sessionId: `p${i}`, eventType: 'redrive.me', maxRetries: 0 }));
@@ -144,7 +159,6 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
       await bus.unsubscribe(id);
       fail = false;
       expect((await bus.redriveDeadLetters()).redriven).toEqual([record!.id]);
-      await sleep(50);
       expect(got).toEqual([]);
       await bus.subscribe('redrive.away', handler, { componentId: component });
       await waitFor(() => got.length === 1, 'the redriven message on the returning replica');
@@ -238,13 +252,19 @@ export function retriesAndDeadLettersSuite(harness: BusHarness): void {
     it('at_most_once is never redelivered; its failure is dead-lettered once', async () => {
       const bus = await buses.make();
       let runs = 0;
-      await bus.subscribe('amo.fail', () => {
+      const sentinels: string[] = [];
+      await bus.subscribe('amo.fail', (e) => {
+        if ((e.payload as { sentinel?: boolean }).sentinel) return void sentinels.push(e.messageId);
         runs++;
         throw new Error('once');
       });
       await bus.publish(message({ sessionId: 's', eventType: 'amo.fail', deliveryMode: 'at_most_once', maxRetries: 5 }));
       await waitFor(async () => (await bus.getDeadLetterMessages()).length === 1, 'a dead letter');
-      await sleep(150);
+      await quietAfterSentinel(
+        harness,
+        () => bus.publish(message({ sessionId: 's', eventType: 'amo.fail', payload: { sentinel: true } })),
+        () => sentinels.length === 1,
+      );
       expect(runs).toBe(1);
       expect((await bus.getDeadLetterMessages())[0]?.attempts).toBe(1);
     });

@@ -61,6 +61,7 @@ export function sessionOrderSuite(harness: BusHarness): void {
       expect(result.missing).toEqual([]);
       expect(result.unexpected).toEqual([]);
       expect(result.outOfOrder).toEqual([]);
+      expect(result.duplicates).toBe(0);
       expect(overlapsWithinSession).toBe(0);
       expect(maxInFlight).toBeGreaterThanOrEqual(4);
       expect(failedOnce.size).toBe(10);
@@ -104,6 +105,7 @@ export function sessionOrderSuite(harness: BusHarness): void {
       const result = ledger.check();
       expect(result.missing).toEqual([]);
       expect(result.outOfOrder).toEqual([]);
+      expect(result.duplicates).toBe(0);
       expect(new Set(ledger.delivered.map((e) => e.sessionId)).size).toBe(1000);
     }, LOAD_TEST_TIMEOUT_MS);
   });
