@@ -6,8 +6,10 @@
  * `{"ev":"ready"}`, then per attempt `{"ev":"start"|"done"|"fail", "id", "session", "group", "sub",
  * "attempt", "at"}` (`at`: Date.now()). A line `close` on stdin closes the bus and exits 0.
  * What a handler does is read from the payload: `hang: true` never finishes (the test kills the
- * process), `workMs: n` takes n ms, `failAttempts: n` fails its first n attempts.
+ * process), `hangOnce: <path>` hangs in the one process that creates that file first (the others
+ * go on), `workMs: n` takes n ms, `failAttempts: n` fails its first n attempts.
  */
+import { openSync, closeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { MessageBus, SubscribeOptions } from '@woodwork/bus-core';
 
@@ -36,6 +38,7 @@ export interface ChildEvent {
 
 interface WorkPayload {
   hang?: boolean;
+  hangOnce?: string;
   workMs?: number;
   failAttempts?: number;
 }
@@ -52,7 +55,7 @@ for (const { eventType, options } of config.subscriptions) {
       const base = { id: envelope.messageId, session: envelope.sessionId, group: context.group, sub: context.subscriptionId, attempt: context.attempt };
       emit({ ev: 'start', ...base, at: Date.now() });
       const work = (envelope.payload ?? {}) as WorkPayload;
-      if (work.hang) await new Promise(() => undefined);
+      if (work.hang || (work.hangOnce !== undefined && claimMarker(work.hangOnce))) await new Promise(() => undefined);
       if (work.workMs) await new Promise((resolve) => setTimeout(resolve, work.workMs));
       if (work.failAttempts !== undefined && context.attempt <= work.failAttempts) {
         emit({ ev: 'fail', ...base, at: Date.now() });
@@ -64,6 +67,16 @@ for (const { eventType, options } of config.subscriptions) {
   );
 }
 emit({ ev: 'ready' });
+
+/** Creates `path` exclusively: true in the first process to get there. */
+function claimMarker(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'close') return;

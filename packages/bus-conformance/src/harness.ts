@@ -121,6 +121,17 @@ export interface BusHarness {
    * wait...). The tests of a handler longer than that idle time also use them.
    */
   fastRecoveryOptions?: Record<string, unknown>;
+  /**
+   * The claim idle time / ack wait that `fastRecoveryOptions` sets, in ms (default 1,000): the test
+   * of a handler running longer than it uses three times this.
+   */
+  recoveryIdleMs?: number;
+  /**
+   * Options that bound what waits for a target that has not subscribed (and a group's backlog) to
+   * `limit` messages, so the test of the bound's typed error (`QueueFullError`) runs. Memory:
+   * `{ maxQueueSize: limit }`. Without it that test is skipped.
+   */
+  boundedQueueOptions?(limit: number): Record<string, unknown>;
   /** Quiet period and slack; see `HarnessTiming`. */
   timing?: HarnessTiming;
   /** The fault scenarios that apply to this backend (tools/faults runs only these). */

@@ -9,6 +9,12 @@
 import { describe } from 'vitest';
 import type { BusHarness } from './harness.js';
 import { badInputSuite } from './suites/bad-input.js';
+import { closeAndDeleteSuite } from './suites/close-and-delete.js';
+import { crossInstanceSuite } from './suites/cross-instance.js';
+import { deadLettersAndHealthSuite } from './suites/dead-letters-and-health.js';
+import { dedupeSuite } from './suites/dedupe.js';
+import { groupsAndReplicasSuite } from './suites/groups-and-replicas.js';
+import { limitsAndTimingSuite } from './suites/limits-and-timing.js';
 import { deliveryAndRoutingSuite } from './suites/delivery-and-routing.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
 import { persistenceSuite } from './suites/persistence.js';
@@ -31,6 +37,12 @@ export function describeBusConformance(harness: BusHarness): void {
     retriesAndDeadLettersSuite(harness);
     sessionOrderSuite(harness);
     lifecycleSuite(harness);
+    groupsAndReplicasSuite(harness);
+    limitsAndTimingSuite(harness);
+    dedupeSuite(harness);
+    deadLettersAndHealthSuite(harness);
+    closeAndDeleteSuite(harness);
+    crossInstanceSuite(harness);
     badInputSuite(harness);
     persistenceSuite(harness);
     serverFaultsSuite(harness);
