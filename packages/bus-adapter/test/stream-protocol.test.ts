@@ -8,6 +8,7 @@ import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { describe, expect, it } from 'vitest';
 import { StreamCancelledError, StreamEvent, StreamFailedError, StreamManager, type StreamReader, type StreamManagerOptions } from '../src/index.js';
 import { handPlayedConsumer, handPlayedProducer } from './support/hand-played.js';
+import { ManualClock, runClock } from './support/manual-clock.js';
 import { eventually, memoryBus, settle } from './support/memory.js';
 import { drain } from './support/read-stream.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
@@ -32,7 +33,7 @@ describe('stream protocol, consumer side', () => {
     expect(manager.address).toMatch(/^output--streams-[0-9a-f]{12}$/);
     const [accepted] = producer.backOf(StreamEvent.ACCEPTED);
     expect(accepted).toMatchObject({ pattern: 'stream', componentSource: 'output', componentTarget: producer.address, sessionId: 's' });
-    expect(accepted?.payload).toEqual({ stream_id: 'st-0', reply_to: manager.address });
+    expect(accepted?.payload).toEqual({ stream_id: 'st-0', reply_to: manager.address, token: producer.tokenOf('st-0') });
     await settle();
     expect(readers).toEqual([]); // accepted, but not bound here yet
     expect(manager.openStreams).toEqual({ writing: 0, reading: 1 });
@@ -82,7 +83,7 @@ describe('stream protocol, consumer side', () => {
     expect((error as Error).message).toContain('chunk 2 never arrived');
     await eventually(() => expect(producer.backOf(StreamEvent.CANCELLED)).toHaveLength(1));
     const [cancel] = producer.backOf(StreamEvent.CANCELLED);
-    expect(cancel?.payload).toEqual({ stream_id: 'st-2', reason: 'chunk 2 never arrived (got chunk 3)', reply_to: manager.address });
+    expect(cancel?.payload).toEqual({ stream_id: 'st-2', reason: 'chunk 2 never arrived (got chunk 3)', reply_to: manager.address, token: producer.tokenOf('st-2') });
     expect(cancel).toMatchObject({ pattern: 'stream', componentTarget: producer.address, componentSource: 'output', sessionId: 's' });
   });
 
@@ -108,7 +109,7 @@ describe('stream protocol, consumer side', () => {
     await settle();
     expect(acks()).toEqual([]);
     await reader.next();
-    await eventually(() => expect(acks()).toEqual([{ stream_id: 'st-4', taken: 2, reply_to: manager.address }]));
+    await eventually(() => expect(acks()).toEqual([{ stream_id: 'st-4', taken: 2, reply_to: manager.address, token: producer.tokenOf('st-4') }]));
     await reader.next();
     await reader.next();
     // The buffer is empty now; waiting for more gives back all credit.
@@ -124,7 +125,12 @@ describe('stream protocol, consumer side', () => {
     const producer = await handPlayedProducer(bus);
     await producer.open('st-r');
     await eventually(() => expect(producer.backOf(StreamEvent.CANCELLED)).toHaveLength(1));
-    expect(producer.backOf(StreamEvent.CANCELLED)[0]?.payload).toEqual({ stream_id: 'st-r', reason: 'output has no stream listener', reply_to: manager.address });
+    expect(producer.backOf(StreamEvent.CANCELLED)[0]?.payload).toEqual({
+      stream_id: 'st-r',
+      reason: 'output has no stream listener',
+      reply_to: manager.address,
+      token: producer.tokenOf('st-r'),
+    });
     expect(producer.backOf(StreamEvent.ACCEPTED)).toEqual([]);
     expect(manager.openStreams).toEqual({ writing: 0, reading: 0 });
   });
@@ -144,12 +150,13 @@ describe('stream protocol, consumer side', () => {
     ['stream.created sent to a manager’s own address', 'MANAGER', StreamEvent.CREATED, { stream_id: 'st-7', window: 1, reply_to: 'agent--streams-byhand' }, "goes to the component's address (output--streams)"],
     ['stream.created without reply_to', 'output--streams', StreamEvent.CREATED, { stream_id: 'st-8', window: 1 }, 'payload.reply_to'],
     ['a chunk without stream_id', 'MANAGER', StreamEvent.CHUNK, { seq: 1, data: 'no id' }, 'payload.stream_id'],
-  ])('%s is dead-lettered with the reason', async (_name, target, event, payload, reason) => {
+  ])('%s is dead-lettered with the reason, as UnrecoverableError', async (_name, target, event, payload, reason) => {
     const { readers, producer } = await setup();
     await producer.sendTo(target === 'MANAGER' ? manager.address : target, event, payload);
     await eventually(async () => expect(await bus.getDeadLetterMessages()).toHaveLength(1));
     const [record] = await bus.getDeadLetterMessages();
-    expect(record?.error.name).toBe('InvalidMessageError');
+    expect(record?.error.name).toBe('UnrecoverableError');
+    expect(record?.error.message).toContain(`malformed ${event}: invalid message:`);
     expect(record?.error.message).toContain(reason);
     expect(readers).toEqual([]);
   });
@@ -164,22 +171,28 @@ describe('stream protocol, consumer side', () => {
     expect(await bus.getDeadLetterMessages()).toEqual([]);
   });
 
-  it('with idleTimeoutMs, a reader waiting on a silent producer fails', async () => {
-    const { readers, producer } = await setup({ idleTimeoutMs: 40, keepaliveMs: 10 });
+  it('with idleTimeoutMs, a reader waiting on a silent producer fails (on the manager’s clock)', async () => {
+    const clock = new ManualClock();
+    const { readers, producer } = await setup({ idleTimeoutMs: 40, keepaliveMs: 10, clock });
     await producer.open('st-5');
     await producer.send(StreamEvent.CHUNK, { stream_id: 'st-5', seq: 1, data: 'a' });
     await eventually(() => expect(readers).toHaveLength(1));
-    const { chunks, error } = await drain(readers[0] as StreamReader);
+    const reader = readers[0] as StreamReader;
+    expect(await runClock(clock, bus, 10, () => reader.state === 'failed')).toBe(40);
+    const { chunks, error } = await drain(reader);
     expect(chunks).toEqual(['a']);
     expect((error as Error).message).toContain('no word from the producer agent for 40 ms');
     await eventually(() => expect(producer.backOf(StreamEvent.CANCELLED)).toHaveLength(1));
   });
 
   it('an accepted stream the producer never starts: the acceptance is repeated as keepalive, then the stream goes unseen', async () => {
-    const { readers, producer } = await setup({ idleTimeoutMs: 100, keepaliveMs: 10 });
+    const clock = new ManualClock();
+    const { readers, producer } = await setup({ idleTimeoutMs: 100, keepaliveMs: 10, clock });
     await producer.open('st-9');
-    await eventually(() => expect(producer.backOf(StreamEvent.ACCEPTED).length).toBeGreaterThanOrEqual(3));
-    await eventually(() => expect(manager.openStreams).toEqual({ writing: 0, reading: 0 }));
+    expect(await runClock(clock, bus, 10, () => manager.openStreams.reading === 0)).toBe(100);
+    // Once at 0, then at every keepalive before the idle timeout: 10, 20, ... 90.
+    expect(producer.backOf(StreamEvent.ACCEPTED)).toHaveLength(10);
+    expect(manager.stats.pendingStreams).toBe(0);
     expect(readers).toEqual([]);
   });
 });
@@ -200,7 +213,9 @@ describe('stream protocol, producer side', () => {
     const consumer = await producerSetup();
     const writer = await manager.createStream<string>({ target: 'output', sessionId: 's', metadata: { k: 1 } });
     await eventually(() => expect(consumer.created).toHaveLength(1));
-    expect(consumer.created[0]?.payload).toEqual({ stream_id: writer.streamId, window: 1, metadata: { k: 1 }, reply_to: manager.address });
+    const token = consumer.created[0]?.payload['token'];
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(consumer.created[0]?.payload).toEqual({ stream_id: writer.streamId, window: 1, metadata: { k: 1 }, reply_to: manager.address, protocol: 2, token });
     await writer.write('one'); // held: no reader yet, and the window allows one
     expect(writer.chunksWritten).toBe(1);
     const ending = writer.end(); // waits for a reader
@@ -211,13 +226,13 @@ describe('stream protocol, producer side', () => {
     await eventually(() => expect(writer.readerAddress).toBe(A));
     await consumer.reply(B, StreamEvent.ACCEPTED, { stream_id: writer.streamId });
     await eventually(() => expect(consumer.at(B).map((e) => e.eventType)).toEqual([StreamEvent.DECLINED]));
-    expect(consumer.at(B)[0]?.payload).toEqual({ stream_id: writer.streamId, reason: `stream ${writer.streamId} is read by ${A}` });
+    expect(consumer.at(B)[0]?.payload).toEqual({ stream_id: writer.streamId, reason: `stream ${writer.streamId} is read by ${A}`, token });
 
     await ending;
     expect(consumer.at(A).map((e) => e.payload)).toEqual([
-      { stream_id: writer.streamId },
-      { stream_id: writer.streamId, seq: 1, data: 'one' },
-      { stream_id: writer.streamId, chunks: 1 },
+      { stream_id: writer.streamId, token },
+      { stream_id: writer.streamId, seq: 1, data: 'one', token },
+      { stream_id: writer.streamId, chunks: 1, token },
     ]);
     expect(consumer.at(B)).toHaveLength(1);
   });
@@ -259,7 +274,7 @@ describe('stream protocol, producer side', () => {
     await rest;
     const seqs = consumer.at(A).filter((e) => e.eventType === StreamEvent.CHUNK).map((e) => [e.payload['seq'], e.payload['data']]);
     expect(seqs).toEqual([[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
-    expect(consumer.at(A).at(-1)?.payload).toEqual({ stream_id: writer.streamId, chunks: 5 });
+    expect(consumer.at(A).at(-1)?.payload).toEqual({ stream_id: writer.streamId, chunks: 5, token: consumer.created[0]?.payload['token'] });
   });
 
   it('a cancel before any acceptance is the component refusing the stream', async () => {

@@ -16,75 +16,35 @@
  * publish order, and producers publish them one at a time, so chunks arrive in order. The handler
  * only hands messages to the reader (it never waits for the app), so one slow reader does not hold
  * up other streams of its session; the window bounds what a reader buffers.
+ *
+ * Streams accept only their own participants: each message of a stream must carry the stream's
+ * token and travel in its session (see `stream-protocol.ts`); anything else is dropped and counted
+ * (`stats`, `stream-guard.ts`). Streams accepted here and not yet started by their producer are
+ * capped (`maxPendingStreams`), so a flood of `stream.created` costs a refusal each, not memory.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  BusClosedError,
-  InvalidConfigError,
-  InvalidMessageError,
-  assertJsonObject,
-  MessagePattern,
-  configInteger,
-  describe,
-  rejectUnknownKeys,
-  validateName,
-  type JsonObject,
-  type JsonValue,
-  type MessageBus,
-  type MessageEnvelope,
-} from '@woodwork/bus-core';
+import { BusClosedError, InvalidConfigError, MessagePattern, describe, type JsonValue, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
 import { MessageBusAdapter } from '../message-bus-adapter.js';
-import { newInstanceId, streamInstanceAddress, streamTargetOf, streamingName } from './stream-address.js';
-import { StreamEvent, isStreamEvent, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
-import { LivenessTicker, resolveLiveness } from './stream-liveness.js';
+import { newInstanceId, streamInstanceAddress, streamTargetOf } from './stream-address.js';
+import { STREAM_PROTOCOL, StreamEvent, isStreamEvent, malformed, newStreamToken, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
+import { LivenessTicker, type StreamClock } from './stream-liveness.js';
+import { resolveCreateOptions, resolveManagerOptions, type CreateStreamOptions, type StreamListener, type StreamManagerOptions } from './stream-options.js';
+import { StreamGuard, type StreamManagerStats } from './stream-guard.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 
 export { MAX_STREAMING_ID, streamInstanceAddress, streamTargetOf } from './stream-address.js';
-
-export type StreamListener = (reader: StreamReader) => unknown;
-
-export interface StreamManagerOptions {
-  /** The component this manager streams for: it receives streams targeted to it and acks for its own streams. */
-  componentId: string;
-  /** Chunks a producer may have unread before `write` waits. Default 16. */
-  window?: number;
-  /** Called with each stream opened to this component. Without a listener, incoming streams are cancelled. */
-  onStream?: StreamListener;
-  /**
-   * A stream whose other side has sent nothing for this long fails (a reader's iterator throws, a
-   * writer's write rejects, with `StreamFailedError`), so a crashed peer never leaves anyone
-   * waiting forever. Default 30000; 0: never. Must exceed the peers' `keepaliveMs`.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * Each open stream sends something at least this often: the producer a `stream.keepalive`, the
-   * consumer its ack again (which also heals a lost ack). Default 5000; 0: never (then
-   * `idleTimeoutMs` must be 0 too).
-   */
-  keepaliveMs?: number;
-  /** Stream ids remembered after they end, to drop late duplicates quietly. Default 10000. */
-  rememberFinished?: number;
-}
-
-export interface CreateStreamOptions {
-  /** The consumer component. */
-  target: string;
-  /** The session all of the stream's messages travel in. */
-  sessionId: string;
-  /** Sent with `stream.created` (content type, model name...). */
-  metadata?: JsonObject;
-  /** Overrides the manager's window for this stream. */
-  window?: number;
-}
-
-const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'keepaliveMs', 'rememberFinished'];
-const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
+export { MAX_WINDOW, STREAM_PROTOCOL } from './stream-protocol.js';
+export type { StreamClock } from './stream-liveness.js';
+export type { StreamManagerStats } from './stream-guard.js';
+export type { CreateStreamOptions, StreamListener, StreamManagerOptions } from './stream-options.js';
 
 /** What is kept of an ended stream: for one this side stopped, what to tell its producer again, and where. */
 interface Finished {
   stopReason: string;
   producer: string;
+  sessionId: string;
+  token: string;
 }
 
 export class StreamManager {
@@ -98,6 +58,11 @@ export class StreamManager {
   readonly keepaliveMs: number;
   private readonly bus: MessageBus;
   private readonly rememberFinished: number;
+  readonly maxPendingStreams: number;
+  private readonly clock: StreamClock;
+  private readonly guard: StreamGuard;
+  /** Streams accepted here that their producer has not started yet (bounded by `maxPendingStreams`). */
+  private readonly pending = new Set<string>();
   private listener: StreamListener | undefined;
   private readonly writers = new Map<string, StreamWriter>();
   private readonly readers = new Map<string, StreamReader>();
@@ -113,17 +78,18 @@ export class StreamManager {
     if (typeof this.bus !== 'object' || this.bus === null || typeof this.bus.subscribe !== 'function') {
       throw new InvalidConfigError('bus', `must be a MessageBus or a MessageBusAdapter; got ${describe(bus)}`);
     }
-    if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
-    rejectUnknownKeys(options, OPTION_KEYS);
-    this.componentId = streamingName(options.componentId, 'componentId');
+    const resolved = resolveManagerOptions(options);
+    this.componentId = resolved.componentId;
     this.instanceId = newInstanceId();
     this.address = streamInstanceAddress(this.componentId, this.instanceId);
-    this.window = configInteger(options.window ?? 16, 'window', 1, 100_000);
-    const liveness = resolveLiveness(options.idleTimeoutMs, options.keepaliveMs);
-    this.idleTimeoutMs = liveness.idleTimeoutMs;
-    this.keepaliveMs = liveness.keepaliveMs;
-    this.ticker = new LivenessTicker(liveness, () => [...this.writers.values(), ...this.readers.values()]);
-    this.rememberFinished = configInteger(options.rememberFinished ?? 10_000, 'rememberFinished', 1);
+    this.window = resolved.window;
+    this.idleTimeoutMs = resolved.liveness.idleTimeoutMs;
+    this.keepaliveMs = resolved.liveness.keepaliveMs;
+    this.clock = resolved.clock;
+    this.ticker = new LivenessTicker(resolved.liveness, this.clock, () => [...this.writers.values(), ...this.readers.values()]);
+    this.rememberFinished = resolved.rememberFinished;
+    this.maxPendingStreams = resolved.maxPendingStreams;
+    this.guard = new StreamGuard(resolved.logger, this.componentId);
     if (options.onStream !== undefined) this.onStream(options.onStream);
   }
 
@@ -150,6 +116,11 @@ export class StreamManager {
     return { writing: this.writers.size, reading: this.readers.size };
   }
 
+  /** What this manager turned away so far (forged or stray messages, refused streams), and its pending streams now. */
+  get stats(): StreamManagerStats {
+    return this.guard.stats(this.pending.size);
+  }
+
   /**
    * Opens a stream to `target` in `sessionId`: publishes `stream.created` and resolves with the
    * writer once the bus accepted it (until a replica of `target` accepts the stream, the writer
@@ -159,26 +130,22 @@ export class StreamManager {
   async createStream<T extends JsonValue = JsonValue>(options: CreateStreamOptions): Promise<StreamWriter<T>> {
     if (this.closed) throw new BusClosedError('createStream');
     if (this.subscriptionIds.length < 2) throw new InvalidConfigError('StreamManager', 'must be started (await start()) before createStream');
-    if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
-    rejectUnknownKeys(options, CREATE_KEYS);
-    const target = streamingName(options.target, 'target');
-    const sessionId = validateName(options.sessionId, 'sessionId');
-    const window = options.window === undefined ? this.window : configInteger(options.window, 'window', 1, 100_000);
-    // Checked here: the consumer would reject a non-object and dead-letter the stream.created.
-    const metadata = options.metadata ?? {};
-    assertJsonObject(metadata, 'metadata');
+    const { target, sessionId, window, metadata } = resolveCreateOptions(options, this.window);
     const streamId = `stream-${randomUUID()}`;
+    const token = newStreamToken();
     const writer = new StreamWriter<T>({
       streamId,
       sessionId,
       target,
       window,
-      send: (message, address) => this.send(message, sessionId, address),
+      token,
+      now: () => this.clock.now(),
+      send: (message, address) => this.send({ ...message, token }, sessionId, address),
       onFinished: () => this.forget(this.writers, streamId),
     });
     this.writers.set(streamId, writer as StreamWriter);
     try {
-      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata, replyTo: this.address }, sessionId, streamTargetOf(target));
+      await this.send({ event: StreamEvent.CREATED, streamId, window, metadata, replyTo: this.address, protocol: STREAM_PROTOCOL, token }, sessionId, streamTargetOf(target));
     } catch (error) {
       this.writers.delete(streamId);
       throw error;
@@ -228,8 +195,9 @@ export class StreamManager {
     if (!isStreamEvent(envelope.eventType)) return; // not ours: only stream messages should reach a stream address
     const message = parseStreamMessage(envelope);
     if ((message.event === StreamEvent.CREATED) !== (via === 'component')) {
-      // A peer that addresses the wrong group: dead-lettered (after the bus's retries), so it shows.
-      throw new InvalidMessageError(
+      // A peer that addresses the wrong group: dead-lettered at once, so it shows.
+      throw malformed(
+        message.event,
         'componentTarget',
         via === 'component'
           ? `${envelope.componentTarget} takes only ${StreamEvent.CREATED}; ${message.event} goes to the manager address the stream's peer sent (reply_to)`
@@ -240,25 +208,53 @@ export class StreamManager {
       case StreamEvent.CREATED:
         return this.accept(envelope, message);
       case StreamEvent.ACCEPTED:
-        return this.onAccepted(envelope.sessionId, message);
+        return this.onAccepted(envelope, message);
       case StreamEvent.ACK:
-        this.writers.get(message.streamId)?.acknowledged(message.taken, message.replyTo);
+      case StreamEvent.CANCELLED: {
+        const writer = this.writers.get(message.streamId);
+        if (writer === undefined || !this.authentic(writer, envelope, message)) return;
+        if (message.event === StreamEvent.ACK) writer.acknowledged(message.taken, message.replyTo);
+        else writer.cancelled(message.reason, message.replyTo);
         return;
-      case StreamEvent.CANCELLED:
-        this.writers.get(message.streamId)?.cancelled(message.reason, message.replyTo);
+      }
+      case StreamEvent.DECLINED: {
+        const reader = this.readers.get(message.streamId);
+        if (reader !== undefined && this.authentic(reader, envelope, message)) reader.declined(message.reason);
         return;
-      case StreamEvent.DECLINED:
-        this.readers.get(message.streamId)?.declined(message.reason);
-        return;
+      }
       default:
         return this.fromProducer(envelope, message);
     }
   }
 
-  /** A replica of the consumer took the stream: bind it there, or decline. */
-  private async onAccepted(sessionId: string, message: Extract<StreamMessage, { event: 'stream.accepted' }>): Promise<void> {
-    const { streamId, replyTo } = message;
+  /**
+   * The token and session check every message of an open stream passes: one that fails is dropped
+   * here, counted and logged once; never handed to the stream, never thrown (so never dead-lettered).
+   */
+  private authentic(stream: StreamReader | StreamWriter, envelope: MessageEnvelope, message: StreamMessage): boolean {
+    if (stream.owns(envelope.sessionId, message.token)) return true;
+    this.guard.reject(message.streamId, envelope);
+    return false;
+  }
+
+  /**
+   * A replica of the consumer took the stream: bind it there, or decline. A tokenless acceptance is
+   * a version 1 reader (or a forgery): declined without the token, with the reason, which a version
+   * 1 reader heeds and a version 2 one ignores; the stream stays open for a reader that speaks 2.
+   * One with another token is dropped. The token only ever goes back to whoever showed it.
+   */
+  private async onAccepted(envelope: MessageEnvelope, message: Extract<StreamMessage, { event: 'stream.accepted' }>): Promise<void> {
+    const { streamId, replyTo, token } = message;
+    const { sessionId } = envelope;
     const writer = this.writers.get(streamId);
+    if (writer !== undefined && token === undefined) {
+      const reason = `${this.componentId} speaks stream protocol ${STREAM_PROTOCOL}; ${replyTo} accepted without a token (protocol 1)`;
+      writer.refused(`${replyTo} speaks stream protocol 1 and was declined`);
+      this.guard.refuseProtocol(streamId, reason, envelope);
+      await this.send({ event: StreamEvent.DECLINED, streamId, reason }, sessionId, replyTo);
+      return;
+    }
+    if (writer !== undefined && !this.authentic(writer, envelope, message)) return;
     if (writer !== undefined && writer.accepted(replyTo) !== 'declined') return;
     const reason =
       writer === undefined
@@ -268,35 +264,57 @@ export class StreamManager {
         : writer.readerAddress === undefined
           ? `stream ${streamId} ended before a reader accepted it`
           : `stream ${streamId} is read by ${writer.readerAddress}`;
-    await this.send({ event: StreamEvent.DECLINED, streamId, reason }, sessionId, replyTo);
+    await this.send({ event: StreamEvent.DECLINED, streamId, reason, token }, sessionId, replyTo);
   }
 
   /** A message of the producer, to this manager's own group: a stream read here. */
   private async fromProducer(envelope: MessageEnvelope, message: StreamMessage): Promise<void> {
     const reader = this.readers.get(message.streamId);
     if (reader) {
+      if (!this.authentic(reader, envelope, message)) return;
       // The producer bound the stream here: now the app may see it.
-      if (reader.start()) this.show(reader);
+      if (reader.start()) {
+        this.unpend(message.streamId);
+        this.show(reader);
+      }
       reader.receive(message);
       return;
     }
     // We stopped this stream, yet its producer is still there: our stream.cancelled was lost. Once per keepalive.
     // (A stream never accepted here cannot reach this group; one forgotten since is left to the producer's idle timeout.)
     const stopped = this.finished.get(message.streamId);
-    if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE) {
-      await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason: stopped.stopReason, replyTo: this.address }, envelope.sessionId, stopped.producer);
+    if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE && envelope.sessionId === stopped.sessionId && message.token === stopped.token) {
+      const { stopReason: reason, producer, token } = stopped;
+      await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason, replyTo: this.address, token }, envelope.sessionId, producer);
     }
   }
 
-  /** A replica's share of the component's group: take the stream, or refuse it. */
+  /**
+   * A replica's share of the component's group: take the stream, or refuse it (`stream.cancelled`
+   * with the reason, echoing the producer's token): no listener, closing, another protocol version,
+   * or `maxPendingStreams` streams already waiting for their producer.
+   */
   private async accept(envelope: MessageEnvelope, message: Extract<StreamMessage, { event: 'stream.created' }>): Promise<void> {
-    const { streamId, replyTo: producer } = message;
+    const { streamId, replyTo: producer, token } = message;
     const { sessionId } = envelope;
     if (this.readers.has(streamId) || this.finished.has(streamId)) return; // redelivered
-    if (!this.listener || this.closed) {
-      const reason = this.closed ? 'the consumer closed its stream manager' : `${this.componentId} has no stream listener`;
-      await this.send({ event: StreamEvent.CANCELLED, streamId, reason, replyTo: this.address }, sessionId, producer);
+    const refuse = (reason: string) => this.send({ event: StreamEvent.CANCELLED, streamId, reason, replyTo: this.address, token }, sessionId, producer);
+    if (message.protocol !== STREAM_PROTOCOL || token === undefined) {
+      const reason = `${this.componentId} speaks stream protocol ${STREAM_PROTOCOL}; stream.created carries protocol ${message.protocol}`;
+      this.guard.refuseProtocol(streamId, reason, envelope);
+      await refuse(reason);
       this.remember(streamId, undefined);
+      return;
+    }
+    if (!this.listener || this.closed) {
+      await refuse(this.closed ? 'the consumer closed its stream manager' : `${this.componentId} has no stream listener`);
+      this.remember(streamId, undefined);
+      return;
+    }
+    if (this.pending.size >= this.maxPendingStreams) {
+      // Not remembered: a flood must not push the streams that really ended out of that memory.
+      this.guard.refuseOverCap(streamId, this.maxPendingStreams, envelope);
+      await refuse(`${this.componentId} has ${this.maxPendingStreams} streams waiting for their producer (maxPendingStreams)`);
       return;
     }
     const reader = new StreamReader({
@@ -306,16 +324,23 @@ export class StreamManager {
       address: this.address,
       window: message.window,
       metadata: message.metadata,
-      send: (reply) => this.send(reply, sessionId, producer),
-      onFinished: () => this.forget(this.readers, streamId, reader.stopReason === undefined ? undefined : { stopReason: reader.stopReason, producer }),
+      token,
+      now: () => this.clock.now(),
+      send: (reply) => this.send({ ...reply, token }, sessionId, producer),
+      onFinished: () => {
+        const stopReason = reader.stopReason;
+        this.forget(this.readers, streamId, stopReason === undefined ? undefined : { stopReason, producer, sessionId, token });
+      },
     });
     // Registered before the acceptance goes out: the producer's answer may come before publish resolves.
     this.readers.set(streamId, reader);
+    this.pending.add(streamId);
     try {
       await reader.accept();
     } catch (error) {
       // Not accepted: the bus retries stream.created (here or at another replica).
       this.readers.delete(streamId);
+      this.unpend(streamId);
       throw error;
     }
     if (!this.closed) this.ticker.start();
@@ -348,8 +373,14 @@ export class StreamManager {
 
   private forget(map: Map<string, unknown>, streamId: string, finished?: Finished): void {
     map.delete(streamId);
+    this.unpend(streamId);
+    this.guard.forget(streamId);
     this.remember(streamId, finished);
     if (this.writers.size === 0 && this.readers.size === 0) this.ticker.stop();
+  }
+
+  private unpend(streamId: string): void {
+    if (this.pending.delete(streamId) && this.pending.size < this.maxPendingStreams) this.guard.belowCap();
   }
 
   private remember(streamId: string, finished: Finished | undefined): void {

@@ -1,7 +1,8 @@
 /**
  * The consumer's end of a stream: an async iterator over the chunks, in order. Chunks wait in a
- * buffer that the producer's window bounds; taking them from the iterator sends credit back
- * (`stream.ack`). A gap or a duplicate in the sequence numbers is caught here: duplicates
+ * buffer that the credit this reader granted bounds (the window past its last ack): a chunk beyond
+ * it fails the stream, whatever the producer does. Taking chunks from the iterator sends credit
+ * back (`stream.ack`). A gap or a duplicate in the sequence numbers is caught here: duplicates
  * (at-least-once redelivery) are dropped, a gap fails the stream instead of yielding a hole.
  *
  * A reader starts unstarted: its manager accepted the stream (`stream.accepted`) and waits for the
@@ -13,7 +14,7 @@
  */
 import { Deque, type JsonObject, type JsonValue } from '@woodwork/bus-core';
 import { StreamFailedError } from './stream-errors.js';
-import { StreamEvent, type ConsumerMessage, type RemoteError, type StreamMessage } from './stream-protocol.js';
+import { StreamEvent, sameToken, type ConsumerMessage, type RemoteError, type StreamMessage } from './stream-protocol.js';
 
 export type StreamReaderState = 'open' | 'completed' | 'failed' | 'cancelled';
 
@@ -26,7 +27,11 @@ export interface StreamReaderInit {
   address: string;
   window: number;
   metadata: JsonObject;
-  /** Publishes one protocol message to the producer instance; rejects when the bus did not accept it. */
+  /** The stream's token (from `stream.created`): a message of the producer counts only when it carries it (see `owns`). */
+  token: string;
+  /** The manager's clock. */
+  now(): number;
+  /** Publishes one protocol message to the producer instance (the manager adds the token); rejects when the bus did not accept it. */
   send(message: ConsumerMessage): Promise<unknown>;
   /** Called once when the reader reaches a final state. */
   onFinished(): void;
@@ -49,8 +54,8 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   private failure: StreamFailedError | undefined;
   private failureThrown = false;
   private waiters: Array<() => void> = [];
-  private lastSentAt = Date.now();
-  private lastHeardAt = Date.now();
+  private lastSentAt: number;
+  private lastHeardAt: number;
   /** Set when this side ended the stream while the producer may still be writing: what to tell it again. */
   private stopReasonValue: string | undefined;
 
@@ -60,6 +65,12 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
     this.source = init.source;
     this.metadata = init.metadata;
     this.ackEvery = Math.max(1, Math.ceil(init.window / 2));
+    this.lastSentAt = this.lastHeardAt = init.now();
+  }
+
+  /** True when a message in `sessionId` carrying `token` belongs to this stream (anything else is dropped by the manager). */
+  owns(sessionId: string, token: string | undefined): boolean {
+    return sessionId === this.sessionId && sameToken(this.init.token, token);
   }
 
   get state(): StreamReaderState {
@@ -91,7 +102,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
 
   /** Tells the producer this manager takes the stream (`stream.accepted`); rejects when the bus did not accept it. */
   async accept(): Promise<void> {
-    this.lastSentAt = Date.now();
+    this.lastSentAt = this.init.now();
     await this.init.send({ event: StreamEvent.ACCEPTED, streamId: this.streamId, replyTo: this.init.address });
   }
 
@@ -99,7 +110,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   start(): boolean {
     if (this.startedValue || this.stateValue !== 'open') return false;
     this.startedValue = true;
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.init.now();
     return true;
   }
 
@@ -163,7 +174,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Feeds a protocol message from the producer (the manager calls this in publish order). */
   receive(message: StreamMessage): void {
     if (this.stateValue !== 'open') return;
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.init.now();
     switch (message.event) {
       case StreamEvent.KEEPALIVE:
         // `written` counts only chunks the bus accepted before this keepalive, so within the
@@ -176,6 +187,13 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
         if (message.seq < this.nextSeq) return; // a redelivered duplicate
         if (message.seq > this.nextSeq) {
           this.failLocally(`chunk ${this.nextSeq} never arrived (got chunk ${message.seq})`, true);
+          return;
+        }
+        // The credit this reader granted: its window past the last ack it sent (the producer may
+        // know of less, never of more). A chunk beyond it is a producer ignoring backpressure;
+        // buffering it would let one stream take any amount of memory.
+        if (message.seq > this.acked + this.init.window) {
+          this.failLocally(`chunk ${message.seq} is beyond the credit this reader granted (window ${this.init.window}, ${this.acked} acknowledged)`, true);
           return;
         }
         this.nextSeq++;
@@ -233,7 +251,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Sends the cumulative ack. `repeat`: a keepalive; losing it costs nothing, the next one follows. */
   private sendAck(repeat = false): void {
     this.acked = this.taken;
-    this.lastSentAt = Date.now();
+    this.lastSentAt = this.init.now();
     const taken = this.taken;
     this.init.send({ event: StreamEvent.ACK, streamId: this.streamId, taken, replyTo: this.init.address }).catch((error: unknown) => {
       // Without this ack the producer may wait forever: end the stream visibly instead.

@@ -5,7 +5,8 @@
  * credit back).
  *
  * The stream is bound to the first consumer instance that accepts it (`stream.accepted`), and
- * everything goes there; acks and cancels from any other instance are ignored. Until then there is
+ * everything goes there; acks and cancels from any other instance are ignored (and the manager
+ * hands the writer only messages carrying the stream's token, in its session: `owns`). Until then there is
  * nowhere to publish a chunk, so up to `window` written chunks are held here and published, in
  * order, once the stream is bound (the credit a reader would give). `end()` waits for the binding:
  * when it resolves, the whole stream is on the bus. The manager's ticker calls `checkLiveness`: a
@@ -14,7 +15,7 @@
  */
 import { Deque, type JsonValue } from '@woodwork/bus-core';
 import { StreamCancelledError, StreamFailedError } from './stream-errors.js';
-import { StreamEvent, type ProducerMessage, type RemoteError } from './stream-protocol.js';
+import { StreamEvent, sameToken, type ProducerMessage, type RemoteError } from './stream-protocol.js';
 
 export type StreamWriterState = 'open' | 'completed' | 'failed' | 'cancelled';
 
@@ -26,7 +27,14 @@ export interface StreamWriterInit {
   sessionId: string;
   target: string;
   window: number;
-  /** Publishes one protocol message to the consumer instance at `address`; rejects when the bus did not accept it. */
+  /** The stream's token: a message of the consumer counts only when it carries it (the manager checks, see `owns`). */
+  token: string;
+  /** The manager's clock. */
+  now(): number;
+  /**
+   * Publishes one protocol message to the consumer instance at `address` (the manager adds the
+   * token); rejects when the bus did not accept it.
+   */
   send(message: ProducerMessage, address: string): Promise<unknown>;
   /** Called once when the writer reaches a final state. */
   onFinished(): void;
@@ -60,14 +68,27 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   private readerAddressValue: string | undefined;
   /** The idle timeout runs once the bus accepted `stream.created`. */
   private announced = false;
-  private lastSentAt = Date.now();
-  private lastHeardAt = Date.now();
+  private lastSentAt: number;
+  private lastHeardAt: number;
+  /** Why a consumer instance was declined for speaking another protocol: said when the stream times out unbound. */
+  private refusedPeer: string | undefined;
 
   constructor(private readonly init: StreamWriterInit) {
     this.streamId = init.streamId;
     this.sessionId = init.sessionId;
     this.target = init.target;
     this.window = init.window;
+    this.lastSentAt = this.lastHeardAt = init.now();
+  }
+
+  /** True when a message in `sessionId` carrying `token` belongs to this stream (anything else is dropped by the manager). */
+  owns(sessionId: string, token: string | undefined): boolean {
+    return sessionId === this.sessionId && sameToken(this.init.token, token);
+  }
+
+  /** A consumer instance speaking another protocol accepted the stream and was declined: said if the stream times out unbound. */
+  refused(reason: string): void {
+    this.refusedPeer ??= reason;
   }
 
   get state(): StreamWriterState {
@@ -144,7 +165,7 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   /** The bus accepted `stream.created`: from now on the writer watches for its consumer. */
   opened(): void {
     this.announced = true;
-    this.lastSentAt = this.lastHeardAt = Date.now();
+    this.lastSentAt = this.lastHeardAt = this.init.now();
   }
 
   /**
@@ -155,7 +176,8 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   checkLiveness(now: number, idleTimeoutMs: number, keepaliveMs: number): void {
     if (!this.announced || this.stateValue !== 'open' || this.failError) return;
     if (idleTimeoutMs > 0 && now - this.lastHeardAt >= idleTimeoutMs) {
-      const reason = `no word from the consumer ${this.target} for ${idleTimeoutMs} ms`;
+      const refused = this.readerAddressValue === undefined && this.refusedPeer !== undefined ? ` (${this.refusedPeer})` : '';
+      const reason = `no word from the consumer ${this.target} for ${idleTimeoutMs} ms${refused}`;
       void this.failWith(new StreamFailedError(this.streamId, reason), { name: 'StreamFailedError', message: reason }).catch(() => undefined);
       return;
     }
@@ -180,8 +202,7 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
     // A stream that ended (or is failing) before any reader accepted it has nothing to read.
     if (first && (this.stateValue !== 'open' || this.failError)) return 'declined';
     this.readerAddressValue = address;
-    this.lastHeardAt = Date.now();
-    this.lastSentAt = Date.now();
+    this.lastHeardAt = this.lastSentAt = this.init.now();
     // Outside the write chain: any message of the stream starts the reader, so order does not
     // matter, and a lost one is healed by the reader repeating its acceptance.
     this.init.send({ event: StreamEvent.STARTED, streamId: this.streamId }, address).catch(() => undefined);
@@ -208,7 +229,7 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   /** A `stream.ack` from `address`: acks are cumulative, so a late or repeated one changes nothing. */
   acknowledged(taken: number, address: string): void {
     if (address !== this.readerAddressValue) return;
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.init.now();
     if (taken <= this.taken) return;
     this.taken = Math.min(taken, this.published);
     this.wake();
@@ -259,9 +280,9 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
 
   /** Sends to the bound reader (callers wait for binding first). */
   private async sendInOrder(message: ProducerMessage): Promise<void> {
-    this.lastSentAt = Date.now();
+    this.lastSentAt = this.init.now();
     await this.init.send(message, this.readerAddressValue as string);
-    this.lastSentAt = Date.now();
+    this.lastSentAt = this.init.now();
   }
 
   private assertWritable(): void {
