@@ -2,6 +2,9 @@
  * The one vitest setting every project uses: the default reporter for people, and a JSON report
  * per project at reports/vitest/<project root>.json that tools/test-summary.mjs adds up into
  * "N passed, N failed" (nx caches and restores it as the test target's output).
+ *
+ * `expect.poll` waits up to 10 s by default (vitest's own default is 1 s): a poll is a wait for
+ * evidence, and on a machine shared by many test runs 1 s is a tight margin, not a deadline.
  */
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +21,7 @@ export function sharedTestConfig(projectDir: string, overrides: TestConfig = {})
     reporters: ['default', ['json', { outputFile: `${workspaceRoot}reports/vitest/${projectRoot}.json` }]],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    expect: { poll: { timeout: 10_000 } },
     ...overrides,
   };
 }

@@ -39,7 +39,7 @@ async function cli(argv: string[], extra: Partial<CliIo> = {}): Promise<Run> {
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-const eventually = <T>(check: () => T): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 5 });
+const eventually = <T>(check: () => T): Promise<T> => vi.waitFor(check, { timeout: 15_000, interval: 5 });
 
 /** Three dead letters from the `worker` component: two in session s1, one in s2. */
 async function seedDeadLetters(): Promise<{ failing: { on: boolean }; handled: MessageEnvelope[] }> {

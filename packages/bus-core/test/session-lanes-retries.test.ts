@@ -114,7 +114,8 @@ describe('retries and giving up', () => {
         order.push(`${envelope.sessionId}#${envelope.payload['n']}.${context.attempt}`);
         if (envelope.sessionId === 'slow' && envelope.payload['n'] === 1 && context.attempt === 1) throw new Error('first try fails');
       },
-      { capacity: 4, retryDelay: 60 },
+      // The retry wait must outlast the steps until "fast" has run, on a busy machine too.
+      { capacity: 4, retryDelay: 1_000 },
     );
     h.lanes.push(delivery('slow', 1));
     h.lanes.push(delivery('slow', 2));
@@ -138,7 +139,7 @@ describe('retries and giving up', () => {
     );
     h.lanes.push(delivery('slow', 1));
     h.lanes.push(delivery('waiting', 1)); // queued: capacity is 1
-    await waitFor(() => h.successes.length === 1, 'the queued session to run during the one-minute backoff', 2_000);
+    await waitFor(() => h.successes.length === 1, 'the queued session to run during the one-minute backoff');
     expect(order).toEqual(['slow.1', 'waiting.1']);
     expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 1 });
     h.lanes.abortSession('slow');
@@ -187,7 +188,7 @@ describe('hooks that throw', () => {
     });
     lanes.push(delivery('s', 1));
     lanes.push(delivery('s', 2));
-    await waitFor(() => successes.length === 2, 'both deliveries to succeed', 2_000);
+    await waitFor(() => successes.length === 2, 'both deliveries to succeed');
     expect(successes).toEqual([1, 2]);
     expect(attempts).toBe(3);
     expect((hookErrors[0] as Error).message).toBe('logger down');

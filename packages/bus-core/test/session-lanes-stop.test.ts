@@ -72,11 +72,13 @@ describe('stop', () => {
 
   it('cancels retries waiting their backoff', async () => {
     const failing = alwaysFailing('x');
-    const h = makeLanes(failing.handler, { retryDelay: 30 });
+    // The retry wait outlasts the steps until stop on a busy machine; the sleep outlasts the wait
+    // (a timer set later for longer fires later), so a retry left running would be seen.
+    const h = makeLanes(failing.handler, { retryDelay: 1_000 });
     h.lanes.push(delivery('s', 1, { maxRetries: 3 }));
     await waitFor(() => h.lanes.stats.retrying === 1, 'the retry wait');
     await h.lanes.stop(1_000);
-    await sleep(80);
+    await sleep(1_200);
     expect(failing.attempts).toBe(1);
     expect(h.lanes.stats.retrying).toBe(0);
   });
@@ -103,7 +105,7 @@ describe('stop without abort', () => {
         signal = context.signal;
         await release.promise;
       },
-      { retryDelay: 30 },
+      { retryDelay: 1_000 }, // outlasts the steps until stop on a busy machine
     );
     h.lanes.push(delivery('running', 1));
     h.lanes.push(delivery('running', 2));
@@ -113,7 +115,7 @@ describe('stop without abort', () => {
     expect(unfinished.map((d) => `${d.envelope.sessionId}:${nOf(d)}`).sort()).toEqual(['retrying:1', 'running:1', 'running:2']);
     expect(signal?.aborted).toBe(false);
     release.open();
-    await sleep(60);
+    await sleep(1_200); // past the retry wait: a retry stop left would have run
     expect(attempts).toBe(2); // no retry, nothing after the running one
     expect(h.giveUps).toEqual([]);
   });

@@ -47,11 +47,11 @@ describe('MessageBusEventManager edge cases', () => {
     const done: string[] = [];
     // Each waits for the other: run one after the other they would time out and dead-letter.
     manager.on('agent.thought', async () => {
-      await within('the other hook', both.arrive(), 2000);
+      await within('the other hook', both.arrive(), 10_000);
       done.push('a');
     });
     manager.on('agent.thought', async () => {
-      await within('the other hook', both.arrive(), 2000);
+      await within('the other hook', both.arrive(), 10_000);
       done.push('b');
     });
     await manager.emit('agent.thought', { session_id: 's1', text: 'x' });

@@ -57,7 +57,7 @@ describe('EventManager hooks', () => {
     }, { name: 'stuck' });
     manager.on('agent.thought', (p) => void seen.push(p.text));
     manager.addPipe('agent.thought', (p) => ({ ...p, text: `${p.text}!` }));
-    await expect(within('emit', manager.emit('agent.thought', { session_id: 's1', text: 'x' }), 3000)).resolves.toEqual({
+    await expect(within('emit', manager.emit('agent.thought', { session_id: 's1', text: 'x' }), 10_000)).resolves.toEqual({
       session_id: 's1',
       text: 'x!',
     });

@@ -15,7 +15,7 @@ const msg = (i: number, init: Partial<EnvelopeInit> = {}) =>
 describe('admission of waiting publishes', () => {
   // A publish that is still waiting when publishTimeoutMs passes rejects with QueueFullError, so each
   // test fails if room that was freed is not noticed.
-  const slow = { maxQueueSize: 1, onQueueFull: 'wait', publishTimeoutMs: 3_000 } as const;
+  const slow = { maxQueueSize: 1, onQueueFull: 'wait', publishTimeoutMs: 10_000 } as const;
 
   it('admits the next publish when the only queued message is acknowledged', async () => {
     const bus = makeBus(slow);

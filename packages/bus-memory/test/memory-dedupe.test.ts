@@ -2,17 +2,21 @@
  * exactly_once on the memory bus: a repeated id is a duplicate within dedupeWindowMs and a new
  * message after it; at_least_once ids are never deduplicated; dedupeWindowMs 0 turns dedupe off.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
 import { busesClosedAfterEach } from './support/memory-buses.js';
 
 const makeBus = busesClosedAfterEach();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msg = (init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId: 's', eventType: 'dd.work', componentSource: 'test', pattern: 'pub_sub', ...init });
 
 describe('memory exactly_once window', () => {
+  afterEach(() => void vi.useRealTimers());
+
   it('dedupes within the window, delivers again after it, never dedupes at_least_once', async () => {
+    // The window is measured on the bus's clock (Date.now): a fake one, so a slow machine cannot
+    // end the window between two publishes. Timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const bus = makeBus({ dedupeWindowMs: 80 });
     const got: string[] = [];
     await bus.subscribe('dd.work', (e) => void got.push(`${e.deliveryMode}:${e.messageId}`), { group: 'g' });
@@ -22,7 +26,9 @@ describe('memory exactly_once window', () => {
     expect((await bus.publish(once)).duplicate).toBe(true);
     expect((await bus.publish(least)).duplicate).toBe(false);
     expect((await bus.publish(least)).duplicate).toBe(false);
-    await sleep(120);
+    vi.advanceTimersByTime(79);
+    expect((await bus.publish(once)).duplicate).toBe(true);
+    vi.advanceTimersByTime(1);
     expect((await bus.publish(once)).duplicate).toBe(false);
     await expect.poll(() => got.length).toBe(4);
     expect(got.sort()).toEqual(['at_least_once:msg-least', 'at_least_once:msg-least', 'exactly_once:msg-once', 'exactly_once:msg-once']);

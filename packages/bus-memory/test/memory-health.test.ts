@@ -13,7 +13,9 @@ const msg = (sessionId: string, i: number, init: Partial<EnvelopeInit> = {}) =>
 
 describe('memory health', () => {
   it('pending counts running and retrying deliveries, lag the ones not started; counters follow retries and dead letters', async () => {
-    const bus = makeBus({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 }, closeTimeoutMs: 20 });
+    // The retry wait must outlast the few steps between flaky's failure and the pending check, on a
+    // busy machine too: 2 s is far more than they take.
+    const bus = makeBus({ retry: { initialDelayMs: 2_000, maxDelayMs: 2_000, multiplier: 1, jitter: 0 }, closeTimeoutMs: 20 });
     const hold = gate();
     const failedOnce = new Set<string>();
     await bus.subscribe(
@@ -30,7 +32,7 @@ describe('memory health', () => {
       { group: 'g', concurrency: 2 },
     );
     for (let i = 0; i < 4; i++) await bus.publish(msg('slow', i)); // 1 running, 3 behind it
-    await bus.publish(msg('flaky', 0)); // fails once, then waits 300 ms for its retry
+    await bus.publish(msg('flaky', 0)); // fails once, then waits 2 s for its retry
     await expect.poll(() => failedOnce.size).toBe(1);
     await bus.publish(msg('other', 0)); // the retry wait freed its slot: this one runs and is acknowledged
     await expect.poll(async () => (await bus.healthCheck()).metrics.messagesConsumedTotal).toBe(1);
@@ -38,8 +40,8 @@ describe('memory health', () => {
     expect(await g()).toMatchObject({ pending: 2, lag: 3 }); // slow:0 running + flaky retrying; slow:1..3 not started
     hold.open();
     await bus.publish(msg('dead', 0, { maxRetries: 1 }));
-    await expect.poll(async () => (await bus.healthCheck()).metrics.messagesDeadLetteredTotal, { timeout: 3_000 }).toBe(1);
-    await expect.poll(async () => (await g())?.pending, { timeout: 3_000 }).toBe(0);
+    await expect.poll(async () => (await bus.healthCheck()).metrics.messagesDeadLetteredTotal, { timeout: 15_000 }).toBe(1);
+    await expect.poll(async () => (await g())?.pending, { timeout: 15_000 }).toBe(0);
     const health = await bus.healthCheck();
     expect(health.groups.find((x) => x.group === 'g')).toMatchObject({ pending: 0, lag: 0, consumers: 1 });
     expect(health.metrics).toMatchObject({

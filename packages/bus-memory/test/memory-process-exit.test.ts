@@ -16,8 +16,9 @@ function run(scenario: string): Promise<{ code: number | null; signal: NodeJS.Si
     let stderr = '';
     proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // A process still alive after this is held by a timer (the bus's timers are a minute long here).
-    const guard = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    // A process still alive after this is held by a timer (the bus's timers are a minute long here);
+    // well under a minute, well over a child's start on a busy machine.
+    const guard = setTimeout(() => proc.kill('SIGKILL'), 25_000);
     proc.on('exit', (code, signal) => {
       clearTimeout(guard);
       resolve({ code, signal, stdout, stderr });
@@ -30,11 +31,11 @@ describe('the process exits on its own', () => {
     const result = await run('closed');
     expect(result.stderr).toBe('');
     expect(result).toMatchObject({ code: 0, signal: null, stdout: 'closed; waiting publish: BusClosedError\n' });
-  });
+  }, 40_000);
 
   it('with an idle bus that is never closed', async () => {
     const result = await run('idle');
     expect(result.stderr).toBe('');
     expect(result).toMatchObject({ code: 0, signal: null, stdout: 'idle\n' });
-  });
+  }, 40_000);
 });

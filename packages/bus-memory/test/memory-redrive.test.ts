@@ -2,7 +2,7 @@
  * Redrive on the memory bus: the queue bound holds for redriven messages too, and an exactly_once
  * message its group already acknowledged is not delivered again.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
 import { busesClosedAfterEach } from './support/memory-buses.js';
 
@@ -12,6 +12,8 @@ const msg = (i: number, init: Partial<EnvelopeInit> = {}) =>
   createEnvelope({ sessionId: `s${i}`, eventType: 'rd.work', componentSource: 'test', pattern: 'pub_sub', payload: { i }, maxRetries: 0, ...init });
 
 describe('memory redrive', () => {
+  afterEach(() => void vi.useRealTimers());
+
   it('redrives only what fits in the group queue; the rest is skipped with the reason and kept', async () => {
     const bus = makeBus({ maxQueueSize: 2 });
     let mode: 'fail' | 'hang' = 'fail';
@@ -36,6 +38,9 @@ describe('memory redrive', () => {
   });
 
   it('an exactly_once message its group acknowledged since it was dead-lettered is skipped, not delivered twice', async () => {
+    // Dedupe windows are measured on the bus's clock (Date.now): a fake one, so the group's window
+    // cannot pass between its acknowledgement and the redrive on a slow machine. Timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const bus = makeBus({ dedupeWindowMs: 150 });
     let fail = true;
     const delivered: string[] = [];
@@ -51,7 +56,7 @@ describe('memory redrive', () => {
     await bus.publish(m);
     await expect.poll(async () => (await bus.getDeadLetterMessages()).length).toBe(1);
     fail = false;
-    await sleep(200); // past the publish dedupe window: the publisher sends it again, and it is handled
+    vi.advanceTimersByTime(150); // past the publish dedupe window: the publisher sends it again, and it is handled
     await expect(bus.publish(m)).resolves.toMatchObject({ duplicate: false });
     await expect.poll(() => delivered).toEqual([m.messageId]);
     const result = await bus.redriveDeadLetters();

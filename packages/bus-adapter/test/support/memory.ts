@@ -9,9 +9,9 @@ export function memoryBus(options: MemoryBusOptions = {}): MemoryMessageBus {
   return createMessageBus({ retry: { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 }, closeTimeoutMs: 1000, ...options });
 }
 
-/** Waits (up to 5 s) until `check` stops throwing. */
+/** Waits (up to 15 s: a deadline for what never happens, not a margin) until `check` stops throwing. */
 export function eventually<T>(check: () => T): Promise<T> {
-  return vi.waitFor(check, { timeout: 5000, interval: 5 });
+  return vi.waitFor(check, { timeout: 15_000, interval: 5 });
 }
 
 /** Lets every timer and I/O callback queued now run (to show that something did NOT happen). */

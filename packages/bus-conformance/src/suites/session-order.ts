@@ -70,7 +70,8 @@ export function sessionOrderSuite(harness: BusHarness): void {
     }, LOAD_TEST_TIMEOUT_MS);
 
     it('a message waiting for its retry holds back its own session only', async () => {
-      const bus = await buses.make({ retry: { initialDelayMs: 300, maxDelayMs: 300, multiplier: 1, jitter: 0 } });
+      // The retry wait must outlast the delivery of b:0 and b:1 on a busy machine and a wire backend.
+      const bus = await buses.make({ retry: { initialDelayMs: 2_000, maxDelayMs: 2_000, multiplier: 1, jitter: 0 } });
       const order: string[] = [];
       let failed = false;
       await bus.subscribe('order.hold', (e) => {

@@ -106,8 +106,11 @@ export function gate(): { promise: Promise<void>; open: () => void; fail: (error
   return { promise, open, fail };
 }
 
-/** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+/**
+ * Waits until `condition` holds, polling; fails with `what` after `timeoutMs` (generous: a deadline
+ * for evidence that is missing, not a margin a busy machine can eat).
+ */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);

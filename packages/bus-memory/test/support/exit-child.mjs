@@ -15,6 +15,7 @@ if (scenario === 'closed') {
     maxQueueSize: 1,
     closeTimeoutMs: 50,
     handlerTimeoutMs: 0,
+    publishTimeoutMs: 60_000,
     retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
   });
   await bus.subscribe('fail', () => {
