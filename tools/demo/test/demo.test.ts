@@ -100,7 +100,10 @@ describe('the demo on the in-memory bus', () => {
   });
 
   it('keeps the chunks in order when the window forces the agent to wait for the reader', async () => {
-    const s = await summaryOf(['--delay-ms', '2', '--window', '1']);
+    // The reader paces at twice the writer's delay. A write counts as waiting when the previous chunk
+    // is not taken yet, which holds while a credit message reaches the writer faster than the delay:
+    // 50 ms (not 2) leaves that margin to a busy machine, and one of the 15 writes is enough.
+    const s = await summaryOf(['--delay-ms', '50', '--window', '1']);
     expect(s.stream.window).toBe(1);
     expect(s.stream.chunks_received).toEqual(expectedChunks);
     expect(s.stream.writes_waited_for_credit).toBeGreaterThan(0);
