@@ -1,10 +1,25 @@
 /**
  * The message bus configuration: the design's snake_case keys (as written in YAML and built from
- * environment variables), which backend types accept which key, the rules of their values, and the
- * one mapping from those keys to the camelCase options a backend's `createMessageBus(options)`
- * takes. `resolveBusConfig` checks everything without connecting to anything.
+ * environment variables), which backend types accept which key, and the one mapping from those
+ * keys to the camelCase options a backend's `createMessageBus(options)` takes. The shared keys,
+ * their ranges and checks are core's option table (`SHARED_OPTIONS`); each backend's own keys are
+ * listed once, in `BACKEND_OPTIONS`, with core's builders. `resolveBusConfig` checks everything
+ * without connecting to anything.
  */
-import { InvalidConfigError, MAX_RETRIES_LIMIT, configChoice, configName, configStreamPrefix, describe } from '@woodwork/bus-core';
+import {
+  InvalidConfigError,
+  SHARED_OPTIONS,
+  checkOptionTable,
+  choiceOption,
+  configChoice,
+  configName,
+  customOption,
+  describeValue,
+  integerOption,
+  millisecondsOption,
+  urlOption,
+  type OptionSpec,
+} from '@woodwork/bus-core';
 
 export const BUS_TYPES = ['memory', 'redis', 'nats'] as const;
 export type BusType = (typeof BUS_TYPES)[number];
@@ -47,6 +62,8 @@ export interface BusConfig {
   group_expiry_ms?: number;
   close_timeout_ms?: number;
   publish_timeout_ms?: number;
+  /** Backend keys listed in `BACKEND_OPTIONS` (redis: `partitions`, `claim_idle_ms`...; nats: `ack_wait_ms`...). */
+  [backendKey: string]: unknown;
 }
 
 /** A checked config: what to load and what to pass it. */
@@ -58,108 +75,66 @@ export interface ResolvedBusConfig {
   readonly config: Readonly<BusConfig>;
   /** The same settings as the backend's camelCase options (no defaults added: the backend owns them). */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * What the YAML parser warned about while reading the file (position and reason, never the
+   * source line). `loadConfigFile` also logs them through its `logger`; the CLI prints them escaped.
+   */
+  readonly warnings: readonly string[];
 }
 
-type Check = (value: unknown, key: string) => unknown;
+/**
+ * Each backend's own keys: the ONE place the adapter learns them (it cannot import a backend to
+ * ask). The shared keys come from core's `SHARED_OPTIONS`, with core's checks.
+ *
+ * Adding a key to a backend is one line here, with core's builders, e.g.
+ *   millisecondsOption({ key: 'claim_idle_ms', option: 'claimIdleMs', min: 100, doc: '...' }),
+ * `key` is what a YAML file says, `option` what the backend's `createMessageBus(options)` takes.
+ * Values of `integerOption` / `millisecondsOption` / `numberOption` keys may be numeric strings in a
+ * file or the environment (they become numbers); an error names the key (`message_bus.<key>`).
+ * `millisecondsOption` stops at 2^31-1 ms. Defaults stay with the backend (the adapter passes only
+ * what the file sets): write them in `doc`.
+ */
+export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> = Object.freeze({
+  memory: [
+    integerOption({ key: 'max_queue_size', option: 'maxQueueSize', min: 1, doc: 'messages one group or waiting target holds (default 10000)' }),
+    choiceOption({ key: 'on_queue_full', option: 'onQueueFull', choices: ['wait', 'reject'], doc: "what a publish into a full queue does (default 'wait')" }),
+  ],
+  redis: [
+    urlOption({ key: 'redis_url', option: 'url', protocols: ['redis:', 'rediss:'], doc: 'the server, redis:// or rediss://' }),
+    customOption({ key: 'consumer_group', option: 'consumerGroup', check: configName, doc: 'prefix of every group name on the server' }),
+    customOption({ key: 'consumer_name', option: 'consumerName', check: configName, doc: "this process's consumer name (default host-pid-random)" }),
+    integerOption({ key: 'partitions', option: 'partitions', min: 1, max: 1024, doc: 'partition streams per namespace (default 8)' }),
+    millisecondsOption({ key: 'claim_idle_ms', option: 'claimIdleMs', min: 100, doc: "lease: silence before a consumer's work is taken over (default 30000)" }),
+    integerOption({ key: 'read_batch_size', option: 'readBatchSize', min: 1, max: 100_000, doc: 'entries one read takes per partition (default 256)' }),
+    integerOption({ key: 'max_buffered_per_group', option: 'maxBufferedPerGroup', min: 1, max: 10_000_000, doc: 'messages a group holds in this process (default 4096)' }),
+    millisecondsOption({ key: 'block_ms', option: 'blockMs', min: 10, max: 60_000, doc: 'one blocking read (default 2000)' }),
+    millisecondsOption({ key: 'retention_ms', option: 'retentionMs', min: 0, doc: 'entries younger are never trimmed; 0: no trimming (default 1 day)' }),
+    millisecondsOption({ key: 'maintenance_interval_ms', option: 'maintenanceIntervalMs', min: 10, doc: 'trimming / expiry / lease upkeep period (default 5000)' }),
+    integerOption({ key: 'publish_buffer_size', option: 'publishBufferSize', min: 0, max: 1_000_000, default: 0, doc: 'publishes kept while the server is away (default 0: fail fast)' }),
+    millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 100, doc: 'how long connecting may take (default 10000)' }),
+  ],
+  nats: [
+    urlOption({ key: 'nats_url', option: 'url', protocols: ['nats:', 'tls:', 'ws:', 'wss:'], list: true, doc: 'one server or a comma-separated list' }),
+    millisecondsOption({ key: 'ack_wait_ms', option: 'ackWaitMs', min: 100, doc: 'server wait for an ack before redelivery (default 30000)' }),
+    integerOption({ key: 'fetch_batch', option: 'fetchBatch', min: 1, max: 10_000, doc: 'messages one pull asks for (default 256)' }),
+    integerOption({ key: 'max_held_per_group', option: 'maxHeldPerGroup', min: 1, max: 1_000_000, doc: 'messages a group holds in this process (default 1000)' }),
+    integerOption({ key: 'max_ack_pending', option: 'maxAckPending', min: 1, max: 10_000_000, doc: "the consumer's max_ack_pending (default 20000)" }),
+    choiceOption({ key: 'storage', option: 'storage', choices: ['file', 'memory'], doc: "stream storage (default 'file')" }),
+    integerOption({ key: 'replicas', option: 'replicas', min: 1, max: 5, doc: 'stream replicas (default 1)' }),
+    integerOption({ key: 'max_age_ms', option: 'maxAgeMs', min: 0, doc: 'oldest message kept, ms (not a timer); 0: no limit (default 7 days)' }),
+    integerOption({ key: 'publish_buffer_size', option: 'publishBufferSize', min: 0, max: 1_000_000, default: 0, doc: 'publishes kept while the server is away (default 0: fail fast)' }),
+    millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 1, doc: 'connection timeout (default 5000)' }),
+  ],
+});
 
-interface KeySpec {
-  /** The backend option this key becomes. */
-  option: string;
-  /** Types that accept the key; all when absent. */
-  types?: readonly BusType[];
-  check: Check;
-}
-
-const INTEGER_STRING_RE = /^-?\d+$/;
-const NUMBER_STRING_RE = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
-
-function integer(min: number, max = Number.MAX_SAFE_INTEGER): Check {
-  return (value, key) => {
-    const n = typeof value === 'string' && INTEGER_STRING_RE.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidConfigError(key, `must be an integer from ${min} to ${max}; got ${describe(value)}`);
-    }
-    return n;
-  };
-}
-
-function number(min: number, max: number): Check {
-  return (value, key) => {
-    const n = typeof value === 'string' && NUMBER_STRING_RE.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
-      throw new InvalidConfigError(key, `must be a number from ${min} to ${max}; got ${describe(value)}`);
-    }
-    return n;
-  };
-}
-
-function choice(choices: readonly string[]): Check {
-  return (value, key) => configChoice(value, key, choices);
-}
-
-function urls(protocols: readonly string[], list: boolean): Check {
-  const rule = `must be ${list ? 'one URL or a comma-separated list of URLs' : 'a URL'} starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
-  return (value, key) => {
-    if (typeof value !== 'string' || value.trim() === '') throw new InvalidConfigError(key, `${rule}; got ${describe(value)}`);
-    const parts = list ? value.split(',').map((part) => part.trim()) : [value.trim()];
-    for (const part of parts) {
-      let url: URL;
-      try {
-        url = new URL(part);
-      } catch (error) {
-        throw new InvalidConfigError(key, `${rule}; got ${describe(part)}`, undefined, { cause: error });
-      }
-      if (!protocols.includes(url.protocol) || url.hostname === '') {
-        throw new InvalidConfigError(key, `${rule}; got ${describe(part)}`);
-      }
-    }
-    return value.trim();
-  };
-}
-
-const RETRY_KEYS: Readonly<Record<keyof RetryConfig, { option: string; check: Check }>> = {
-  initial_delay_ms: { option: 'initialDelayMs', check: integer(0) },
-  max_delay_ms: { option: 'maxDelayMs', check: integer(0) },
-  multiplier: { option: 'multiplier', check: number(1, 100) },
-  jitter: { option: 'jitter', check: number(0, 1) },
-};
-
-function retryObject(value: unknown, key: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidConfigError(key, `must be a mapping of ${Object.keys(RETRY_KEYS).join(', ')}; got ${describe(value)}`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [name, item] of Object.entries(value)) {
-    const spec = RETRY_KEYS[name as keyof RetryConfig];
-    if (!spec) throw new InvalidConfigError(`${key}.${name}`, 'is not a known retry setting', Object.keys(RETRY_KEYS));
-    if (item !== undefined && item !== null) out[name] = spec.check(item, `${key}.${name}`);
-  }
-  return out;
-}
-
-/** Every key, the types that take it, its rule, and the backend option it maps to: the one mapping. */
-const KEYS: Readonly<Record<Exclude<keyof BusConfig, 'type'>, KeySpec>> = {
-  redis_url: { option: 'url', types: ['redis'], check: urls(['redis:', 'rediss:'], false) },
-  nats_url: { option: 'url', types: ['nats'], check: urls(['nats:', 'tls:', 'ws:', 'wss:'], true) },
-  stream_prefix: { option: 'streamPrefix', check: configStreamPrefix },
-  consumer_group: { option: 'consumerGroup', types: ['redis'], check: configName },
-  max_retries: { option: 'maxRetries', check: integer(0, MAX_RETRIES_LIMIT) },
-  max_queue_size: { option: 'maxQueueSize', types: ['memory'], check: integer(1) },
-  on_queue_full: { option: 'onQueueFull', types: ['memory'], check: choice(['wait', 'reject']) },
-  retry: { option: 'retry', check: retryObject },
-  handler_timeout_ms: { option: 'handlerTimeoutMs', check: integer(0) },
-  concurrency: { option: 'concurrency', check: integer(1, 10_000) },
-  max_payload_bytes: { option: 'maxPayloadBytes', check: integer(1) },
-  dead_letter_max_size: { option: 'deadLetterMaxSize', check: integer(1) },
-  dedupe_window_ms: { option: 'dedupeWindowMs', check: integer(0) },
-  group_expiry_ms: { option: 'groupExpiryMs', check: integer(1) },
-  close_timeout_ms: { option: 'closeTimeoutMs', check: integer(0) },
-  publish_timeout_ms: { option: 'publishTimeoutMs', check: integer(0) },
-};
-
-/** The keys a backend type accepts (including `type`), in a stable order. */
+/** The keys a backend type accepts (including `type`), in a stable order: shared ones, then its own. */
 export function busConfigKeys(type: BusType): string[] {
-  return ['type', ...Object.entries(KEYS).filter(([, spec]) => !spec.types || spec.types.includes(type)).map(([key]) => key)];
+  return ['type', ...busConfigTable(type).map((spec) => spec.key)];
+}
+
+/** The whole table a type accepts: core's shared options, then the backend's own. */
+export function busConfigTable(type: BusType): readonly OptionSpec[] {
+  return [...SHARED_OPTIONS, ...BACKEND_OPTIONS[type]];
 }
 
 export interface ResolveBusConfigOptions {
@@ -167,44 +142,57 @@ export interface ResolveBusConfigOptions {
   keyName?: (key: string) => string;
   /** How to name the config as a whole in errors. Default `config`. */
   section?: string;
+  /** Parser warnings to carry on the result (`parseConfigText` passes the file's). */
+  warnings?: readonly string[];
 }
 
 /**
  * Checks a bus config without connecting: the type, every key against the type's allowed keys and
- * every value against its rule. Throws `InvalidConfigError` naming the key, the rule and what is
- * allowed. `null` values count as absent (an empty YAML key).
+ * every value against its rule (core's checks; numeric strings become numbers). Throws
+ * `InvalidConfigError` naming the key, the rule and what is allowed. `null` values count as absent
+ * (an empty YAML key). Own keys only: `__proto__`, `constructor`, `toString` are ordinary unknown
+ * keys here, never read from a prototype.
  */
 export function resolveBusConfig(config: unknown, options: ResolveBusConfigOptions = {}): ResolvedBusConfig {
   const name = options.keyName ?? ((key: string) => key);
   if (config === undefined || config === null) config = {};
   if (typeof config !== 'object' || Array.isArray(config)) {
-    throw new InvalidConfigError(options.section ?? 'config', `must be a mapping of settings; got ${describe(config)}`);
+    throw new InvalidConfigError(options.section ?? 'config', `must be a mapping of settings; got ${describeValue(config)}`);
   }
   const raw = config as Record<string, unknown>;
-  const type = (raw['type'] === undefined || raw['type'] === null ? 'memory' : choice(BUS_TYPES)(raw['type'], name('type'))) as BusType;
+  const givenType = Object.hasOwn(raw, 'type') ? raw['type'] : undefined;
+  const type = (givenType === undefined || givenType === null ? 'memory' : configChoice(givenType, name('type'), BUS_TYPES)) as BusType;
   const allowed = busConfigKeys(type);
+  for (const key of Object.keys(raw)) {
+    if (allowed.includes(key)) continue;
+    const owners = BUS_TYPES.filter((t) => BACKEND_OPTIONS[t].some((spec) => spec.key === key));
+    const rule = owners.length > 0 ? `is not a setting of type "${type}" (it belongs to ${owners.join(', ')})` : 'is not a known setting';
+    throw new InvalidConfigError(name(key), rule, allowed);
+  }
+  const table = busConfigTable(type);
+  const backendOptions = checkOptionTable(raw, table, { naming: 'key', fromText: true, nullIsAbsent: true, extraKeys: ['type'], nameKey: name });
   const normalized: Record<string, unknown> = { type };
-  const backendOptions: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (key === 'type') continue;
-    const spec = KEYS[key as keyof typeof KEYS];
-    if (!spec || !allowed.includes(key)) {
-      const rule = spec ? `is not a setting of type "${type}" (it belongs to ${spec.types?.join(', ')})` : 'is not a known setting';
-      throw new InvalidConfigError(name(key), rule, allowed);
-    }
-    if (value === undefined || value === null) continue;
-    const checked = spec.check(value, name(key));
-    normalized[key] = checked;
-    backendOptions[spec.option] = key === 'retry' ? retryOptions(checked as Record<string, unknown>) : checked;
+  for (const spec of table) {
+    const value = backendOptions[spec.option];
+    if (value === undefined) continue;
+    normalized[spec.key] = spec.fields ? toKeys(value as Record<string, unknown>, spec.fields) : value;
   }
   const result: ResolvedBusConfig = Object.freeze({
     type,
     packageName: BACKEND_PACKAGES[type],
     config: Object.freeze(normalized) as Readonly<BusConfig>,
     options: Object.freeze(backendOptions),
+    warnings: Object.freeze([...(options.warnings ?? [])]),
   });
   resolvedConfigs.add(result);
   return result;
+}
+
+/** Checked option values back under their snake_case keys (the normalised `config`). */
+function toKeys(values: Record<string, unknown>, specs: readonly OptionSpec[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of specs) if (values[spec.option] !== undefined) out[spec.key] = values[spec.option];
+  return out;
 }
 
 /** Results of `resolveBusConfig` (frozen), so the factory can take one without checking it again. */
@@ -212,10 +200,4 @@ const resolvedConfigs = new WeakSet<object>();
 
 export function isResolvedBusConfig(value: unknown): value is ResolvedBusConfig {
   return typeof value === 'object' && value !== null && resolvedConfigs.has(value);
-}
-
-function retryOptions(retry: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(retry)) out[RETRY_KEYS[key as keyof RetryConfig].option] = value;
-  return out;
 }

@@ -34,8 +34,10 @@ export class MissingEnvironmentVariableError extends InvalidConfigError {
     /** Where the reference is, e.g. `message_bus.redis_url`. */
     key: string,
     readonly variable: string,
+    /** The config file holding the reference, when it came from one. */
+    readonly file?: string,
   ) {
-    super(key, `refers to \${${variable}}, but the environment variable ${variable} is not set`);
+    super(key, `${file === undefined ? '' : `in ${file} `}refers to \${${variable}}, but the environment variable ${variable} is not set`);
   }
 }
 

@@ -3,7 +3,7 @@
  * YAML file, an object or the environment) into a connected `MessageBus` by importing the backend
  * package for its `type` at run time; and the process-wide bus of `getGlobalMessageBus()`.
  */
-import { InvalidConfigError, describe, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
+import { InvalidConfigError, describeValue as describe, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
 import { loadBackend, importModule, type ImportModule } from './backend-loader.js';
 import { BUS_TYPES, isResolvedBusConfig, resolveBusConfig, type BusConfig, type BusType, type ResolvedBusConfig } from './bus-config.js';
 import type { Environment } from './config.js';
@@ -30,7 +30,7 @@ function checkCreateOptions(options: CreateBusOptions): void {
   if (options.importModule !== undefined && typeof options.importModule !== 'function') {
     throw new InvalidConfigError('importModule', `must be a function; got ${describe(options.importModule)}`);
   }
-  const packages: unknown = options.packages ?? {};
+  const packages: unknown = own(options, 'packages') ?? {};
   if (typeof packages !== 'object' || packages === null) throw new InvalidConfigError('packages', `must be an object; got ${describe(packages)}`);
   rejectUnknownKeys(packages, BUS_TYPES, 'packages.');
   for (const [type, name] of Object.entries(packages)) {
@@ -47,6 +47,11 @@ export const ENVIRONMENT_VARIABLES = Object.freeze({
   WOODWORK_CONSUMER_GROUP: 'consumer_group',
 } as const);
 
+/** An own property of an options object, never one inherited from its prototype. */
+function own(object: object, key: string): unknown {
+  return Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
+}
+
 const VARIABLE_OF_KEY = new Map<string, string>(Object.entries(ENVIRONMENT_VARIABLES).map(([variable, key]) => [key, variable]));
 
 export class MessageBusFactory {
@@ -60,11 +65,22 @@ export class MessageBusFactory {
   static async createMessageBus(config: BusConfig | ResolvedBusConfig = {}, options: CreateBusOptions = {}): Promise<MessageBus> {
     checkCreateOptions(options);
     const checked = isResolvedBusConfig(config) ? config : resolveBusConfig(config);
-    const packageName = options.packages?.[checked.type] ?? checked.packageName;
-    const create = await loadBackend(checked.type, packageName, options.importModule ?? importModule);
+    const packages = own(options, 'packages') as CreateBusOptions['packages'];
+    const packageName = (packages ? own(packages, checked.type) : undefined) ?? checked.packageName;
+    const create = await loadBackend(checked.type, packageName as string, (own(options, 'importModule') as ImportModule | undefined) ?? importModule);
     const backendOptions: Record<string, unknown> = { ...checked.options };
-    if (options.logger) backendOptions['logger'] = options.logger;
-    if (options.onMetric) backendOptions['onMetric'] = options.onMetric;
+    const logger = own(options, 'logger') as BusLogger | undefined;
+    const onMetric = own(options, 'onMetric');
+    if (logger) backendOptions['logger'] = logger;
+    if (onMetric) backendOptions['onMetric'] = onMetric;
+    // What the YAML parser warned about goes to the app's logger, not to the terminal.
+    for (const warning of checked.warnings ?? []) {
+      try {
+        logger?.warn('config file warning', { warning });
+      } catch {
+        // A throwing logger must not stop the bus from being created.
+      }
+    }
     const bus: unknown = await create(backendOptions);
     if (!isMessageBus(bus)) {
       // Anything else would fail later, far from here, with a TypeError.
@@ -82,7 +98,7 @@ export class MessageBusFactory {
    */
   static configFromEnvironment(env: Environment = process.env): BusConfig {
     const read = (name: keyof typeof ENVIRONMENT_VARIABLES): string | undefined => {
-      const value = env[name]?.trim();
+      const value = Object.hasOwn(env, name) ? env[name]?.trim() : undefined;
       return value === undefined || value === '' ? undefined : value;
     };
     const type = read('WOODWORK_MESSAGE_BUS') ?? 'memory';

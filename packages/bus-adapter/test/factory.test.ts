@@ -31,7 +31,7 @@ afterEach(async () => {
 
 describe('resolveBusConfig', () => {
   it('defaults to memory and maps snake_case keys to the backend options in one place', () => {
-    expect(resolveBusConfig({})).toEqual({ type: 'memory', packageName: '@woodwork/bus-memory', config: { type: 'memory' }, options: {} });
+    expect(resolveBusConfig({})).toEqual({ type: 'memory', packageName: '@woodwork/bus-memory', config: { type: 'memory' }, options: {}, warnings: [] });
     expect(resolveBusConfig(undefined).type).toBe('memory');
     const redis = resolveBusConfig({
       type: 'redis',

@@ -12,3 +12,4 @@ export * from './deque.js';
 export * from './session-lanes.js';
 export * from './subscription.js';
 export type * from './bus.js';
+export * from './redact.js';

@@ -1,7 +1,9 @@
 /**
  * The options every backend takes, their defaults, and the checks that turn a bad value into an
- * `InvalidConfigError` naming the key, the rule and what is allowed. Backends add their own keys
- * with `resolveBusOptions(options, backendKeys)`.
+ * `InvalidConfigError` naming the key, the rule and what is allowed: `SHARED_OPTIONS` is the table
+ * (snake_case key, camelCase option, range, default), `resolveBusOptions` applies it to code.
+ * Backends add their own keys with `resolveBusOptions(options, backendKeys)` and check them with
+ * the builders of option-table.ts.
  */
 import { DEFAULT_MAX_RETRIES } from './envelope.js';
 import { InvalidConfigError } from './errors.js';
@@ -9,7 +11,42 @@ import type { MetricEvent } from './health.js';
 import { quietLogger, type BusLogger } from './logger.js';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry-policy.js';
 import { describeValue } from './describe-value.js';
+import {
+  checkOptionTable,
+  configString,
+  integerOption,
+  millisecondsOption,
+  numberOption,
+  objectOption,
+  optionDefaults,
+  stringOption,
+  type OptionSpec,
+} from './option-table.js';
 import { MAX_RETRIES_LIMIT, NAME_PATTERN, NAME_RULE } from './validation.js';
+
+export {
+  MAX_TIMER_MS,
+  checkOptionTable,
+  choiceOption,
+  configChoice,
+  configInteger,
+  configMilliseconds,
+  configNumber,
+  configString,
+  configUrl,
+  customOption,
+  integerOption,
+  millisecondsOption,
+  numberFromText,
+  numberOption,
+  objectOption,
+  optionDefaults,
+  stringOption,
+  urlOption,
+  type CheckTableOptions,
+  type OptionCheck,
+  type OptionSpec,
+} from './option-table.js';
 
 export interface BusOptions {
   /** Namespace of every key / subject / queue; buses with different prefixes never see each other. */
@@ -56,6 +93,37 @@ export interface ResolvedBusOptions {
   onMetric: ((event: MetricEvent) => void) | undefined;
 }
 
+/** Stream prefixes: 1-64 letters, digits, `_`, `-`. */
+export const STREAM_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const STREAM_PREFIX_RULE = 'must be 1-64 letters, digits, "_" or "-"';
+
+/** The retry backoff's fields (`retry.initial_delay_ms` in files, `retry.initialDelayMs` in code). */
+export const RETRY_OPTIONS: readonly OptionSpec[] = Object.freeze([
+  millisecondsOption({ key: 'initial_delay_ms', option: 'initialDelayMs', min: 0, default: DEFAULT_RETRY_BACKOFF.initialDelayMs, doc: 'delay before the 2nd attempt' }),
+  millisecondsOption({ key: 'max_delay_ms', option: 'maxDelayMs', min: 0, default: DEFAULT_RETRY_BACKOFF.maxDelayMs, doc: 'cap on the base delay' }),
+  numberOption({ key: 'multiplier', option: 'multiplier', min: 1, max: 100, default: DEFAULT_RETRY_BACKOFF.multiplier, doc: 'growth per attempt' }),
+  numberOption({ key: 'jitter', option: 'jitter', min: 0, max: 1, default: DEFAULT_RETRY_BACKOFF.jitter, doc: 'spread of each delay, +-jitter of itself' }),
+]);
+
+/**
+ * The options every backend takes, in config-file and code form, with their ranges and defaults:
+ * the one table the adapter's config files and `resolveBusOptions` both read. `logger` and
+ * `onMetric` are code only (not in files) and not listed here.
+ */
+export const SHARED_OPTIONS: readonly OptionSpec[] = Object.freeze([
+  stringOption({ key: 'stream_prefix', option: 'streamPrefix', pattern: STREAM_PREFIX_PATTERN, rule: STREAM_PREFIX_RULE, default: 'woodwork', doc: 'namespace of every key / subject / queue' }),
+  integerOption({ key: 'max_retries', option: 'maxRetries', min: 0, max: MAX_RETRIES_LIMIT, default: DEFAULT_MAX_RETRIES, doc: 'default maxRetries of envelopes that do not set it' }),
+  objectOption({ key: 'retry', option: 'retry', fields: RETRY_OPTIONS, doc: 'backoff between attempts' }),
+  millisecondsOption({ key: 'handler_timeout_ms', option: 'handlerTimeoutMs', min: 0, default: 30_000, doc: 'per-attempt handler timeout; 0 turns it off' }),
+  integerOption({ key: 'concurrency', option: 'concurrency', min: 1, max: 10_000, default: 16, doc: 'attempts a subscription runs at once' }),
+  integerOption({ key: 'max_payload_bytes', option: 'maxPayloadBytes', min: 1, default: 1024 * 1024, doc: 'largest payload + metadata JSON, UTF-8 bytes' }),
+  integerOption({ key: 'dead_letter_max_size', option: 'deadLetterMaxSize', min: 1, default: 10_000, doc: 'dead-letter records kept' }),
+  millisecondsOption({ key: 'dedupe_window_ms', option: 'dedupeWindowMs', min: 0, default: 120_000, doc: 'how long exactly_once ids are remembered; 0 turns dedupe off' }),
+  millisecondsOption({ key: 'group_expiry_ms', option: 'groupExpiryMs', min: 1, default: 7 * 24 * 3600 * 1000, doc: 'durable groups with no replica for longer are removed' }),
+  millisecondsOption({ key: 'close_timeout_ms', option: 'closeTimeoutMs', min: 0, default: 10_000, doc: 'how long close() waits for running handlers' }),
+  millisecondsOption({ key: 'publish_timeout_ms', option: 'publishTimeoutMs', min: 0, default: 10_000, doc: 'how long a publish may wait for room' }),
+]);
+
 export const DEFAULT_BUS_OPTIONS = Object.freeze({
   streamPrefix: 'woodwork',
   maxRetries: DEFAULT_MAX_RETRIES,
@@ -85,10 +153,6 @@ export const BUS_OPTION_KEYS = [
   'onMetric',
 ] as const;
 
-/** Stream prefixes: 1-64 letters, digits, `_`, `-`. */
-export const STREAM_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-export const STREAM_PREFIX_RULE = 'must be 1-64 letters, digits, "_" or "-"';
-
 /** A name given in config (session id, component, group): the message rule, as an `InvalidConfigError`. */
 export function configName(value: unknown, key: string): string {
   return configString(value, key, NAME_PATTERN, NAME_RULE);
@@ -99,81 +163,41 @@ export function configStreamPrefix(value: unknown, key: string): string {
   return configString(value, key, STREAM_PREFIX_PATTERN, STREAM_PREFIX_RULE);
 }
 
-/** Rejects keys that are not in `allowed`, naming the first one and listing the allowed keys. */
+/** Rejects keys that are not in `allowed` (own keys only), naming the first one and listing the allowed keys. */
 export function rejectUnknownKeys(options: object, allowed: readonly string[], where = ''): void {
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new InvalidConfigError(`${where}${key}`, 'is not a known option', allowed);
   }
 }
 
-export function configInteger(value: unknown, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be an integer from ${min} to ${max}; got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-export function configNumber(value: unknown, key: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be a number from ${min} to ${max}; got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-export function configString(value: unknown, key: string, pattern: RegExp, rule: string): string {
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new InvalidConfigError(key, `${rule}; got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-export function configChoice<T extends string>(value: unknown, key: string, choices: readonly T[]): T {
-  if (typeof value !== 'string' || !choices.includes(value as T)) {
-    throw new InvalidConfigError(key, `must be one of the allowed values; got ${describeValue(value)}`, choices);
-  }
-  return value as T;
-}
-
 /**
- * Checks and fills the shared options. `backendKeys` are the extra keys the calling backend accepts
- * (it checks their values itself).
+ * Checks and fills the shared options (`SHARED_OPTIONS`, plus `logger` and `onMetric`).
+ * `backendKeys` are the extra keys the calling backend accepts (it checks their values itself,
+ * best with the same builders: `millisecondsOption(...)`, then `checkOptionTable`).
+ * Own keys only: nothing is read from the options object's prototype.
  */
 export function resolveBusOptions(options: BusOptions = {}, backendKeys: readonly string[] = []): ResolvedBusOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
+  // Unknown keys first, in the order given, with the allowed list in its documented order.
   rejectUnknownKeys(options, [...BUS_OPTION_KEYS, ...backendKeys]);
-  const d = DEFAULT_BUS_OPTIONS;
-  const pick = <K extends keyof typeof d>(key: K): unknown => (options[key] === undefined ? d[key] : options[key]);
-  const retry = options.retry === undefined ? {} : options.retry;
-  if (typeof retry !== 'object' || retry === null) throw new InvalidConfigError('retry', `must be an object; got ${describeValue(retry)}`);
-  rejectUnknownKeys(retry, Object.keys(DEFAULT_RETRY_BACKOFF), 'retry.');
-  const r = { ...DEFAULT_RETRY_BACKOFF, ...retry };
-  const logger = options.logger ?? quietLogger;
+  const given = checkOptionTable(options, SHARED_OPTIONS, { naming: 'option', extraKeys: ['logger', 'onMetric', ...backendKeys] });
+  const own = (key: string): unknown => (Object.hasOwn(options, key) ? (options as Record<string, unknown>)[key] : undefined);
+  const logger = (own('logger') ?? quietLogger) as BusLogger;
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof (logger as unknown as Record<string, unknown>)[level] !== 'function') {
       throw new InvalidConfigError('logger', `must have a ${level}() method`);
     }
   }
-  if (options.onMetric !== undefined && typeof options.onMetric !== 'function') {
-    throw new InvalidConfigError('onMetric', `must be a function; got ${describeValue(options.onMetric)}`);
+  const onMetric = own('onMetric');
+  if (onMetric !== undefined && typeof onMetric !== 'function') {
+    throw new InvalidConfigError('onMetric', `must be a function; got ${describeValue(onMetric)}`);
   }
+  const retry = { ...DEFAULT_RETRY_BACKOFF, ...((given['retry'] as Partial<RetryBackoff> | undefined) ?? {}) };
   return {
-    streamPrefix: configStreamPrefix(pick('streamPrefix'), 'streamPrefix'),
-    maxRetries: configInteger(pick('maxRetries'), 'maxRetries', 0, MAX_RETRIES_LIMIT),
-    retry: {
-      initialDelayMs: configInteger(r.initialDelayMs, 'retry.initialDelayMs', 0),
-      maxDelayMs: configInteger(r.maxDelayMs, 'retry.maxDelayMs', 0),
-      multiplier: configNumber(r.multiplier, 'retry.multiplier', 1, 100),
-      jitter: configNumber(r.jitter, 'retry.jitter', 0, 1),
-    },
-    handlerTimeoutMs: configInteger(pick('handlerTimeoutMs'), 'handlerTimeoutMs', 0),
-    concurrency: configInteger(pick('concurrency'), 'concurrency', 1, 10_000),
-    maxPayloadBytes: configInteger(pick('maxPayloadBytes'), 'maxPayloadBytes', 1),
-    deadLetterMaxSize: configInteger(pick('deadLetterMaxSize'), 'deadLetterMaxSize', 1),
-    dedupeWindowMs: configInteger(pick('dedupeWindowMs'), 'dedupeWindowMs', 0),
-    groupExpiryMs: configInteger(pick('groupExpiryMs'), 'groupExpiryMs', 1),
-    closeTimeoutMs: configInteger(pick('closeTimeoutMs'), 'closeTimeoutMs', 0),
-    publishTimeoutMs: configInteger(pick('publishTimeoutMs'), 'publishTimeoutMs', 0),
+    ...(optionDefaults(SHARED_OPTIONS) as Omit<ResolvedBusOptions, 'retry' | 'logger' | 'onMetric'>),
+    ...(given as Partial<ResolvedBusOptions>),
+    retry,
     logger,
-    onMetric: options.onMetric,
+    onMetric: onMetric as ResolvedBusOptions['onMetric'],
   };
 }
