@@ -136,6 +136,22 @@ export interface BusHarness {
   timing?: HarnessTiming;
   /** The fault scenarios that apply to this backend (tools/faults runs only these). */
   faultScenarios?: readonly FaultScenario[];
+  /**
+   * Fault runner: the stored copies of each message id under the bus options' prefix (its
+   * "duplicates stored" column). Without it that column says n/a.
+   */
+  countStoredCopies?(busOptions: Record<string, unknown>): Promise<Map<string, number>>;
+  /**
+   * Fault runner (`poison-message`): writes one entry that cannot be decoded where buses with these
+   * options consume `eventType`. Without it that half of the scenario is left out (and said so).
+   */
+  writeUndecodable?(busOptions: Record<string, unknown>, eventType: string): Promise<void>;
+  /**
+   * Fault runner (`server-kill-9`): how far back acknowledged writes can be lost by a kill -9 of the
+   * server as configured (Redis AOF `everysec`: 1,000; `always`: 0). Acknowledged publishes of that
+   * last window that are missing count as `serverLost`, not `lost`. Default 0.
+   */
+  serverLossWindowMs?: number;
 }
 
 /** The timing a harness asked for, with the suite's floors applied. */
