@@ -1,8 +1,8 @@
 /**
- * Which streams a manager takes: only those speaking its protocol version (a version 1 peer is
- * told why, in words it understands), and no more than `maxPendingStreams` accepted streams
- * waiting for their producer at once, so a flood of unsolicited `stream.created` costs a refusal
- * each, not a reader each.
+ * Which streams a manager takes, and on what terms: only those speaking its protocol version (a
+ * version 1 peer is told why, in words it understands); no more than `maxPendingStreams` accepted
+ * streams waiting for their producer at once, so a flood of unsolicited `stream.created` costs a
+ * refusal each, not a reader each; and with no more credit than its `maxWindow`.
  */
 import type { MemoryMessageBus } from '@woodwork/bus-memory';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { handPlayedConsumer, handPlayedProducer } from './support/hand-played.js
 import { eventually, memoryBus, quiet } from './support/memory.js';
 import { collect } from './support/read-stream.js';
 import { streamManagersClosedAfterEach } from './support/stream-managers.js';
+import { writeAll } from './support/write-stream.js';
 
 let bus: MemoryMessageBus;
 const managers = streamManagersClosedAfterEach(() => bus);
@@ -130,5 +131,46 @@ describe('streams waiting for their producer are capped', () => {
     await producer.send(StreamEvent.COMPLETED, { stream_id: 'p-1', chunks: 1 });
     await eventually(() => expect(readers).toHaveLength(1));
     expect(await collect(readers[0] as StreamReader)).toEqual(['hello']);
+  });
+});
+
+describe('the window a reader grants', () => {
+  it('default maxWindow 1024; a producer asking for more writes within what the reader granted', async () => {
+    bus = memoryBus();
+    expect(new StreamManager(bus, { componentId: 'c' }).maxWindow).toBe(1024);
+    const readers: StreamReader[] = [];
+    await managers.start({ componentId: 'output', maxWindow: 2, onStream: (r) => void readers.push(r) });
+    const agent = await managers.start({ componentId: 'agent', window: 8 });
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's' });
+    const chunks = Array.from({ length: 20 }, (_, i) => i);
+    const writing = writeAll(writer, chunks);
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(writer.window).toBe(2);
+    const reader = readers[0] as StreamReader;
+    const got: number[] = [];
+    let mostUnread = 0;
+    for await (const chunk of reader) {
+      mostUnread = Math.max(mostUnread, reader.buffered + 1);
+      got.push(chunk as number);
+      // Give the producer every chance to overrun: nothing of the bus is left running.
+      if (got.length % 3 === 0) await quiet(bus);
+    }
+    expect(got).toEqual(chunks);
+    expect(mostUnread).toBeLessThanOrEqual(2);
+    await writing;
+  });
+
+  it('more chunks held before a reader accepted than it grants go out within its credit, and the stream completes', async () => {
+    bus = memoryBus();
+    const agent = await managers.start({ componentId: 'agent', window: 6 });
+    const writer = await agent.createStream<number>({ target: 'output', sessionId: 's' });
+    for (let i = 1; i <= 6; i++) await writer.write(i); // no consumer yet: held
+    const ending = writer.end();
+    const readers: StreamReader[] = [];
+    await managers.start({ componentId: 'output', maxWindow: 2, onStream: (r) => void readers.push(r) });
+    await eventually(() => expect(readers).toHaveLength(1));
+    expect(await collect(readers[0] as StreamReader)).toEqual([1, 2, 3, 4, 5, 6]);
+    await ending;
+    expect(writer.state).toBe('completed');
   });
 });

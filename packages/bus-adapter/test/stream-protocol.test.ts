@@ -33,7 +33,7 @@ describe('stream protocol, consumer side', () => {
     expect(manager.address).toMatch(/^output--streams-[0-9a-f]{12}$/);
     const [accepted] = producer.backOf(StreamEvent.ACCEPTED);
     expect(accepted).toMatchObject({ pattern: 'stream', componentSource: 'output', componentTarget: producer.address, sessionId: 's' });
-    expect(accepted?.payload).toEqual({ stream_id: 'st-0', reply_to: manager.address, token: producer.tokenOf('st-0') });
+    expect(accepted?.payload).toEqual({ stream_id: 'st-0', reply_to: manager.address, window: 4, token: producer.tokenOf('st-0') });
     await settle();
     expect(readers).toEqual([]); // accepted, but not bound here yet
     expect(manager.openStreams).toEqual({ writing: 0, reading: 1 });

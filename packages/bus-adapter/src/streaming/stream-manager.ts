@@ -26,7 +26,7 @@ import { randomUUID } from 'node:crypto';
 import { BusClosedError, InvalidConfigError, MessagePattern, describe, type JsonValue, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
 import { MessageBusAdapter } from '../message-bus-adapter.js';
 import { newInstanceId, streamInstanceAddress, streamTargetOf } from './stream-address.js';
-import { STREAM_PROTOCOL, StreamEvent, isStreamEvent, malformed, newStreamToken, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
+import { STREAM_PROTOCOL, sameToken, StreamEvent, isStreamEvent, malformed, newStreamToken, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
 import { LivenessTicker, type StreamClock } from './stream-liveness.js';
 import { resolveCreateOptions, resolveManagerOptions, type CreateStreamOptions, type StreamListener, type StreamManagerOptions } from './stream-options.js';
 import { StreamGuard, type StreamManagerStats } from './stream-guard.js';
@@ -59,6 +59,8 @@ export class StreamManager {
   private readonly bus: MessageBus;
   private readonly rememberFinished: number;
   readonly maxPendingStreams: number;
+  /** The largest window this manager grants a stream it reads. */
+  readonly maxWindow: number;
   private readonly clock: StreamClock;
   private readonly guard: StreamGuard;
   /** Streams accepted here that their producer has not started yet (bounded by `maxPendingStreams`). */
@@ -89,6 +91,7 @@ export class StreamManager {
     this.ticker = new LivenessTicker(resolved.liveness, this.clock, () => [...this.writers.values(), ...this.readers.values()]);
     this.rememberFinished = resolved.rememberFinished;
     this.maxPendingStreams = resolved.maxPendingStreams;
+    this.maxWindow = resolved.maxWindow;
     this.guard = new StreamGuard(resolved.logger, this.componentId);
     if (options.onStream !== undefined) this.onStream(options.onStream);
   }
@@ -255,7 +258,7 @@ export class StreamManager {
       return;
     }
     if (writer !== undefined && !this.authentic(writer, envelope, message)) return;
-    if (writer !== undefined && writer.accepted(replyTo) !== 'declined') return;
+    if (writer !== undefined && writer.accepted(replyTo, message.window) !== 'declined') return;
     const reason =
       writer === undefined
         ? this.finished.has(streamId)
@@ -283,7 +286,7 @@ export class StreamManager {
     // We stopped this stream, yet its producer is still there: our stream.cancelled was lost. Once per keepalive.
     // (A stream never accepted here cannot reach this group; one forgotten since is left to the producer's idle timeout.)
     const stopped = this.finished.get(message.streamId);
-    if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE && envelope.sessionId === stopped.sessionId && message.token === stopped.token) {
+    if (stopped !== undefined && message.event === StreamEvent.KEEPALIVE && envelope.sessionId === stopped.sessionId && sameToken(stopped.token, message.token)) {
       const { stopReason: reason, producer, token } = stopped;
       await this.send({ event: StreamEvent.CANCELLED, streamId: message.streamId, reason, replyTo: this.address, token }, envelope.sessionId, producer);
     }
@@ -299,11 +302,14 @@ export class StreamManager {
     const { sessionId } = envelope;
     if (this.readers.has(streamId) || this.finished.has(streamId)) return; // redelivered
     const refuse = (reason: string) => this.send({ event: StreamEvent.CANCELLED, streamId, reason, replyTo: this.address, token }, sessionId, producer);
+    // Refusals of what may be a flood are answered at the pace the bus takes them, best effort (a
+    // lost one leaves the producer to its idle timeout), and not remembered, so a flood neither
+    // fills the dead letters through retries nor pushes the streams that really ended out of memory.
+    const refuseFlood = (reason: string) => refuse(reason).catch(() => undefined);
     if (message.protocol !== STREAM_PROTOCOL || token === undefined) {
       const reason = `${this.componentId} speaks stream protocol ${STREAM_PROTOCOL}; stream.created carries protocol ${message.protocol}`;
       this.guard.refuseProtocol(streamId, reason, envelope);
-      await refuse(reason);
-      this.remember(streamId, undefined);
+      await refuseFlood(reason);
       return;
     }
     if (!this.listener || this.closed) {
@@ -312,9 +318,8 @@ export class StreamManager {
       return;
     }
     if (this.pending.size >= this.maxPendingStreams) {
-      // Not remembered: a flood must not push the streams that really ended out of that memory.
       this.guard.refuseOverCap(streamId, this.maxPendingStreams, envelope);
-      await refuse(`${this.componentId} has ${this.maxPendingStreams} streams waiting for their producer (maxPendingStreams)`);
+      await refuseFlood(`${this.componentId} has ${this.maxPendingStreams} streams waiting for their producer (maxPendingStreams)`);
       return;
     }
     const reader = new StreamReader({
@@ -322,7 +327,7 @@ export class StreamManager {
       sessionId,
       source: envelope.componentSource,
       address: this.address,
-      window: message.window,
+      window: Math.min(message.window, this.maxWindow),
       metadata: message.metadata,
       token,
       now: () => this.clock.now(),

@@ -48,6 +48,12 @@ export interface StreamManagerOptions {
    * messages cannot pile up readers. Default 1000.
    */
   maxPendingStreams?: number;
+  /**
+   * The largest window this manager grants a stream it reads: a producer asking for more gets this
+   * much credit (it learns it from `stream.accepted`), so a reader buffers at most this many chunks
+   * of a stream. Default 1024, at most 100000.
+   */
+  maxWindow?: number;
   /** Where rejected messages and refused streams are logged (once each, see `stats`). Default: quiet. */
   logger?: BusLogger;
   /** The time source of the liveness checks. Default: the system's; tests inject one they move by hand. */
@@ -65,7 +71,7 @@ export interface CreateStreamOptions {
   window?: number;
 }
 
-const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'keepaliveMs', 'rememberFinished', 'maxPendingStreams', 'logger', 'clock'];
+const OPTION_KEYS = ['componentId', 'window', 'onStream', 'idleTimeoutMs', 'keepaliveMs', 'rememberFinished', 'maxPendingStreams', 'maxWindow', 'logger', 'clock'];
 const CREATE_KEYS = ['target', 'sessionId', 'metadata', 'window'];
 
 export interface ResolvedManagerOptions {
@@ -75,6 +81,7 @@ export interface ResolvedManagerOptions {
   clock: StreamClock;
   rememberFinished: number;
   maxPendingStreams: number;
+  maxWindow: number;
   logger: BusLogger;
 }
 
@@ -92,6 +99,7 @@ export function resolveManagerOptions(options: StreamManagerOptions): ResolvedMa
     clock: resolveClock(options.clock),
     rememberFinished: configInteger(options.rememberFinished ?? 10_000, 'rememberFinished', 1),
     maxPendingStreams: configInteger(options.maxPendingStreams ?? 1000, 'maxPendingStreams', 1),
+    maxWindow: configInteger(options.maxWindow ?? 1024, 'maxWindow', 1, MAX_WINDOW),
     logger,
   };
 }

@@ -12,9 +12,11 @@
  *
  * The opening handshake:
  *   producer -> consumer component   stream.created  { stream_id, window, metadata, reply_to, protocol, token }
- *   consumer instance -> producer    stream.accepted { stream_id, reply_to, token }
+ *   consumer instance -> producer    stream.accepted { stream_id, reply_to, window, token }
  *   producer -> that consumer        stream.started  { stream_id, token }
- * `reply_to` is the sender's instance address. The first replica to take `stream.created` accepts
+ * `reply_to` is the sender's instance address. `window` in the acceptance is the credit the reader
+ * grants: what the producer asked, or less (the consumer's `maxWindow`); absent, what it asked. The
+ * producer writes within the smaller of the two. The first replica to take `stream.created` accepts
  * it; the producer binds the stream to the first acceptance and sends everything else there. A
  * second acceptance (the bus may deliver `stream.created` twice, to two replicas) gets
  *   producer -> consumer instance    stream.declined { stream_id, reason, token }
@@ -98,7 +100,7 @@ export interface RemoteError {
  */
 export type StreamMessage = { token?: string | undefined } & (
   | { event: typeof StreamEvent.CREATED; streamId: string; window: number; metadata: JsonObject; replyTo: string; protocol: number }
-  | { event: typeof StreamEvent.ACCEPTED; streamId: string; replyTo: string }
+  | { event: typeof StreamEvent.ACCEPTED; streamId: string; replyTo: string; window?: number | undefined }
   | { event: typeof StreamEvent.STARTED; streamId: string }
   | { event: typeof StreamEvent.DECLINED; streamId: string; reason: string }
   | { event: typeof StreamEvent.CHUNK; streamId: string; seq: number; data: JsonValue }
@@ -134,7 +136,7 @@ export function toPayload(message: StreamMessage): JsonObject {
     case StreamEvent.CREATED:
       return { stream_id: message.streamId, window: message.window, metadata: message.metadata, reply_to: message.replyTo, protocol: message.protocol, ...token };
     case StreamEvent.ACCEPTED:
-      return { stream_id: message.streamId, reply_to: message.replyTo, ...token };
+      return { stream_id: message.streamId, reply_to: message.replyTo, ...(message.window === undefined ? {} : { window: message.window }), ...token };
     case StreamEvent.STARTED:
       return { stream_id: message.streamId, ...token };
     case StreamEvent.DECLINED:
@@ -214,7 +216,13 @@ export function parseStreamMessage(envelope: MessageEnvelope): StreamMessage {
       };
     }
     case StreamEvent.ACCEPTED:
-      return { event: StreamEvent.ACCEPTED, streamId, replyTo: replyTo(), token };
+      return {
+        event: StreamEvent.ACCEPTED,
+        streamId,
+        replyTo: replyTo(),
+        window: p['window'] === undefined ? undefined : field(event, p, 'window', isWindow, `must be an integer from 1 to ${MAX_WINDOW}`),
+        token,
+      };
     case StreamEvent.STARTED:
       return { event: StreamEvent.STARTED, streamId, token };
     case StreamEvent.DECLINED:

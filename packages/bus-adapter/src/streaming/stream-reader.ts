@@ -25,6 +25,7 @@ export interface StreamReaderInit {
   source: string;
   /** This reader's manager's address: the producer sends the stream there once it bound it. */
   address: string;
+  /** The credit this reader grants: the producer's window, or less (the manager's `maxWindow`). */
   window: number;
   metadata: JsonObject;
   /** The stream's token (from `stream.created`): a message of the producer counts only when it carries it (see `owns`). */
@@ -103,7 +104,7 @@ export class StreamReader<T extends JsonValue = JsonValue> implements AsyncItera
   /** Tells the producer this manager takes the stream (`stream.accepted`); rejects when the bus did not accept it. */
   async accept(): Promise<void> {
     this.lastSentAt = this.init.now();
-    await this.init.send({ event: StreamEvent.ACCEPTED, streamId: this.streamId, replyTo: this.init.address });
+    await this.init.send({ event: StreamEvent.ACCEPTED, streamId: this.streamId, replyTo: this.init.address, window: this.init.window });
   }
 
   /** A message of the producer arrived: the stream is bound here. True the first time (show it to the app). */

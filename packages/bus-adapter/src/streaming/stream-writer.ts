@@ -2,7 +2,8 @@
  * The producer's end of a stream. Writes go out one at a time in call order (so chunks are
  * published in order even when callers do not await each write), and each waits while `window`
  * chunks are written but not yet taken by the reader's iterator (its `stream.ack` messages give the
- * credit back).
+ * credit back). The window is the one asked for, lowered to what the reader granted in its
+ * acceptance; chunks held before that go out only within the granted credit.
  *
  * The stream is bound to the first consumer instance that accepts it (`stream.accepted`), and
  * everything goes there; acks and cancels from any other instance are ignored (and the manager
@@ -49,7 +50,8 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
   readonly streamId: string;
   readonly sessionId: string;
   readonly target: string;
-  readonly window: number;
+  /** Chunks that may be unread at once: the window asked for, lowered to what the reader granted once one accepted. */
+  private windowValue: number;
   private stateValue: StreamWriterState = 'open';
   /** Chunks written: published, or held until the stream is bound. */
   private written = 0;
@@ -77,7 +79,7 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
     this.streamId = init.streamId;
     this.sessionId = init.sessionId;
     this.target = init.target;
-    this.window = init.window;
+    this.windowValue = init.window;
     this.lastSentAt = this.lastHeardAt = init.now();
   }
 
@@ -93,6 +95,11 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
 
   get state(): StreamWriterState {
     return this.stateValue;
+  }
+
+  /** Chunks that may be written and unread at once (the reader may have granted less than was asked). */
+  get window(): number {
+    return this.windowValue;
   }
 
   /** Chunks written so far (published, or held until a reader accepts the stream). */
@@ -144,8 +151,8 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
    */
   end(): Promise<void> {
     return this.enqueue(async () => {
-      await this.waitUntil(() => this.readerAddressValue !== undefined);
-      await this.flushHeld();
+      // Every held chunk out first: the reader may have granted less credit than there are held chunks.
+      await this.waitUntil(() => this.readerAddressValue !== undefined && this.held.length === 0);
       await this.sendInOrder({ event: StreamEvent.COMPLETED, streamId: this.streamId, chunks: this.written });
       this.finish('completed');
     });
@@ -196,12 +203,13 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
    * bound reader gets `stream.started` again (the first may have been lost); any other is declined
    * by the manager.
    */
-  accepted(address: string): Acceptance {
+  accepted(address: string, granted?: number): Acceptance {
     const first = this.readerAddressValue === undefined;
     if (!first && this.readerAddressValue !== address) return 'declined';
     // A stream that ended (or is failing) before any reader accepted it has nothing to read.
     if (first && (this.stateValue !== 'open' || this.failError)) return 'declined';
     this.readerAddressValue = address;
+    if (first && granted !== undefined && granted < this.windowValue) this.windowValue = granted;
     this.lastHeardAt = this.lastSentAt = this.init.now();
     // Outside the write chain: any message of the stream starts the reader, so order does not
     // matter, and a lost one is healed by the reader repeating its acceptance.
@@ -263,19 +271,28 @@ export class StreamWriter<T extends JsonValue = JsonValue> {
       await this.flushHeld();
       if (ready()) return;
       // Bound while this operation was not waiting yet (its wake is spent): publish first.
-      if (this.readerAddressValue !== undefined && this.held.length > 0) continue;
+      if (this.mayPublishHeld()) continue;
       await new Promise<void>((resolve) => this.wakeWaiters.push(resolve));
     }
   }
 
   /** Publishes the held chunks, in order, once the stream is bound (only ever inside the chain). */
   private async flushHeld(): Promise<void> {
-    for (let next = this.held.peek(); next !== undefined && this.readerAddressValue !== undefined; next = this.held.peek()) {
+    for (let next = this.held.peek(); next !== undefined && this.mayPublishHeld(); next = this.held.peek()) {
       if (this.failError || this.stateValue !== 'open') return;
       await this.sendInOrder({ event: StreamEvent.CHUNK, streamId: this.streamId, seq: next.seq, data: next.data });
       this.held.shift();
       this.published = next.seq;
     }
+  }
+
+  /**
+   * The next held chunk may go out: the stream is bound, and the chunk is within the credit the
+   * reader granted (chunks held before binding may exceed a window the reader lowered).
+   */
+  private mayPublishHeld(): boolean {
+    const next = this.held.peek();
+    return next !== undefined && this.readerAddressValue !== undefined && next.seq <= this.taken + this.windowValue;
   }
 
   /** Sends to the bound reader (callers wait for binding first). */
