@@ -1,0 +1,157 @@
+/**
+ * A group's durable consumer: found (its spec read back from the description) or created, with the
+ * start position the contract asks for:
+ * - a new group never replays broadcasts: it starts after the stream's last message (`since`);
+ * - a component's new group also takes the targeted messages waiting for it, when no other group
+ *   of that component exists yet: it starts at the first of them, and broadcasts before `since`
+ *   are skipped in the client;
+ * - a consumer deleted from outside is recreated from the position the process still knows
+ *   (`recreateFrom`, right after the last acknowledged message), never from the stream's start.
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { InvalidConfigError, assertSameGroupSpec, type GroupSpec } from '@woodwork/bus-core';
+import { msToNanos, type ResolvedNatsBusOptions } from './options.js';
+import type { ServerFeatures } from './server.js';
+import { groupFilter, groupFilters, targetSubjects, type Layout } from './subjects.js';
+
+/** What the consumer's description holds (JSON, versioned by `woodwork`). */
+export interface StoredGroup extends GroupSpec {
+  /** Broadcasts before this stream sequence are not the group's (published before it existed). */
+  since: number;
+}
+
+/** Private groups left by a crashed process are removed by the server after this long unused. */
+const PRIVATE_INACTIVE_MS = 120_000;
+
+export function isNotFound(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) return error.code === 10014 || error.code === 10059 || error.code === 10037 || error.status === 404;
+  return /not found/i.test(String((error as Error)?.message ?? error));
+}
+
+export function readStoredGroup(info: Pick<ConsumerInfo, 'config'>): StoredGroup | undefined {
+  const text = info.config.description;
+  if (!text) return undefined;
+  try {
+    const d = JSON.parse(text) as Record<string, unknown>;
+    if (d['woodwork'] !== 1) return undefined;
+    return {
+      group: String(d['group']),
+      eventPattern: String(d['eventPattern']),
+      componentId: (d['componentId'] as string | null) ?? null,
+      sessionId: (d['sessionId'] as string | null) ?? null,
+      targetedOnly: d['targetedOnly'] === true,
+      observer: d['observer'] === true,
+      durable: d['durable'] === true,
+      since: Number(d['since'] ?? 0),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function specOf(spec: GroupSpec): GroupSpec {
+  const { group, eventPattern, componentId, sessionId, targetedOnly, observer, durable } = spec;
+  return { group, eventPattern, componentId, sessionId, targetedOnly, observer, durable };
+}
+
+export interface ConsumerContext {
+  jsm: JetStreamManager;
+  layout: Layout;
+  options: ResolvedNatsBusOptions;
+  features: ServerFeatures;
+}
+
+/** Every woodwork consumer of the prefix, with its stored spec. */
+export async function listGroups(ctx: ConsumerContext): Promise<Array<{ info: ConsumerInfo; stored: StoredGroup }>> {
+  const out: Array<{ info: ConsumerInfo; stored: StoredGroup }> = [];
+  for await (const info of ctx.jsm.consumers.list(ctx.layout.eventsStream)) {
+    const stored = readStoredGroup(info);
+    if (stored) out.push({ info, stored });
+  }
+  return out;
+}
+
+/** Finds or creates the consumer `name` for `spec`; returns what it stores. */
+export async function ensureConsumer(ctx: ConsumerContext, spec: GroupSpec, name: string, recreateFrom?: { start: number; since: number }): Promise<StoredGroup> {
+  const { jsm, layout } = ctx;
+  const existing = await infoOrUndefined(ctx, name);
+  if (existing) return checked(existing, spec);
+  const state = (await jsm.streams.info(layout.eventsStream)).state;
+  const next = state.last_seq + 1;
+  let start = recreateFrom?.start ?? next;
+  const since = recreateFrom?.since ?? next;
+  if (!recreateFrom && spec.componentId !== null && !spec.observer) {
+    const others = (await listGroups(ctx)).some((g) => g.stored.componentId === spec.componentId && !g.stored.observer);
+    if (!others) {
+      const first = await firstMessage(ctx, targetSubjects(layout, spec.componentId, spec.sessionId, spec.eventPattern));
+      if (first !== undefined) start = Math.min(start, first);
+    }
+  }
+  const stored: StoredGroup = { ...specOf(spec), since };
+  const config: Partial<ConsumerConfig> & { durable_name: string } = {
+    durable_name: name,
+    description: JSON.stringify({ woodwork: 1, ...stored }),
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: msToNanos(ctx.options.ackWaitMs),
+    // Unlimited: this backend dead-letters itself after the last attempt, then terminates the
+    // message; a server-side max_deliver would drop it silently. No `backoff`: it would override ack_wait.
+    max_deliver: -1,
+    max_ack_pending: ctx.options.maxAckPending,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: Math.max(1, start),
+    max_waiting: 512,
+    ...(spec.durable ? {} : { inactive_threshold: msToNanos(PRIVATE_INACTIVE_MS) }),
+    ...(ctx.features.filterSubjects ? { filter_subjects: groupFilters(layout, spec, name) } : { filter_subject: groupFilter(layout, spec) }),
+  };
+  try {
+    await jsm.consumers.add(layout.eventsStream, config);
+    return stored;
+  } catch (error) {
+    // Another process created it first: use theirs if it is the same group.
+    const raced = await infoOrUndefined(ctx, name);
+    if (raced) return checked(raced, spec);
+    throw error;
+  }
+}
+
+function checked(info: ConsumerInfo, spec: GroupSpec): StoredGroup {
+  const stored = readStoredGroup(info);
+  if (!stored) throw new InvalidConfigError('group', `"${spec.group}" maps to consumer ${info.name}, which exists but was not made by this bus`);
+  assertSameGroupSpec(stored, spec);
+  return stored;
+}
+
+export async function infoOrUndefined(ctx: ConsumerContext, name: string): Promise<ConsumerInfo | undefined> {
+  try {
+    return await ctx.jsm.consumers.info(ctx.layout.eventsStream, name);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function firstMessage(ctx: ConsumerContext, subject: string): Promise<number | undefined> {
+  try {
+    const found = await ctx.jsm.streams.getMessage(ctx.layout.eventsStream, nextBySubject(1, subject));
+    return found?.seq;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function deleteConsumer(ctx: ConsumerContext, name: string): Promise<void> {
+  try {
+    await ctx.jsm.consumers.delete(ctx.layout.eventsStream, name);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/**
+ * The first message at or after `seq` on `subject`. The server's STREAM.MSG.GET takes `next_by_subj`
+ * since 2.9 (the client's typings list it for direct gets only, which need `allow_direct`).
+ */
+export function nextBySubject(seq: number, subject: string): MsgRequest {
+  return { seq, next_by_subj: subject } as unknown as MsgRequest;
+}

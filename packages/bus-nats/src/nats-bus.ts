@@ -1,0 +1,399 @@
+/**
+ * The NATS JetStream backend of the woodwork bus. The layout (streams, subjects, consumers) is in
+ * subjects.ts; delivery per group in nats-group.ts; publishing in publisher.ts; dead letters in
+ * dead-letter-store.ts. One connection per bus, whatever the groups and sessions.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  BusClosedError,
+  InvalidConfigError,
+  MetricsRecorder,
+  assertSameGroupSpec,
+  decodeEnvelope,
+  encodeEnvelope,
+  errorToDeadLetterError,
+  nowSeconds,
+  preparePublish,
+  resolveSubscription,
+  validateDeadLetterFilter,
+  validateDeadLetterLimit,
+  validateName,
+  type DeadLetterFilter,
+  type DeadLetterRecord,
+  type EnvelopeInit,
+  type GroupHealth,
+  type GroupSpec,
+  type HealthReport,
+  type HealthStatus,
+  type MessageBus,
+  type MessageEnvelope,
+  type MessageHandler,
+  type PublishResult,
+  type PurgeResult,
+  type RedriveResult,
+  type SubscribeOptions,
+} from '@woodwork/bus-core';
+import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
+import { DeadLetterStore } from './dead-letter-store.js';
+import { NatsGroup, type GroupHost, type NatsDelivery } from './nats-group.js';
+import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
+import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
+import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
+import { ensureStreams } from './streams.js';
+import { consumerName, layoutFor, parseMessageSubject, redriveSubject, sessionSubjects, type Layout } from './subjects.js';
+
+const MAX_EXPIRED_REPORTED = 100;
+const UNDECODABLE_KEEP_CHARS = 64 * 1024;
+
+export class NatsMessageBus implements MessageBus {
+  readonly backend = 'nats';
+  private readonly metrics: MetricsRecorder;
+  private readonly groups = new Map<string, NatsGroup>();
+  private readonly opening = new Map<string, Promise<NatsGroup>>();
+  private readonly subscriptions = new Map<string, NatsGroup>();
+  private readonly expiredGroups: string[] = [];
+  private readonly deadLetters: DeadLetterStore;
+  private readonly publisher: PublisherHost;
+  private readonly groupHost: GroupHost;
+  private readonly renewTimer: NodeJS.Timeout;
+  private connected = true;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly options: ResolvedNatsBusOptions,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly layout: Layout,
+    readonly features: ServerFeatures,
+  ) {
+    this.metrics = new MetricsRecorder(options.onMetric, (error, event) =>
+      options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
+    );
+    const timeoutMs = options.publishTimeoutMs || 5_000;
+    this.deadLetters = new DeadLetterStore(js, jsm, layout, timeoutMs);
+    this.publisher = {
+      js,
+      layout,
+      timeoutMs,
+      maxPayload: () => this.nc.info?.max_payload ?? features.maxPayload,
+      connected: () => this.connected && !this.nc.isClosed(),
+      recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
+    };
+    this.groupHost = {
+      nc,
+      js,
+      jsm,
+      layout,
+      options,
+      features,
+      metrics: this.metrics,
+      deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
+      deadLetterUndecodable: (group, msg, body, error) => this.deadLetterUndecodable(group, msg, body, error),
+    };
+    // working() for every held message, well inside ack_wait.
+    this.renewTimer = setInterval(() => {
+      if (!this.publisher.connected()) return;
+      for (const group of this.groups.values()) group.renew();
+    }, Math.max(50, Math.floor(options.ackWaitMs / 3)));
+    this.renewTimer.unref();
+    void this.watchStatus();
+  }
+
+  /** Connects, creates the prefix's streams when missing, and returns the bus. */
+  static async connect(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
+    const resolved = resolveNatsBusOptions(options);
+    const layout = layoutFor(resolved.streamPrefix);
+    const nc = await openConnection(resolved.url, resolved.connectTimeoutMs, `woodwork-bus ${resolved.streamPrefix}`);
+    try {
+      const info = nc.info;
+      const features = featuresOf(info?.version ?? '0.0.0', info?.max_payload ?? 1024 * 1024);
+      if (info && info.jetstream === false) throw new InvalidConfigError('url', `the NATS server at ${redactUrl(resolved.url)} has JetStream off; start it with -js`);
+      const jsm = await jetstreamManager(nc, { timeout: resolved.publishTimeoutMs || 5_000 });
+      await ensureStreams(jsm, layout, resolved, resolved.logger);
+      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layout, features);
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
+    this.assertOpen('publish');
+    const { envelope } = preparePublish(input, this.options);
+    const ack = await publishEnvelope(this.publisher, envelope);
+    if (!ack.duplicate) this.metrics.recordPublished(envelope.eventType);
+    return { messageId: envelope.messageId, duplicate: ack.duplicate };
+  }
+
+  async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
+    this.assertOpen('subscribe');
+    const subscription = resolveSubscription(eventPattern, handler, options, this.options);
+    const group = await this.groupFor(subscription);
+    this.assertOpen('subscribe');
+    group.addReplica(subscription);
+    this.subscriptions.set(subscription.subscriptionId, group);
+    this.metrics.recordSubscriptions(this.subscriptions.size);
+    return subscription.subscriptionId;
+  }
+
+  async unsubscribe(subscriptionId: string): Promise<boolean> {
+    this.assertOpen('unsubscribe');
+    const group = this.subscriptions.get(subscriptionId);
+    if (!group) return false;
+    this.subscriptions.delete(subscriptionId);
+    group.removeReplica(subscriptionId);
+    if (group.consumers === 0 && !group.spec.durable) {
+      this.groups.delete(group.spec.group);
+      await group.remove();
+    }
+    this.metrics.recordSubscriptions(this.subscriptions.size);
+    return true;
+  }
+
+  async createSessionQueue(sessionId: string): Promise<void> {
+    this.assertOpen('createSessionQueue');
+    validateName(sessionId, 'sessionId');
+  }
+
+  async deleteSessionQueue(sessionId: string): Promise<void> {
+    this.assertOpen('deleteSessionQueue');
+    validateName(sessionId, 'sessionId');
+    await this.jsm.streams.purge(this.layout.eventsStream, { filter: sessionSubjects(this.layout, sessionId) });
+    for (const group of this.groups.values()) group.abortSession(sessionId);
+    if ((await this.deadLetters.removeSession(sessionId)) > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+    // Groups bound to the session that no replica here uses go with it.
+    for (const { info, stored } of await listGroups(this.groupHost)) {
+      if (stored.sessionId !== sessionId || this.groups.get(stored.group)?.consumers) continue;
+      this.groups.delete(stored.group);
+      await deleteConsumer(this.groupHost, info.name);
+    }
+  }
+
+  async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
+    this.assertOpen('getDeadLetterMessages');
+    validateDeadLetterLimit(limit);
+    validateDeadLetterFilter(filter, false);
+    return (await this.deadLetters.list(filter, limit)).map((s) => s.record);
+  }
+
+  async redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
+    this.assertOpen('redriveDeadLetters');
+    validateDeadLetterFilter(filter);
+    const result: RedriveResult = { redriven: [], skipped: [] };
+    for (const { seq, record } of await this.deadLetters.list(filter, filter?.limit ?? Number.MAX_SAFE_INTEGER)) {
+      const consumer = consumerName(this.layout, record.group);
+      if (!(await infoOrUndefined(this.groupHost, consumer))) {
+        result.skipped.push({ id: record.id, reason: `group ${record.group} no longer exists (no consumer ${consumer})` });
+        continue;
+      }
+      const envelope = { ...record.envelope, retryCount: 0 };
+      const subject = redriveSubject(this.layout, envelope.sessionId, consumer, envelope.eventType);
+      // The record's id makes a repeated redrive (a lost PubAck) store one copy.
+      await publishRaw(this.publisher, subject, encodeEnvelope(envelope), `redrive-${this.layout.dlqStream}-${seq}`);
+      await this.deadLetters.remove(seq);
+      result.redriven.push(record.id);
+    }
+    if (result.redriven.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+    return result;
+  }
+
+  async purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
+    this.assertOpen('purgeDeadLetters');
+    validateDeadLetterFilter(filter);
+    let purged = 0;
+    for (const { seq } of await this.deadLetters.list(filter, filter?.limit ?? Number.MAX_SAFE_INTEGER)) {
+      if (await this.deadLetters.remove(seq)) purged++;
+    }
+    if (purged > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+    return { purged };
+  }
+
+  async healthCheck(): Promise<HealthReport> {
+    this.assertOpen('healthCheck');
+    let status: HealthStatus = this.publisher.connected() ? 'healthy' : 'degraded';
+    let error: string | undefined;
+    let groups: GroupHealth[] = [];
+    let deadLetterQueueSize = 0;
+    try {
+      if (!this.publisher.connected()) throw new Error('disconnected; reconnecting');
+      await this.nc.flush();
+      await this.expireIdleGroups();
+      const listed = await listGroups(this.groupHost);
+      groups = listed.map(({ info, stored }) => {
+        const local = this.groups.get(stored.group);
+        if (local) return local.health(info);
+        return {
+          group: stored.group,
+          eventPattern: stored.eventPattern,
+          componentId: stored.componentId,
+          sessionId: stored.sessionId,
+          durable: stored.durable,
+          consumers: 0,
+          pending: info.num_ack_pending,
+          lag: info.num_pending,
+          lastActiveAt: Date.parse(info.created) / 1000,
+        };
+      });
+      deadLetterQueueSize = await this.deadLetters.size();
+    } catch (cause) {
+      status = this.nc.isClosed() ? 'unhealthy' : 'degraded';
+      error = `NATS at ${redactUrl(this.options.url)}: ${String((cause as Error)?.message ?? cause)}`;
+      groups = [...this.groups.values()].map((g) => g.health(undefined));
+    }
+    this.metrics.recordHealthStatus(status);
+    return {
+      status,
+      backend: this.backend,
+      metrics: this.metrics.snapshot(this.subscriptions.size, deadLetterQueueSize, status),
+      groups,
+      expiredGroups: [...this.expiredGroups],
+      details: {
+        server: redactUrl(this.options.url),
+        serverVersion: this.features.version,
+        serverFeatures: { filterSubjects: this.features.filterSubjects, consumerPause: this.features.consumerPause },
+        maxPayload: this.publisher.maxPayload(),
+        streams: [this.layout.eventsStream, this.layout.dlqStream, this.layout.stateStream],
+        ackWaitMs: this.options.ackWaitMs,
+        publishBufferSize: this.options.publishBufferSize,
+        publishBuffered: 0,
+        heldMessages: [...this.groups.values()].reduce((n, g) => n + g.heldCount, 0),
+        sessionLanes: [...this.groups.values()].reduce((n, g) => n + g.lanes.sessions, 0),
+      },
+      ...(error ? { error } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.renewTimer);
+    await Promise.allSettled([...this.opening.values()]);
+    const groups = [...this.groups.values()];
+    await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
+    if (this.publisher.connected()) {
+      await Promise.allSettled(groups.filter((g) => !g.spec.durable).map((g) => deleteConsumer(this.groupHost, g.consumer)));
+    }
+    this.groups.clear();
+    this.subscriptions.clear();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new BusClosedError(operation);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const event of this.nc.status()) {
+      if (event.type === 'disconnect') this.connected = false;
+      else if (event.type === 'reconnect') {
+        this.connected = true;
+        for (const group of this.groups.values()) group.reconnected();
+      }
+    }
+  }
+
+  private async groupFor(spec: GroupSpec): Promise<NatsGroup> {
+    const existing = this.groups.get(spec.group);
+    if (existing) {
+      assertSameGroupSpec(existing.spec, spec);
+      return existing;
+    }
+    let opening = this.opening.get(spec.group);
+    if (!opening) {
+      opening = NatsGroup.open(pickSpec(spec), this.groupHost);
+      this.opening.set(spec.group, opening);
+      opening.then(
+        (group) => {
+          this.opening.delete(spec.group);
+          this.groups.set(spec.group, group);
+        },
+        () => this.opening.delete(spec.group),
+      );
+    }
+    const group = await opening;
+    assertSameGroupSpec(group.spec, spec);
+    this.groups.set(spec.group, group);
+    return group;
+  }
+
+  /** Durable groups with no replica here, unused past groupExpiryMs and not pulled by any process. */
+  private async expireIdleGroups(): Promise<void> {
+    const cutoff = Date.now() - this.options.groupExpiryMs;
+    for (const group of [...this.groups.values()]) {
+      if (!group.spec.durable || group.consumers > 0 || group.lastActiveAt > cutoff) continue;
+      const info = await infoOrUndefined(this.groupHost, group.consumer);
+      if (info && info.num_waiting > 0) continue;
+      this.groups.delete(group.spec.group);
+      await group.remove();
+      this.expiredGroups.push(group.spec.group);
+      if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
+      this.options.logger.info('removed an expired durable group', { group: group.spec.group });
+    }
+  }
+
+  private async deadLetter(group: NatsGroup, delivery: NatsDelivery, error: unknown, attempts: number): Promise<void> {
+    const now = nowSeconds();
+    // Decoded again from the body: the handler may have changed the envelope it was given.
+    const original = decodeEnvelope(delivery.body);
+    await this.deadLetters.add(
+      {
+        envelope: { ...original, retryCount: Math.max(0, attempts - 1) },
+        error: errorToDeadLetterError(error),
+        attempts,
+        firstFailedAt: delivery.firstFailedAt ?? now,
+        lastFailedAt: now,
+        source: { stream: this.layout.eventsStream, id: String(delivery.seq) },
+        group: group.spec.group,
+      },
+      `dl-${delivery.seq}-${group.consumer}`,
+    );
+    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.spec.group);
+    this.options.logger.error('message dead-lettered', { group: group.spec.group, messageId: original.messageId, attempts });
+  }
+
+  /** A message no handler can take: recorded with what the subject and headers tell, and its raw text. */
+  private async deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void> {
+    const parsed = parseMessageSubject(this.layout, msg.subject);
+    const now = nowSeconds();
+    const msgId = msg.headers?.get('Nats-Msg-Id');
+    await this.deadLetters.add(
+      {
+        envelope: {
+          messageId: msgId && !/\s/.test(msgId) ? msgId : `undecodable-${msg.seq}`,
+          sessionId: parsed?.sessionId ?? 'unknown',
+          eventType: parsed?.eventType ?? 'unknown',
+          componentSource: 'unknown',
+          componentTarget: null,
+          timestamp: now,
+          deliveryMode: 'at_least_once',
+          pattern: 'point_to_point',
+          payload: {},
+          metadata: { undecodable_body: body.slice(0, UNDECODABLE_KEEP_CHARS), subject: msg.subject },
+          retryCount: 0,
+          maxRetries: 0,
+        },
+        error: errorToDeadLetterError(error),
+        attempts: 0,
+        firstFailedAt: now,
+        lastFailedAt: now,
+        source: { stream: this.layout.eventsStream, id: String(msg.seq) },
+        group: group.spec.group,
+      },
+      `dl-${msg.seq}-${group.consumer}`,
+    );
+    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.spec.group);
+    this.options.logger.error('undecodable message dead-lettered', { group: group.spec.group, seq: msg.seq, error: String(error) });
+  }
+}
+
+function pickSpec(spec: GroupSpec): GroupSpec {
+  const { group, eventPattern, componentId, sessionId, targetedOnly, observer, durable } = spec;
+  return { group, eventPattern, componentId, sessionId, targetedOnly, observer, durable };
+}

@@ -1,0 +1,45 @@
+/**
+ * Creates the prefix's three streams (subjects.ts) when missing. Creating an existing stream with
+ * the same config is a no-op on the server; one made with other settings (by another version, or
+ * an operator) is kept as it is and reported once, never overwritten.
+ */
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { BackendUnavailableError, type BusLogger } from '@woodwork/bus-core';
+import { msToNanos, type ResolvedNatsBusOptions } from './options.js';
+import type { Layout } from './subjects.js';
+
+export async function ensureStreams(jsm: JetStreamManager, layout: Layout, options: ResolvedNatsBusOptions, logger: BusLogger): Promise<void> {
+  const storage = options.storage === 'memory' ? StorageType.Memory : StorageType.File;
+  const common = { storage, num_replicas: options.replicas, retention: RetentionPolicy.Limits };
+  const configs: Array<Partial<StreamConfig> & { name: string }> = [
+    {
+      ...common,
+      name: layout.eventsStream,
+      subjects: [layout.eventsSubjects],
+      max_age: msToNanos(options.maxAgeMs),
+      // A duplicate window of 0 would turn dedupe off; the server wants it at most max_age.
+      duplicate_window: msToNanos(Math.max(1_000, Math.min(options.dedupeWindowMs, options.maxAgeMs || Number.MAX_SAFE_INTEGER))),
+    },
+    {
+      ...common,
+      name: layout.dlqStream,
+      subjects: [layout.dlqSubjects],
+      max_msgs: options.deadLetterMaxSize,
+      discard: DiscardPolicy.Old,
+      duplicate_window: msToNanos(120_000),
+    },
+    { ...common, name: layout.stateStream, subjects: [layout.stateSubjects], max_msgs_per_subject: 1 },
+  ];
+  for (const config of configs) {
+    try {
+      await jsm.streams.add(config);
+    } catch (error) {
+      const text = String((error as Error)?.message ?? error);
+      if (/already in use|already exists/i.test(text)) {
+        logger.warn('stream exists with other settings; using it as it is', { stream: config.name, error: text });
+        continue;
+      }
+      throw new BackendUnavailableError(`cannot create JetStream stream ${config.name}: ${text}`, { cause: error });
+    }
+  }
+}

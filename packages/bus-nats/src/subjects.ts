@@ -1,0 +1,159 @@
+/**
+ * The NATS layout of one woodwork bus: every stream, consumer and subject name it uses, built here
+ * and nowhere else. `<p>` is the bus's `streamPrefix` (1-64 of `[A-Za-z0-9_-]`), always a whole
+ * token: subjects start with `<p>.`, stream and consumer names with `<p>~` (`~` and `.` never
+ * occur in a prefix), so one prefix is one tenant that permissions can fence.
+ *
+ * Streams (a fixed set of three per prefix; storage, replicas and max age are options):
+ *   `<p>~EVENTS`  subjects `<p>.m.>`    every published message, once (limits retention, so a
+ *                                       message waits for targets that subscribe later; duplicate
+ *                                       window = `dedupeWindowMs`).
+ *   `<p>~DLQ`     subjects `<p>.dlq.>`  dead-letter records (max `deadLetterMaxSize`, oldest dropped).
+ *   `<p>~STATE`   subjects `<p>.state.>` one message per subject (reserved for leases / floors).
+ *
+ * Message subjects: `<p>.m.<session>.<to>.<event type tokens...>` where `<to>` is
+ *   `~`             a broadcast (`pub_sub`, or `point_to_point` / `stream` without a target);
+ *   `<component>`   a targeted message (`point_to_point` / `stream` with `componentTarget`);
+ *   `=<consumer>`   a dead letter redriven to the one group whose consumer has that name.
+ * Session ids, component names and event-type tokens pass core's rules (letters, digits, `_`, `-`;
+ * event types dot-separated), so they are subject tokens as they are; anything else is rejected
+ * here with `InvalidMessageError` before it reaches a subject. Dead letters: `<p>.dlq.<session>`.
+ *
+ * Consumers: one durable pull consumer (explicit ack) per group, named `<p>~<group>` when the group
+ * is 1-64 of `[A-Za-z0-9_-]`, else `<p>~<readable part>~<sha256, 26 base32 chars>` (default group
+ * names reach ~530 characters and carry `~` and `@`). A plain name has no `~` after the prefix and a
+ * hashed one always does, so the two forms never collide. Its filter is
+ * `<p>.m.<session|*>.*.<event type|>>`; on servers before 2.10 (one filter per consumer) which
+ * `<to>` tokens a group takes is decided in the client (`acceptsTarget`); 2.10+ gets exact
+ * `filter_subjects`. The group's spec is kept as JSON in the consumer's `description`.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidMessageError, NAME_PATTERN, STREAM_PREFIX_PATTERN, validateEventType, type GroupSpec } from '@woodwork/bus-core';
+
+export const BROADCAST_TOKEN = '~';
+export const REDRIVE_MARK = '=';
+
+export interface Layout {
+  prefix: string;
+  eventsStream: string;
+  dlqStream: string;
+  stateStream: string;
+  eventsSubjects: string;
+  dlqSubjects: string;
+  stateSubjects: string;
+}
+
+export function layoutFor(prefix: string): Layout {
+  if (!STREAM_PREFIX_PATTERN.test(prefix)) throw new InvalidMessageError('streamPrefix', 'must be 1-64 letters, digits, "_" or "-"');
+  return {
+    prefix,
+    eventsStream: `${prefix}~EVENTS`,
+    dlqStream: `${prefix}~DLQ`,
+    stateStream: `${prefix}~STATE`,
+    eventsSubjects: `${prefix}.m.>`,
+    dlqSubjects: `${prefix}.dlq.>`,
+    stateSubjects: `${prefix}.state.>`,
+  };
+}
+
+function token(value: string, field: string): string {
+  if (!NAME_PATTERN.test(value)) throw new InvalidMessageError(field, 'cannot be a subject token (1-128 letters, digits, "_" or "-")');
+  return value;
+}
+
+/** Subject of a published message. */
+export function messageSubject(layout: Layout, sessionId: string, target: string | null, eventType: string): string {
+  validateEventType(eventType);
+  const to = target === null ? BROADCAST_TOKEN : token(target, 'componentTarget');
+  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.${to}.${eventType}`;
+}
+
+/** Subject of a dead letter redriven to one group. */
+export function redriveSubject(layout: Layout, sessionId: string, consumer: string, eventType: string): string {
+  validateEventType(eventType);
+  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.${REDRIVE_MARK}${consumer}.${eventType}`;
+}
+
+/** Every message subject of one session (purge on deleteSessionQueue). */
+export function sessionSubjects(layout: Layout, sessionId: string): string {
+  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.>`;
+}
+
+export function deadLetterSubject(layout: Layout, sessionId: string): string {
+  return `${layout.prefix}.dlq.${token(sessionId, 'sessionId')}`;
+}
+
+/** Messages waiting for a target (optionally one session, one event type). */
+export function targetSubjects(layout: Layout, target: string, sessionId: string | null, eventPattern: string): string {
+  return `${layout.prefix}.m.${sessionId ?? '*'}.${token(target, 'componentTarget')}.${eventPattern === '*' ? '>' : eventPattern}`;
+}
+
+export interface ParsedSubject {
+  sessionId: string;
+  /** `~`, a component, or `=<consumer>`. */
+  to: string;
+  eventType: string;
+}
+
+/** Splits a message subject; undefined for anything that is not one of ours. */
+export function parseMessageSubject(layout: Layout, subject: string): ParsedSubject | undefined {
+  const head = `${layout.prefix}.m.`;
+  if (!subject.startsWith(head)) return undefined;
+  const parts = subject.slice(head.length).split('.');
+  if (parts.length < 3) return undefined;
+  return { sessionId: parts[0]!, to: parts[1]!, eventType: parts.slice(2).join('.') };
+}
+
+/** The one filter subject a group's consumer gets (server 2.9: one per consumer). */
+export function groupFilter(layout: Layout, spec: Pick<GroupSpec, 'sessionId' | 'eventPattern'>): string {
+  return `${layout.prefix}.m.${spec.sessionId ?? '*'}.*.${spec.eventPattern === '*' ? '>' : spec.eventPattern}`;
+}
+
+/** Exact filters for servers with `filter_subjects` (2.10+). */
+export function groupFilters(layout: Layout, spec: GroupSpec, consumer: string): string[] {
+  const tail = spec.eventPattern === '*' ? '>' : spec.eventPattern;
+  const at = (to: string): string => `${layout.prefix}.m.${spec.sessionId ?? '*'}.${to}.${tail}`;
+  if (spec.observer) return [at('*')];
+  const out: string[] = [at(`${REDRIVE_MARK}${consumer}`)];
+  if (!spec.targetedOnly) out.push(at(BROADCAST_TOKEN));
+  if (spec.componentId !== null) out.push(at(spec.componentId));
+  return out;
+}
+
+/**
+ * Whether a group takes a message sent to `to` (the contract's routing rule on the subject token).
+ * Observers see broadcasts and targeted messages, never another group's redrives.
+ */
+export function acceptsTarget(spec: GroupSpec, consumer: string, to: string): boolean {
+  if (to.startsWith(REDRIVE_MARK)) return to.slice(1) === consumer;
+  if (spec.observer) return true;
+  if (to === BROADCAST_TOKEN) return !spec.targetedOnly;
+  return spec.componentId === to;
+}
+
+const PLAIN_GROUP = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The durable consumer name of a group (see the layout above). */
+export function consumerName(layout: Layout, group: string): string {
+  if (PLAIN_GROUP.test(group)) return `${layout.prefix}~${group}`;
+  const readable = group.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  const hash = base32(createHash('sha256').update(group).digest()).slice(0, 26);
+  return `${layout.prefix}~${readable}~${hash}`;
+}
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
