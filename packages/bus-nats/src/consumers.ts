@@ -24,8 +24,8 @@ export interface StoredGroup extends GroupSpec {
 const PRIVATE_INACTIVE_MS = 120_000;
 
 export function isNotFound(error: unknown): boolean {
-  if (error instanceof JetStreamApiError) return error.code === 10014 || error.code === 10059 || error.code === 10037 || error.status === 404;
-  return /not found/i.test(String((error as Error)?.message ?? error));
+  if (error instanceof JetStreamApiError && (error.code === 10014 || error.code === 10059 || error.code === 10037 || error.status === 404)) return true;
+  return /not found|no message found/i.test(String((error as Error)?.message ?? error));
 }
 
 export function readStoredGroup(info: Pick<ConsumerInfo, 'config'>): StoredGroup | undefined {

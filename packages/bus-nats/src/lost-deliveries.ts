@@ -6,7 +6,8 @@
  * settled itself; a message of its filter that it never saw was lost, and is handed back at once
  * with a nak on its ack subject, so the server redelivers it before anything newer. The check is
  * exact when one process pulls the consumer; with several, it can hand back another process's
- * message early (a duplicate, never a loss).
+ * message early (a duplicate, never a loss). On close the same walk hands back, in stream order,
+ * both what the group held and what was still on its way, so the next replica starts with them.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -34,6 +35,8 @@ export interface GapCheck {
   filters: string[];
   /** Sequences this process holds or settled above the server's ack floor. */
   known(seq: number): boolean;
+  /** Hands back a message this process holds (nak on its own handle); false when it holds none. */
+  handBackHeld?(seq: number): boolean;
 }
 
 /** Naks what the consumer has pending but this process never received; returns their sequences. */
@@ -45,6 +48,7 @@ export async function handBackLostDeliveries(check: GapCheck): Promise<number[]>
   const lost: number[] = [];
   for (let seq = from; seq <= to; seq++) {
     if (check.known(seq)) continue;
+    if (check.handBackHeld?.(seq)) continue;
     let subject: string | undefined;
     try {
       subject = (await check.jsm.streams.getMessage(check.stream, { seq }))?.subject;

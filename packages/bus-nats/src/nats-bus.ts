@@ -193,8 +193,8 @@ export class NatsMessageBus implements MessageBus {
       const subject = redriveSubject(this.layout, envelope.sessionId, consumer, envelope.eventType);
       // The record's id makes a repeated redrive (a lost PubAck) store one copy.
       await publishRaw(this.publisher, subject, encodeEnvelope(envelope), `redrive-${this.layout.dlqStream}-${seq}`);
-      await this.deadLetters.remove(seq);
-      result.redriven.push(record.id);
+      // Another instance redriving the same record at once removed it first: it counts there.
+      if (await this.deadLetters.remove(seq)) result.redriven.push(record.id);
     }
     if (result.redriven.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
     return result;

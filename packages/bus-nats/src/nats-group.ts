@@ -173,6 +173,21 @@ export class NatsGroup {
     this.wake();
     await this.lanes.stop(timeoutMs, { abort });
     if (!abort) return;
+    try {
+      await handBackLostDeliveries({
+        ...this.gapCheck(),
+        known: (seq) => this.recentlySettled.has(seq),
+        handBackHeld: (seq) => {
+          const delivery = this.held.get(seq);
+          if (!delivery || delivery.settled) return false;
+          delivery.settled = true;
+          delivery.msg.nak();
+          return true;
+        },
+      });
+    } catch {
+      // The server is away: ack_wait hands everything back.
+    }
     for (const delivery of [...this.held.values()].sort((a, b) => a.seq - b.seq)) {
       if (delivery.settled) continue;
       delivery.settled = true;
@@ -315,16 +330,20 @@ export class NatsGroup {
     }
   }
 
-  private async handBackLost(): Promise<void> {
+  private gapCheck() {
     const { host } = this;
-    const lost = await handBackLostDeliveries({
+    return {
       nc: host.nc,
       jsm: host.jsm,
       stream: host.layout.eventsStream,
       consumer: this.consumer,
       filters: host.features.filterSubjects ? groupFilters(host.layout, this.spec, this.consumer) : [groupFilter(host.layout, this.spec)],
-      known: (seq) => this.held.has(seq) || this.recentlySettled.has(seq),
-    });
+    };
+  }
+
+  private async handBackLost(): Promise<void> {
+    const { host } = this;
+    const lost = await handBackLostDeliveries({ ...this.gapCheck(), known: (seq) => this.held.has(seq) || this.recentlySettled.has(seq) });
     this.checkLost = false;
     if (lost.length > 0) host.options.logger.warn('deliveries lost in flight handed back for redelivery', { group: this.spec.group, seqs: lost.slice(0, 20) });
   }

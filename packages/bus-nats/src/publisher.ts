@@ -3,8 +3,8 @@
  * envelope's `messageId` for `exactly_once` (a second publish within the duplicate window is stored
  * once and reported `duplicate: true`), and a fresh id per call otherwise, so only the client's own
  * resend of one call is deduplicated, never two calls with the same `messageId` (the contract).
- * While the connection is down a publish fails at once with `BackendUnavailableError`
- * (`publishBufferSize` 0, the default; JetStream publish is request-reply and cannot be buffered
+ * While the connection is down a publish fails fast with `BackendUnavailableError`: after at most
+ * 1 s (or `publishTimeoutMs` if shorter) waiting for a reconnect (`publishBufferSize` 0, the default; JetStream publish is request-reply and cannot be buffered
  * by the client). A publish already sent when the connection drops (or whose PubAck is lost) is
  * sent again with the same `Nats-Msg-Id` once the connection is back, until `publishTimeoutMs`
  * passes: the server stores it once, and the caller learns whether it was stored instead of a
@@ -22,6 +22,9 @@ import {
   type MessageEnvelope,
 } from '@woodwork/bus-core';
 import { messageSubject, type Layout } from './subjects.js';
+
+/** How long a publish waits for a reconnect before failing (at most publishTimeoutMs). */
+const MAX_DISCONNECTED_WAIT_MS = 1_000;
 
 /** Room left in the server's max_payload for headers and protocol framing. */
 const HEADER_ROOM = 1_024;
@@ -48,8 +51,13 @@ export async function publishEnvelope(host: PublisherHost, envelope: MessageEnve
 }
 
 export async function publishRaw(host: PublisherHost, subject: string, body: string, msgID: string): Promise<PubAck> {
-  if (!host.connected()) throw new BackendUnavailableError(`NATS is unreachable; ${subject} not published (publishBufferSize is 0: failing fast)`);
   const deadline = Date.now() + host.timeoutMs;
+  if (!host.connected()) {
+    // Fail fast, but not in the moment between the server's return and the client's reconnect.
+    const waitUntil = Date.now() + Math.min(host.timeoutMs, MAX_DISCONNECTED_WAIT_MS);
+    while (!host.connected() && Date.now() < waitUntil) await delay(20);
+    if (!host.connected()) throw new BackendUnavailableError(`NATS is unreachable; ${subject} not published (publishBufferSize is 0: failing fast)`);
+  }
   let recreated = false;
   for (;;) {
     try {

@@ -1,5 +1,5 @@
-// The module the conformance suite's child processes import: a NATS bus on the harness's own server
-// (its URL is in WW_NATS_TEST_URL, set by the parent before it spawns).
+// The module the conformance suite's child processes import: a NATS bus on the server the options
+// name (the harness's own, or the shared one the parent found: WW_NATS_TEST_URL).
 import { NatsMessageBus } from '../../dist/index.js';
 
 export function makeBus(options) {

@@ -5,7 +5,7 @@
  * tmpdir), for tests that restart, pause or kill it; it is stopped by PID, never by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,7 +102,13 @@ export class OwnNatsServer {
     return this.process?.pid;
   }
 
+  /** Deletes the store folder (a restart with the data gone); only while stopped. */
+  wipe(): void {
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+
   async startProcess(): Promise<void> {
+    mkdirSync(this.storeDir, { recursive: true });
     const proc = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -148,4 +154,20 @@ export class OwnNatsServer {
     await this.stopProcess();
     if (this.ownsStore) rmSync(this.storeDir, { recursive: true, force: true });
   }
+}
+
+/** The conformance harness's `ownServer()`: a fresh server of the test's own, with the suite's controls. */
+export async function ownServerControls() {
+  const server = await OwnNatsServer.start();
+  return {
+    busOptions: { url: server.url },
+    kill: (signal: NodeJS.Signals = 'SIGKILL') => server.stopProcess(signal),
+    start: async (options: { wipe?: boolean } = {}) => {
+      if (options.wipe) server.wipe();
+      await server.startProcess();
+    },
+    pause: async () => server.pause(),
+    resume: async () => server.resume(),
+    dispose: () => server.stop(),
+  };
 }

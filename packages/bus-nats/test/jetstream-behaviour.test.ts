@@ -1,0 +1,130 @@
+/**
+ * What the NATS backend adds to the contract, on the shared NATS: the Nats-Msg-Id rules, a long
+ * handler kept alive with working(), undecodable messages dead-lettered at once, a consumer deleted
+ * from outside recreated after the last acknowledged message, and fail-fast publishing while the
+ * (own) server is away.
+ */
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
+import { randomName, waitFor } from '@woodwork/bus-conformance';
+import { NatsMessageBus, consumerName, layoutFor, messageSubject, type NatsBusOptions } from '../src/index.js';
+import { OwnNatsServer, sharedNatsUrl } from './support/nats-server.js';
+
+const open: NatsMessageBus[] = [];
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((b) => b.close()));
+});
+
+async function makeBus(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
+  const bus = await NatsMessageBus.connect({ url: await sharedNatsUrl(), streamPrefix: randomName('nb'), retry: { initialDelayMs: 5, maxDelayMs: 20, multiplier: 2, jitter: 0 }, ...options });
+  open.push(bus);
+  return bus;
+}
+
+const msg = (init: Partial<MessageEnvelope> & { sessionId: string; eventType: string }) =>
+  createEnvelope({ componentSource: 'test', pattern: 'pub_sub', ...init });
+
+async function storedCount(bus: NatsMessageBus): Promise<number> {
+  const nc = await connect({ servers: bus.options.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(layoutFor(bus.options.streamPrefix).eventsStream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+describe('NATS specifics', () => {
+  it('exactly_once is deduplicated by messageId; other modes never are', async () => {
+    const bus = await makeBus();
+    const once = msg({ sessionId: 's', eventType: 'dedupe.x', deliveryMode: 'exactly_once' });
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    expect((await bus.publish(once)).duplicate).toBe(true);
+    const twice = msg({ sessionId: 's', eventType: 'dedupe.x' });
+    expect((await bus.publish(twice)).duplicate).toBe(false);
+    expect((await bus.publish(twice)).duplicate).toBe(false);
+    expect(await storedCount(bus)).toBe(3);
+  });
+
+  it('a handler running over three times ack_wait runs exactly once, its session waiting', async () => {
+    const bus = await makeBus({ ackWaitMs: 400 });
+    const starts: string[] = [];
+    await bus.subscribe(
+      'long.work',
+      async (e) => {
+        starts.push(e.messageId);
+        if ((e.payload as { long?: boolean }).long) await new Promise((r) => setTimeout(r, 1_500));
+      },
+      { componentId: randomName('long') },
+    );
+    const long = msg({ sessionId: 'l', eventType: 'long.work', payload: { long: true } });
+    const next = msg({ sessionId: 'l', eventType: 'long.work' });
+    await bus.publish(long);
+    await bus.publish(next);
+    await waitFor(() => starts.includes(next.messageId), 'the message behind the long one', 20_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(starts).toEqual([long.messageId, next.messageId]);
+  });
+
+  it('an undecodable message is dead-lettered at once with its raw text, and its session goes on', async () => {
+    const bus = await makeBus();
+    const got: string[] = [];
+    const group = randomName('strict');
+    await bus.subscribe('raw.x', (e) => void got.push(e.messageId), { group });
+    const nc = await connect({ servers: bus.options.url });
+    const { jetstream } = await import('@nats-io/jetstream');
+    await jetstream(nc).publish(messageSubject(layoutFor(bus.options.streamPrefix), 'poison', null, 'raw.x'), '{not json');
+    await nc.close();
+    const after = msg({ sessionId: 'poison', eventType: 'raw.x' });
+    await bus.publish(after);
+    await waitFor(() => got.length === 1, 'the next message of the session');
+    expect(got).toEqual([after.messageId]);
+    const [record] = await bus.getDeadLetterMessages();
+    expect(record?.attempts).toBe(0);
+    expect(record?.group).toBe(group);
+    expect(record?.envelope.sessionId).toBe('poison');
+    expect(record?.envelope.metadata['undecodable_body']).toBe('{not json');
+    expect(record?.error.code).toBe('INVALID_MESSAGE');
+  });
+
+  it('a consumer deleted from outside is recreated after the last acknowledged message', async () => {
+    const bus = await makeBus();
+    const component = randomName('gone');
+    const got: string[] = [];
+    await bus.subscribe('gone.x', (e) => void got.push(e.messageId), { group: component });
+    const first = [0, 1, 2].map((i) => msg({ sessionId: 's', eventType: 'gone.x', payload: { i } }));
+    for (const m of first) await bus.publish(m);
+    await waitFor(() => got.length === 3, 'the first three');
+    const nc = await connect({ servers: bus.options.url });
+    const layout = layoutFor(bus.options.streamPrefix);
+    const jsm = await jetstreamManager(nc);
+    await waitFor(async () => (await jsm.consumers.info(layout.eventsStream, consumerName(layout, component))).num_ack_pending === 0, 'acks');
+    await jsm.consumers.delete(layout.eventsStream, consumerName(layout, component));
+    const later = msg({ sessionId: 's', eventType: 'gone.x', payload: { i: 3 } });
+    await bus.publish(later);
+    await waitFor(() => got.length >= 4, 'the message after the deletion', 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([...first, later].map((m) => m.messageId));
+    expect((await jsm.consumers.info(layout.eventsStream, consumerName(layout, component))).name).toBe(consumerName(layout, component));
+    await nc.close();
+  });
+
+  it('while its server is away, publish fails fast with BackendUnavailableError and health is degraded', async () => {
+    const server = await OwnNatsServer.start();
+    try {
+      const bus = await NatsMessageBus.connect({ url: server.url, streamPrefix: randomName('away'), publishTimeoutMs: 500 });
+      open.push(bus);
+      await bus.publish(msg({ sessionId: 's', eventType: 'away.x' }));
+      await server.stopProcess('SIGKILL');
+      await waitFor(async () => (await bus.healthCheck()).status === 'degraded', 'degraded health');
+      await expect(bus.publish(msg({ sessionId: 's', eventType: 'away.x' }))).rejects.toBeInstanceOf(BackendUnavailableError);
+      await server.startProcess();
+      await waitFor(async () => (await bus.healthCheck()).status === 'healthy', 'healthy again', 20_000);
+      await expect(bus.publish(msg({ sessionId: 's', eventType: 'away.x' }))).resolves.toMatchObject({ duplicate: false });
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});
