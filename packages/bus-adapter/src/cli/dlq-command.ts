@@ -7,7 +7,7 @@
  */
 import { deadLetterToWire, type DeadLetterFilter, type DeadLetterRecord, type MessageBus } from '@woodwork/bus-core';
 import type { DeadLetterSelection } from './args.js';
-import { cut, formatPairs, formatTable, isoTime, shortJson, writeJson, type TextSink } from './output.js';
+import { cut, formatPairs, formatTable, isoTime, safeJson, safeText, shortJson, writeJson, type TextSink } from './output.js';
 
 export interface DlqIo {
   out: TextSink;
@@ -46,7 +46,7 @@ export async function runDlqList(
 export async function runDlqShow(bus: MessageBus, io: DlqIo, id: string): Promise<number> {
   const [record] = await bus.getDeadLetterMessages(1, { ids: [id] });
   if (!record) {
-    io.err.write(`woodwork-bus: no dead letter with id ${id}\n`);
+    io.err.write(`woodwork-bus: no dead letter with id ${safeText(id)}\n`);
     return 1;
   }
   if (io.json) writeJson(io.out, deadLetterToWire(record));
@@ -61,7 +61,7 @@ export async function runDlqRedrive(bus: MessageBus, io: DlqIo, selection: DeadL
   if (io.json) {
     writeJson(io.out, { redriven: result.redriven, skipped: result.skipped, not_found: notFound });
   } else {
-    io.out.write(`redriven ${result.redriven.length} dead letter${plural(result.redriven.length)}${list(result.redriven)}\n`);
+    io.out.write(`redriven ${result.redriven.length} dead letter${plural(result.redriven.length)}${safeText(list(result.redriven))}\n`);
     if (result.skipped.length > 0) {
       io.out.write(`skipped ${result.skipped.length}:\n`);
       io.out.write(formatTable(['ID', 'REASON'], result.skipped.map((s) => [s.id, s.reason])));
@@ -115,8 +115,10 @@ function formatRecord(r: DeadLetterRecord): string {
     ['published', isoTime(e.timestamp)],
     ['max retries', String(e.maxRetries)],
     ['metadata', shortJson(e.metadata, 200)],
+    // An entry that never decoded: its envelope is a placeholder, the entry itself is what matters.
+    ...(r.raw === undefined ? [] : [['raw entry', cut(r.raw, 2000)] as [string, string]]),
   ]);
-  return `${text}payload:\n${JSON.stringify(e.payload, null, 2)}\n`;
+  return `${text}payload:\n${safeJson(JSON.stringify(e.payload, null, 2))}\n`;
 }
 
 function errorText(r: DeadLetterRecord): string {
@@ -124,7 +126,7 @@ function errorText(r: DeadLetterRecord): string {
 }
 
 function reportNotFound(io: DlqIo, ids: readonly string[]): void {
-  for (const id of ids) io.err.write(`woodwork-bus: no dead letter with id ${id}\n`);
+  for (const id of ids) io.err.write(`woodwork-bus: no dead letter with id ${safeText(id)}\n`);
 }
 
 function plural(n: number): string {

@@ -7,6 +7,7 @@
  * `createBus` stays the caller's.
  */
 import { BusError, type MessageBus } from '@woodwork/bus-core';
+import { safeText } from './output.js';
 import { loadConfigFile, type Environment } from '../config.js';
 import { MessageBusFactory, type ResolvedBusConfig } from '../factory.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
@@ -39,7 +40,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr.write(`woodwork-bus: ${describeError(error)}\n`);
       return EXIT_FAILURE;
     }
-    io.stderr.write(`woodwork-bus: ${error.message}\n\n${USAGE}`);
+    io.stderr.write(`woodwork-bus: ${safeText(error.message)}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
   if (parsed.command.name === 'help') {
@@ -51,6 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const owned = io.createBus === undefined;
   try {
     const config = parsed.configPath === undefined ? MessageBusFactory.resolveEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
+    for (const warning of config.warnings) io.stderr.write(`woodwork-bus: warning: ${safeText(warning)}\n`);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
     if (bus.backend === 'memory') {
       io.stderr.write('woodwork-bus: note: the memory backend lives inside one process; this one sees only its own messages\n');
@@ -112,8 +114,15 @@ function interrupted(err: TextSink): number {
   return EXIT_FAILURE;
 }
 
+/** One line for stderr: the error's text, escaped and with URL secrets replaced. Never throws. */
 function describeError(error: unknown): string {
-  if (error instanceof BusError) return error.message;
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  let text: string;
+  try {
+    if (error instanceof BusError) text = error.message;
+    else if (error instanceof Error) text = `${error.name}: ${error.message}`;
+    else text = String(error);
+  } catch {
+    text = 'an error that cannot be shown';
+  }
+  return safeText(text);
 }

@@ -9,7 +9,7 @@
  * what is published from now on.
  */
 import { encodeEnvelope, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
-import { isoTime, shortJson, type TextSink } from './output.js';
+import { isoTime, safeJson, safeText, shortJson, type TextSink } from './output.js';
 
 export interface TailIo {
   out: TextSink;
@@ -44,12 +44,13 @@ function printEnvelope(io: TailIo, envelope: MessageEnvelope): void {
   // Never throw: a failing handler would be retried and dead-lettered in the tail's group.
   try {
     if (io.json) {
-      io.out.write(`${encodeEnvelope(envelope)}\n`);
+      io.out.write(`${safeJson(encodeEnvelope(envelope))}\n`);
       return;
     }
     const route = `${envelope.componentSource} -> ${envelope.componentTarget ?? '*'}`;
     const cells = [isoTime(envelope.timestamp), envelope.eventType.padEnd(24), envelope.pattern.padEnd(14), route.padEnd(28), envelope.messageId];
-    io.out.write(`${cells.join('  ')}  ${shortJson(envelope.payload, 120)}\n`);
+    // Every field may come from another process: escaped, so a message cannot drive the terminal.
+    io.out.write(`${safeText(cells.join('  '))}  ${shortJson(envelope.payload, 120)}\n`);
   } catch {
     // Output closed (a pipe reader went away): nothing useful left to do with this message.
   }
