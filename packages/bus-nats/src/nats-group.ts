@@ -42,6 +42,8 @@ export interface NatsDelivery extends LaneDelivery {
 
 export interface GroupHost extends ConsumerContext {
   nc: NatsConnection;
+  /** Resolves once the server has read everything sent before the call (one PING shared by all callers). */
+  flushAcks(): Promise<void>;
   js: JetStreamClient;
   options: ResolvedNatsBusOptions;
   metrics: MetricsRecorder;
@@ -232,13 +234,12 @@ export class NatsGroup {
     this.noteSettled(delivery.seq);
     if (how === 'term') delivery.msg.term();
     else {
-      // Confirmed, so a later health check no longer counts it pending; a lost confirmation only
-      // means a redelivery (at least once).
-      try {
-        await delivery.msg.ackAck({ timeout: this.host.options.publishTimeoutMs || 5_000 });
-      } catch {
-        // The server may have it anyway; ack_wait redelivers otherwise.
-      }
+      // A plain ack, then one shared round trip for every ack sent meanwhile: the server has read
+      // it before the session's next message starts (health no longer counts it pending), at the
+      // cost of one PING per batch instead of a reply per message. A lost ack only means a
+      // redelivery (at least once).
+      delivery.msg.ack();
+      await this.host.flushAcks();
     }
     this.wake();
   }
