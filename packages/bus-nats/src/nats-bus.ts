@@ -84,7 +84,6 @@ export class NatsMessageBus implements MessageBus {
     };
     this.groupHost = {
       nc,
-      flushAcks: () => this.flushAcks(),
       js,
       jsm,
       layout,
@@ -288,22 +287,6 @@ export class NatsMessageBus implements MessageBus {
 
   private assertOpen(operation: string): void {
     if (this.closed) throw new BusClosedError(operation);
-  }
-
-  private flushing: Promise<void> | undefined;
-  private flushAgain: Promise<void> | undefined;
-
-  /** Coalesces flushes: callers while one is in flight share the next one. */
-  private flushAcks(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = this.nc.flush().catch(() => undefined).finally(() => (this.flushing = undefined));
-      return this.flushing;
-    }
-    this.flushAgain ??= this.flushing.then(() => {
-      this.flushAgain = undefined;
-      return this.flushAcks();
-    });
-    return this.flushAgain;
   }
 
   private async watchStatus(): Promise<void> {

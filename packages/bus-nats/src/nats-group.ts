@@ -42,8 +42,6 @@ export interface NatsDelivery extends LaneDelivery {
 
 export interface GroupHost extends ConsumerContext {
   nc: NatsConnection;
-  /** Resolves once the server has read everything sent before the call (one PING shared by all callers). */
-  flushAcks(): Promise<void>;
   js: JetStreamClient;
   options: ResolvedNatsBusOptions;
   metrics: MetricsRecorder;
@@ -234,12 +232,10 @@ export class NatsGroup {
     this.noteSettled(delivery.seq);
     if (how === 'term') delivery.msg.term();
     else {
-      // A plain ack, then one shared round trip for every ack sent meanwhile: the server has read
-      // it before the session's next message starts (health no longer counts it pending), at the
-      // cost of one PING per batch instead of a reply per message. A lost ack only means a
-      // redelivery (at least once).
+      // A plain ack, not awaited: the session's next message starts at once (waiting for a reply
+      // or a PING per ack capped the bus at lanes / round trip). healthCheck flushes first, so it
+      // never counts an ack already sent as pending. A lost ack only means a redelivery.
       delivery.msg.ack();
-      await this.host.flushAcks();
     }
     this.wake();
   }
