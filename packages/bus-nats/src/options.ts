@@ -87,6 +87,10 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
   for (const key of ['handlerTimeoutMs', 'closeTimeoutMs', 'publishTimeoutMs'] as const) {
     if (resolved[key] > MAX_MS) throw new InvalidConfigError(key, `must be at most ${MAX_MS} ms (Node timers); got ${resolved[key]}`);
   }
+  if (resolved.publishBufferSize > 0) {
+    // Not built yet: a value that would be silently ignored is refused instead.
+    throw new InvalidConfigError('publishBufferSize', `must be 0 (fail fast): a buffer of publishes while NATS is away is not supported yet; got ${resolved.publishBufferSize}`);
+  }
   if (resolved.maxAckPending < resolved.maxHeldPerGroup) {
     throw new InvalidConfigError('maxAckPending', `must be at least maxHeldPerGroup (${resolved.maxHeldPerGroup}); got ${resolved.maxAckPending}`);
   }
