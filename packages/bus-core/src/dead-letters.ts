@@ -14,6 +14,8 @@ export interface DeadLetterError {
   message: string;
   /** The `BusError` code when there is one. */
   code?: string;
+  /** The error's `cause`, when it has one (an `UnrecoverableError` wrapping what went wrong). */
+  cause?: DeadLetterError;
 }
 
 export interface DeadLetterRecord {
@@ -127,37 +129,64 @@ export function matchesDeadLetterFilter(record: DeadLetterRecord, filter: DeadLe
   return true;
 }
 
+const MAX_ERROR_TEXT = 2_000;
+
 /**
- * The error part of a record, from whatever was thrown. Never throws: a thrown value whose `name`,
- * `message`, `code` or `toString` throws (or a Proxy, or `Object.create(null)`) gets a fallback
- * text, so dead-lettering cannot fail on it.
+ * What a dead-letter record says about a thrown value. Never throws, whatever was thrown (an object
+ * whose `toString`, `message` or `name` throws, a revoked `Proxy`, `Object.create(null)`, a symbol):
+ * a message must never be lost because its error cannot be printed. Unprintable parts get a fallback
+ * text naming the kind of value. The `cause` is kept one level deep.
  */
-export function errorToDeadLetterError(error: unknown): DeadLetterError {
-  if (safely(() => error instanceof Error, false)) {
-    const code = readString(error, 'code');
-    return {
-      name: readString(error, 'name') ?? 'Error',
-      message: readString(error, 'message') ?? '(the error has no readable message)',
-      ...(code !== undefined ? { code } : {}),
-    };
-  }
-  const text = safely(() => (typeof error === 'string' ? error : String(error)), undefined);
-  return { name: 'NonError', message: text ?? `a thrown value that cannot be shown (${describeValue(error)})` };
+export function errorToDeadLetterError(error: unknown, depth = 0): DeadLetterError {
+  const name = readText(error, 'name');
+  const message = readText(error, 'message');
+  const code = readText(error, 'code');
+  const causeValue = depth === 0 ? readField(error, 'cause') : undefined;
+  const isError = safeIsError(error);
+  const out: DeadLetterError = {
+    name: name ?? (isError ? 'Error' : 'NonError'),
+    message: message ?? (isError ? '' : safeString(error)),
+  };
+  if (code !== undefined) out.code = code;
+  if (causeValue !== undefined) out.cause = errorToDeadLetterError(causeValue, depth + 1);
+  return out;
 }
 
-function readString(value: unknown, key: string): string | undefined {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
-  return safely(() => {
-    const v: unknown = (value as Record<string, unknown>)[key];
-    return typeof v === 'string' ? v : undefined;
-  }, undefined);
-}
-
-function safely<T, F>(read: () => T, fallback: F): T | F {
+function safeIsError(value: unknown): boolean {
   try {
-    return read();
+    return value instanceof Error;
   } catch {
-    return fallback;
+    return false;
+  }
+}
+
+function readField(value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A string field of a thrown object, when reading it works and gives a string. */
+function readText(value: unknown, key: string): string | undefined {
+  const field = readField(value, key);
+  return typeof field === 'string' ? field.slice(0, MAX_ERROR_TEXT) : undefined;
+}
+
+/** `String(value)`, or a fallback text naming the kind of value when that throws. */
+function safeString(value: unknown): string {
+  try {
+    return String(value).slice(0, MAX_ERROR_TEXT);
+  } catch {
+    let kind: string = typeof value;
+    try {
+      kind = describeValue(value);
+    } catch {
+      // A Proxy whose traps throw: `typeof` is all that is safe.
+    }
+    return `(a thrown value that cannot be printed: ${kind})`;
   }
 }
 
@@ -169,6 +198,8 @@ export interface WireDeadLetter {
   error: string;
   error_type: string;
   error_code: string | null;
+  /** The error's cause, when it has one (`error` / `error_type` / `error_code` of it). */
+  error_cause?: { error: string; error_type: string; error_code: string | null };
   attempts: number;
   first_failed_at: number;
   failed_at: number;
@@ -186,6 +217,9 @@ export function deadLetterToWire(record: DeadLetterRecord): WireDeadLetter {
     error: record.error.message,
     error_type: record.error.name,
     error_code: record.error.code ?? null,
+    ...(record.error.cause
+      ? { error_cause: { error: record.error.cause.message, error_type: record.error.cause.name, error_code: record.error.cause.code ?? null } }
+      : {}),
     attempts: record.attempts,
     first_failed_at: record.firstFailedAt,
     failed_at: record.lastFailedAt,
@@ -218,6 +252,7 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
   const id = typeof d['dead_letter_id'] === 'string' ? d['dead_letter_id'] : fallbackId;
   if (id === undefined) throw new InvalidMessageError('dead_letter_id', 'is required');
   const code = d['error_code'];
+  const cause = d['error_cause'];
   return {
     id,
     envelope: fromWire(rawEnvelope),
@@ -225,6 +260,7 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
       name: typeof d['error_type'] === 'string' ? d['error_type'] : 'Error',
       message: String(d['error'] ?? ''),
       ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof cause === 'object' && cause !== null ? { cause: causeFromWire(cause as Record<string, unknown>) } : {}),
     },
     attempts: wireNumber(d, 'attempts', 0),
     firstFailedAt: wireNumber(d, 'first_failed_at', failedAt),
@@ -232,6 +268,15 @@ export function deadLetterFromWire(data: unknown, fallbackId?: string): DeadLett
     source: { stream: String(d['original_stream'] ?? ''), id: String(d['original_message_id'] ?? '') },
     group: String(d['group'] ?? ''),
     ...(raw === undefined ? {} : { raw }),
+  };
+}
+
+function causeFromWire(c: Record<string, unknown>): DeadLetterError {
+  const code = c['error_code'];
+  return {
+    name: typeof c['error_type'] === 'string' ? c['error_type'] : 'Error',
+    message: String(c['error'] ?? ''),
+    ...(typeof code === 'string' ? { code } : {}),
   };
 }
 

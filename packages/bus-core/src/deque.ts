@@ -34,6 +34,15 @@ export class Deque<T> {
     return item;
   }
 
+  /** Puts `item` at `index` (0 = the front); O(length), for the rare out-of-order insert. */
+  insertAt(index: number, item: T): void {
+    if (index <= 0) return this.unshift(item);
+    if (index >= this.count) return this.push(item);
+    const items = this.drain();
+    items.splice(index, 0, item);
+    for (const each of items) this.push(each);
+  }
+
   /** Keeps the items for which `keep` is true, in order; returns the removed ones. */
   retain(keep: (item: T) => boolean): T[] {
     const removed: T[] = [];

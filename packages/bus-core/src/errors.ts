@@ -19,6 +19,8 @@ export const BusErrorCode = {
   UNRECOVERABLE: 'UNRECOVERABLE',
   /** A session was deleted while one of its attempts ran (`deleteSessionQueue`). */
   SESSION_DELETED: 'SESSION_DELETED',
+  /** The server handed a delivery this process held to another consumer (its lease was lost). */
+  LEASE_LOST: 'LEASE_LOST',
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
@@ -134,6 +136,17 @@ export class SessionDeletedError extends BusError {
   override readonly name: string = 'SessionDeletedError';
   constructor(readonly sessionId: string) {
     super(BusErrorCode.SESSION_DELETED, `session ${sessionId} was deleted`);
+  }
+}
+
+/**
+ * The server gave this delivery to another consumer (its lease ran out, or renewing it failed for
+ * good): the attempt's signal aborts with it and its outcome is ignored; nothing is acknowledged.
+ */
+export class LeaseLostError extends BusError {
+  override readonly name: string = 'LeaseLostError';
+  constructor(readonly deliveryId: string | undefined) {
+    super(BusErrorCode.LEASE_LOST, `the lease of delivery ${deliveryId ?? '(no id)'} was lost: another consumer owns it now`);
   }
 }
 

@@ -11,3 +11,21 @@ export interface BusLogger {
 const noop = (): void => {};
 
 export const quietLogger: BusLogger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+
+/**
+ * The app's logger with every call guarded: a logger that throws (a closed stream, a bad
+ * serialiser) must never crash the process from a timer, nor change what the bus does.
+ */
+export function guardedLogger(logger: BusLogger): BusLogger {
+  if (logger === quietLogger) return logger;
+  const guard =
+    (level: keyof BusLogger) =>
+    (message: string, context?: Record<string, unknown>): void => {
+      try {
+        logger[level](message, context);
+      } catch {
+        // Logging failed; there is nowhere left to report it.
+      }
+    };
+  return Object.freeze({ debug: guard('debug'), info: guard('info'), warn: guard('warn'), error: guard('error') });
+}

@@ -1,104 +1,89 @@
 /**
- * Session lanes: the delivery engine every backend shares. It keeps the contract's ordering and
- * retry rules in one place:
- * - one session's deliveries run one at a time, in the order they were pushed; the next starts only
- *   after the previous succeeded or was given up (dead-lettered);
- * - different sessions run in parallel, up to the capacity the backend reports;
- * - a failed attempt waits its backoff holding only its own session (it frees its slot meanwhile);
- * - attempts = maxRetries + 1 (`at_most_once`: one), then the delivery is given up once;
+ * Session lanes: the delivery engine every backend shares. It keeps the contract's ordering, retry
+ * and settling rules in one place (the hooks and their rules are documented in lane-types.ts):
+ * - one session's deliveries run one at a time, in push order (or position order, with
+ *   `comparePositions`); the next starts only after the previous has settled: succeeded and been
+ *   acknowledged (an `at_most_once` one: acknowledged before its handler, then its handler ended),
+ *   or been dead-lettered;
+ * - different sessions run in parallel, each consumer (replica) running at most its `concurrency`;
+ * - a failed attempt waits its backoff holding only its own session (its slot is freed meanwhile);
+ * - attempts = maxRetries + 1 (`at_most_once`: one), counted as handler starts; an
+ *   `UnrecoverableError` dead-letters at once; a delivery pushed with every attempt used is
+ *   dead-lettered without running;
+ * - a settling hook (acknowledge, dead-letter, attempt start) that fails holds its lane and is
+ *   retried with the backoff; observers' throws are ignored;
  * - the handler sees `retryCount = attempt - 1` and an `AbortSignal` that fires on timeout, on
- *   `abortSession` and on `stop`.
- * The backend decides what success and giving up mean (ack, dead-letter) through the hooks.
+ *   `abortSession` (`SessionDeletedError`), on a lost lease (`LeaseLostError`) and on `stop`.
  */
+import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-runner.js';
 import { Deque } from './deque.js';
+import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, type Lane, type Phase } from './lane-table.js';
 import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
-import { BusClosedError, HandlerTimeoutError } from './errors.js';
-import type { DeliveryContext, MessageHandler } from './bus.js';
+import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
+import { LaneConsumers, type ConsumerSlot } from './lane-consumers.js';
+import { LaneSettler, attemptsAllowed } from './lane-settling.js';
+import { LeaseRenewer } from './lane-leases.js';
+import type {
+  LaneConsumer,
+  LaneDelivery,
+  LaneObserver,
+  LaneStats,
+  SessionLanesHooks,
+  SessionLanesOptions,
+} from './lane-types.js';
 
-export interface LaneDelivery {
-  readonly envelope: MessageEnvelope;
-  /** Attempts already made (before this process got it, for backends that redeliver). */
-  attemptsMade: number;
-  /** Seconds since the epoch of the first failed attempt, if any. */
-  firstFailedAt?: number;
-}
-
-/** A subscription (replica) that can run attempts. */
-export interface LaneConsumer {
-  readonly subscriptionId: string;
-  readonly group: string;
-  readonly handler: MessageHandler;
-  readonly handlerTimeoutMs: number;
-}
-
-export interface SessionLanesHooks<D extends LaneDelivery> {
-  /** The replica for the next attempt; `undefined` pauses dispatch until `pump()` is called again. */
-  pickConsumer(): LaneConsumer | undefined;
-  /** How many attempts may run at once (summed over replicas). */
-  capacity(): number;
-  /** The attempt succeeded: acknowledge. */
-  onSuccess(delivery: D, durationMs: number): void | Promise<void>;
-  /** Every attempt failed (or an `at_most_once` one did): dead-letter it. */
-  onGiveUp(delivery: D, error: unknown, attempts: number): void | Promise<void>;
-  /** One attempt failed (metrics, logs). */
-  onAttemptFailed?(delivery: D, error: unknown, attempt: number, durationMs: number): void;
-  /**
-   * A delivery has left the lanes (acknowledged, given up, or the aborted attempt of a deleted
-   * session settled), so `size` is already lower: a backend with bounded queues admits waiting
-   * publishes here. Not called for deliveries `abortSession` / `removeQueued` / `stop` return.
-   */
-  onDone?(delivery: D): void;
-  /** Delay before the attempt after `failedAttempts` failures. */
-  retryDelayMs(failedAttempts: number): number;
-  /**
-   * The envelope an attempt's handler gets (default: the delivery's, with `retryCount` set). A
-   * backend without a wire (memory) decodes a fresh copy here, so a handler that changes its
-   * envelope's objects changes nothing for other groups, later attempts or the dead letter.
-   */
-  envelopeFor?(delivery: D, attempt: number): MessageEnvelope;
-  /** A hook above threw; the lane goes on (the backend's redelivery covers a lost ack). */
-  onHookError?(error: unknown, delivery: D): void;
-}
-
-interface Lane<D> {
-  readonly key: string;
-  readonly queue: Deque<D>;
-  /** An attempt runs or waits for its retry. */
-  busy: boolean;
-  context?: AttemptContext;
-  retryTimer?: NodeJS.Timeout;
-  abandoned: boolean;
-}
-
-type AttemptResult = { ok: true } | { ok: false; error: unknown };
-
-export interface LaneStats {
-  /** Pushed, not started. */
-  queued: number;
-  /** Attempts running now. */
-  running: number;
-  /** Deliveries waiting for their retry. */
-  retrying: number;
-}
+export type * from './lane-types.js';
 
 export class SessionLanes<D extends LaneDelivery> {
   private readonly lanes = new Map<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
-  private queuedCount = 0;
-  private runningCount = 0;
-  private retryingCount = 0;
+  private readonly consumers = new LaneConsumers();
+  private readonly byId = new Map<string, Held<D>>();
+  private readonly deadlines = new DeadlineTicker();
+  private readonly renewer: LeaseRenewer<D> | undefined;
+  private readonly counts = new LaneCounts();
+  private readonly settler: LaneSettler<D>;
+  /** Settling hooks whose promise has not settled: `stop` waits for them as for running attempts. */
+  private settlesInFlight = 0;
   private pumpScheduled = false;
+  private pumping = false;
+  private pumpAgain = false;
   private stopped = false;
   private readonly settledWaiters: Array<() => void> = [];
-  /** Attempts with a deadline; one ticker checks them instead of a timer per attempt. */
-  private readonly watched = new Set<RunningAttempt>();
-  private ticker: NodeJS.Timeout | undefined;
-  private tickMs = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly hooks: SessionLanesHooks<D>) {}
+  constructor(
+    private readonly hooks: SessionLanesHooks<D>,
+    private readonly observer: LaneObserver<D> = {},
+    options: SessionLanesOptions = {},
+  ) {
+    this.settler = new LaneSettler<D>({
+      hooks,
+      observer,
+      counts: this.counts,
+      setPhase: (lane, phase) => this.setPhase(lane, phase),
+      wait: (lane, phase, delayMs, then) => this.wait(lane, phase, delayMs, then),
+      completeHead: (lane, held) => this.completeHead(lane, held),
+      endInterrupted: (lane, held) => this.endInterrupted(lane, held),
+      interrupted: (lane, held) => this.interrupted(lane, held),
+      safely: (observe) => this.safely(observe),
+      clearFailing: (held) => this.clearFailing(held),
+      settleStarted: () => void this.settlesInFlight++,
+      settleEnded: () => this.settleEnded(),
+    });
+    const leaseMs = options.leaseMs ?? 0;
+    if (hooks.renew && leaseMs > 0) {
+      const renew = hooks.renew.bind(hooks);
+      this.renewer = new LeaseRenewer<D>(Math.max(1, Math.floor(leaseMs / 3)), {
+        renew,
+        held: () => this.heldDeliveries(),
+        lost: (lost) => this.leaseLost(lost),
+        failed: (error, batch) => this.safely(() => this.observer.renewFailed?.(error, batch)),
+      });
+    }
+  }
 
   get stats(): LaneStats {
-    return { queued: this.queuedCount, running: this.runningCount, retrying: this.retryingCount };
+    return this.counts.stats();
   }
 
   /** Sessions with deliveries not yet finished (each has a lane; an idle session has none). */
@@ -106,91 +91,112 @@ export class SessionLanes<D extends LaneDelivery> {
     return this.lanes.size;
   }
 
-  /** How often handler deadlines are checked now (ms); undefined when no attempt has one. */
-  get deadlineCheckMs(): number | undefined {
-    return this.ticker ? this.tickMs : undefined;
-  }
-
-  /** Deliveries not yet finished: queued, running or waiting for a retry. */
+  /** Deliveries not yet finished: queued, running, waiting for a retry or settling. */
   get size(): number {
-    return this.queuedCount + this.runningCount + this.retryingCount;
+    return this.counts.held;
   }
 
-  push(delivery: D): void {
-    if (this.stopped) return;
+  /** Adds a consumer; it takes deliveries from the next turn on. */
+  attach(consumer: LaneConsumer): void {
+    this.consumers.attach(consumer);
+    this.schedulePump();
+  }
+
+  /** Takes a consumer out: it gets no new attempt; those it runs finish. False when unknown. */
+  detach(subscriptionId: string): boolean {
+    return this.consumers.detach(subscriptionId);
+  }
+
+  /** Attached consumers. */
+  get consumerCount(): number {
+    return this.consumers.size;
+  }
+
+  /**
+   * Takes a delivery. Returns false when it was not added: the lanes are stopped, or they already
+   * hold a delivery with its `deliveryId` (whose `attemptsMade` is raised to the pushed count).
+   */
+  push(delivery: D): boolean {
+    if (this.stopped) return false;
+    const id = delivery.deliveryId;
+    if (id !== undefined) {
+      const existing = this.byId.get(id);
+      if (existing) {
+        if (delivery.attemptsMade > existing.delivery.attemptsMade) existing.delivery.attemptsMade = delivery.attemptsMade;
+        return false;
+      }
+    }
+    const held = newHeld(delivery);
+    if (id !== undefined) this.byId.set(id, held);
+    this.counts.held++;
+    this.renewer?.ensureRunning();
     const key = delivery.envelope.sessionId;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { key, queue: new Deque<D>(), busy: false, abandoned: false };
+      lane = newLane<D>(key);
       this.lanes.set(key, lane);
     }
-    lane.queue.push(delivery);
-    this.queuedCount++;
-    if (!lane.busy && lane.queue.length === 1) {
-      this.ready.push(lane);
-      this.schedulePump();
+    if (lane.queue.length === 0) {
+      lane.queue.push(held);
+      this.makeReady(lane);
+    } else if (this.hooks.comparePositions) {
+      const overtaken = insertByPosition(lane, held, this.hooks.comparePositions);
+      if (overtaken !== undefined) this.safely(() => this.observer.outOfOrder?.(delivery, overtaken));
+    } else {
+      lane.queue.push(held);
     }
+    return true;
   }
 
-  /** Starts what capacity allows; call again when a consumer arrives or capacity grows. */
+  /** Starts what free consumer slots allow. */
   pump(): void {
     this.pumpScheduled = false;
-    if (this.stopped) return;
-    const capacity = this.hooks.capacity();
-    while (this.runningCount < capacity && this.ready.length > 0) {
-      const consumer = this.hooks.pickConsumer();
-      if (!consumer) return;
-      const lane = this.ready.shift() as Lane<D>;
-      if (lane.abandoned || lane.busy || lane.queue.length === 0) continue;
-      this.queuedCount--;
-      this.startAttempt(lane, consumer);
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.pumpOnce();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
     }
   }
 
   /**
-   * Drops a session: its queued deliveries are removed and returned, its running attempt is aborted
-   * (its outcome ignored), its retry timer cleared.
+   * Drops a session: its deliveries are removed and returned (the running one too), its running
+   * attempt is aborted with `SessionDeletedError` (its outcome ignored), its waits cancelled.
    */
   abortSession(sessionId: string): D[] {
     const lane = this.lanes.get(sessionId);
     if (!lane) return [];
-    return this.abandonLane(lane);
-  }
-
-  /** Removes queued (not started) deliveries matching `drop`; returns them. */
-  removeQueued(drop: (delivery: D) => boolean): D[] {
-    const removed: D[] = [];
-    for (const lane of this.lanes.values()) {
-      const head = lane.busy ? lane.queue.shift() : undefined;
-      const out = lane.queue.retain((d) => !drop(d));
-      if (head !== undefined) lane.queue.unshift(head);
-      this.queuedCount -= out.length;
-      removed.push(...out);
-      // An idle lane left empty must go, or every session ever trimmed would keep one.
-      if (!lane.busy && lane.queue.length === 0) this.lanes.delete(lane.key);
-    }
-    return removed;
+    this.lanes.delete(sessionId);
+    lane.attempt?.context.abort(new SessionDeletedError(sessionId));
+    return this.abandon(lane);
   }
 
   /**
-   * Stops dispatching, aborts running attempts and waits up to `timeoutMs` for them to settle.
-   * An attempt that still succeeds is acknowledged; one that fails is neither retried nor
-   * dead-lettered (a persistent backend redelivers it). Returns the deliveries never finished.
-   * With `abort: false` running attempts are left to finish on their own and nothing waits for them
-   * (a handler may be the one stopping its own lanes, by unsubscribing).
+   * Stops dispatching, aborts running attempts and waits up to `timeoutMs` for them (and settling
+   * hooks in flight) to settle. An attempt that still succeeds is acknowledged (once, not retried);
+   * one that fails is neither retried nor dead-lettered (a persistent backend redelivers it).
+   * Returns the deliveries never finished. With `abort: false` running attempts are left to finish
+   * on their own and nothing waits for them (a handler may be the one stopping its own lanes).
    */
   async stop(timeoutMs: number, options: { abort?: boolean } = {}): Promise<D[]> {
     const abort = options.abort ?? true;
     this.stopped = true;
+    this.renewer?.stop();
     for (const lane of this.lanes.values()) {
-      if (lane.retryTimer) {
-        clearTimeout(lane.retryTimer);
-        lane.retryTimer = undefined;
-        this.retryingCount--;
+      if (lane.timer) {
+        this.cancelWait(lane);
+        this.setPhase(lane, 'none');
       }
-      if (abort) lane.context?.abort(new BusClosedError('delivery'));
+      if (abort) lane.attempt?.context.abort(new BusClosedError('delivery'));
     }
-    if (abort && this.runningCount > 0) {
+    if (abort && this.counts.running + this.settlesInFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.settledWaiters.push(() => {
@@ -200,66 +206,308 @@ export class SessionLanes<D extends LaneDelivery> {
       });
     }
     const unfinished: D[] = [];
-    for (const lane of this.lanes.values()) for (const d of lane.queue) unfinished.push(d);
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = undefined;
-    this.watched.clear();
+    // Attempts still running (abort: false, or past the timeout) end in abandoned lanes: nothing
+    // is acknowledged or retried after this.
+    for (const lane of this.lanes.values()) unfinished.push(...this.abandon(lane));
+    this.deadlines.clear();
     this.lanes.clear();
-    this.queuedCount = 0;
+    this.byId.clear();
     return unfinished;
   }
 
-  private abandonLane(lane: Lane<D>): D[] {
-    lane.abandoned = true;
-    this.lanes.delete(lane.key);
-    if (lane.retryTimer) {
-      clearTimeout(lane.retryTimer);
-      lane.retryTimer = undefined;
-      this.retryingCount--;
-    }
-    lane.context?.abort(new BusClosedError('delivery of a deleted session'));
-    const items = lane.queue.drain();
-    this.queuedCount -= lane.busy ? Math.max(0, items.length - 1) : items.length;
-    return items;
-  }
-
   /**
-   * Handler timeouts fire from a shared ticker running every tenth of the shortest timeout (1 ms at
-   * least), so an attempt fails between `handlerTimeoutMs` and 1.1x that after it started.
+   * Empties a lane for good and returns its deliveries. An attempt or hook in flight still counts
+   * (in `size` and in its phase) until it ends; its end is then ignored.
    */
-  private watchDeadline(attempt: RunningAttempt, timeoutMs: number): void {
-    this.watched.add(attempt);
-    const tickMs = Math.max(1, Math.floor(timeoutMs / 10));
-    if (this.ticker && tickMs >= this.tickMs) return;
-    if (this.ticker) clearInterval(this.ticker);
-    this.tickMs = tickMs;
-    this.ticker = setInterval(() => this.checkDeadlines(), tickMs);
+  private abandon(lane: Lane<D>): D[] {
+    lane.abandoned = true;
+    const inFlight = this.isInFlight(lane);
+    this.cancelWait(lane);
+    const items = lane.queue.drain();
+    for (const held of items) {
+      if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+      this.clearFailing(held);
+    }
+    if (inFlight) {
+      this.counts.held -= items.length - 1;
+    } else {
+      this.setPhase(lane, 'none');
+      this.counts.held -= items.length;
+    }
+    return items.map((h) => h.delivery);
   }
 
-  private checkDeadlines(): void {
-    const now = performance.now();
-    let shortest = Number.POSITIVE_INFINITY;
-    for (const attempt of this.watched) {
-      if (attempt.isSettled) this.watched.delete(attempt);
-      else if (attempt.deadline <= now) {
-        this.watched.delete(attempt);
-        attempt.timeOut();
-      } else if (attempt.timeoutMs < shortest) shortest = attempt.timeoutMs;
+  // ---- dispatch ----
+
+  private pumpOnce(): void {
+    if (this.stopped) return;
+    while (this.ready.length > 0) {
+      const lane = this.ready.peek() as Lane<D>;
+      const head = lane.queue.peek();
+      if (lane.abandoned || lane.phase !== 'ready' || head === undefined) {
+        this.ready.shift();
+        continue;
+      }
+      if (head.begun === undefined && this.attemptsLeft(head.delivery) <= 0) {
+        this.ready.shift();
+        this.settler.giveUpUnstarted(lane, head);
+        continue;
+      }
+      const slot = this.consumers.take();
+      if (!slot) return;
+      this.ready.shift();
+      void this.runHead(lane, head, slot);
     }
-    if (!this.ticker) return;
-    if (this.watched.size === 0) {
-      clearInterval(this.ticker);
-      this.ticker = undefined;
-      this.tickMs = Number.POSITIVE_INFINITY;
+  }
+
+  private makeReady(lane: Lane<D>): void {
+    const head = lane.queue.peek() as Held<D>;
+    if (head.begun === undefined && this.attemptsLeft(head.delivery) <= 0) {
+      this.settler.giveUpUnstarted(lane, head);
       return;
     }
-    // The short timeouts are gone: tick at the pace of the shortest one left, not 1000 times a second.
-    const tickMs = Math.max(1, Math.floor(shortest / 10));
-    if (tickMs > this.tickMs) {
-      clearInterval(this.ticker);
-      this.tickMs = tickMs;
-      this.ticker = setInterval(() => this.checkDeadlines(), tickMs);
+    this.setPhase(lane, 'ready');
+    this.ready.push(lane);
+    if (this.pumping) this.pumpAgain = true;
+    else this.schedulePump();
+  }
+
+  /** Begin hook, the at-most-once acknowledgement, then the handler; then what its outcome asks. */
+  private async runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): Promise<void> {
+    const delivery = held.delivery;
+    held.started = true;
+    this.setPhase(lane, 'starting');
+    if (held.begun === undefined) {
+      const attempt = delivery.attemptsMade + 1;
+      if (this.hooks.beginAttempt) {
+        try {
+          const returned = this.hooks.beginAttempt(delivery, attempt, slot.consumer);
+          if (isThenable(returned)) await returned;
+        } catch (error) {
+          this.freeSlot(slot);
+          this.settler.retryAfterFailure(lane, held, 'beginAttempt', error, 'retrying', () => this.makeReady(lane));
+          return;
+        }
+        if (this.interrupted(lane, held)) {
+          this.freeSlot(slot);
+          this.endInterrupted(lane, held);
+          return;
+        }
+      }
+      held.begun = attempt;
+      if (attempt > delivery.attemptsMade) delivery.attemptsMade = attempt;
+      this.clearFailing(held);
     }
+    if (delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE && !held.acked) {
+      try {
+        const returned = this.hooks.acknowledge(delivery, 'at-most-once');
+        if (isThenable(returned)) await returned;
+      } catch (error) {
+        this.freeSlot(slot);
+        this.settler.retryAfterFailure(lane, held, 'acknowledge', error, 'retrying', () => this.makeReady(lane));
+        return;
+      }
+      held.acked = true;
+      this.clearFailing(held);
+      if (this.interrupted(lane, held)) {
+        this.freeSlot(slot);
+        this.endInterrupted(lane, held);
+        return;
+      }
+    }
+    const attempt = held.begun as number;
+    held.begun = undefined;
+    const startedAt = performance.now();
+    const result = await this.runHandler(lane, delivery, attempt, slot.consumer, startedAt);
+    this.freeSlot(slot);
+    this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
+    if (this.settledWaiters.length > 0) this.notifySettled();
+  }
+
+  private runHandler(lane: Lane<D>, delivery: D, attempt: number, consumer: LaneConsumer, startedAt: number): Promise<AttemptResult> {
+    this.setPhase(lane, 'running');
+    let envelope: MessageEnvelope;
+    try {
+      envelope = this.hooks.envelopeFor
+        ? this.hooks.envelopeFor(delivery, attempt)
+        : delivery.envelope.retryCount === attempt - 1
+          ? delivery.envelope
+          : { ...delivery.envelope, retryCount: attempt - 1 };
+    } catch (error) {
+      // The handler never saw it, but the start is counted: a broken decode must not loop forever.
+      return Promise.resolve({ ok: false, error });
+    }
+    const running = new RunningAttempt(consumer, attempt, startedAt);
+    lane.attempt = running;
+    if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
+    running.run(envelope);
+    return running.done.then((result) => {
+      lane.attempt = undefined;
+      this.deadlines.forget(running);
+      return result;
+    });
+  }
+
+  private afterAttempt(lane: Lane<D>, held: Held<D>, attempt: number, result: AttemptResult, durationMs: number, consumer: LaneConsumer): void {
+    const delivery = held.delivery;
+    if (lane.abandoned || held.lost) {
+      this.endInterrupted(lane, held);
+      return;
+    }
+    if (result.ok) {
+      this.safely(() => this.observer.handled?.(delivery, durationMs, consumer));
+      if (held.acked) this.completeHead(lane, held);
+      else this.settler.settle(lane, held);
+      return;
+    }
+    if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
+    const error = result.error;
+    this.safely(() => this.observer.attemptFailed?.(delivery, error, attempt, durationMs));
+    if (this.stopped) {
+      this.endInterrupted(lane, held);
+      return;
+    }
+    const unrecoverable = isUnrecoverable(error);
+    if (unrecoverable || attempt >= attemptsAllowed(delivery)) {
+      held.failure = { error, attempts: attempt, reason: unrecoverable ? 'unrecoverable' : 'exhausted' };
+      this.settler.settle(lane, held);
+      return;
+    }
+    this.wait(lane, 'retrying', this.hooks.retryDelayMs(attempt), () => this.makeReady(lane));
+  }
+
+  private completeHead(lane: Lane<D>, held: Held<D>): void {
+    this.clearFailing(held);
+    lane.queue.shift();
+    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    this.counts.held--;
+    this.setPhase(lane, 'none');
+    this.safely(() => this.observer.left?.(held.delivery));
+    this.advance(lane);
+  }
+
+  /** The head's session was deleted, its lease lost, or the lanes stopped while it was in flight. */
+  private endInterrupted(lane: Lane<D>, held: Held<D>): void {
+    this.clearFailing(held);
+    if (lane.abandoned) {
+      this.counts.held--;
+      this.setPhase(lane, 'none');
+      this.safely(() => this.observer.left?.(held.delivery));
+      return;
+    }
+    if (held.lost) {
+      this.dropHead(lane, held);
+      return;
+    }
+    // Stopped: it stays in its lane, and `stop` returns it as unfinished.
+    this.setPhase(lane, 'none');
+  }
+
+  private dropHead(lane: Lane<D>, held: Held<D>): void {
+    lane.queue.shift();
+    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    this.counts.held--;
+    this.setPhase(lane, 'none');
+    this.safely(() => this.observer.left?.(held.delivery));
+    this.advance(lane);
+  }
+
+  private advance(lane: Lane<D>): void {
+    if (this.stopped || lane.abandoned) return;
+    if (lane.queue.length > 0) this.makeReady(lane);
+    else if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
+  }
+
+  // ---- leases and positions ----
+
+  private heldDeliveries(): D[] {
+    const out: D[] = [];
+    for (const lane of this.lanes.values()) for (const held of lane.queue) out.push(held.delivery);
+    return out;
+  }
+
+  /** The server gave these to another consumer: drop each without acknowledging it. */
+  private leaseLost(lost: readonly D[]): void {
+    for (const delivery of lost) {
+      const lane = this.lanes.get(delivery.envelope.sessionId);
+      if (!lane) continue;
+      const at = findHeld(lane, delivery);
+      if (!at || at.held.lost) continue;
+      const { held: found, index } = at;
+      found.lost = true;
+      this.safely(() => this.observer.leaseLost?.(delivery));
+      if (index > 0) {
+        lane.queue.retain((h) => h !== found);
+        if (delivery.deliveryId !== undefined) this.byId.delete(delivery.deliveryId);
+        this.counts.held--;
+        this.safely(() => this.observer.left?.(delivery));
+        continue;
+      }
+      if (lane.attempt) {
+        lane.attempt.context.abort(new LeaseLostError(delivery.deliveryId));
+        continue; // the attempt's end drops it
+      }
+      if (this.isInFlight(lane)) continue; // a hook's end drops it
+      this.cancelWait(lane);
+      this.dropHead(lane, found);
+    }
+  }
+
+  // ---- bookkeeping ----
+
+  private wait(lane: Lane<D>, phase: 'retrying' | 'settling', delayMs: number, then: () => void): void {
+    this.setPhase(lane, phase);
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      if (lane.abandoned || this.stopped) return;
+      then();
+    }, delayMs);
+  }
+
+  private cancelWait(lane: Lane<D>): void {
+    if (!lane.timer) return;
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+  }
+
+  /** An attempt runs, or a hook's promise is pending, for the lane's head. */
+  private isInFlight(lane: Lane<D>): boolean {
+    return lane.phase === 'starting' || lane.phase === 'running' || (lane.phase === 'settling' && lane.timer === undefined);
+  }
+
+  private interrupted(lane: Lane<D>, held: Held<D>): boolean {
+    return lane.abandoned || held.lost || this.stopped;
+  }
+
+  private setPhase(lane: Lane<D>, phase: Phase): void {
+    this.counts.setPhase(lane, phase);
+  }
+
+  private freeSlot(slot: ConsumerSlot): void {
+    slot.running--;
+    // `stop` may be waiting: check once the slot's next state (settling, retrying, unfinished) is set.
+    if (this.settledWaiters.length > 0) queueMicrotask(() => this.notifySettled());
+    if (slot.attached && !this.stopped) {
+      if (this.pumping) this.pumpAgain = true;
+      else if (this.ready.length > 0) this.schedulePump();
+    }
+  }
+
+  private clearFailing(held: Held<D>): void {
+    this.counts.clearFailing(held);
+  }
+
+  private settleEnded(): void {
+    this.settlesInFlight--;
+    if (this.settledWaiters.length > 0) this.notifySettled();
+  }
+
+  private notifySettled(): void {
+    if (this.counts.running + this.settlesInFlight === 0) for (const wake of this.settledWaiters.splice(0)) wake();
+  }
+
+  private attemptsLeft(delivery: D): number {
+    return attemptsAllowed(delivery) - delivery.attemptsMade;
   }
 
   private schedulePump(): void {
@@ -268,199 +516,16 @@ export class SessionLanes<D extends LaneDelivery> {
     queueMicrotask(() => this.pump());
   }
 
-  private startAttempt(lane: Lane<D>, consumer: LaneConsumer): void {
-    const delivery = lane.queue.peek() as D;
-    lane.busy = true;
-    this.runningCount++;
-    const attempt = delivery.attemptsMade + 1;
-    const context = new AttemptContext(attempt, consumer.group, consumer.subscriptionId);
-    lane.context = context;
-    const envelope = this.hooks.envelopeFor
-      ? this.hooks.envelopeFor(delivery, attempt)
-      : delivery.envelope.retryCount === attempt - 1
-        ? delivery.envelope
-        : { ...delivery.envelope, retryCount: attempt - 1 };
-    const startedAt = performance.now();
-    const timeoutMs = consumer.handlerTimeoutMs;
-    const running = new RunningAttempt(timeoutMs > 0 ? startedAt + timeoutMs : Number.POSITIVE_INFINITY, timeoutMs, context);
-    if (timeoutMs > 0) this.watchDeadline(running, timeoutMs);
-    running.run(consumer, envelope);
-    running.done.then((result) => {
-      this.watched.delete(running);
-      return this.finishAttempt(lane, delivery, attempt, result, performance.now() - startedAt);
-    });
-  }
-
-  private async finishAttempt(lane: Lane<D>, delivery: D, attempt: number, result: AttemptResult, durationMs: number): Promise<void> {
-    lane.context = undefined;
-    delivery.attemptsMade = attempt;
-    if (lane.abandoned) {
-      this.attemptSettled();
-      this.callDone(delivery);
-      return;
-    }
-    if (result.ok) {
-      await this.callHook(() => this.hooks.onSuccess(delivery, durationMs), delivery);
-      this.completeHead(lane);
-      this.callDone(delivery);
-      return;
-    }
-    if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
-    if (this.hooks.onAttemptFailed) {
-      try {
-        this.hooks.onAttemptFailed(delivery, result.error, attempt, durationMs);
-      } catch (error) {
-        // Metrics or logging failed; the retry (or giving up) must still happen.
-        this.hooks.onHookError?.(error, delivery);
-      }
-    }
-    if (this.stopped) {
-      this.attemptSettled();
-      return;
-    }
-    const attemptsAllowed =
-      delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1;
-    if (attempt >= attemptsAllowed) {
-      await this.callHook(() => this.hooks.onGiveUp(delivery, result.error, attempt), delivery);
-      this.completeHead(lane);
-      this.callDone(delivery);
-      return;
-    }
-    this.runningCount--;
-    this.retryingCount++;
-    lane.retryTimer = setTimeout(() => {
-      lane.retryTimer = undefined;
-      this.retryingCount--;
-      if (lane.abandoned || this.stopped) return;
-      lane.busy = false;
-      this.queuedCount++;
-      this.ready.push(lane);
-      this.pump();
-    }, this.hooks.retryDelayMs(attempt));
-    this.notifySettled();
-    this.schedulePump();
-  }
-
-  private completeHead(lane: Lane<D>): void {
-    this.runningCount--;
-    lane.busy = false;
-    if (!lane.abandoned) {
-      lane.queue.shift();
-      if (lane.queue.length > 0) this.ready.push(lane);
-      else this.lanes.delete(lane.key);
-    }
-    this.notifySettled();
-    if (!this.stopped) this.pump();
-  }
-
-  private attemptSettled(): void {
-    this.runningCount--;
-    this.notifySettled();
-    this.schedulePump();
-  }
-
-  private notifySettled(): void {
-    if (this.runningCount === 0 && this.settledWaiters.length > 0) {
-      for (const wake of this.settledWaiters.splice(0)) wake();
-    }
-  }
-
-  private callDone(delivery: D): void {
-    if (!this.hooks.onDone) return;
+  /** Runs an observer; its throw is counted and ignored. */
+  private safely(observe: () => void): void {
     try {
-      this.hooks.onDone(delivery);
-    } catch (error) {
-      this.hooks.onHookError?.(error, delivery);
-    }
-  }
-
-  private async callHook(fn: () => void | Promise<void>, delivery: D): Promise<void> {
-    try {
-      await fn();
-    } catch (error) {
-      this.hooks.onHookError?.(error, delivery);
+      observe();
+    } catch {
+      this.counts.observerErrors++;
     }
   }
 }
 
-
-/**
- * The handler's `DeliveryContext`. Its `AbortController` is made only when the handler reads
- * `signal` (most never do; making one per delivery cost a sixth of the memory bus's time).
- */
-class AttemptContext implements DeliveryContext {
-  private controller: AbortController | undefined;
-  private abortReason: unknown;
-  private aborted = false;
-
-  constructor(
-    readonly attempt: number,
-    readonly group: string,
-    readonly subscriptionId: string,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-  }
-}
-
-const OK: AttemptResult = { ok: true };
-
-/** One running attempt. Resolves (never rejects) with its outcome; `timeOut()` fails it early. */
-class RunningAttempt {
-  readonly done: Promise<AttemptResult>;
-  private resolve!: (result: AttemptResult) => void;
-  private settled = false;
-
-  constructor(
-    readonly deadline: number,
-    readonly timeoutMs: number,
-    private readonly context: AttemptContext,
-  ) {
-    this.done = new Promise<AttemptResult>((resolve) => (this.resolve = resolve));
-  }
-
-  get isSettled(): boolean {
-    return this.settled;
-  }
-
-  run(consumer: LaneConsumer, envelope: MessageEnvelope): void {
-    try {
-      const returned = consumer.handler(envelope, this.context);
-      if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
-        (returned as PromiseLike<unknown>).then(
-          () => this.settle(OK),
-          (error: unknown) => this.settle({ ok: false, error }),
-        );
-      } else {
-        this.settle(OK);
-      }
-    } catch (error) {
-      this.settle({ ok: false, error });
-    }
-  }
-
-  timeOut(): void {
-    if (this.settled) return;
-    const error = new HandlerTimeoutError(this.timeoutMs);
-    this.context.abort(error);
-    this.settle({ ok: false, error });
-  }
-
-  private settle(result: AttemptResult): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolve(result);
-  }
+function isThenable(value: unknown): value is Promise<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -1,7 +1,7 @@
 /**
  * SessionLanes, the delivery engine every backend shares: order within a session, parallelism
- * across sessions up to capacity, the replicas pickConsumer chooses, removing what has not started,
- * onDone, and what a session leaves behind once it has nothing left.
+ * across sessions up to each consumer's concurrency, the replicas attempts go to, `left`, and what a
+ * session leaves behind once it has nothing left.
  */
 import { describe, expect, it } from 'vitest';
 import type { DeliveryContext, MessageEnvelope } from '../src/index.js';
@@ -33,7 +33,7 @@ describe('ordering and parallelism', () => {
       expect(h.successes.filter((d) => d.envelope.sessionId === session).map(nOf)).toEqual([...Array(30).keys()]);
     }
     expect(h.lanes.size).toBe(0);
-    expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 0 });
+    expect(h.lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
   });
 
   it('runs different sessions in parallel, never more than capacity at once', async () => {
@@ -53,7 +53,7 @@ describe('ordering and parallelism', () => {
     await settle();
     expect(gates.size).toBe(3);
     expect([...gates.keys()]).toEqual(['a', 'b', 'c']);
-    expect(h.lanes.stats).toEqual({ queued: 2, running: 3, retrying: 0 });
+    expect(h.lanes.stats).toMatchObject({ queued: 2, running: 3, retrying: 0 });
 
     gates.get('b')!.open();
     await waitFor(() => gates.has('d'), 'd to start when b finished');
@@ -67,47 +67,49 @@ describe('ordering and parallelism', () => {
     expect(maxRunning).toBe(3);
   });
 
-  it('starts more when capacity grows and pump() is called', async () => {
+  it('starts more when a consumer is attached', async () => {
     const started: string[] = [];
     const release = gate();
-    const h = makeLanes(async (envelope) => {
+    const handler = async (envelope: MessageEnvelope): Promise<void> => {
       started.push(envelope.sessionId);
       await release.promise;
-    }, { capacity: 1 });
+    };
+    const h = makeLanes(handler, { capacity: 1 });
     for (const s of ['a', 'b', 'c']) h.lanes.push(delivery(s, 0));
     await waitFor(() => started.length === 1, 'one start');
-    h.state.capacity = 3;
-    h.lanes.pump();
+    await settle();
+    expect(started).toHaveLength(1);
+    h.lanes.attach({ subscriptionId: 'sub-2', group: 'g', handler, handlerTimeoutMs: 0, concurrency: 2 });
     await waitFor(() => started.length === 3, 'three starts');
     release.open();
     await waitFor(() => h.successes.length === 3, 'three successes');
   });
 
-  it('waits while no consumer is there, and resumes on pump()', async () => {
+  it('waits while no consumer is attached, and resumes when one is', async () => {
     const seen: string[] = [];
     const h = makeLanes(() => {
       seen.push('ran');
     });
-    const consumer = h.consumers.pop()!;
+    const consumer = h.consumers[0]!;
+    h.lanes.detach(consumer.subscriptionId);
     h.lanes.push(delivery('s', 1));
     await settle();
     expect(seen).toEqual([]);
     expect(h.lanes.stats.queued).toBe(1);
-    h.consumers.push(consumer);
-    h.lanes.pump();
+    h.lanes.attach(consumer);
     await waitFor(() => h.successes.length === 1, 'the delivery to run');
     expect(seen).toEqual(['ran']);
   });
 
-  it('hands attempts to the replicas pickConsumer chooses, with their group and subscription id', async () => {
+  it('hands attempts to the attached replicas in turn, with their group and subscription id', async () => {
     const contexts: Array<Pick<DeliveryContext, 'group' | 'subscriptionId'>> = [];
     const handler = (_e: MessageEnvelope, c: DeliveryContext): void => {
       contexts.push({ group: c.group, subscriptionId: c.subscriptionId });
     };
     const h = makeLanes(handler, {
       consumers: [
-        { subscriptionId: 'r1', group: 'workers', handler, handlerTimeoutMs: 0 },
-        { subscriptionId: 'r2', group: 'workers', handler, handlerTimeoutMs: 0 },
+        { subscriptionId: 'r1', group: 'workers', handler, handlerTimeoutMs: 0, concurrency: 4 },
+        { subscriptionId: 'r2', group: 'workers', handler, handlerTimeoutMs: 0, concurrency: 4 },
       ],
     });
     for (let i = 0; i < 4; i++) h.lanes.push(delivery(`s${i}`, i));
@@ -117,26 +119,7 @@ describe('ordering and parallelism', () => {
   });
 });
 
-describe('removeQueued', () => {
-  it('removes matching deliveries that have not started, never the running one', async () => {
-    const release = gate();
-    const ran: number[] = [];
-    const h = makeLanes(async (envelope) => {
-      ran.push(envelope.payload['n'] as number);
-      if (envelope.payload['n'] === 1) await release.promise;
-    });
-    for (let i = 1; i <= 5; i++) h.lanes.push(delivery('s', i));
-    await waitFor(() => ran.length === 1, 'the first to start');
-    const removed = h.lanes.removeQueued((d) => nOf(d) % 2 === 1);
-    expect(removed.map(nOf)).toEqual([3, 5]);
-    expect(h.lanes.stats).toEqual({ queued: 2, running: 1, retrying: 0 });
-    release.open();
-    await waitFor(() => h.successes.length === 3, 'the rest');
-    expect(ran).toEqual([1, 2, 4]);
-  });
-});
-
-describe('onDone', () => {
+describe('left', () => {
   it('is called once per delivery that left the lanes, after its room was freed', async () => {
     let fail = true;
     const h = makeLanes(
@@ -167,7 +150,7 @@ describe('onDone', () => {
 });
 
 describe('what a session leaves behind', () => {
-  it('keeps no lane once a session has nothing left: 10,000 sessions acknowledged, given up, aborted or removed', async () => {
+  it('keeps no lane once a session has nothing left: 10,000 sessions acknowledged or given up, then aborted', async () => {
     let n = 0;
     const h = makeLanes(
       (envelope) => {
@@ -181,13 +164,12 @@ describe('what a session leaves behind', () => {
     await waitFor(() => h.successes.length + h.giveUps.length === 10_000, 'every delivery done', 20_000);
     expect(h.lanes.sessions).toBe(0);
 
-    h.state.capacity = 0; // nothing starts: everything stays queued
+    h.lanes.detach('sub-1'); // nothing starts: everything stays queued
     for (let s = 0; s < 100; s++) h.lanes.push(delivery(`q${s}`, 0));
     expect(h.lanes.sessions).toBe(100);
-    for (let s = 0; s < 50; s++) h.lanes.abortSession(`q${s}`);
-    expect(h.lanes.removeQueued(() => true)).toHaveLength(50);
+    for (let s = 0; s < 100; s++) h.lanes.abortSession(`q${s}`);
     expect(h.lanes.sessions).toBe(0);
-    expect(h.lanes.stats).toEqual({ queued: 0, running: 0, retrying: 0 });
+    expect(h.lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
     expect(n).toBe(10_000);
   });
 });

@@ -18,6 +18,7 @@ import {
   assertSameGroupSpec,
   errorToDeadLetterError,
   groupReceives,
+  guardedLogger,
   isTargeted,
   preparePublish,
   redriveSkipReason,
@@ -30,6 +31,7 @@ import {
   type EnvelopeInit,
   type HealthReport,
   type HealthStatus,
+  type LaneFailure,
   type PreparedPublish,
   type MessageBus,
   type MessageEnvelope,
@@ -71,7 +73,8 @@ export class MemoryMessageBus implements MessageBus {
   private closing: Promise<void> | undefined;
 
   constructor(options: MemoryBusOptions = {}) {
-    this.options = resolveMemoryBusOptions(options);
+    const resolved = resolveMemoryBusOptions(options);
+    this.options = { ...resolved, logger: guardedLogger(resolved.logger) };
     this.metrics = new MetricsRecorder(this.options.onMetric, (error, event) =>
       this.options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
     );
@@ -81,7 +84,8 @@ export class MemoryMessageBus implements MessageBus {
     this.groupContext = {
       options: this.options,
       metrics: this.metrics,
-      deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
+      deadLetter: (group, delivery, failure) => this.deadLetter(group, delivery, failure),
+      deadLetterCount: () => this.deadLetters.size,
       onProgress: (group) => this.waiting.roomIn(group),
     };
     this.waiting = new WaitingPublishes({
@@ -213,10 +217,11 @@ export class MemoryMessageBus implements MessageBus {
     const groups = [...this.groups.values()];
     const targetSizes = this.inbox.sizes();
     const fullest = Math.max(0, ...groups.map((g) => g.size), ...Object.values(targetSizes));
-    const status: HealthStatus =
-      this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 || this.inbox.targets >= this.options.maxTargetQueues
-        ? 'degraded'
-        : 'healthy';
+    // Deliveries whose dead-letter record or acknowledgement keeps failing: held and retried, not lost.
+    const failingSettles = groups.reduce((n, g) => n + g.lanes.stats.failingSettles, 0);
+    const full =
+      this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 || this.inbox.targets >= this.options.maxTargetQueues;
+    const status: HealthStatus = full || failingSettles > 0 ? 'degraded' : 'healthy';
     this.metrics.recordHealthStatus(status);
     return {
       status,
@@ -240,8 +245,18 @@ export class MemoryMessageBus implements MessageBus {
         dedupeIdsEvicted: groups.reduce((n, g) => n + g.acknowledgedIdsEvicted, this.publishedIds.evicted),
         deadLetterMaxSize: this.options.deadLetterMaxSize,
         deadLettersDropped: this.deadLetters.dropped,
+        failingSettles,
       },
-      ...(status === 'healthy' ? {} : { error: `a queue is full or nearly full; publishers ${this.options.onQueueFull === 'wait' ? 'wait' : 'are rejected'}` }),
+      ...(status === 'healthy'
+        ? {}
+        : {
+            error: [
+              full ? `a queue is full or nearly full; publishers ${this.options.onQueueFull === 'wait' ? 'wait' : 'are rejected'}` : '',
+              failingSettles > 0 ? `${failingSettles} deliveries cannot be dead-lettered or acknowledged; they are held and retried` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+          }),
     };
   }
 
@@ -395,22 +410,17 @@ export class MemoryMessageBus implements MessageBus {
     if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
   }
 
-  private deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void {
+  /** Writes the record only: its metric and log line are the lanes' observers' (so a throwing logger cannot make it written twice). */
+  private deadLetter(group: MemoryGroup, delivery: MemoryDelivery, failure: LaneFailure): void {
     const now = Date.now() / 1000;
     this.deadLetters.add({
-      envelope: freshEnvelope(delivery.envelope, Math.max(0, attempts - 1)),
-      error: errorToDeadLetterError(error),
-      attempts,
+      envelope: freshEnvelope(delivery.envelope, Math.max(0, failure.attempts - 1)),
+      error: errorToDeadLetterError(failure.error),
+      attempts: failure.attempts,
       firstFailedAt: delivery.firstFailedAt ?? now,
       lastFailedAt: now,
       source: { stream: group.streamName, id: String(delivery.seq) },
       group: group.spec.group,
-    });
-    this.metrics.recordDeadLettered(this.deadLetters.size, group.spec.group);
-    this.options.logger.error('message dead-lettered', {
-      group: group.spec.group,
-      messageId: delivery.envelope.messageId,
-      attempts,
     });
   }
 }

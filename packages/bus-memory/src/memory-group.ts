@@ -6,11 +6,12 @@
 import {
   MessageDeliveryMode,
   SessionLanes,
+  errorToDeadLetterError,
   retryDelayMs,
   type GroupHealth,
   type GroupSpec,
-  type LaneConsumer,
   type LaneDelivery,
+  type LaneFailure,
   type MessageEnvelope,
   type MetricsRecorder,
   type ResolvedSubscription,
@@ -27,7 +28,10 @@ export interface MemoryDelivery extends LaneDelivery {
 export interface GroupContext {
   readonly options: ResolvedMemoryBusOptions;
   readonly metrics: MetricsRecorder;
-  deadLetter(group: MemoryGroup, delivery: MemoryDelivery, error: unknown, attempts: number): void;
+  /** Writes the dead-letter record (a throw keeps the delivery held, and the write is retried). */
+  deadLetter(group: MemoryGroup, delivery: MemoryDelivery, failure: LaneFailure): void;
+  /** Records in the dead-letter store now. */
+  deadLetterCount(): number;
   /** A delivery of `group` finished: room was freed in it. */
   onProgress(group: MemoryGroup): void;
 }
@@ -37,12 +41,6 @@ export class MemoryGroup {
   readonly streamName: string;
   /** Every attached subscription. */
   private replicas: ResolvedSubscription[] = [];
-  /**
-   * Those that take deliveries. A new one joins at once when the group has nothing to deliver, else
-   * a turn after its subscribe call resolved.
-   */
-  private active: ResolvedSubscription[] = [];
-  private nextReplica = 0;
   private readonly acknowledgedIds: DedupeWindow;
   lastActiveAt = Date.now();
   /**
@@ -58,33 +56,49 @@ export class MemoryGroup {
     this.streamName = `${context.options.streamPrefix}:group:${spec.group}`;
     this.acknowledgedIds = new DedupeWindow(context.options.dedupeWindowMs, context.options.maxDedupeIds);
     const { metrics, options } = context;
-    this.lanes = new SessionLanes<MemoryDelivery>({
-      pickConsumer: () => this.pickReplica(),
-      capacity: () => this.capacity(),
-      envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),
-      onSuccess: (delivery, durationMs) => {
-        if (delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
-          this.acknowledgedIds.remember(delivery.envelope.messageId);
-        }
-        metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs);
+    const { logger } = options;
+    this.lanes = new SessionLanes<MemoryDelivery>(
+      {
+        envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),
+        acknowledge: (delivery, reason) => {
+          if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
+            this.acknowledgedIds.remember(delivery.envelope.messageId);
+          }
+        },
+        deadLetter: (delivery, failure) => context.deadLetter(this, delivery, failure),
+        retryDelayMs: (failures) => retryDelayMs(options.retry, failures),
       },
-      onGiveUp: (delivery, error, attempts) => {
-        context.deadLetter(this, delivery, error, attempts);
+      {
+        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
+        attemptFailed: (delivery, error, attempt) => {
+          metrics.recordFailed(delivery.envelope.eventType, spec.group);
+          logger.warn('handler attempt failed', {
+            group: spec.group,
+            messageId: delivery.envelope.messageId,
+            attempt,
+            error: errorToDeadLetterError(error).message,
+          });
+        },
+        deadLettered: (delivery, failure) => {
+          metrics.recordDeadLettered(context.deadLetterCount(), spec.group);
+          logger.error('message dead-lettered', {
+            group: spec.group,
+            messageId: delivery.envelope.messageId,
+            attempts: failure.attempts,
+            reason: failure.reason,
+          });
+        },
+        settleFailed: (delivery, hook, error, tries) =>
+          logger.error(`${hook} failed; retrying, the session waits`, {
+            group: spec.group,
+            messageId: delivery.envelope.messageId,
+            tries,
+            error: errorToDeadLetterError(error).message,
+          }),
+        // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
+        left: () => context.onProgress(this),
       },
-      // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
-      onDone: () => context.onProgress(this),
-      onAttemptFailed: (delivery, error, attempt) => {
-        metrics.recordFailed(delivery.envelope.eventType, spec.group);
-        options.logger.warn('handler attempt failed', {
-          group: spec.group,
-          messageId: delivery.envelope.messageId,
-          attempt,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      },
-      retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
-      onHookError: (error) => options.logger.error('delivery hook failed', { group: spec.group, error: String(error) }),
-    });
+    );
   }
 
   get consumers(): number {
@@ -116,22 +130,20 @@ export class MemoryGroup {
     this.lastActiveAt = Date.now();
     this.sessionDeleted = false;
     if (this.lanes.size === 0) {
-      this.active.push(subscription);
+      this.lanes.attach(subscription);
       return;
     }
     // Waiting messages would otherwise reach the handler before subscribe() has returned its id
     // (inside the call, or in a microtask ahead of the caller's await).
     setImmediate(() => {
-      if (!this.replicas.includes(subscription)) return;
-      this.active.push(subscription);
-      this.lanes.pump();
+      if (this.replicas.includes(subscription)) this.lanes.attach(subscription);
     });
   }
 
   removeReplica(subscriptionId: string): boolean {
     const before = this.replicas.length;
     this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
-    this.active = this.active.filter((r) => r.subscriptionId !== subscriptionId);
+    this.lanes.detach(subscriptionId);
     this.lastActiveAt = Date.now();
     return this.replicas.length !== before;
   }
@@ -156,21 +168,9 @@ export class MemoryGroup {
       sessionId: this.spec.sessionId,
       durable: this.spec.durable,
       consumers: this.replicas.length,
-      pending: stats.running + stats.retrying,
+      pending: stats.running + stats.retrying + stats.settling,
       lag: stats.queued,
       lastActiveAt: this.lastActiveAt / 1000,
     };
-  }
-
-  private capacity(): number {
-    let total = 0;
-    for (const replica of this.active) total += replica.concurrency;
-    return total;
-  }
-
-  private pickReplica(): LaneConsumer | undefined {
-    if (this.active.length === 0) return undefined;
-    this.nextReplica = (this.nextReplica + 1) % this.active.length;
-    return this.active[this.nextReplica];
   }
 }

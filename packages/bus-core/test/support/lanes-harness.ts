@@ -9,52 +9,67 @@ import {
   type DeliveryContext,
   type LaneConsumer,
   type LaneDelivery,
+  type LaneFailure,
+  type LaneObserver,
+  type SessionLanesHooks,
   type MessageEnvelope,
   type MessageHandler,
 } from '../../src/index.js';
 
 export interface HarnessOptions {
+  /** Concurrency of the default consumer. */
   capacity?: number;
   handlerTimeoutMs?: number;
   /** Delay before each retry, ms. */
   retryDelay?: number;
-  /** Replicas; default one ("sub-1" in group "g"). */
+  /** Replicas; default one ("sub-1" in group "g", concurrency `capacity`). */
   consumers?: LaneConsumer[];
   onSuccess?: (delivery: LaneDelivery) => void | Promise<void>;
   onGiveUp?: (delivery: LaneDelivery) => void | Promise<void>;
+  hooks?: Partial<SessionLanesHooks<LaneDelivery>>;
+  observer?: LaneObserver<LaneDelivery>;
+  leaseMs?: number;
 }
 
 export function makeLanes(handler: MessageHandler, options: HarnessOptions = {}) {
   const successes: LaneDelivery[] = [];
-  const giveUps: Array<{ delivery: LaneDelivery; error: unknown; attempts: number }> = [];
+  const giveUps: Array<{ delivery: LaneDelivery; error: unknown; attempts: number; reason: LaneFailure['reason'] }> = [];
   const failures: Array<{ delivery: LaneDelivery; error: unknown; attempt: number }> = [];
   const retryDelaysAskedFor: number[] = [];
+  /** Each settling hook failure the observer saw. */
   const hookErrors: unknown[] = [];
-  /** Each onDone call, with the lanes' size at that moment. */
+  /** Each `left` call, with the lanes' size at that moment. */
   const done: Array<{ delivery: LaneDelivery; sizeThen: number }> = [];
-  const consumers = options.consumers ?? [{ subscriptionId: 'sub-1', group: 'g', handler, handlerTimeoutMs: options.handlerTimeoutMs ?? 0 }];
-  let next = 0;
-  const state = { capacity: options.capacity ?? 16 };
-  const lanes = new SessionLanes<LaneDelivery>({
-    pickConsumer: () => (consumers.length === 0 ? undefined : consumers[next++ % consumers.length]),
-    capacity: () => state.capacity,
-    onSuccess: async (delivery) => {
-      await options.onSuccess?.(delivery);
-      successes.push(delivery);
+  const consumers = options.consumers ?? [
+    { subscriptionId: 'sub-1', group: 'g', handler, handlerTimeoutMs: options.handlerTimeoutMs ?? 0, concurrency: options.capacity ?? 16 },
+  ];
+  const lanes: SessionLanes<LaneDelivery> = new SessionLanes<LaneDelivery>(
+    {
+      acknowledge: async (delivery, reason) => {
+        if (reason !== 'handled') return;
+        await options.onSuccess?.(delivery);
+        successes.push(delivery);
+      },
+      deadLetter: async (delivery, failure) => {
+        await options.onGiveUp?.(delivery);
+        giveUps.push({ delivery, error: failure.error, attempts: failure.attempts, reason: failure.reason });
+      },
+      retryDelayMs: (failedAttempts) => {
+        retryDelaysAskedFor.push(failedAttempts);
+        return options.retryDelay ?? 1;
+      },
+      ...options.hooks,
     },
-    onGiveUp: async (delivery, error, attempts) => {
-      await options.onGiveUp?.(delivery);
-      giveUps.push({ delivery, error, attempts });
+    {
+      attemptFailed: (delivery, error, attempt) => failures.push({ delivery, error, attempt }),
+      left: (delivery) => done.push({ delivery, sizeThen: lanes.size }),
+      settleFailed: (_delivery, _hook, error) => hookErrors.push(error),
+      ...options.observer,
     },
-    onAttemptFailed: (delivery, error, attempt) => failures.push({ delivery, error, attempt }),
-    onDone: (delivery) => done.push({ delivery, sizeThen: lanes.size }),
-    retryDelayMs: (failedAttempts) => {
-      retryDelaysAskedFor.push(failedAttempts);
-      return options.retryDelay ?? 1;
-    },
-    onHookError: (error) => hookErrors.push(error),
-  });
-  return { lanes, consumers, state, successes, giveUps, failures, retryDelaysAskedFor, hookErrors, done };
+    { leaseMs: options.leaseMs },
+  );
+  for (const consumer of consumers) lanes.attach(consumer);
+  return { lanes, consumers, successes, giveUps, failures, retryDelaysAskedFor, hookErrors, done };
 }
 
 export function delivery(sessionId: string, n: number, init: Partial<EnvelopeInit> = {}, attemptsMade = 0): LaneDelivery {

@@ -1,0 +1,129 @@
+/**
+ * Settling a lane's head on the server: writing its dead-letter record, then acknowledging it. A
+ * step that fails holds the lane and is tried again after the backoff; a step that succeeded is
+ * never repeated (a record is never written twice, whatever fails after it). Observers hear of each
+ * step, and their throws change nothing.
+ */
+import { MessageDeliveryMode } from './envelope.js';
+import { UnrecoverableError } from './errors.js';
+import type { LaneCounts, Held, Lane, Phase } from './lane-table.js';
+import type { AcknowledgeReason, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
+
+/** What the settler needs of the lanes. */
+export interface SettlerHost<D extends LaneDelivery> {
+  readonly hooks: SessionLanesHooks<D>;
+  readonly observer: LaneObserver<D>;
+  readonly counts: LaneCounts;
+  setPhase(lane: Lane<D>, phase: Phase): void;
+  wait(lane: Lane<D>, phase: 'retrying' | 'settling', delayMs: number, then: () => void): void;
+  completeHead(lane: Lane<D>, held: Held<D>): void;
+  endInterrupted(lane: Lane<D>, held: Held<D>): void;
+  interrupted(lane: Lane<D>, held: Held<D>): boolean;
+  safely(observe: () => void): void;
+  clearFailing(held: Held<D>): void;
+  settleStarted(): void;
+  settleEnded(): void;
+}
+
+export function attemptsAllowed(delivery: LaneDelivery): number {
+  return delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1;
+}
+
+export class LaneSettler<D extends LaneDelivery> {
+  constructor(private readonly lanes: SettlerHost<D>) {}
+
+  /** A delivery pushed with every attempt used: dead-lettered without running (no slot needed). */
+  giveUpUnstarted(lane: Lane<D>, held: Held<D>): void {
+    const d = held.delivery;
+    held.started = true;
+    held.failure = {
+      error: new UnrecoverableError(
+        `every allowed attempt (${attemptsAllowed(d)}) was already started before this delivery arrived (${d.attemptsMade} made); a start whose process crashed or lost its lease counts`,
+      ),
+      attempts: d.attemptsMade,
+      reason: 'exhausted-before-start',
+    };
+    this.settle(lane, held);
+  }
+
+  /**
+   * The next settling step for the head: write its dead-letter record (if it failed), then
+   * acknowledge it (unless done before its handler). Each step that succeeded is never repeated.
+   */
+  settle(lane: Lane<D>, held: Held<D>): void {
+    this.lanes.setPhase(lane, 'settling');
+    const writeRecord = held.failure !== undefined && !held.deadLettered;
+    if (!writeRecord && held.acked) {
+      this.lanes.completeHead(lane, held);
+      return;
+    }
+    const hook = writeRecord ? 'deadLetter' : 'acknowledge';
+    const reason: AcknowledgeReason = held.failure ? 'dead-lettered' : 'handled';
+    let returned: void | Promise<void>;
+    try {
+      returned = writeRecord ? this.lanes.hooks.deadLetter(held.delivery, held.failure as LaneFailure) : this.lanes.hooks.acknowledge(held.delivery, reason);
+    } catch (error) {
+      this.settleFailed(lane, held, hook, error);
+      return;
+    }
+    if (!isThenable(returned)) {
+      this.settled(lane, held, hook);
+      return;
+    }
+    this.lanes.settleStarted();
+    returned.then(
+      () => {
+        this.lanes.settleEnded();
+        this.settled(lane, held, hook);
+      },
+      (error: unknown) => {
+        this.lanes.settleEnded();
+        this.settleFailed(lane, held, hook, error);
+      },
+    );
+  }
+
+  private settled(lane: Lane<D>, held: Held<D>, hook: 'deadLetter' | 'acknowledge'): void {
+    this.lanes.clearFailing(held);
+    held.failures = 0;
+    if (hook === 'deadLetter') {
+      held.deadLettered = true;
+      const failure = held.failure as LaneFailure;
+      this.lanes.safely(() => this.lanes.observer.deadLettered?.(held.delivery, failure));
+      if (this.lanes.interrupted(lane, held)) this.lanes.endInterrupted(lane, held);
+      else this.settle(lane, held);
+      return;
+    }
+    held.acked = true;
+    if (lane.abandoned || held.lost) this.lanes.endInterrupted(lane, held);
+    else this.lanes.completeHead(lane, held);
+  }
+
+  private settleFailed(lane: Lane<D>, held: Held<D>, hook: 'deadLetter' | 'acknowledge', error: unknown): void {
+    this.retryAfterFailure(lane, held, hook, error, 'settling', () => this.settle(lane, held));
+  }
+
+  /** A settling hook failed: reported, then tried again after the backoff, holding the lane. */
+  retryAfterFailure(
+    lane: Lane<D>,
+    held: Held<D>,
+    hook: 'deadLetter' | 'acknowledge' | 'beginAttempt',
+    error: unknown,
+    phase: 'retrying' | 'settling',
+    again: () => void,
+  ): void {
+    held.failures++;
+    this.lanes.counts.markFailing(held);
+    const tries = held.failures;
+    this.lanes.safely(() => this.lanes.observer.settleFailed?.(held.delivery, hook, error, tries));
+    if (this.lanes.interrupted(lane, held)) {
+      this.lanes.endInterrupted(lane, held);
+      return;
+    }
+    this.lanes.wait(lane, phase, this.lanes.hooks.retryDelayMs(tries), again);
+  }
+}
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}

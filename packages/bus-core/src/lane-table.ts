@@ -1,0 +1,128 @@
+/**
+ * The state `SessionLanes` keeps per session and per delivery: a lane (one session's deliveries in
+ * order, its head's phase, its backoff timer and running attempt), what has been done for each held
+ * delivery, and the counts that `stats` reports, kept exact by changing phases in one place.
+ */
+import type { RunningAttempt } from './attempt-runner.js';
+import { Deque } from './deque.js';
+import type { LaneDelivery, LaneFailure, LaneStats } from './lane-types.js';
+
+/** A delivery the lanes hold, with what has been done for it. */
+export interface Held<D> {
+  readonly delivery: D;
+  /** It started once in its lane: it keeps the head of its session. */
+  started: boolean;
+  /** `beginAttempt` succeeded for this attempt number; its handler has not run yet. */
+  begun: number | undefined;
+  /** Acknowledged before its handler (`at_most_once`), or after it. */
+  acked: boolean;
+  /** Set when it is to be dead-lettered. */
+  failure: LaneFailure | undefined;
+  /** Its dead-letter record was written. */
+  deadLettered: boolean;
+  lost: boolean;
+  /** Failures of settling hooks (and starts) in a row, for their backoff. */
+  failures: number;
+  /** The last settling hook failed and has not succeeded since. */
+  failing: boolean;
+}
+
+export function newHeld<D>(delivery: D): Held<D> {
+  return { delivery, started: false, begun: undefined, acked: false, failure: undefined, deadLettered: false, lost: false, failures: 0, failing: false };
+}
+
+/** Where a lane's head is. `none`: the lane is empty, or its head is finished or left unfinished. */
+export type Phase = 'none' | 'ready' | 'starting' | 'running' | 'retrying' | 'settling';
+
+export interface Lane<D> {
+  readonly key: string;
+  readonly queue: Deque<Held<D>>;
+  phase: Phase;
+  /** A backoff wait (retry, or a settling hook's retry). */
+  timer: NodeJS.Timeout | undefined;
+  attempt: RunningAttempt | undefined;
+  abandoned: boolean;
+}
+
+export function newLane<D>(key: string): Lane<D> {
+  return { key, queue: new Deque<Held<D>>(), phase: 'none', timer: undefined, attempt: undefined, abandoned: false };
+}
+
+/** The counts behind `stats`; phases change only through `setPhase`, so they stay exact. */
+export class LaneCounts {
+  /** Deliveries held (in lanes, plus in-flight heads of abandoned lanes). */
+  held = 0;
+  running = 0;
+  retrying = 0;
+  settling = 0;
+  failing = 0;
+  observerErrors = 0;
+
+  setPhase<D>(lane: Lane<D>, phase: Phase): void {
+    const from = lane.phase;
+    if (from === phase) return;
+    const wasRunning = from === 'starting' || from === 'running';
+    const isRunning = phase === 'starting' || phase === 'running';
+    if (wasRunning && !isRunning) this.running--;
+    else if (from === 'retrying') this.retrying--;
+    else if (from === 'settling') this.settling--;
+    if (isRunning && !wasRunning) this.running++;
+    else if (phase === 'retrying') this.retrying++;
+    else if (phase === 'settling') this.settling++;
+    lane.phase = phase;
+  }
+
+  markFailing<D>(held: Held<D>): void {
+    if (held.failing) return;
+    held.failing = true;
+    this.failing++;
+  }
+
+  clearFailing<D>(held: Held<D>): void {
+    if (!held.failing) return;
+    held.failing = false;
+    this.failing--;
+  }
+
+  stats(): LaneStats {
+    return {
+      queued: this.held - this.running - this.retrying - this.settling,
+      running: this.running,
+      retrying: this.retrying,
+      settling: this.settling,
+      failingSettles: this.failing,
+      observerErrors: this.observerErrors,
+    };
+  }
+}
+
+/**
+ * Puts a claimed delivery in its place among those of its session that have not started (a head
+ * that started keeps its place). Returns that head when the delivery is older than it: an order
+ * violation to report.
+ */
+export function insertByPosition<D extends LaneDelivery>(lane: Lane<D>, held: Held<D>, compare: (a: D, b: D) => number): D | undefined {
+  const head = lane.queue.peek() as Held<D>;
+  const fixed = head.started ? 1 : 0;
+  let index = lane.queue.length;
+  let i = 0;
+  for (const other of lane.queue) {
+    if (i >= fixed && compare(held.delivery, other.delivery) < 0) {
+      index = i;
+      break;
+    }
+    i++;
+  }
+  lane.queue.insertAt(index, held);
+  return fixed === 1 && compare(held.delivery, head.delivery) < 0 ? head.delivery : undefined;
+}
+
+/** The held entry of `delivery` in its lane, and its index (0: the head). */
+export function findHeld<D>(lane: Lane<D>, delivery: D): { held: Held<D>; index: number } | undefined {
+  let index = 0;
+  for (const held of lane.queue) {
+    if (held.delivery === delivery) return { held, index };
+    index++;
+  }
+  return undefined;
+}
