@@ -13,6 +13,7 @@ import { closeAndDeleteSuite } from './suites/close-and-delete.js';
 import { crossInstanceSuite } from './suites/cross-instance.js';
 import { deadLettersAndHealthSuite } from './suites/dead-letters-and-health.js';
 import { dedupeSuite } from './suites/dedupe.js';
+import { failuresAndReplicasSuite } from './suites/failures-and-replicas.js';
 import { groupsAndReplicasSuite } from './suites/groups-and-replicas.js';
 import { limitsAndTimingSuite } from './suites/limits-and-timing.js';
 import { deliveryAndRoutingSuite } from './suites/delivery-and-routing.js';
@@ -35,6 +36,7 @@ export function describeBusConformance(harness: BusHarness): void {
   describe(`MessageBus conformance: ${harness.name}`, () => {
     deliveryAndRoutingSuite(harness);
     retriesAndDeadLettersSuite(harness);
+    failuresAndReplicasSuite(harness);
     sessionOrderSuite(harness);
     lifecycleSuite(harness);
     groupsAndReplicasSuite(harness);

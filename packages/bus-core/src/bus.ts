@@ -15,27 +15,23 @@ export interface PublishResult {
 
 export interface DeliveryContext {
   /**
-   * Fires when the handler timed out (`HandlerTimeoutError`), its session was deleted
-   * (`SessionDeletedError`), another consumer took the message over because this process lost its
-   * lease on it (`LeaseLostError`, backends with a server), or the bus is closing (`BusClosedError`).
-   * The reason is the signal's `reason`.
+   * Fires, with the reason as its `reason`, when the handler timed out (`HandlerTimeoutError`), its
+   * session was deleted (`SessionDeletedError`), the bus is closing (`BusClosedError`), or another
+   * consumer took the message over (`LeaseLostError`).
    */
   signal: AbortSignal;
-  /**
-   * 1 for the first attempt; the envelope's `retryCount` is `attempt - 1`. Attempts count handler
-   * starts: a start whose process crashed counts too, on backends that keep the count on the server.
-   */
+  /** 1 for the first attempt; the envelope's `retryCount` is `attempt - 1`. */
   attempt: number;
   group: string;
   subscriptionId: string;
 }
 
 /**
- * A handler is done when its promise resolves. A throw, a rejection (of any value, `Error` or not)
- * or a timeout is a failed attempt: retried, then dead-lettered. An `UnrecoverableError` (any error
- * whose `code` is `UNRECOVERABLE`) says retrying cannot help: the message is dead-lettered at once,
- * the record keeping the error and its `cause`. Each attempt gets its own envelope: changing it
- * changes nothing for other groups, later attempts or the dead letter.
+ * A handler is done when its promise resolves. A throw or a rejection of any value, or a timeout, is
+ * a failed attempt (retried, then dead-lettered). An `UnrecoverableError` (any error whose `code` is
+ * `UNRECOVERABLE`) is dead-lettered at once, without retries, the record keeping its `cause`. Each
+ * attempt gets its own envelope: changing it changes nothing for other groups, later attempts or the
+ * dead letter.
  */
 export type MessageHandler = (envelope: MessageEnvelope, context: DeliveryContext) => unknown;
 
@@ -50,8 +46,8 @@ export interface SubscribeOptions {
   /** Explicit group name; replicas with the same group share its work. Durable. */
   group?: string;
   /**
-   * Attempts this subscription (this replica) runs at once, on different sessions; each replica of a
-   * group keeps its own bound. Default: the bus's `concurrency`.
+   * Attempts this subscription runs at once (different sessions), a bound each replica of a group
+   * keeps for itself. Default: the bus's `concurrency`.
    */
   concurrency?: number;
   /** An attempt running longer fails with `HandlerTimeoutError` and its signal aborts. */
@@ -108,16 +104,10 @@ export interface MessageBus {
    *
    * Delivery: at least once. Within a group one session's messages run one at a time in publish
    * order; the next starts when the previous has settled: succeeded and been acknowledged, or been
-   * dead-lettered. An `at_most_once` message is acknowledged before its handler runs (a crash then
-   * loses it, as promised), so the next starts when its handler has ended. An acknowledgement or a
-   * dead-letter write that fails holds the session (its next message would overtake the redelivery)
-   * and is retried with the backoff; health reports it meanwhile; a dead-letter record is written
-   * once. Different sessions run in parallel, each replica up to its `concurrency`. A failed attempt
-   * is retried after exponential backoff with jitter, `maxRetries + 1` attempts in all
-   * (`at_most_once`: one), then dead-lettered once; an `UnrecoverableError` is dead-lettered at once.
-   * Attempts count handler starts, so a message that crashes every consumer that starts it is
-   * dead-lettered once its attempts are used, instead of looping. Callbacks of the app (logger,
-   * `onMetric`) that throw never change delivery.
+   * dead-lettered (an `at_most_once` message is acknowledged before its handler runs). Different
+   * sessions run in parallel, each replica up to its `concurrency`. A failed attempt is retried after
+   * exponential backoff with jitter, `maxRetries + 1` attempts in all (`at_most_once`: one), then
+   * dead-lettered once.
    */
   subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string>;
 
