@@ -118,7 +118,8 @@ describe('settling hooks', () => {
         onSuccess: (d) => {
           if (d.envelope.sessionId === 'held' && nOf(d) === 1 && ackFailures-- > 0) throw new Error('ack failed');
         },
-        retryDelay: 20,
+        // Long enough that the state between two tries is seen on a busy machine too.
+        retryDelay: 300,
       },
     );
     h.lanes.push(delivery('held', 1));
@@ -161,7 +162,7 @@ describe('settling hooks', () => {
             throw new Error('logger.error throws after the record was written');
           },
         },
-        retryDelay: 5,
+        retryDelay: 300,
       },
     );
     h.lanes.push(delivery('s', 1, { maxRetries: 0 }));

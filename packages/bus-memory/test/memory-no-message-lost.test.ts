@@ -97,7 +97,8 @@ describe('a dead-letter write that fails', () => {
       }
       return add.call(this, record);
     });
-    const bus = makeBus({ retry: { initialDelayMs: 40, maxDelayMs: 40, jitter: 0 } });
+    // Long enough that the held state is seen between two tries on a busy machine too.
+    const bus = makeBus({ retry: { initialDelayMs: 400, maxDelayMs: 400, jitter: 0 } });
     const handled: number[] = [];
     await bus.subscribe('lost.work', (e) => {
       const i = e.payload['i'] as number;
