@@ -14,11 +14,11 @@ import {
   MessageDeliveryMode,
   SessionLanes,
   decodeEnvelope,
+  errorToDeadLetterError,
   retryDelayMs,
   validateEnvelope,
   type GroupHealth,
   type GroupSpec,
-  type LaneConsumer,
   type LaneDelivery,
   type MessageEnvelope,
   type MetricsRecorder,
@@ -55,8 +55,6 @@ export class NatsGroup {
   readonly lanes: SessionLanes<NatsDelivery>;
   readonly consumer: string;
   private replicas: ResolvedSubscription[] = [];
-  private active: ResolvedSubscription[] = [];
-  private nextReplica = 0;
   private readonly held = new Map<number, NatsDelivery>();
   private pullConsumer: Consumer | undefined;
   private iterator: ConsumerMessages | undefined;
@@ -78,35 +76,39 @@ export class NatsGroup {
   ) {
     this.consumer = consumerName(host.layout, spec.group);
     const { metrics, options } = host;
-    this.lanes = new SessionLanes<NatsDelivery>({
-      pickConsumer: () => this.pickReplica(),
-      capacity: () => this.capacity(),
-      envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
-      onSuccess: async (delivery, durationMs) => {
-        await this.settle(delivery, 'ack');
-        metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs);
+    this.lanes = new SessionLanes<NatsDelivery>(
+      {
+        envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
+        // An at_most_once delivery was acknowledged when it arrived (settled: these return at once).
+        acknowledge: (delivery, reason) => this.settle(delivery, reason === 'dead-lettered' ? 'term' : 'ack'),
+        deadLetter: (delivery, failure) => host.deadLetter(this, delivery, failure.error, failure.attempts),
+        retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
       },
-      onGiveUp: async (delivery, error, attempts) => {
-        await host.deadLetter(this, delivery, error, attempts);
-        await this.settle(delivery, 'term');
+      {
+        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
+        left: (delivery) => {
+          // The aborted attempt of a deleted session: its messages are purged, nothing to redeliver.
+          if (!delivery.settled) void this.settle(delivery, 'ack');
+          this.wake();
+        },
+        attemptFailed: (delivery, error, attempt) => {
+          metrics.recordFailed(delivery.envelope.eventType, spec.group);
+          options.logger.warn('handler attempt failed', {
+            group: spec.group,
+            messageId: delivery.envelope.messageId,
+            attempt,
+            error: errorToDeadLetterError(error).message,
+          });
+        },
+        settleFailed: (delivery, hook, error, tries) =>
+          options.logger.error(`${hook} failed; retrying, the session waits`, {
+            group: spec.group,
+            messageId: delivery.envelope.messageId,
+            tries,
+            error: errorToDeadLetterError(error).message,
+          }),
       },
-      onDone: (delivery) => {
-        // The aborted attempt of a deleted session: its messages are purged, nothing to redeliver.
-        if (!delivery.settled) void this.settle(delivery, 'ack');
-        this.wake();
-      },
-      onAttemptFailed: (delivery, error, attempt) => {
-        metrics.recordFailed(delivery.envelope.eventType, spec.group);
-        options.logger.warn('handler attempt failed', {
-          group: spec.group,
-          messageId: delivery.envelope.messageId,
-          attempt,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      },
-      retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
-      onHookError: (error) => options.logger.error('delivery hook failed', { group: spec.group, error: String(error) }),
-    });
+    );
   }
 
   static async open(spec: GroupSpec, host: GroupHost): Promise<NatsGroup> {
@@ -129,8 +131,7 @@ export class NatsGroup {
     // No handler may run before subscribe() has returned the id: join a turn later.
     setImmediate(() => {
       if (!this.replicas.includes(subscription) || this.stopped) return;
-      this.active.push(subscription);
-      this.lanes.pump();
+      this.lanes.attach(subscription);
       this.startPulling();
       this.wake();
     });
@@ -138,9 +139,9 @@ export class NatsGroup {
 
   removeReplica(subscriptionId: string): void {
     this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
-    this.active = this.active.filter((r) => r.subscriptionId !== subscriptionId);
+    this.lanes.detach(subscriptionId);
     this.lastActiveAt = Date.now();
-    if (this.active.length === 0) this.iterator?.stop();
+    if (this.lanes.consumerCount === 0) this.iterator?.stop();
   }
 
   /** Sends `working()` for every held message (called on a timer shorter than ack_wait). */
@@ -240,18 +241,6 @@ export class NatsGroup {
     this.wake();
   }
 
-  private capacity(): number {
-    let total = 0;
-    for (const replica of this.active) total += replica.concurrency;
-    return total;
-  }
-
-  private pickReplica(): LaneConsumer | undefined {
-    if (this.active.length === 0) return undefined;
-    this.nextReplica = (this.nextReplica + 1) % this.active.length;
-    return this.active[this.nextReplica];
-  }
-
   private wake(): void {
     const wake = this.wakeUp;
     this.wakeUp = undefined;
@@ -284,7 +273,7 @@ export class NatsGroup {
     let failures = 0;
     while (!this.stopped) {
       const room = Math.min(options.fetchBatch, options.maxHeldPerGroup - this.held.size);
-      if (this.active.length === 0) return;
+      if (this.lanes.consumerCount === 0) return;
       if (room <= 0) {
         await this.sleep(1_000);
         continue;
@@ -303,7 +292,7 @@ export class NatsGroup {
         this.iterator = undefined;
         failures = 0;
         // A pull that ended early with nothing: the consumer may be gone (deleted from outside).
-        if (got === 0 && Date.now() - started < FETCH_EXPIRES_MS / 2 && !this.stopped && this.active.length > 0) await this.recover();
+        if (got === 0 && Date.now() - started < FETCH_EXPIRES_MS / 2 && !this.stopped && this.lanes.consumerCount > 0) await this.recover();
       } catch (error) {
         this.iterator = undefined;
         if (this.stopped) return;
