@@ -28,7 +28,7 @@ describe('what sessions, targets and groups leave behind', () => {
       publishes.push(bus.publish(msg({ sessionId, eventType: 'lo.task', pattern: 'point_to_point', componentTarget: 'absent' })));
     }
     await Promise.all(publishes);
-    await expect.poll(() => handled, { timeout: 20_000 }).toBe(20_000);
+    await expect.poll(() => handled, { timeout: 45_000 }).toBe(20_000);
     const busy = await bus.healthCheck();
     expect(busy.metrics.deadLetterQueueSize).toBe(1_000);
     expect(Object.keys(busy.details['waitingForTarget'] as object)).toEqual(['absent']);

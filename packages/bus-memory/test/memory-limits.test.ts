@@ -55,7 +55,7 @@ describe('publishes waiting for room are capped', () => {
     const bus = makeBus({ maxQueueSize: 1, publishTimeoutMs: 60_000 });
     await bus.subscribe('lim.work', stuck, { group: 'stuck', handlerTimeoutMs: 0 });
     let i = 0;
-    const total = 100_000;
+    const total = 2.5 * DEFAULT_MAX_WAITING_PUBLISHES;
     const settled = fireAndForget(() => bus.publish(msg(i++)), total);
     await expect.poll(() => settled.queueFull, { timeout: 30_000 }).toBe(total - 1 - DEFAULT_MAX_WAITING_PUBLISHES);
     expect((await bus.healthCheck()).details['waitingPublishes']).toBe(DEFAULT_MAX_WAITING_PUBLISHES);

@@ -19,7 +19,7 @@ export function runPython(mode: 'vectors' | 'roundtrip' | 'dead-letters', input?
   const run = spawnSync(python, [MAKE_VECTORS, mode], {
     input: input === undefined ? '' : JSON.stringify(input),
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 45_000, // a hang guard; Python starting on a busy machine takes seconds
   });
   if (run.error) {
     throw new Error(`could not run ${python} ${MAKE_VECTORS} (install Python 3 or set PYTHON): ${run.error.message}`);
