@@ -53,6 +53,12 @@ export interface BusConfig {
   max_queue_size?: number;
   /** memory: what a publish into a full queue does. */
   on_queue_full?: 'wait' | 'reject';
+  /** memory: publishes waiting for room at once. */
+  max_waiting_publishes?: number;
+  /** memory: targets with messages waiting for their first listener. */
+  max_target_queues?: number;
+  /** memory: `exactly_once` ids remembered. */
+  max_dedupe_ids?: number;
   retry?: RetryConfig;
   handler_timeout_ms?: number;
   concurrency?: number;
@@ -98,6 +104,9 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
   memory: [
     integerOption({ key: 'max_queue_size', option: 'maxQueueSize', min: 1, doc: 'messages one group or waiting target holds (default 10000)' }),
     choiceOption({ key: 'on_queue_full', option: 'onQueueFull', choices: ['wait', 'reject'], doc: "what a publish into a full queue does (default 'wait')" }),
+    integerOption({ key: 'max_waiting_publishes', option: 'maxWaitingPublishes', min: 0, doc: 'publishes waiting for room at once; past it QueueFullError at once (default 10000)' }),
+    integerOption({ key: 'max_target_queues', option: 'maxTargetQueues', min: 0, doc: 'targets with messages waiting for their first listener (default 1000)' }),
+    integerOption({ key: 'max_dedupe_ids', option: 'maxDedupeIds', min: 1, doc: 'exactly_once ids remembered by the bus and by each group (default 100000)' }),
   ],
   redis: [
     urlOption({ key: 'redis_url', option: 'url', protocols: ['redis:', 'rediss:'], doc: 'the server, redis:// or rediss://' }),

@@ -150,6 +150,8 @@ describe('one option table', () => {
     expect(redis.config).toMatchObject({ partitions: 16, claim_idle_ms: 5000, publish_buffer_size: 0 });
     const nats = resolveBusConfig({ type: 'nats', ack_wait_ms: '2000', storage: 'memory', replicas: 3 });
     expect(nats.options).toEqual({ ackWaitMs: 2000, storage: 'memory', replicas: 3 });
+    const memory = resolveBusConfig({ type: 'memory', max_waiting_publishes: '0', max_target_queues: 5, max_dedupe_ids: 7 });
+    expect(memory.options).toEqual({ maxWaitingPublishes: 0, maxTargetQueues: 5, maxDedupeIds: 7 });
     expect(rejection(() => resolveBusConfig({ type: 'redis', partitions: 0 })).key).toBe('partitions');
     expect(rejection(() => resolveBusConfig({ type: 'memory', partitions: 2 })).rule).toContain('belongs to redis');
     expect(rejection(() => resolveBusConfig({ type: 'memory', publish_buffer_size: 2 })).rule).toContain('belongs to redis, nats');

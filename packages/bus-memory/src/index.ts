@@ -4,6 +4,7 @@ import type { MemoryBusOptions } from './options.js';
 export { MemoryMessageBus } from './memory-bus.js';
 export {
   MEMORY_OPTION_KEYS,
+  MEMORY_OPTIONS,
   DEFAULT_MAX_QUEUE_SIZE,
   DEFAULT_MAX_WAITING_PUBLISHES,
   DEFAULT_MAX_TARGET_QUEUES,

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BusClosedError, InvalidConfigError, QueueFullError, createEnvelope, type EnvelopeInit } from '@woodwork/bus-core';
-import { DEFAULT_MAX_WAITING_PUBLISHES, createMessageBus } from '../src/index.js';
+import { DEFAULT_MAX_WAITING_PUBLISHES, createMessageBus, type MemoryBusOptions } from '../src/index.js';
 import { busesClosedAfterEach } from './support/memory-buses.js';
 
 const makeBus = busesClosedAfterEach({ closeTimeoutMs: 10 });
@@ -149,6 +149,10 @@ it('rejects bad limits with InvalidConfigError naming the option', () => {
   expect(() => createMessageBus({ maxWaitingPublishes: -1 })).toThrow(InvalidConfigError);
   expect(() => createMessageBus({ maxTargetQueues: 1.5 })).toThrow(/maxTargetQueues/);
   expect(() => createMessageBus({ maxDedupeIds: 0 })).toThrow(/maxDedupeIds/);
+  // Own keys only: a limit on the options' prototype is never read.
+  const inherited = createMessageBus(Object.create({ maxWaitingPublishes: 0 }) as MemoryBusOptions);
+  expect(inherited.options.maxWaitingPublishes).toBe(DEFAULT_MAX_WAITING_PUBLISHES);
+  void inherited.close();
   const bus = createMessageBus({ maxWaitingPublishes: 0, maxTargetQueues: 0, maxDedupeIds: 1 });
   expect(bus.options).toMatchObject({ maxWaitingPublishes: 0, maxTargetQueues: 0, maxDedupeIds: 1 });
   return bus.close();
