@@ -155,7 +155,10 @@ describe('stream protocol, consumer side', () => {
     await producer.sendTo(target === 'MANAGER' ? manager.address : target, event, payload);
     await eventually(async () => expect(await bus.getDeadLetterMessages()).toHaveLength(1));
     const [record] = await bus.getDeadLetterMessages();
-    expect(record?.error.name).toBe('UnrecoverableError');
+    // UnrecoverableError: core's lanes dead-letter it at once, without retries (issue 7).
+    expect(record?.error).toMatchObject({ name: 'UnrecoverableError', code: 'UNRECOVERABLE' });
+    expect(record?.attempts).toBe(1);
+    expect(record?.error.cause).toMatchObject({ name: 'InvalidMessageError' });
     expect(record?.error.message).toContain(`malformed ${event}: invalid message:`);
     expect(record?.error.message).toContain(reason);
     expect(readers).toEqual([]);
