@@ -181,13 +181,22 @@ export function deadLettersAndHealthSuite(harness: BusHarness): void {
     });
 
     it('pending and lag are reported per group: a blocked group shows its messages, an idle one shows none', async () => {
-      const bus = await buses.make();
+      // A retry that waits a minute: the message it holds still counts for its group.
+      const bus = await buses.make({ retry: { initialDelayMs: 60_000, maxDelayMs: 60_000, multiplier: 1, jitter: 0 } });
       const busy = randomName('busy');
       const idle = randomName('idle');
+      const retrying = randomName('retrying');
       const blocker = gate();
       let idleHandled = 0;
+      let failed = 0;
       await bus.subscribe('health.per', () => blocker.promise, { group: busy, concurrency: 1 });
       await bus.subscribe('health.per', () => void idleHandled++, { group: idle });
+      await bus.subscribe('health.retry', () => {
+        failed++;
+        throw new Error('retry in a minute');
+      }, { group: retrying });
+      await bus.publish(message({ sessionId: 'r', eventType: 'health.retry', maxRetries: 1 }));
+      await waitFor(() => failed === 1, 'the attempt that waits for its retry');
       for (let i = 0; i < 4; i++) await bus.publish(message({ sessionId: `s${i}`, eventType: 'health.per' }));
       await waitFor(() => idleHandled === 4, 'the idle group to handle all four');
       const groupOf = async (name: string) => (await bus.healthCheck()).groups.find((g) => g.group === name);
@@ -197,6 +206,8 @@ export function deadLettersAndHealthSuite(harness: BusHarness): void {
         return (g?.pending ?? 0) + (g?.lag ?? 0) === 4;
       }, 'the busy group to hold all four');
       expect((await groupOf(idle))).toMatchObject({ pending: 0, lag: 0 });
+      const waiting = await groupOf(retrying);
+      expect((waiting?.pending ?? 0) + (waiting?.lag ?? 0), 'a message waiting for its retry is held by its group').toBe(1);
       blocker.release();
       await waitFor(async () => (await groupOf(busy))?.pending === 0 && (await groupOf(busy))?.lag === 0, 'the busy group to drain');
     });
