@@ -78,8 +78,11 @@ export async function ensureConsumer(ctx: ConsumerContext, spec: GroupSpec, name
   if (existing) return checked(existing, spec);
   const state = (await jsm.streams.info(layout.eventsStream)).state;
   const next = state.last_seq + 1;
-  let start = recreateFrom?.start ?? next;
-  const since = recreateFrom?.since ?? next;
+  // A stream that went back below what this process saw lost its data (a server restarted empty):
+  // everything in it now is new, so a recreated consumer starts at its beginning.
+  const reset = recreateFrom !== undefined && recreateFrom.start > next;
+  let start = reset ? Math.max(1, state.first_seq) : (recreateFrom?.start ?? next);
+  const since = reset ? 0 : (recreateFrom?.since ?? next);
   if (!recreateFrom && spec.componentId !== null && !spec.observer) {
     const others = (await listGroups(ctx)).some((g) => g.stored.componentId === spec.componentId && !g.stored.observer);
     if (!others) {

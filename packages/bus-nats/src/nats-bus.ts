@@ -84,6 +84,7 @@ export class NatsMessageBus implements MessageBus {
     };
     this.groupHost = {
       nc,
+      recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
       js,
       jsm,
       layout,

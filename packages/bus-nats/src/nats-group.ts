@@ -42,6 +42,8 @@ export interface NatsDelivery extends LaneDelivery {
 
 export interface GroupHost extends ConsumerContext {
   nc: NatsConnection;
+  /** Creates the prefix's streams when missing. */
+  recreateStreams(): Promise<void>;
   js: JetStreamClient;
   options: ResolvedNatsBusOptions;
   metrics: MetricsRecorder;
@@ -342,10 +344,17 @@ export class NatsGroup {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+    // The stream itself may be gone too (a server restarted with its data lost).
+    await this.host.recreateStreams();
     const heldSeqs = [...this.held.keys()];
     const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : this.lastSettledSeq + 1;
     this.host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: this.consumer, start });
     this.stored = await ensureConsumer(this.host, this.spec, this.consumer, { start, since: this.stored.since });
+    // Sequences of a reset stream start again at 1: what was settled before says nothing now.
+    if (this.stored.since === 0) {
+      this.recentlySettled.clear();
+      this.lastSettledSeq = 0;
+    }
     this.pullConsumer = undefined;
   }
 
