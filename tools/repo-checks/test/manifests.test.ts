@@ -1,7 +1,8 @@
 /**
- * The packaging rules of every published package: README and CHANGELOG, ESM `exports` with types,
- * a `files` whitelist, `sideEffects: false`, Node >= 20, core as a peer dependency, and no
- * dependency on another of our packages but core.
+ * The packaging rules of every published package: README and CHANGELOG, ESM `exports` with types
+ * and a condition `require()` matches, a `files` whitelist with LICENSE and src, `sideEffects:
+ * false`, Node >= 20, core as a peer dependency, and no dependency on another of our packages but
+ * core. The tarball itself is checked in tarball.test.ts, require() in require.test.ts.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,12 +28,29 @@ describe.each(cases)('%s', (name, pkg) => {
     expect(typeof dot).toBe('object');
     expect(Object.keys(dot)[0]).toBe('types');
     expect(dot['types']).toMatch(/\.d\.ts$/);
-    expect(dot['import'] ?? dot['default']).toMatch(/\.js$/);
+    expect(dot['default']).toMatch(/\.js$/);
     expect(m.exports!['./package.json']).toBe('./package.json');
     for (const [subpath, target] of Object.entries(m.exports!)) {
       if (subpath === './package.json') continue;
       expect(target, `exports["${subpath}"] needs types`).toHaveProperty('types');
     }
+  });
+
+  it('lets require() load every entry point on Node >= 20.19: each has a "require" or "default" condition, never "import" alone', () => {
+    for (const [subpath, target] of Object.entries(m.exports ?? {})) {
+      if (typeof target === 'string') continue;
+      const conditions = Object.keys(target as Record<string, unknown>);
+      expect(
+        conditions.includes('default') || conditions.includes('require'),
+        `exports["${subpath}"] of ${name} has only ${conditions.join(', ')}: use { "types": ..., "default": ... } so require() works`,
+      ).toBe(true);
+    }
+  });
+
+  it('ships its LICENSE and its sources (the source maps point at src/)', () => {
+    expect(existsSync(join(pkg.dir, 'LICENSE')), `${pkg.path}/LICENSE (copy the root LICENSE)`).toBe(true);
+    expect(m.files).toContain('LICENSE');
+    expect(m.files).toContain('src');
   });
 
   it('has a files whitelist with dist, sideEffects false, engines node >=20, MIT, public access', () => {

@@ -1,7 +1,9 @@
 /**
  * Are the types wrong? `attw --pack` on every published package: the tarball npm would publish,
- * resolved the way Node 16+ ESM and bundlers resolve it (these packages are ESM only, so the
- * CommonJS and node10 resolutions are not checked). Needs each package built.
+ * resolved the way Node 16+ ESM and bundlers resolve it. The packages are ES modules: CommonJS
+ * loads them with require(esm) on Node >= 20.19 (require.test.ts checks it), which TypeScript only
+ * types under `module: nodenext`, so attw's node16-cjs and node10 resolutions are not checked here.
+ * Needs each package built.
  */
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
