@@ -3,7 +3,7 @@
  * and the recorder that counts them and streams each change to an app's callback.
  */
 
-/** The design's metric names. */
+/** The design's metric names, plus `order_violations_total` (ours: claimed messages run behind newer ones). */
 export const MessageBusMetrics = {
   messagesPublishedTotal: 'message_bus.messages_published_total',
   messagesConsumedTotal: 'message_bus.messages_consumed_total',
@@ -12,6 +12,7 @@ export const MessageBusMetrics = {
   activeSubscriptions: 'message_bus.active_subscriptions_count',
   deadLetterQueueSize: 'message_bus.dead_letter_queue_size',
   backendHealthStatus: 'message_bus.backend_health_status',
+  orderViolationsTotal: 'message_bus.order_violations_total',
 } as const;
 export type MessageBusMetricName = (typeof MessageBusMetrics)[keyof typeof MessageBusMetrics];
 
@@ -37,6 +38,11 @@ export interface MetricsSnapshot {
   /** Failed handler attempts (each retry that failed counts). */
   messagesFailedTotal: number;
   messagesDeadLetteredTotal: number;
+  /**
+   * Messages run after a newer message of their session had already started: a message claimed from
+   * a dead consumer arrived too late to go first (a backend that redelivers; never on memory).
+   */
+  orderViolationsTotal: number;
   messageProcessingTimeMs: ProcessingTimeSummary;
   activeSubscriptions: number;
   deadLetterQueueSize: number;
@@ -92,6 +98,7 @@ export class MetricsRecorder {
   consumed = 0;
   failed = 0;
   deadLettered = 0;
+  orderViolations = 0;
   private readonly samples = new Float64Array(SAMPLE_WINDOW);
   private sampleCount = 0;
   private sampleSum = 0;
@@ -134,6 +141,12 @@ export class MetricsRecorder {
     this.onMetric?.({ name: MessageBusMetrics.deadLetterQueueSize, value: deadLetterQueueSize, labels: { group } });
   }
 
+  /** A message runs after a newer one of its session already started (the lanes' `outOfOrder`). */
+  recordOrderViolation(group: string): void {
+    this.orderViolations++;
+    this.onMetric?.({ name: MessageBusMetrics.orderViolationsTotal, value: this.orderViolations, labels: { group } });
+  }
+
   /** The dead-letter store changed size without a new record (purge, redrive, retention, a deleted session). */
   recordDeadLetterQueueSize(deadLetterQueueSize: number): void {
     this.onMetric?.({ name: MessageBusMetrics.deadLetterQueueSize, value: deadLetterQueueSize, labels: {} });
@@ -171,6 +184,7 @@ export class MetricsRecorder {
       messagesConsumedTotal: this.consumed,
       messagesFailedTotal: this.failed,
       messagesDeadLetteredTotal: this.deadLettered,
+      orderViolationsTotal: this.orderViolations,
       messageProcessingTimeMs: {
         count: this.sampleCount,
         meanMs: this.sampleCount === 0 ? 0 : this.sampleSum / this.sampleCount,

@@ -12,6 +12,7 @@ describe('MetricsRecorder', () => {
       messagesConsumedTotal: 0,
       messagesFailedTotal: 0,
       messagesDeadLetteredTotal: 0,
+      orderViolationsTotal: 0,
       messageProcessingTimeMs: { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
       activeSubscriptions: 0,
       deadLetterQueueSize: 0,
@@ -28,6 +29,7 @@ describe('MetricsRecorder', () => {
     m.recordFailed('agent.input', 'g1');
     m.recordDeadLettered(4, 'g1');
     m.recordSubscriptions(3);
+    m.recordOrderViolation('g1');
     expect(events).toEqual([
       { name: 'message_bus.messages_published_total', value: 1, labels: { eventType: 'agent.input' } },
       { name: 'message_bus.messages_published_total', value: 2, labels: { eventType: 'agent.input' } },
@@ -36,18 +38,20 @@ describe('MetricsRecorder', () => {
       { name: 'message_bus.messages_failed_total', value: 1, labels: { eventType: 'agent.input', group: 'g1' } },
       { name: 'message_bus.dead_letter_queue_size', value: 4, labels: { group: 'g1' } },
       { name: 'message_bus.active_subscriptions_count', value: 3, labels: {} },
+      { name: 'message_bus.order_violations_total', value: 1, labels: { group: 'g1' } },
     ]);
     const s = m.snapshot(3, 4, 'degraded');
     expect(s.messagesPublishedTotal).toBe(2);
     expect(s.messagesConsumedTotal).toBe(1);
     expect(s.messagesFailedTotal).toBe(1);
     expect(s.messagesDeadLetteredTotal).toBe(1);
+    expect(s.orderViolationsTotal).toBe(1);
     expect(s.activeSubscriptions).toBe(3);
     expect(s.deadLetterQueueSize).toBe(4);
     expect(s.backendHealthStatus).toBe(0.5);
   });
 
-  it('uses the names of the design', () => {
+  it('uses the names of the design (plus order_violations_total)', () => {
     expect(MessageBusMetrics).toEqual({
       messagesPublishedTotal: 'message_bus.messages_published_total',
       messagesConsumedTotal: 'message_bus.messages_consumed_total',
@@ -56,6 +60,7 @@ describe('MetricsRecorder', () => {
       activeSubscriptions: 'message_bus.active_subscriptions_count',
       deadLetterQueueSize: 'message_bus.dead_letter_queue_size',
       backendHealthStatus: 'message_bus.backend_health_status',
+      orderViolationsTotal: 'message_bus.order_violations_total',
     });
   });
 

@@ -1,6 +1,6 @@
 /**
  * The lanes' server hooks proven against a simulated server (support/simulated-server.ts) on fake
- * timers: consumer processes, each a SessionLanes with beginAttempt / acknowledge / deadLetter /
+ * timers: consumer processes, each a core ConsumerGroup (the engine backends compose) with beginAttempt / acknowledge / deadLetter /
  * renew / comparePositions wired to the server, crash and are replaced; the others claim what the
  * dead ones held. A ledger then proves: order per session, no duplicate handling, never two
  * attempts of a session at once, no claim of anything a live process held (leases renewed, long
@@ -8,7 +8,17 @@
  * and a failed acknowledgement holding its session.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEnvelope, SessionLanes, type LaneDelivery, type MessageEnvelope } from '../src/index.js';
+import {
+  ConsumerGroup,
+  MetricsRecorder,
+  SessionLanes,
+  createEnvelope,
+  quietLogger,
+  type GroupSpec,
+  type LaneDelivery,
+  type MessageEnvelope,
+  type NewDeadLetterRecord,
+} from '../src/index.js';
 import { SimulatedServer } from './support/simulated-server.js';
 
 const LEASE_MS = 300;
@@ -26,11 +36,14 @@ interface Ledger {
   runningBySession: Map<string, string>;
   overlaps: string[];
   deadAt: Map<string, number>;
-  outOfOrder: number;
+  records: NewDeadLetterRecord[];
 }
 
+const SPEC: GroupSpec = { group: 'g', eventPattern: '*', componentId: 'sim', sessionId: null, targetedOnly: false, observer: false, durable: true };
+
 class ConsumerProcess {
-  readonly lanes: SessionLanes<SimDelivery>;
+  readonly group: ConsumerGroup<SimDelivery>;
+  readonly metrics = new MetricsRecorder();
   alive = true;
   private readonly poller: NodeJS.Timeout;
 
@@ -44,8 +57,13 @@ class ConsumerProcess {
     const dead = (): never => {
       throw new Error(`${name} is dead`);
     };
-    this.lanes = new SessionLanes<SimDelivery>(
-      {
+    this.group = new ConsumerGroup<SimDelivery>({
+      spec: SPEC,
+      metrics: this.metrics,
+      logger: quietLogger,
+      retry: { initialDelayMs: 20, maxDelayMs: 20, multiplier: 1, jitter: 0 },
+      leaseMs: LEASE_MS,
+      hooks: {
         beginAttempt: (d) => {
           if (!this.alive) dead();
           server.recordStart(d.id);
@@ -55,29 +73,29 @@ class ConsumerProcess {
           server.ack(d.id);
           ledger.ackedAt.set(d.id, ++ledger.seq);
         },
-        deadLetter: (d, failure) => {
+        storeDeadLetter: (record, d, failure) => {
           if (!this.alive) dead();
           server.deadLetter(d.id, failure.attempts, failure.reason);
+          ledger.records.push(record);
         },
+        deadLetterCount: () => server.deadLetters.length,
+        sourceOf: (d) => ({ stream: 'sim-events', id: String(d.id) }),
         renew: (deliveries) => {
           if (!this.alive) dead();
           const lost = new Set(server.renew(name, deliveries.map((d) => d.id)));
           return deliveries.filter((d) => lost.has(d.id));
         },
         comparePositions: (a, b) => a.id - b.id,
-        retryDelayMs: () => 20,
       },
-      { outOfOrder: () => void ledger.outOfOrder++ },
-      { leaseMs: LEASE_MS },
-    );
-    this.lanes.attach({ subscriptionId: name, group: 'g', handler: (e) => this.handle(e), handlerTimeoutMs: 0, concurrency: 3 });
+    });
+    this.group.addReplica({ ...SPEC, subscriptionId: name, handler: (e) => this.handle(e), handlerTimeoutMs: 0, concurrency: 3 });
     this.poller = setInterval(() => this.poll(), POLL_MS);
   }
 
   private poll(): void {
     for (const entry of [...this.server.claim(this.name, LEASE_MS), ...this.server.read(this.name, 8)]) {
       const envelope = createEnvelope({ sessionId: entry.sessionId, eventType: 'sim.work', componentSource: 'sim', payload: entry.payload, maxRetries: 2 });
-      this.lanes.push({ envelope, id: entry.id, deliveryId: String(entry.id), attemptsMade: this.server.starts.get(entry.id) ?? 0 });
+      this.group.push({ envelope, id: entry.id, deliveryId: String(entry.id), attemptsMade: this.server.starts.get(entry.id) ?? 0 });
     }
   }
 
@@ -108,13 +126,13 @@ class ConsumerProcess {
     this.ledger.deadAt.set(this.name, Date.now());
     // Its handlers are gone with it: nothing of this process runs any more.
     for (const [session, running] of this.ledger.runningBySession) if (running.endsWith(`@${this.name}`)) this.ledger.runningBySession.delete(session);
-    void this.lanes.stop(0, { abort: false });
+    void this.group.stop(0, { abort: false });
     this.onCrash(this);
   }
 
   stop(): Promise<unknown> {
     clearInterval(this.poller);
-    return this.lanes.stop(0);
+    return this.group.stop(0);
   }
 }
 
@@ -137,7 +155,7 @@ describe('lanes on a simulated server that redelivers', () => {
       runningBySession: new Map(),
       overlaps: [],
       deadAt: new Map(),
-      outOfOrder: 0,
+      records: [],
     };
     const SESSIONS = 10;
     const MESSAGES = 150;
@@ -158,7 +176,7 @@ describe('lanes on a simulated server that redelivers', () => {
     spawn();
     spawn();
 
-    for (let i = 0; i < 4_000 && !(server.done && processes.every((p) => !p.alive || p.lanes.size === 0)); i++) {
+    for (let i = 0; i < 4_000 && !(server.done && processes.every((p) => !p.alive || p.group.size === 0)); i++) {
       await vi.advanceTimersByTimeAsync(10);
     }
     expect(server.done).toBe(true);
@@ -178,6 +196,13 @@ describe('lanes on a simulated server that redelivers', () => {
       for (const proc of startedOn) expect(ledger.deadAt.has(proc)).toBe(true);
     }
     expect(spawned).toBe(2 + 3 * crashLoop.size);
+    // The engine built each record: where it came from, the group, the attempts, the envelope.
+    expect(ledger.records.map((r) => Number(r.source.id)).sort((a, b) => a - b)).toEqual([...deadLettered].sort((a, b) => a - b));
+    for (const record of ledger.records) {
+      expect(record).toMatchObject({ group: 'g', attempts: 3, source: { stream: 'sim-events' } });
+      expect(record.envelope).toMatchObject({ retryCount: 2, payload: { id: Number(record.source.id) } });
+      expect(processes.reduce((n, p) => n + p.metrics.deadLettered, 0)).toBe(ledger.records.length);
+    }
 
     // Everything else handled, and acknowledged. Handled twice only when the first process died
     // between its handler's end and a successful acknowledgement (at least once); never otherwise.
@@ -196,7 +221,8 @@ describe('lanes on a simulated server that redelivers', () => {
       expect(ids).toEqual([...ids].sort((a, b) => a - b));
     }
     expect(ledger.overlaps).toEqual([]);
-    expect(ledger.outOfOrder).toBe(0);
+    expect(processes.map((p) => p.group.orderViolations)).toEqual(processes.map(() => 0));
+    expect(processes.map((p) => p.metrics.orderViolations)).toEqual(processes.map(() => 0));
 
     // Claims happened (the dead processes' messages), and only from processes already dead.
     expect(server.claims.length).toBeGreaterThanOrEqual(crashLoop.size * 2);

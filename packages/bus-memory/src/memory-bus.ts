@@ -16,7 +16,6 @@ import {
   MetricsRecorder,
   QueueFullError,
   assertSameGroupSpec,
-  errorToDeadLetterError,
   groupReceives,
   guardedLogger,
   isTargeted,
@@ -31,7 +30,6 @@ import {
   type EnvelopeInit,
   type HealthReport,
   type HealthStatus,
-  type LaneFailure,
   type PreparedPublish,
   type MessageBus,
   type MessageEnvelope,
@@ -42,9 +40,9 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { DeadLetterStore } from './dead-letter-store.js';
-import { freshEnvelope, rememberBody } from './message-bodies.js';
+import { rememberBody } from './message-bodies.js';
 import { DedupeWindow } from './dedupe-window.js';
-import { MemoryGroup, type GroupContext, type MemoryDelivery } from './memory-group.js';
+import { MemoryGroup, type GroupContext } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
 import { QueueLimits } from './queue-limits.js';
 import { TargetInbox } from './target-inbox.js';
@@ -84,7 +82,8 @@ export class MemoryMessageBus implements MessageBus {
     this.groupContext = {
       options: this.options,
       metrics: this.metrics,
-      deadLetter: (group, delivery, failure) => this.deadLetter(group, delivery, failure),
+      // The record only: its metric and log line are the group's observers' (a throwing logger cannot make it written twice).
+      storeDeadLetter: (record) => void this.deadLetters.add(record),
       deadLetterCount: () => this.deadLetters.size,
       onProgress: (group) => this.waiting.roomIn(group),
     };
@@ -408,20 +407,6 @@ export class MemoryMessageBus implements MessageBus {
   private reportExpired(name: string): void {
     this.expiredGroups.push(name);
     if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
-  }
-
-  /** Writes the record only: its metric and log line are the lanes' observers' (so a throwing logger cannot make it written twice). */
-  private deadLetter(group: MemoryGroup, delivery: MemoryDelivery, failure: LaneFailure): void {
-    const now = Date.now() / 1000;
-    this.deadLetters.add({
-      envelope: freshEnvelope(delivery.envelope, Math.max(0, failure.attempts - 1)),
-      error: errorToDeadLetterError(failure.error),
-      attempts: failure.attempts,
-      firstFailedAt: delivery.firstFailedAt ?? now,
-      lastFailedAt: now,
-      source: { stream: group.streamName, id: String(delivery.seq) },
-      group: group.spec.group,
-    });
   }
 }
 

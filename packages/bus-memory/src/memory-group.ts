@@ -1,20 +1,20 @@
 /**
- * One subscriber group of the in-memory bus: its replicas (subscriptions), its queue of deliveries
- * run through core's `SessionLanes` (per-session order, retries, dead-lettering), and the ids it
- * acknowledged for `exactly_once`.
+ * One subscriber group of the in-memory bus, composed on core's `ConsumerGroup` (replicas, the
+ * subscribe gate, metrics, logs, retries, dead-letter records, health). What is memory's own: its
+ * queue name, where the record goes (the bus's dead-letter store), the fresh payload each attempt
+ * decodes, the ids it acknowledged for `exactly_once`, and telling the bus when room was freed.
  */
 import {
+  ConsumerGroup,
   MessageDeliveryMode,
-  SessionLanes,
-  errorToDeadLetterError,
-  retryDelayMs,
   type GroupHealth,
   type GroupSpec,
   type LaneDelivery,
-  type LaneFailure,
   type MessageEnvelope,
   type MetricsRecorder,
+  type NewDeadLetterRecord,
   type ResolvedSubscription,
+  type SessionLanes,
 } from '@woodwork/bus-core';
 import { DedupeWindow } from './dedupe-window.js';
 import { freshEnvelope } from './message-bodies.js';
@@ -28,8 +28,8 @@ export interface MemoryDelivery extends LaneDelivery {
 export interface GroupContext {
   readonly options: ResolvedMemoryBusOptions;
   readonly metrics: MetricsRecorder;
-  /** Writes the dead-letter record (a throw keeps the delivery held, and the write is retried). */
-  deadLetter(group: MemoryGroup, delivery: MemoryDelivery, failure: LaneFailure): void;
+  /** Stores the dead-letter record (a throw keeps the delivery held, and the write is retried). */
+  storeDeadLetter(record: NewDeadLetterRecord): void;
   /** Records in the dead-letter store now. */
   deadLetterCount(): number;
   /** A delivery of `group` finished: room was freed in it. */
@@ -37,12 +37,10 @@ export interface GroupContext {
 }
 
 export class MemoryGroup {
+  readonly engine: ConsumerGroup<MemoryDelivery>;
   readonly lanes: SessionLanes<MemoryDelivery>;
   readonly streamName: string;
-  /** Every attached subscription. */
-  private replicas: ResolvedSubscription[] = [];
   private readonly acknowledgedIds: DedupeWindow;
-  lastActiveAt = Date.now();
   /**
    * Its session was deleted while replicas were attached: it is removed with its last replica,
    * unless the session starts afresh (a new message) or a replica subscribes again first.
@@ -51,58 +49,41 @@ export class MemoryGroup {
 
   constructor(
     readonly spec: GroupSpec,
-    private readonly context: GroupContext,
+    context: GroupContext,
   ) {
-    this.streamName = `${context.options.streamPrefix}:group:${spec.group}`;
-    this.acknowledgedIds = new DedupeWindow(context.options.dedupeWindowMs, context.options.maxDedupeIds);
-    const { metrics, options } = context;
-    const { logger } = options;
-    this.lanes = new SessionLanes<MemoryDelivery>(
-      {
+    const { options } = context;
+    const streamName = `${options.streamPrefix}:group:${spec.group}`;
+    this.streamName = streamName;
+    this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
+    this.engine = new ConsumerGroup<MemoryDelivery>({
+      spec,
+      metrics: context.metrics,
+      logger: options.logger,
+      retry: options.retry,
+      hooks: {
         envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),
         acknowledge: (delivery, reason) => {
           if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
             this.acknowledgedIds.remember(delivery.envelope.messageId);
           }
         },
-        deadLetter: (delivery, failure) => context.deadLetter(this, delivery, failure),
-        retryDelayMs: (failures) => retryDelayMs(options.retry, failures),
+        deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, retryCount),
+        sourceOf: (delivery) => ({ stream: streamName, id: String(delivery.seq) }),
+        storeDeadLetter: (record) => context.storeDeadLetter(record),
+        deadLetterCount: () => context.deadLetterCount(),
       },
-      {
-        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
-        attemptFailed: (delivery, error, attempt) => {
-          metrics.recordFailed(delivery.envelope.eventType, spec.group);
-          logger.warn('handler attempt failed', {
-            group: spec.group,
-            messageId: delivery.envelope.messageId,
-            attempt,
-            error: errorToDeadLetterError(error).message,
-          });
-        },
-        deadLettered: (delivery, failure) => {
-          metrics.recordDeadLettered(context.deadLetterCount(), spec.group);
-          logger.error('message dead-lettered', {
-            group: spec.group,
-            messageId: delivery.envelope.messageId,
-            attempts: failure.attempts,
-            reason: failure.reason,
-          });
-        },
-        settleFailed: (delivery, hook, error, tries) =>
-          logger.error(`${hook} failed; retrying, the session waits`, {
-            group: spec.group,
-            messageId: delivery.envelope.messageId,
-            tries,
-            error: errorToDeadLetterError(error).message,
-          }),
-        // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
-        left: () => context.onProgress(this),
-      },
-    );
+      // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
+      observer: { left: () => context.onProgress(this) },
+    });
+    this.lanes = this.engine.lanes;
   }
 
   get consumers(): number {
-    return this.replicas.length;
+    return this.engine.consumers;
+  }
+
+  get lastActiveAt(): number {
+    return this.engine.lastActiveAt;
   }
 
   /** `exactly_once` ids it remembers as acknowledged. */
@@ -122,30 +103,16 @@ export class MemoryGroup {
 
   /** Deliveries held: waiting, running or waiting for a retry. */
   get size(): number {
-    return this.lanes.size;
+    return this.engine.size;
   }
 
   addReplica(subscription: ResolvedSubscription): void {
-    this.replicas.push(subscription);
-    this.lastActiveAt = Date.now();
     this.sessionDeleted = false;
-    if (this.lanes.size === 0) {
-      this.lanes.attach(subscription);
-      return;
-    }
-    // Waiting messages would otherwise reach the handler before subscribe() has returned its id
-    // (inside the call, or in a microtask ahead of the caller's await).
-    setImmediate(() => {
-      if (this.replicas.includes(subscription)) this.lanes.attach(subscription);
-    });
+    this.engine.addReplica(subscription);
   }
 
   removeReplica(subscriptionId: string): boolean {
-    const before = this.replicas.length;
-    this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
-    this.lanes.detach(subscriptionId);
-    this.lastActiveAt = Date.now();
-    return this.replicas.length !== before;
+    return this.engine.removeReplica(subscriptionId);
   }
 
   /**
@@ -155,22 +122,11 @@ export class MemoryGroup {
   enqueue(envelope: MessageEnvelope, seq: number): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
     this.sessionDeleted = false;
-    this.lanes.push({ envelope, seq, attemptsMade: 0 });
+    this.engine.push({ envelope, seq, attemptsMade: 0 });
     return true;
   }
 
   health(): GroupHealth {
-    const stats = this.lanes.stats;
-    return {
-      group: this.spec.group,
-      eventPattern: this.spec.eventPattern,
-      componentId: this.spec.componentId,
-      sessionId: this.spec.sessionId,
-      durable: this.spec.durable,
-      consumers: this.replicas.length,
-      pending: stats.running + stats.retrying + stats.settling,
-      lag: stats.queued,
-      lastActiveAt: this.lastActiveAt / 1000,
-    };
+    return this.engine.health();
   }
 }
