@@ -91,10 +91,11 @@ function substituteAll(value: unknown, env: Environment, key: string, file: stri
 
 /**
  * Checks the text of a config file: YAML with exactly one top-level key, `message_bus`, at most
- * `MAX_CONFIG_FILE_BYTES`. `source` names the file in errors. Parser warnings are returned on the
- * result (`warnings`), never printed.
+ * `MAX_CONFIG_FILE_BYTES`. `file` names the file in every error (without it they say `config`).
+ * Parser warnings are returned on the result (`warnings`), never printed.
  */
-export function parseConfigText(text: string, env: Environment = process.env, source = 'config'): ResolvedBusConfig {
+export function parseConfigText(text: string, env: Environment = process.env, file?: string): ResolvedBusConfig {
+  const source = file ?? 'config';
   const size = Buffer.byteLength(text);
   if (size > MAX_CONFIG_FILE_BYTES) throw tooBig(source, `${size} bytes`);
   const lineCounter = new LineCounter();
@@ -113,13 +114,31 @@ export function parseConfigText(text: string, env: Environment = process.env, so
     throw new InvalidConfigError(source, `must be a YAML mapping with a top-level "${CONFIG_SECTION}" key; got ${describeValue(document)}`);
   }
   for (const key of Object.keys(document)) {
-    if (key !== CONFIG_SECTION) throw new InvalidConfigError(key, `is not a known top-level key of ${source}`, [CONFIG_SECTION]);
+    if (key !== CONFIG_SECTION) throw new InvalidConfigError(key, 'is not a known top-level key', [CONFIG_SECTION], inSource(file));
   }
   if (!Object.hasOwn(document, CONFIG_SECTION)) {
-    throw new InvalidConfigError(CONFIG_SECTION, `is missing from ${source}: the settings go under a top-level "${CONFIG_SECTION}:" key`);
+    throw new InvalidConfigError(CONFIG_SECTION, `is missing: the settings go under a top-level "${CONFIG_SECTION}:" key`, undefined, inSource(file));
   }
-  const section = substituteAll((document as Record<string, unknown>)[CONFIG_SECTION], env, CONFIG_SECTION, source);
-  return resolveBusConfig(section, { keyName: (key) => `${CONFIG_SECTION}.${key}`, section: CONFIG_SECTION, warnings });
+  try {
+    const section = substituteAll((document as Record<string, unknown>)[CONFIG_SECTION], env, CONFIG_SECTION, file);
+    return resolveBusConfig(section, { keyName: (key) => `${CONFIG_SECTION}.${key}`, section: CONFIG_SECTION, warnings });
+  } catch (error) {
+    throw file === undefined ? error : inFile(error, file);
+  }
+}
+
+function inSource(file: string | undefined): { source: string } | undefined {
+  return file === undefined ? undefined : { source: file };
+}
+
+/**
+ * Every error about a file's content names the file, the same way (`invalid config: <file>: <key>
+ * <rule>`): core's checks know only the key, so their plain `InvalidConfigError`s are made again
+ * with the file as `source`. Subclasses already carry what they need and pass as they are.
+ */
+function inFile(error: unknown, source: string): unknown {
+  if (!(error instanceof InvalidConfigError) || error.constructor !== InvalidConfigError || error.source !== undefined) return error;
+  return new InvalidConfigError(error.key, error.rule, error.allowed, error.cause === undefined ? { source } : { source, cause: error.cause });
 }
 
 function tooBig(source: string, size: string): InvalidConfigError {

@@ -37,7 +37,7 @@ export class MissingEnvironmentVariableError extends InvalidConfigError {
     /** The config file holding the reference, when it came from one. */
     readonly file?: string,
   ) {
-    super(key, `${file === undefined ? '' : `in ${file} `}refers to \${${variable}}, but the environment variable ${variable} is not set`);
+    super(key, `refers to \${${variable}}, but the environment variable ${variable} is not set`, undefined, file === undefined ? undefined : { source: file });
   }
 }
 
@@ -45,7 +45,7 @@ export class MissingEnvironmentVariableError extends InvalidConfigError {
 export class ConfigSyntaxError extends InvalidConfigError {
   override readonly name: string = 'ConfigSyntaxError';
   constructor(
-    /** The file (or the source name given to `parseConfigText`); also the error's `key`. */
+    /** The file (or `config` for text given to `parseConfigText` without a file); also the error's `key`. */
     readonly file: string,
     readonly line: number | undefined,
     readonly column: number | undefined,

@@ -5,6 +5,7 @@
 export * from './message-bus-adapter.js';
 export * from './factory.js';
 export * from './config.js';
+export * from './shipped-configs.js';
 export * from './errors.js';
 export { BACKEND_OPTIONS, BACKEND_PACKAGES, BUS_TYPES, busConfigKeys, busConfigTable, type ResolveBusConfigOptions, type RetryConfig } from './bus-config.js';
 export type { BackendModule, ImportModule } from './backend-loader.js';

@@ -73,7 +73,15 @@ describe('woodwork-bus usage', () => {
     [['tail'], 'tail needs --session <id>'],
     [['tail', '--session', 'bad.session'], '--session must be 1-128 letters'],
     [['tail', '--session', 's1', '--event', 'a b'], '--event must be dot-separated tokens'],
-    [['health', '--colour'], "Unknown option '--colour'"],
+    [['health', '--colour'], 'unknown option --colour'],
+    [['tail', '--sesion', 's1'], 'unknown option --sesion (did you mean --session?)'],
+    [['dlq', 'list', '--lim', '3'], 'unknown option --lim (did you mean --limit?)'],
+    [['health', '--jsn'], 'unknown option --jsn (did you mean --json?)'],
+    [['dlq', 'list', '--limit', '-5'], '--limit must be an integer from 1 to 10000; got "-5"'],
+    [['dlq', 'list', '--limit=-5'], '--limit must be an integer from 1 to 10000; got "-5"'],
+    [['dlq', 'list', '--limit'], '--limit needs a value'],
+    [['tail', '--session', '--json'], '--session needs a value before the next option'],
+    [['health', '--json=yes'], '--json takes no value'],
     [['health', 'now'], 'health takes no arguments; got "now"'],
   ])('%j is a usage error (exit 2) with the usage text', async (argv, message) => {
     const run = await cli(argv);
@@ -81,6 +89,21 @@ describe('woodwork-bus usage', () => {
     expect(run.stderr).toContain(message);
     expect(run.stderr).toContain('Usage: woodwork-bus');
     expect(run.stdout).toBe('');
+    // Node's own parseArgs wording never reaches the user.
+    expect(run.stderr).not.toMatch(/ambiguous|To specify|Unknown option/);
+  });
+
+  it('--help says a memory bus is only visible inside its own process, and how to reach one (runCli with createBus)', async () => {
+    const run = await cli(['--help']);
+    expect(run.stdout).toContain('A memory bus (the default) lives inside one process');
+    expect(run.stdout).toContain('runCli(argv, { env, stdout, stderr, createBus: () => bus })');
+  });
+
+  it('runCli with createBus reaches the app\'s own memory bus (what --help and the README describe)', async () => {
+    await seedDeadLetters();
+    const run = await cli(['dlq', 'list', '--json']);
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout) as unknown[]).length).toBe(3);
   });
 
   it('prints the usage on --help and help (exit 0)', async () => {
@@ -145,7 +168,8 @@ describe('woodwork-bus health', () => {
     const run = await cli(['health']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^backend +memory\nstatus +healthy\npublished +1\nconsumed +1\n/);
-    expect(run.stderr).toContain('the memory backend lives inside one process');
+    // The bus was handed over (createBus): it is the app's own, so no "separate memory bus" note.
+    expect(run.stderr).not.toContain('lives inside one process');
     const lines = run.stdout.split('\n');
     const header = lines.find((l) => l.startsWith('GROUP')) as string;
     const row = lines[lines.indexOf(header) + 1] as string;

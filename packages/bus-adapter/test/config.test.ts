@@ -5,7 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { InvalidConfigError } from '@woodwork/bus-core';
 import { MemoryMessageBus } from '@woodwork/bus-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSyntaxError, MessageBusFactory, MissingEnvironmentVariableError, loadConfigFile, parseConfigText, substituteVariables } from '../src/index.js';
+import {
+  ConfigSyntaxError,
+  MessageBusFactory,
+  MissingEnvironmentVariableError,
+  SHIPPED_CONFIGS,
+  loadConfigFile,
+  loadShippedConfig,
+  parseConfigText,
+  shippedConfigPath,
+  substituteVariables,
+} from '../src/index.js';
 import { configRejection } from './support/thrown-error.js';
 
 const shipped = (name: string) => fileURLToPath(new URL(`../config/${name}`, import.meta.url));
@@ -122,7 +132,79 @@ describe('${VAR} substitution', () => {
   });
 });
 
+describe('shipped configs by name (loadShippedConfig)', () => {
+  it("'dev' is the memory backend from the package's own config/ folder, whatever the working directory", async () => {
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    try {
+      const loaded = await loadShippedConfig('dev', {});
+      expect(loaded.type).toBe('memory');
+      expect(loaded.config).toEqual({ type: 'memory', max_queue_size: 1000 });
+      const bus = await MessageBusFactory.createMessageBus(loaded);
+      expect(bus).toBeInstanceOf(MemoryMessageBus);
+      await bus.close();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('takes the short name or the file name; each shipped file is listed', async () => {
+    expect(Object.keys(SHIPPED_CONFIGS)).toEqual(['dev', 'local', 'cloud']);
+    for (const [name, fileName] of Object.entries(SHIPPED_CONFIGS)) {
+      expect(shippedConfigPath(name as keyof typeof SHIPPED_CONFIGS)).toBe(shipped(fileName));
+      expect(shippedConfigPath(fileName)).toBe(shipped(fileName));
+    }
+    expect((await loadShippedConfig('message_bus_local.yml', {})).type).toBe('redis');
+    const cloud = await configRejection(loadShippedConfig('cloud', {}));
+    expect(cloud.message).toContain(`invalid config: ${shipped('message_bus_cloud.yml')}: message_bus.redis_url refers to \${REDIS_CLUSTER_URL}`);
+  });
+
+  it('an unknown name is an InvalidConfigError listing the shipped ones', () => {
+    let error: InvalidConfigError | undefined;
+    try {
+      shippedConfigPath('prod' as 'dev');
+    } catch (e) {
+      error = e as InvalidConfigError;
+    }
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect(error!.allowed).toEqual(['dev', 'local', 'cloud', 'message_bus_dev.yml', 'message_bus_local.yml', 'message_bus_cloud.yml']);
+    expect(() => shippedConfigPath('../package.json' as 'dev')).toThrow(InvalidConfigError);
+    expect(() => shippedConfigPath('toString' as 'dev')).toThrow(InvalidConfigError);
+  });
+
+  it('the files are in the exports map: @woodwork/bus-adapter/config/<file>.yml resolves to them', () => {
+    for (const fileName of Object.values(SHIPPED_CONFIGS)) {
+      expect(fileURLToPath(import.meta.resolve(`@woodwork/bus-adapter/config/${fileName}`))).toBe(shipped(fileName));
+    }
+  });
+});
+
 describe('loadConfigFile errors', () => {
+  it('every error about the content names the file the same way: "invalid config: <file>: <key> <rule>"', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['unset.yml', 'message_bus:\n  type: memory\n  stream_prefix: ${UNSET_PREFIX}\n', 'message_bus.stream_prefix refers to ${UNSET_PREFIX}, but the environment variable UNSET_PREFIX is not set'],
+      ['range.yml', 'message_bus:\n  type: memory\n  max_queue_size: 0\n', 'message_bus.max_queue_size must be an integer >= 1; got number 0'],
+      ['unknown-key.yml', 'message_bus:\n  type: memory\n  bogus: 1\n', 'message_bus.bogus is not a known setting (allowed: '],
+      ['malformed.yml', 'message_bus:\n  stream_prefix: ${1BAD}\n', 'message_bus.stream_prefix has a malformed reference ${1BAD}'],
+      ['top.yml', 'message_bus:\n  type: memory\nlogging: debug\n', 'logging is not a known top-level key (allowed: message_bus)'],
+      ['no-section.yml', '# nothing\nother: 1\n', 'other is not a known top-level key'],
+    ];
+    for (const [name, text, rest] of cases) {
+      const path = await file(name, text);
+      const error = await configRejection(loadConfigFile(path, {}));
+      expect(error.message, name).toContain(`invalid config: ${path}: ${rest}`);
+      expect(error.source, name).toBe(path);
+    }
+    const unset = await configRejection(loadConfigFile(await file('unset2.yml', 'message_bus:\n  redis_url: ${NOPE}\n  type: redis\n'), {}));
+    expect(unset).toBeInstanceOf(MissingEnvironmentVariableError);
+    expect((unset as MissingEnvironmentVariableError).file).toBe(unset.source);
+  });
+
+  it('text without a file name gives the key alone, never a made-up file', () => {
+    expect(() => parseConfigText('message_bus:\n  max_retries: -1\n', {})).toThrow(/^invalid config: message_bus\.max_retries must be an integer from 0 to 100; got number -1$/);
+    expect(() => parseConfigText('message_bus:\n  max_queue_size: 0\n', {})).toThrow(/^invalid config: message_bus\.max_queue_size must be an integer >= 1; got number 0$/);
+  });
+
   it('names the key, prefixed with message_bus, for a bad value or an unknown key', async () => {
     const bad = await file('bad.yml', 'message_bus:\n  type: memory\n  max_retries: lots\n');
     const error = await configRejection(loadConfigFile(bad, {}));

@@ -94,7 +94,7 @@ describe('resolveBusConfig', () => {
       [{ max_retries: 101 }, 'max_retries', /integer from 0 to 100/],
       [{ max_retries: 'three' }, 'max_retries', /got "three"/],
       [{ max_retries: 1.5 }, 'max_retries', /integer/],
-      [{ max_queue_size: 0 }, 'max_queue_size', /integer from 1/],
+      [{ max_queue_size: 0 }, 'max_queue_size', /must be an integer >= 1; got number 0/],
       [{ on_queue_full: 'drop' }, 'on_queue_full', /allowed: wait, reject/],
       [{ stream_prefix: 'has space' }, 'stream_prefix', /letters, digits/],
       [{ stream_prefix: 'a:b' }, 'stream_prefix', /letters, digits/],

@@ -19,3 +19,11 @@ export function describeValue(value: unknown): string {
     return 'an object';
   }
 }
+
+/**
+ * A range as a user says it: `an integer >= 1` when there is no real upper bound (the default
+ * `Number.MAX_SAFE_INTEGER`, or `Infinity`), else `an integer from 1 to 1024`.
+ */
+export function describeRange(kind: string, min: number, max: number): string {
+  return max >= Number.MAX_SAFE_INTEGER ? `${kind} >= ${min}` : `${kind} from ${min} to ${max}`;
+}

@@ -46,20 +46,26 @@ export class InvalidMessageError extends BusError {
   }
 }
 
-/** A configuration key is unknown or its value is out of range; `allowed` lists what would be accepted. */
+/**
+ * A configuration key is unknown or its value is out of range; `allowed` lists what would be
+ * accepted. `source`, when the config came from a file, is that file: the message starts with it
+ * (`invalid config: app.yml: message_bus.max_retries must be ...`).
+ */
 export class InvalidConfigError extends BusError {
   override readonly name: string = 'InvalidConfigError';
+  readonly source: string | undefined;
   constructor(
     readonly key: string,
     readonly rule: string,
     readonly allowed?: readonly string[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; source?: string },
   ) {
     super(
       BusErrorCode.INVALID_CONFIG,
-      `invalid config: ${key} ${rule}${allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`,
-      options,
+      `invalid config: ${options?.source === undefined ? '' : `${options.source}: `}${key} ${rule}${allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      options !== undefined && 'cause' in options ? { cause: options.cause } : undefined,
     );
+    this.source = options?.source;
   }
 }
 

@@ -8,7 +8,7 @@
  * Checks look at own keys only (never `__proto__`, `constructor` or `toString` from a prototype),
  * and every millisecond option stops at `MAX_TIMER_MS` (Node fires a longer timer after 1 ms).
  */
-import { describeValue } from './describe-value.js';
+import { describeRange, describeValue } from './describe-value.js';
 import { InvalidConfigError } from './errors.js';
 import { redactSecrets } from './redact.js';
 
@@ -166,7 +166,7 @@ export function numberFromText(value: unknown): unknown {
 
 export function configInteger(value: unknown, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be an integer from ${min} to ${max}; got ${describeValue(value)}`);
+    throw new InvalidConfigError(key, `must be ${describeRange('an integer', min, max)}; got ${describeValue(value)}`);
   }
   return value;
 }
@@ -185,7 +185,7 @@ export function configMilliseconds(value: unknown, key: string, min: number, max
 
 export function configNumber(value: unknown, key: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidConfigError(key, `must be a number from ${min} to ${max}; got ${describeValue(value)}`);
+    throw new InvalidConfigError(key, `must be ${describeRange('a number', min, max)}; got ${describeValue(value)}`);
   }
   return value;
 }

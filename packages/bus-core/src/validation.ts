@@ -3,7 +3,7 @@
  * `InvalidMessageError` naming the field and the rule, thrown before anything is sent (publish) or
  * before a handler sees it (decode).
  */
-import { describeValue } from './describe-value.js';
+import { describeRange, describeValue } from './describe-value.js';
 import { MessageDeliveryMode, MessagePattern, type MessageEnvelope } from './envelope.js';
 import { InvalidMessageError } from './errors.js';
 import { encodeJsonObject } from './json-text.js';
@@ -101,7 +101,7 @@ export function validatePattern(value: unknown, field = 'pattern'): MessagePatte
 
 function validateCount(value: unknown, field: string, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw new InvalidMessageError(field, `must be an integer from 0 to ${max}; got ${describeValue(value)}`);
+    throw new InvalidMessageError(field, `must be ${describeRange('an integer', 0, max)}; got ${describeValue(value)}`);
   }
   return value;
 }

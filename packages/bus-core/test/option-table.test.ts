@@ -11,13 +11,18 @@ import {
   MAX_TIMER_MS,
   RETRY_OPTIONS,
   SHARED_OPTIONS,
+  InvalidMessageError,
   checkOptionTable,
+  configInteger,
   configMilliseconds,
+  configNumber,
+  createEnvelope,
   configUrl,
   integerOption,
   millisecondsOption,
   redactSecrets,
   resolveBusOptions,
+  validateEnvelope,
   type BusOptions,
 } from '../src/index.js';
 import { configError } from './support/thrown-error.js';
@@ -93,6 +98,30 @@ describe('milliseconds stop at 2^31-1', () => {
     expect(configError(() => spec.check(2 ** 31, 'claim_idle_ms')).key).toBe('claim_idle_ms');
     expect(configError(() => configMilliseconds(70_000, 'block_ms', 10, 60_000)).rule).toContain('from 10 to 60000');
     expect(integerOption({ key: 'partitions', option: 'partitions', min: 1, max: 1024, doc: '' }).check(8, 'partitions')).toBe(8);
+  });
+});
+
+describe('range wording', () => {
+  it('an unbounded integer reads "an integer >= N", never "from N to 9007199254740991"; a real bound stays "from N to M"', () => {
+    const open = integerOption({ key: 'max_queue_size', option: 'maxQueueSize', min: 1, doc: '' });
+    expect(configError(() => open.check(0, 'max_queue_size')).rule).toBe('must be an integer >= 1; got number 0');
+    expect(configError(() => configInteger(-1, 'k', 0)).rule).toBe('must be an integer >= 0; got number -1');
+    expect(configError(() => configInteger(0, 'k', 1, 1024)).rule).toBe('must be an integer from 1 to 1024; got number 0');
+    expect(configError(() => configNumber(-1, 'k', 0, Number.POSITIVE_INFINITY)).rule).toBe('must be a number >= 0; got number -1');
+    expect(configError(() => configNumber(2, 'k', 0, 1)).rule).toBe('must be a number from 0 to 1; got number 2');
+  });
+
+  it("an envelope's retryCount out of range reads \"an integer >= 0\"", () => {
+    const error = (() => {
+      try {
+        validateEnvelope(createEnvelope({ sessionId: 's', eventType: 'e', componentSource: 'c', retryCount: -1 }), { maxPayloadBytes: 1_000_000 });
+      } catch (e) {
+        return e as InvalidMessageError;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    expect(error.rule).toBe('must be an integer >= 0; got number -1');
   });
 });
 

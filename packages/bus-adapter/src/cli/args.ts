@@ -27,6 +27,11 @@ Options:
 
 Environment (without --config): WOODWORK_MESSAGE_BUS (memory | redis | nats), WOODWORK_REDIS_URL,
   WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX, WOODWORK_CONSUMER_GROUP.
+
+A memory bus (the default) lives inside one process: this command gets its own, empty one and never
+sees an app's. Use redis or nats to inspect a running app from outside, or run the same commands
+inside the app on its memory bus: runCli(argv, { env, stdout, stderr, createBus: () => bus }) from
+@woodwork/bus-adapter.
 Exit codes: 0 ok, 1 failure, 2 usage error.
 `;
 
@@ -79,10 +84,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }));
+    ({ values, positionals } = parseArgs({ args: joinDashValues(argv), options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (error) {
-    // parseArgs explains unknown options and missing values well; keep its first sentence.
-    throw new UsageError(error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error));
+    throw plainUsageError(error);
   }
   const json = values.json ?? false;
   const configPath = values.config;
@@ -140,6 +144,83 @@ function parseDlq(sub: string | undefined, args: string[], values: Values): CliC
     default:
       throw new UsageError(`unknown dlq subcommand "${sub}"`);
   }
+}
+
+const LONG_NAMES = Object.keys(OPTIONS) as OptionName[];
+const STRING_OPTIONS = new Set(LONG_NAMES.filter((name) => OPTIONS[name].type === 'string').map((name) => `--${name}`));
+
+/** `--help`, `-h`, `--json=...`: what parseArgs would read as one of our options. */
+function isKnownOption(token: string): boolean {
+  if (token === '-h') return true;
+  const match = /^--([^=]+)/.exec(token);
+  return match !== null && (LONG_NAMES as string[]).includes(match[1]!);
+}
+
+/**
+ * `--limit -5` and `--session -x`: a value that starts with a dash but is none of our options is the
+ * option's value (parseArgs would call it "ambiguous"), so the option's own rule judges it.
+ */
+function joinDashValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (STRING_OPTIONS.has(token) && next !== undefined && next.startsWith('-') && next !== '--' && !isKnownOption(next)) {
+      args.push(`${token}=${next}`);
+      i++;
+    } else {
+      args.push(token);
+    }
+  }
+  return args;
+}
+
+/** parseArgs' errors in the words of the rest of the CLI, with "did you mean" for a misspelt option. */
+function plainUsageError(error: unknown): UsageError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const option = /'(-[^' ]*)/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
+    const guess = closestOption(option);
+    return new UsageError(`unknown option ${option}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
+    if (/does not take an argument/.test(message)) return new UsageError(`${option} takes no value`);
+    if (/ambiguous/.test(message)) return new UsageError(`${option} needs a value before the next option`);
+    return new UsageError(`${option} needs a value`);
+  }
+  return new UsageError(message.split('\n')[0] ?? message);
+}
+
+/** The option a misspelling most likely meant: at most 2 edits away, or the only one it begins. */
+function closestOption(given: string): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0]!.toLowerCase();
+  if (name.length === 0) return undefined;
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of LONG_NAMES) {
+    const distance = editDistance(name, candidate);
+    if (distance <= 2 && distance < name.length && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+  }
+  if (best) return `--${best.name}`;
+  const prefixed = LONG_NAMES.filter((candidate) => candidate.startsWith(name));
+  return prefixed.length === 1 ? `--${prefixed[0]!}` : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function allowOnly(values: Values, allowed: readonly OptionName[], command: string): void {

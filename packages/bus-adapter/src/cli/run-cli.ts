@@ -54,7 +54,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const config = parsed.configPath === undefined ? MessageBusFactory.resolveEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
     for (const warning of config.warnings) io.stderr.write(`woodwork-bus: warning: ${safeText(warning)}\n`);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
-    if (bus.backend === 'memory') {
+    // Only a memory bus the CLI made itself is a separate, empty one; a bus handed over is the app's.
+    if (owned && bus.backend === 'memory') {
       io.stderr.write('woodwork-bus: note: the memory backend lives inside one process; this one sees only its own messages\n');
     }
     const run = runCommand(bus, parsed.command, { out: io.stdout, err: io.stderr, json: parsed.json, signal });
