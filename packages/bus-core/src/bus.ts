@@ -108,6 +108,11 @@ export interface MessageBus {
    * sessions run in parallel, each replica up to its `concurrency`. A failed attempt is retried after
    * exponential backoff with jitter, `maxRetries + 1` attempts in all (`at_most_once`: one), then
    * dead-lettered once.
+   *
+   * Errors: a pattern that is neither `'*'` nor an event type rejects with `InvalidMessageError`
+   * (field `eventPattern`, the event-type rule); every bad option, names included (`sessionId`,
+   * `componentId`, `group`: 1-128 letters, digits, `_`, `-`), a handler that is not a function and a
+   * group asked for with another spec than it has reject with `InvalidConfigError` naming its key.
    */
   subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string>;
 

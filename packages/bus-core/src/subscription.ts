@@ -6,8 +6,8 @@ import { v4 as uuidv4 } from 'uuid';
 import type { MessageHandler, SubscribeOptions } from './bus.js';
 import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
-import { configInteger, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
-import { describe, validateAndEncodeBody, validateEventPattern, validateName, type EncodedBody } from './validation.js';
+import { configInteger, configName, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
+import { describe, validateAndEncodeBody, validateEventPattern, type EncodedBody } from './validation.js';
 
 /** Which messages a group receives. */
 export interface GroupSpec {
@@ -47,9 +47,10 @@ export function resolveSubscription(
   const o = options ?? {};
   if (typeof o !== 'object') throw new InvalidConfigError('options', `must be an object; got ${describe(o)}`);
   rejectUnknownKeys(o, SUBSCRIBE_OPTION_KEYS);
-  const sessionId = o.sessionId === undefined ? null : validateName(o.sessionId, 'sessionId');
-  const componentId = o.componentId === undefined ? null : validateName(o.componentId, 'componentId');
-  const explicitGroup = o.group === undefined ? null : validateName(o.group, 'group');
+  // Option names are config, like every other option: `InvalidConfigError` with the name rule.
+  const sessionId = o.sessionId === undefined ? null : configName(o.sessionId, 'sessionId');
+  const componentId = o.componentId === undefined ? null : configName(o.componentId, 'componentId');
+  const explicitGroup = o.group === undefined ? null : configName(o.group, 'group');
   const targetedOnly = o.targetedOnly ?? false;
   if (typeof targetedOnly !== 'boolean') throw new InvalidConfigError('targetedOnly', `must be a boolean; got ${describe(targetedOnly)}`);
   if (targetedOnly && componentId === null) throw new InvalidConfigError('targetedOnly', 'requires componentId');

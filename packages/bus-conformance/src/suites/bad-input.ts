@@ -89,9 +89,11 @@ export function badInputSuite(harness: BusHarness): void {
       const h = (): void => undefined;
       await expect(bus.subscribe('bad pattern', h)).rejects.toMatchObject({ code: 'INVALID_MESSAGE', field: 'eventPattern' });
       await expect(bus.subscribe('a.>', h)).rejects.toBeInstanceOf(InvalidMessageError);
-      await expect(bus.subscribe('ok', h, { componentId: 'a.b' })).rejects.toMatchObject({ field: 'componentId' });
-      await expect(bus.subscribe('ok', h, { group: 'g:1' })).rejects.toMatchObject({ field: 'group' });
-      await expect(bus.subscribe('ok', h, { sessionId: 'has space' })).rejects.toMatchObject({ field: 'sessionId' });
+      // Names in the options are config like every other option (issue 7): InvalidConfigError naming the key.
+      await expect(bus.subscribe('ok', h, { componentId: 'a.b' })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'componentId' });
+      await expect(bus.subscribe('ok', h, { group: 'g:1' })).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'group' });
+      await expect(bus.subscribe('ok', h, { sessionId: 'has space' })).rejects.toBeInstanceOf(InvalidConfigError);
+      await expect(bus.subscribe('ok', h, { sessionId: 'has space' })).rejects.toMatchObject({ key: 'sessionId', message: expect.stringContaining('letters') });
       await expect(bus.subscribe('ok', h, { concurrency: 0 })).rejects.toBeInstanceOf(InvalidConfigError);
       await expect(bus.subscribe('ok', h, { unknownOption: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_CONFIG', key: 'unknownOption' });
       await expect(bus.subscribe('ok', 'not a function' as never)).rejects.toBeInstanceOf(InvalidConfigError);
