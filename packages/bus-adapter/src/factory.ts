@@ -3,7 +3,7 @@
  * YAML file, an object or the environment) into a connected `MessageBus` by importing the backend
  * package for its `type` at run time; and the process-wide bus of `getGlobalMessageBus()`.
  */
-import { InvalidConfigError, describeValue as describe, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
+import { InvalidConfigError, describeValue, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
 import { loadBackend, importModule, type ImportModule } from './backend-loader.js';
 import { BUS_TYPES, isResolvedBusConfig, resolveBusConfig, type BusConfig, type BusType, type ResolvedBusConfig } from './bus-config.js';
 import type { Environment } from './config.js';
@@ -25,16 +25,16 @@ const CREATE_OPTION_KEYS = ['logger', 'onMetric', 'importModule', 'packages'];
 
 /** A misspelt option would otherwise be ignored (a logger that never logs, a fork never loaded). */
 function checkCreateOptions(options: CreateBusOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
   rejectUnknownKeys(options, CREATE_OPTION_KEYS);
   if (options.importModule !== undefined && typeof options.importModule !== 'function') {
-    throw new InvalidConfigError('importModule', `must be a function; got ${describe(options.importModule)}`);
+    throw new InvalidConfigError('importModule', `must be a function; got ${describeValue(options.importModule)}`);
   }
   const packages: unknown = own(options, 'packages') ?? {};
-  if (typeof packages !== 'object' || packages === null) throw new InvalidConfigError('packages', `must be an object; got ${describe(packages)}`);
+  if (typeof packages !== 'object' || packages === null) throw new InvalidConfigError('packages', `must be an object; got ${describeValue(packages)}`);
   rejectUnknownKeys(packages, BUS_TYPES, 'packages.');
   for (const [type, name] of Object.entries(packages)) {
-    if (typeof name !== 'string' || name.trim() === '') throw new InvalidConfigError(`packages.${type}`, `must be a package name; got ${describe(name)}`);
+    if (typeof name !== 'string' || name.trim() === '') throw new InvalidConfigError(`packages.${type}`, `must be a package name; got ${describeValue(name)}`);
   }
 }
 
@@ -84,7 +84,7 @@ export class MessageBusFactory {
     const bus: unknown = await create(backendOptions);
     if (!isMessageBus(bus)) {
       // Anything else would fail later, far from here, with a TypeError.
-      throw new InvalidConfigError('type', `"${checked.type}" loads ${packageName}, whose createMessageBus(options) did not return a MessageBus; got ${describe(bus)}`);
+      throw new InvalidConfigError('type', `"${checked.type}" loads ${packageName}, whose createMessageBus(options) did not return a MessageBus; got ${describeValue(bus)}`);
     }
     return bus;
   }
@@ -176,7 +176,7 @@ export async function getGlobalMessageBus(): Promise<MessageBus> {
 export function setGlobalMessageBus(bus: MessageBus | undefined): void {
   if (bus !== undefined && !isMessageBus(bus)) {
     // An adapter (or a config) here would make every later getGlobalMessageBus() caller fail oddly.
-    throw new InvalidConfigError('bus', `must be a MessageBus (publish, subscribe, close...) or undefined; got ${describe(bus)}`);
+    throw new InvalidConfigError('bus', `must be a MessageBus (publish, subscribe, close...) or undefined; got ${describeValue(bus)}`);
   }
   generation++;
   globalBus = bus;

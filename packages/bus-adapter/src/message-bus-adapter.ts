@@ -15,7 +15,7 @@ import {
   InvalidConfigError,
   InvalidMessageError,
   MessagePattern,
-  describe,
+  describeValue,
   rejectUnknownKeys,
   validateName,
   type DeliveryContext,
@@ -96,7 +96,7 @@ const LISTENER_OPTION_KEYS = ['sessionId', 'eventPattern', 'concurrency', 'handl
  */
 function assertOptions(options: unknown, allowed: readonly string[]): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+    throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
   }
   rejectUnknownKeys(options, allowed);
 }
@@ -104,7 +104,7 @@ function assertOptions(options: unknown, allowed: readonly string[]): void {
 /** A misspelt field would otherwise be dropped silently (and its default used). */
 function assertEventInit(event: unknown, allowed: readonly string[]): void {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new InvalidMessageError('event', `must be an object; got ${describe(event)}`);
+    throw new InvalidMessageError('event', `must be an object; got ${describeValue(event)}`);
   }
   for (const key of Object.keys(event)) {
     if (!allowed.includes(key)) throw new InvalidMessageError(key, `is not a field of an event (allowed: ${allowed.join(', ')})`);
@@ -119,7 +119,7 @@ export class MessageBusAdapter {
 
   constructor(readonly bus: MessageBus) {
     if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function') {
-      throw new InvalidConfigError('bus', `must be a MessageBus; got ${describe(bus)}`);
+      throw new InvalidConfigError('bus', `must be a MessageBus; got ${describeValue(bus)}`);
     }
   }
 
@@ -192,7 +192,7 @@ export class MessageBusAdapter {
 
   private async register(kind: string, eventPattern: string, handler: AdapterHandler, options: SubscribeOptions): Promise<string> {
     this.assertOpen('register');
-    if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describe(handler)}`);
+    if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describeValue(handler)}`);
     // The handler's promise is returned as is: a rejection must reach the bus (retry, then dead letter).
     const subscriptionId = await this.bus.subscribe(eventPattern, (envelope, context) => handler(envelope.payload, envelope, context), options);
     if (this.closing) {

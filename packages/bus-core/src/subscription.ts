@@ -7,7 +7,7 @@ import type { MessageHandler, SubscribeOptions } from './bus.js';
 import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
 import { configInteger, configName, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
-import { describe, validateAndEncodeBody, validateEventPattern, type EncodedBody } from './validation.js';
+import { describeValue, validateAndEncodeBody, validateEventPattern, type EncodedBody } from './validation.js';
 
 /** Which messages a group receives. */
 export interface GroupSpec {
@@ -43,24 +43,24 @@ export function resolveSubscription(
   defaults: Pick<ResolvedBusOptions, 'concurrency' | 'handlerTimeoutMs'>,
 ): ResolvedSubscription {
   const pattern = validateEventPattern(eventPattern);
-  if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describe(handler)}`);
+  if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describeValue(handler)}`);
   const o = options ?? {};
-  if (typeof o !== 'object') throw new InvalidConfigError('options', `must be an object; got ${describe(o)}`);
+  if (typeof o !== 'object') throw new InvalidConfigError('options', `must be an object; got ${describeValue(o)}`);
   rejectUnknownKeys(o, SUBSCRIBE_OPTION_KEYS);
   // Option names are config, like every other option: `InvalidConfigError` with the name rule.
   const sessionId = o.sessionId === undefined ? null : configName(o.sessionId, 'sessionId');
   const componentId = o.componentId === undefined ? null : configName(o.componentId, 'componentId');
   const explicitGroup = o.group === undefined ? null : configName(o.group, 'group');
   const targetedOnly = o.targetedOnly ?? false;
-  if (typeof targetedOnly !== 'boolean') throw new InvalidConfigError('targetedOnly', `must be a boolean; got ${describe(targetedOnly)}`);
+  if (typeof targetedOnly !== 'boolean') throw new InvalidConfigError('targetedOnly', `must be a boolean; got ${describeValue(targetedOnly)}`);
   if (targetedOnly && componentId === null) throw new InvalidConfigError('targetedOnly', 'requires componentId');
   const observer = o.observe ?? false;
-  if (typeof observer !== 'boolean') throw new InvalidConfigError('observe', `must be a boolean; got ${describe(observer)}`);
+  if (typeof observer !== 'boolean') throw new InvalidConfigError('observe', `must be a boolean; got ${describeValue(observer)}`);
   if (observer && (componentId !== null || explicitGroup !== null || targetedOnly)) {
     throw new InvalidConfigError('observe', 'cannot be combined with componentId, group or targetedOnly: an observer has a private group of its own');
   }
   const durableOption = o.durable ?? true;
-  if (typeof durableOption !== 'boolean') throw new InvalidConfigError('durable', `must be a boolean; got ${describe(durableOption)}`);
+  if (typeof durableOption !== 'boolean') throw new InvalidConfigError('durable', `must be a boolean; got ${describeValue(durableOption)}`);
   if (o.durable !== undefined && componentId === null && explicitGroup === null) {
     throw new InvalidConfigError('durable', 'needs componentId or group (without them a subscription is always private)');
   }
@@ -124,7 +124,7 @@ export function preparePublish(
   input: MessageEnvelope | EnvelopeInit,
   options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
 ): PreparedPublish {
-  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describe(input)}`);
+  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describeValue(input)}`);
   assertEnvelopeKeys(input);
   const envelope = createEnvelope(input, options);
   const body = validateAndEncodeBody(envelope, options);

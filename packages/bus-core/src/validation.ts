@@ -13,12 +13,6 @@ export { describeValue } from './describe-value.js';
 export { MAX_JSON_DEPTH, encodeJsonObject, isPlainObject } from './json-text.js';
 export { escapeControlCharacters, hasLoneSurrogate, hasUnsafeCharacters } from './text-safety.js';
 
-/**
- * @deprecated Use `describeValue`: this name shadows vitest's `describe`. Kept until every package
- * has moved to the new name.
- */
-export const describe = describeValue;
-
 const TOKEN = '[A-Za-z0-9_-]+';
 const EVENT_TYPE_RE = new RegExp(`^${TOKEN}(?:\\.${TOKEN})*$`);
 /** Session ids, component names, group names: 1-128 letters, digits, `_`, `-`. */

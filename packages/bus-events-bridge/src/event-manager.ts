@@ -3,7 +3,7 @@
  * other and from the emitter) and pipes (transformers, run in order). This is the local,
  * in-process manager; `MessageBusEventManager` extends it to carry hooks over the bus.
  */
-import { HandlerTimeoutError, InvalidConfigError, configInteger, configName, configString, describe, rejectUnknownKeys } from '@woodwork/bus-core';
+import { HandlerTimeoutError, InvalidConfigError, configInteger, configName, configString, describeValue, rejectUnknownKeys } from '@woodwork/bus-core';
 import {
   DEFAULT_SESSION_ID,
   sessionIdOf,
@@ -83,12 +83,12 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
 
   constructor(options: EventManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+      throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
     }
     rejectUnknownKeys(options, OPTION_KEYS);
     this.defaultSessionId = configName(options.defaultSessionId ?? DEFAULT_SESSION_ID, 'defaultSessionId');
     if (options.onHookError !== undefined && typeof options.onHookError !== 'function') {
-      throw new InvalidConfigError('onHookError', `must be a function; got ${describe(options.onHookError)}`);
+      throw new InvalidConfigError('onHookError', `must be a function; got ${describeValue(options.onHookError)}`);
     }
     this.onHookError = options.onHookError ?? defaultHookErrorReporter;
     this.hookTimeoutMs = configInteger(options.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, 'hookTimeoutMs', 0);
@@ -267,6 +267,6 @@ export class EventManager<E extends EventMapOf<E> = AnyEvents> {
 }
 
 function checkListener<F>(fn: F, kind: 'hook' | 'pipe'): F {
-  if (typeof fn !== 'function') throw new InvalidConfigError(kind, `must be a function; got ${describe(fn)}`);
+  if (typeof fn !== 'function') throw new InvalidConfigError(kind, `must be a function; got ${describeValue(fn)}`);
   return fn;
 }

@@ -18,7 +18,7 @@ import {
   configString,
   NAME_PATTERN,
   NAME_RULE,
-  describe,
+  describeValue,
   rejectUnknownKeys,
   validateEventType,
   type JsonObject,
@@ -73,10 +73,10 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
 
   constructor(bus: MessageBus, options: MessageBusEventManagerOptions) {
     if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function') {
-      throw new InvalidConfigError('bus', `must be a MessageBus; got ${describe(bus)}`);
+      throw new InvalidConfigError('bus', `must be a MessageBus; got ${describeValue(bus)}`);
     }
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidConfigError('options', `must be an object with a componentId; got ${describe(options)}`);
+      throw new InvalidConfigError('options', `must be an object with a componentId; got ${describeValue(options)}`);
     }
     rejectUnknownKeys(options, OPTION_KEYS);
     const base: EventManagerOptions = {};
@@ -86,7 +86,7 @@ export class MessageBusEventManager<E extends EventMapOf<E> = AnyEvents> extends
     this.bus = bus;
     this.componentId = configName(options.componentId, 'componentId');
     if (options.groupName !== undefined && typeof options.groupName !== 'function') {
-      throw new InvalidConfigError('groupName', `must be a function; got ${describe(options.groupName)}`);
+      throw new InvalidConfigError('groupName', `must be a function; got ${describeValue(options.groupName)}`);
     }
     this.groupName = options.groupName ?? defaultHookGroupName;
     this.maxRetries = options.maxRetries === undefined ? undefined : configInteger(options.maxRetries, 'maxRetries', 0, MAX_RETRIES_LIMIT);

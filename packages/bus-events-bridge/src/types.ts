@@ -3,7 +3,7 @@
  * `emit('agent.thought', {...})` is type-checked, the two kinds of listener (hooks observe, pipes
  * transform) and what each is told about the event besides its payload.
  */
-import { InvalidMessageError, describe } from '@woodwork/bus-core';
+import { InvalidMessageError, describeValue } from '@woodwork/bus-core';
 
 /**
  * Constraint for an event map: each event name maps to an object payload. Written as a
@@ -72,7 +72,7 @@ export function sessionIdOf(payload: unknown, fallback: string): string {
     const value = (payload as Record<string, unknown>)[key];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') {
-      throw new InvalidMessageError(`payload.${key}`, `must be a string session id; got ${describe(value)}`);
+      throw new InvalidMessageError(`payload.${key}`, `must be a string session id; got ${describeValue(value)}`);
     }
     return value;
   }

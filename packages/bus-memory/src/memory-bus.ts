@@ -7,7 +7,7 @@
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
  * Every attempt gets its own payload and metadata, decoded from the JSON made at publish
- * (message-bodies.ts), as a handler on a wire backend would.
+ * (message-bodies.ts, kept on each delivery), as a handler on a wire backend would.
  */
 import {
   BusClosedError,
@@ -30,7 +30,6 @@ import {
   type EnvelopeInit,
   type HealthReport,
   type HealthStatus,
-  type PreparedPublish,
   type MessageBus,
   type MessageEnvelope,
   type MessageHandler,
@@ -40,7 +39,7 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { DeadLetterStore } from './dead-letter-store.js';
-import { rememberBody } from './message-bodies.js';
+import { bodyOf, type MessageBody } from './message-bodies.js';
 import { DedupeWindow } from './dedupe-window.js';
 import { MemoryGroup, type GroupContext } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
@@ -99,17 +98,20 @@ export class MemoryMessageBus implements MessageBus {
 
   async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
     this.assertOpen('publish');
-    const envelope = snapshot(preparePublish(input, this.options));
+    const prepared = preparePublish(input, this.options);
+    const envelope = prepared.envelope;
+    // The JSON made while validating goes with every delivery: each attempt decodes its own copy.
+    const body: MessageBody = { payloadJson: prepared.payloadJson, metadataJson: prepared.metadataJson };
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
     const queues = this.queuesFor(envelope);
     if (!this.waiting.blocks(envelope.sessionId, queues)) {
       const full = this.limits.firstFull(queues);
-      if (full === undefined) return this.accept(envelope, queues);
+      if (full === undefined) return this.accept(envelope, body, queues);
       if (this.options.onQueueFull === 'reject') throw this.limits.fullError(full);
     }
-    return this.waitForRoom(envelope, queues);
+    return this.waitForRoom(envelope, body, queues);
   }
 
   async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
@@ -191,7 +193,7 @@ export class MemoryMessageBus implements MessageBus {
         continue;
       }
       const envelope = { ...record.envelope, retryCount: 0 };
-      if (!group.enqueue(envelope, ++this.seq)) {
+      if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {
         result.skipped.push({ id: record.id, reason: `group ${record.group} already acknowledged ${envelope.messageId} (exactly_once)` });
         continue;
       }
@@ -280,11 +282,11 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   /** Queues the message in every queue it routes to (the caller checked room). */
-  private accept(envelope: MessageEnvelope, queues: readonly QueueKey[]): PublishResult {
+  private accept(envelope: MessageEnvelope, body: MessageBody, queues: readonly QueueKey[]): PublishResult {
     const seq = ++this.seq;
     for (const queue of queues) {
-      if (typeof queue === 'string') this.inbox.push(queue, { envelope, seq });
-      else (queue as MemoryGroup).enqueue(envelope, seq);
+      if (typeof queue === 'string') this.inbox.push(queue, { envelope, body, seq });
+      else (queue as MemoryGroup).enqueue(envelope, body, seq);
     }
     return this.record(envelope);
   }
@@ -295,7 +297,7 @@ export class MemoryMessageBus implements MessageBus {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
-    return this.accept(envelope, waiting.queues);
+    return this.accept(envelope, waiting.body, waiting.queues);
   }
 
   /** Counts an accepted publish and remembers an `exactly_once` id. */
@@ -327,13 +329,13 @@ export class MemoryMessageBus implements MessageBus {
     return out;
   }
 
-  private waitForRoom(envelope: MessageEnvelope, queues: readonly QueueKey[]): Promise<PublishResult> {
+  private waitForRoom(envelope: MessageEnvelope, body: MessageBody, queues: readonly QueueKey[]): Promise<PublishResult> {
     // The cap on waiting publishes (`maxWaitingPublishes`): past it, reject at once instead of waiting,
     // so a loop of publishes nobody awaits cannot hold millions of them (and their timers) in memory.
     // Thrown, not returned: `publish` is async, so it still rejects, without a second promise.
     if (this.waiting.atLimit) throw this.limits.waitingFullError(this.waiting.size, envelope.messageId);
     return new Promise<PublishResult>((resolve, reject) => {
-      const waiting: WaitingPublish = { envelope, queues, resolve, reject, timer: undefined, done: false };
+      const waiting: WaitingPublish = { envelope, body, queues, resolve, reject, timer: undefined, done: false };
       const timeoutMs = this.options.publishTimeoutMs;
       waiting.timer = setTimeout(() => {
         if (!this.waiting.finish(waiting)) return;
@@ -362,7 +364,7 @@ export class MemoryMessageBus implements MessageBus {
     const list = this.groupsByPattern.get(group.spec.eventPattern);
     if (list) list.push(group);
     else this.groupsByPattern.set(group.spec.eventPattern, [group]);
-    for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.seq);
+    for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);
     // Waiting publishes may route to the new group now, and its target's inbox may have room.
     this.waiting.admitAll();
     return group;
@@ -408,10 +410,4 @@ export class MemoryMessageBus implements MessageBus {
     this.expiredGroups.push(name);
     if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
   }
-}
-
-/** Keeps the JSON made while validating; every attempt decodes its own copy from it (message-bodies.ts). */
-function snapshot(prepared: PreparedPublish): MessageEnvelope {
-  rememberBody(prepared.envelope, prepared.payloadJson, prepared.metadataJson);
-  return prepared.envelope;
 }

@@ -17,12 +17,14 @@ import {
   type SessionLanes,
 } from '@woodwork/bus-core';
 import { DedupeWindow } from './dedupe-window.js';
-import { freshEnvelope } from './message-bodies.js';
+import { freshEnvelope, type MessageBody } from './message-bodies.js';
 import type { ResolvedMemoryBusOptions } from './options.js';
 
 export interface MemoryDelivery extends LaneDelivery {
   /** Position in the bus's publish sequence (the "id" in its stream). */
   readonly seq: number;
+  /** The payload and metadata JSON made at publish: each attempt decodes its own objects from it. */
+  readonly body: MessageBody;
 }
 
 export interface GroupContext {
@@ -61,13 +63,13 @@ export class MemoryGroup {
       logger: options.logger,
       retry: options.retry,
       hooks: {
-        envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),
+        envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, delivery.body, attempt - 1),
         acknowledge: (delivery, reason) => {
           if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
             this.acknowledgedIds.remember(delivery.envelope.messageId);
           }
         },
-        deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, retryCount),
+        deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, delivery.body, retryCount),
         sourceOf: (delivery) => ({ stream: streamName, id: String(delivery.seq) }),
         storeDeadLetter: (record) => context.storeDeadLetter(record),
         deadLetterCount: () => context.deadLetterCount(),
@@ -119,10 +121,10 @@ export class MemoryGroup {
    * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
    * acknowledged within the window.
    */
-  enqueue(envelope: MessageEnvelope, seq: number): boolean {
+  enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
     this.sessionDeleted = false;
-    this.engine.push({ envelope, seq, attemptsMade: 0 });
+    this.engine.push({ envelope, body, seq, attemptsMade: 0 });
     return true;
   }
 

@@ -10,9 +10,11 @@
  * compacted (when tombstones outnumber live messages) or taken.
  */
 import { Deque, groupReceives, type GroupSpec, type MessageEnvelope } from '@woodwork/bus-core';
+import type { MessageBody } from './message-bodies.js';
 
 export interface WaitingMessage {
   readonly envelope: MessageEnvelope;
+  readonly body: MessageBody;
   readonly seq: number;
 }
 
@@ -53,7 +55,7 @@ export class TargetInbox {
       queue = { slots: new Deque<Slot>(), live: 0, lastPushAt: 0 };
       this.byTarget.set(target, queue);
     }
-    const slot: Slot = { envelope: message.envelope, seq: message.seq, target, removed: false };
+    const slot: Slot = { envelope: message.envelope, body: message.body, seq: message.seq, target, removed: false };
     queue.slots.push(slot);
     queue.live++;
     queue.lastPushAt = Date.now();
@@ -72,7 +74,7 @@ export class TargetInbox {
       if (slot.removed) continue;
       this.forget(slot);
       queue.live--;
-      taken.push({ envelope: slot.envelope, seq: slot.seq });
+      taken.push({ envelope: slot.envelope, body: slot.body, seq: slot.seq });
     }
     if (queue.live === 0) this.byTarget.delete(spec.componentId);
     return taken;

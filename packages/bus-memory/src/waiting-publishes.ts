@@ -14,12 +14,14 @@
  * `atLimit` before `add` and rejects at once past it, so publishes nobody awaits cannot pile up.
  */
 import type { MessageEnvelope, PublishResult } from '@woodwork/bus-core';
+import type { MessageBody } from './message-bodies.js';
 
 /** A queue a message is put in: a group, or the inbox of a target that has no group yet. */
 export type QueueKey = object | string;
 
 export interface WaitingPublish {
   readonly envelope: MessageEnvelope;
+  readonly body: MessageBody;
   /** The queues it routes to, as last computed. */
   queues: readonly QueueKey[];
   resolve(result: PublishResult): void;

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { createEnvelope, type PublishResult } from '@woodwork/bus-core';
 import { WaitingPublishes, type QueueKey, type WaitingPublish } from '../src/waiting-publishes.js';
 
+const EMPTY_BODY = { payloadJson: '{}', metadataJson: '{}' };
+
 function setup(limits: Record<string, number>) {
   const sizes = new Map<QueueKey, number>();
   const routes = new Map<string, string[]>();
@@ -33,7 +35,7 @@ function setup(limits: Record<string, number>) {
       return Promise.resolve({ messageId: id, duplicate: false });
     }
     return new Promise((resolve, reject) => {
-      const w: WaitingPublish = { envelope, queues, resolve, reject, timer: undefined, done: false };
+      const w: WaitingPublish = { envelope, body: EMPTY_BODY, queues, resolve, reject, timer: undefined, done: false };
       waiting.add(w);
     });
   };
@@ -87,7 +89,7 @@ describe('WaitingPublishes', () => {
   it('finish lets through what the finished publish held back; drain removes publishes', () => {
     const t = setup({ q: 1 });
     void t.publish('m0', 's', ['q']);
-    const w1: WaitingPublish = { envelope: createEnvelope({ messageId: 'm1', sessionId: 's', eventType: 'w.x', componentSource: 't' }), queues: ['q'], resolve: () => undefined, reject: () => undefined, timer: undefined, done: false };
+    const w1: WaitingPublish = { envelope: createEnvelope({ messageId: 'm1', sessionId: 's', eventType: 'w.x', componentSource: 't' }), body: EMPTY_BODY, queues: ['q'], resolve: () => undefined, reject: () => undefined, timer: undefined, done: false };
     t.waiting.add(w1);
     void t.publish('m2', 's', ['other']);
     expect(t.waiting.size).toBe(2);

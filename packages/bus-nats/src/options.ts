@@ -7,7 +7,7 @@ import {
   InvalidConfigError,
   configChoice,
   configInteger,
-  describe,
+  describeValue,
   resolveBusOptions,
   type BusOptions,
   type ResolvedBusOptions,
@@ -69,7 +69,7 @@ const MAX_MS = 2 ** 31 - 1;
 export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNatsBusOptions {
   const shared = resolveBusOptions(options, NATS_OPTION_KEYS);
   const url = options.url ?? DEFAULT_NATS_URL;
-  if (typeof url !== 'string' || url.trim() === '') throw new InvalidConfigError('url', `must be a server URL or a comma-separated list; got ${describe(url)}`);
+  if (typeof url !== 'string' || url.trim() === '') throw new InvalidConfigError('url', `must be a server URL or a comma-separated list; got ${describeValue(url)}`);
   const resolved: ResolvedNatsBusOptions = {
     ...shared,
     url: url.trim(),

@@ -7,7 +7,7 @@
  * Time comes from a `StreamClock` (the system's unless a test injects one), so a test can move time
  * itself and decide a verdict on that time, not on how fast a loaded machine runs the timers.
  */
-import { InvalidConfigError, configInteger, describe } from '@woodwork/bus-core';
+import { InvalidConfigError, configInteger, describeValue } from '@woodwork/bus-core';
 
 /** Where a manager and its streams read the time and run their liveness interval. */
 export interface StreamClock {
@@ -33,7 +33,7 @@ export function resolveClock(clock: unknown): StreamClock {
   if (clock === undefined) return systemClock;
   const c = clock as Partial<StreamClock> | null;
   if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setInterval !== 'function' || typeof c.clearInterval !== 'function') {
-    throw new InvalidConfigError('clock', `must be an object with now(), setInterval() and clearInterval(); got ${describe(clock)}`);
+    throw new InvalidConfigError('clock', `must be an object with now(), setInterval() and clearInterval(); got ${describeValue(clock)}`);
   }
   return c as StreamClock;
 }

@@ -23,7 +23,7 @@
  * capped (`maxPendingStreams`), so a flood of `stream.created` costs a refusal each, not memory.
  */
 import { randomUUID } from 'node:crypto';
-import { BusClosedError, InvalidConfigError, MessagePattern, describe, type JsonValue, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
+import { BusClosedError, InvalidConfigError, MessagePattern, describeValue, type JsonValue, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
 import { MessageBusAdapter } from '../message-bus-adapter.js';
 import { newInstanceId, streamInstanceAddress, streamTargetOf } from './stream-address.js';
 import { STREAM_PROTOCOL, sameToken, StreamEvent, isStreamEvent, malformed, newStreamToken, parseStreamMessage, toPayload, type StreamMessage } from './stream-protocol.js';
@@ -78,7 +78,7 @@ export class StreamManager {
   constructor(bus: MessageBus | MessageBusAdapter, options: StreamManagerOptions) {
     this.bus = bus instanceof MessageBusAdapter ? bus.bus : bus;
     if (typeof this.bus !== 'object' || this.bus === null || typeof this.bus.subscribe !== 'function') {
-      throw new InvalidConfigError('bus', `must be a MessageBus or a MessageBusAdapter; got ${describe(bus)}`);
+      throw new InvalidConfigError('bus', `must be a MessageBus or a MessageBusAdapter; got ${describeValue(bus)}`);
     }
     const resolved = resolveManagerOptions(options);
     this.componentId = resolved.componentId;
@@ -110,7 +110,7 @@ export class StreamManager {
 
   /** Sets the listener for incoming streams (replacing the previous one). */
   onStream(listener: StreamListener): void {
-    if (typeof listener !== 'function') throw new InvalidConfigError('onStream', `must be a function; got ${describe(listener)}`);
+    if (typeof listener !== 'function') throw new InvalidConfigError('onStream', `must be a function; got ${describeValue(listener)}`);
     this.listener = listener;
   }
 

@@ -6,7 +6,7 @@ import {
   InvalidConfigError,
   assertJsonObject,
   configInteger,
-  describe,
+  describeValue,
   quietLogger,
   rejectUnknownKeys,
   validateName,
@@ -86,11 +86,11 @@ export interface ResolvedManagerOptions {
 }
 
 export function resolveManagerOptions(options: StreamManagerOptions): ResolvedManagerOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
   rejectUnknownKeys(options, OPTION_KEYS);
   const logger = options.logger ?? quietLogger;
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
-    throw new InvalidConfigError('logger', `must be a logger (an object with debug, info, warn and error); got ${describe(logger)}`);
+    throw new InvalidConfigError('logger', `must be a logger (an object with debug, info, warn and error); got ${describeValue(logger)}`);
   }
   return {
     componentId: streamingName(options.componentId, 'componentId'),
@@ -105,7 +105,7 @@ export function resolveManagerOptions(options: StreamManagerOptions): ResolvedMa
 }
 
 export function resolveCreateOptions(options: CreateStreamOptions, defaultWindow: number): { target: string; sessionId: string; window: number; metadata: JsonObject } {
-  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw new InvalidConfigError('options', `must be an object; got ${describeValue(options)}`);
   rejectUnknownKeys(options, CREATE_KEYS);
   const target = streamingName(options.target, 'target');
   const sessionId = validateName(options.sessionId, 'sessionId');

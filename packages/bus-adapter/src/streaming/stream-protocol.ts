@@ -59,7 +59,7 @@
  * all (the manager drops it), so a forger cannot fill the dead-letter store either.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidMessageError, UnrecoverableError, describe, validateName, type JsonObject, type JsonValue, type MessageEnvelope } from '@woodwork/bus-core';
+import { InvalidMessageError, UnrecoverableError, describeValue, validateName, type JsonObject, type JsonValue, type MessageEnvelope } from '@woodwork/bus-core';
 
 /** The protocol this package speaks: 2, the one with tokens. */
 export const STREAM_PROTOCOL = 2;
@@ -168,7 +168,7 @@ export function malformed(eventType: string, field: string, rule: string): Unrec
 
 function field<T>(eventType: string, payload: JsonObject, key: string, ok: (v: unknown) => v is T, rule: string): T {
   const value = payload[key];
-  if (!ok(value)) throw malformed(eventType, `payload.${key}`, `${rule}; got ${describe(value)}`);
+  if (!ok(value)) throw malformed(eventType, `payload.${key}`, `${rule}; got ${describeValue(value)}`);
   return value;
 }
 
@@ -254,6 +254,6 @@ export function parseStreamMessage(envelope: MessageEnvelope): StreamMessage {
     case StreamEvent.CANCELLED:
       return { event: StreamEvent.CANCELLED, streamId, reason: field(event, p, 'reason', isString, 'must be a string'), replyTo: replyTo(), token };
     default:
-      throw malformed(event, 'eventType', `must be a stream event (${STREAM_EVENTS.join(', ')}); got ${describe(event)}`);
+      throw malformed(event, 'eventType', `must be a stream event (${STREAM_EVENTS.join(', ')}); got ${describeValue(event)}`);
   }
 }
