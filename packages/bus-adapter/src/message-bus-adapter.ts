@@ -31,13 +31,16 @@ import {
  * What hooks and component listeners receive: the envelope's payload first (what the design's
  * handlers took), then the whole envelope (session, source, metadata...) and the delivery context
  * (abort signal, attempt number). A throw or rejection fails the attempt: the bus retries, then
- * dead-letters.
+ * dead-letters. `P` is the payload's type when the handler knows it
+ * (`registerHook<Thought>('agent.thought', (thought) => thought.text)`); the bus still checks at
+ * run time that every published payload is a JSON object.
  */
-export type AdapterHandler = (payload: JsonObject, envelope: MessageEnvelope, context: DeliveryContext) => unknown;
+export type AdapterHandler<P extends object = JsonObject> = (payload: P, envelope: MessageEnvelope<P>, context: DeliveryContext) => unknown;
 
-export interface EmitEventInit {
+/** An event to publish; `P` is its payload's type (`emitEvent<Thought>({ payload: { text } })`). */
+export interface EmitEventInit<P extends object = JsonObject> {
   eventType: string;
-  payload: JsonObject;
+  payload: P;
   sessionId: string;
   componentSource: string;
   componentTarget?: string | null;
@@ -52,7 +55,7 @@ export interface EmitEventInit {
   maxRetries?: number;
 }
 
-export type SendToComponentInit = Omit<EmitEventInit, 'componentTarget' | 'pattern'>;
+export type SendToComponentInit<P extends object = JsonObject> = Omit<EmitEventInit<P>, 'componentTarget' | 'pattern'>;
 
 export interface HookOptions {
   /** Makes the hook's group durable and shared by replicas of this component. */
@@ -124,26 +127,26 @@ export class MessageBusAdapter {
   }
 
   /** Publishes an event (default `pub_sub`: every hook matching its type gets it). Rejects on any failure. */
-  async emitEvent(event: EmitEventInit): Promise<PublishResult> {
+  async emitEvent<P extends object = JsonObject>(event: EmitEventInit<P>): Promise<PublishResult> {
     this.assertOpen('emitEvent');
     assertEventInit(event, EMIT_KEYS);
     const { pattern, ...rest } = event;
-    return this.bus.publish({ ...rest, pattern: pattern ?? MessagePattern.PUB_SUB });
+    return this.bus.publish<P>({ ...rest, pattern: pattern ?? MessagePattern.PUB_SUB });
   }
 
   /** Sends a `point_to_point` message to one component (one replica of it handles it). */
-  async sendToComponent(targetComponent: string, event: SendToComponentInit): Promise<PublishResult> {
+  async sendToComponent<P extends object = JsonObject>(targetComponent: string, event: SendToComponentInit<P>): Promise<PublishResult> {
     // Without a target a point_to_point message routes like pub_sub: a typo would become a broadcast.
     validateName(targetComponent, 'targetComponent');
     assertEventInit(event, SEND_KEYS);
-    return this.emitEvent({ ...event, componentTarget: targetComponent, pattern: MessagePattern.POINT_TO_POINT });
+    return this.emitEvent<P>({ ...event, componentTarget: targetComponent, pattern: MessagePattern.POINT_TO_POINT });
   }
 
   /**
    * Runs `handler` for every event of type `eventPattern` (or `*` for all). Resolves with a local id
    * for `unregister`.
    */
-  async registerHook(eventPattern: string, handler: AdapterHandler, options: HookOptions = {}): Promise<string> {
+  async registerHook<P extends object = JsonObject>(eventPattern: string, handler: AdapterHandler<P>, options: HookOptions = {}): Promise<string> {
     assertOptions(options, HOOK_OPTION_KEYS);
     return this.register('hook', eventPattern, handler, { ...options });
   }
@@ -153,7 +156,11 @@ export class MessageBusAdapter {
    * `componentTarget`), and only those: the backend routes them (`targetedOnly`), nothing is
    * filtered here. Replicas registering the same component share the messages.
    */
-  async registerComponentListener(componentId: string, handler: AdapterHandler, options: ComponentListenerOptions = {}): Promise<string> {
+  async registerComponentListener<P extends object = JsonObject>(
+    componentId: string,
+    handler: AdapterHandler<P>,
+    options: ComponentListenerOptions = {},
+  ): Promise<string> {
     assertOptions(options, LISTENER_OPTION_KEYS);
     const { eventPattern, ...rest } = options;
     return this.register(`component-${componentId}`, eventPattern ?? '*', handler, { ...rest, componentId, targetedOnly: true });
@@ -190,11 +197,11 @@ export class MessageBusAdapter {
     if (failure) throw failure.reason;
   }
 
-  private async register(kind: string, eventPattern: string, handler: AdapterHandler, options: SubscribeOptions): Promise<string> {
+  private async register<P extends object>(kind: string, eventPattern: string, handler: AdapterHandler<P>, options: SubscribeOptions): Promise<string> {
     this.assertOpen('register');
     if (typeof handler !== 'function') throw new InvalidConfigError('handler', `must be a function; got ${describeValue(handler)}`);
     // The handler's promise is returned as is: a rejection must reach the bus (retry, then dead letter).
-    const subscriptionId = await this.bus.subscribe(eventPattern, (envelope, context) => handler(envelope.payload, envelope, context), options);
+    const subscriptionId = await this.bus.subscribe<P>(eventPattern, (envelope, context) => handler(envelope.payload, envelope, context), options);
     if (this.closing) {
       // close() started while subscribing: nobody will unregister this one.
       await this.bus.unsubscribe(subscriptionId).catch(() => undefined);

@@ -3,7 +3,7 @@
  * passes the one conformance suite (`@woodwork/bus-conformance`), so components behave the same on
  * a laptop and in a cluster.
  */
-import type { EnvelopeInit, MessageEnvelope } from './envelope.js';
+import type { EnvelopeInit, JsonObject, MessageEnvelope } from './envelope.js';
 import type { DeadLetterFilter, DeadLetterRecord, PurgeResult, RedriveResult } from './dead-letters.js';
 import type { HealthReport } from './health.js';
 
@@ -33,7 +33,7 @@ export interface DeliveryContext {
  * attempt gets its own envelope: changing it changes nothing for other groups, later attempts or the
  * dead letter.
  */
-export type MessageHandler = (envelope: MessageEnvelope, context: DeliveryContext) => unknown;
+export type MessageHandler<P extends object = JsonObject> = (envelope: MessageEnvelope<P>, context: DeliveryContext) => unknown;
 
 export interface SubscribeOptions {
   /** See only this session's messages. */
@@ -89,7 +89,7 @@ export interface MessageBus {
    * Untargeted `point_to_point` / `stream` messages route like `pub_sub`.
    * `exactly_once` messages are deduplicated by `messageId` within the dedupe window.
    */
-  publish(envelope: MessageEnvelope | EnvelopeInit): Promise<PublishResult>;
+  publish<P extends object = JsonObject>(envelope: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult>;
 
   /**
    * Subscribes `handler` to an exact event type or `'*'` (every type, including types first
@@ -114,7 +114,7 @@ export interface MessageBus {
    * `componentId`, `group`: 1-128 letters, digits, `_`, `-`), a handler that is not a function and a
    * group asked for with another spec than it has reject with `InvalidConfigError` naming its key.
    */
-  subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string>;
+  subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string>;
 
   /**
    * Detaches the subscription: no new deliveries start on it; attempts already running finish

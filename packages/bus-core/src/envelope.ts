@@ -22,7 +22,13 @@ export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-export interface MessageEnvelope {
+/**
+ * `P` is the payload's type, for code that knows it (`MessageEnvelope<Thought>`): a handler written
+ * against it is type-checked, field by field. It is a promise about the shape, not a conversion:
+ * at run time `publish` still checks that the payload is a JSON object, and a handler gets what was
+ * published. Interfaces and type aliases both work; without `P` the payload is a `JsonObject`.
+ */
+export interface MessageEnvelope<P extends object = JsonObject> {
   /** Unique id; the adapter makes `msg-<uuid v4>`. Used for dedupe of `exactly_once`. */
   readonly messageId: string;
   readonly sessionId: string;
@@ -35,7 +41,7 @@ export interface MessageEnvelope {
   readonly timestamp: number;
   readonly deliveryMode: MessageDeliveryMode;
   readonly pattern: MessagePattern;
-  readonly payload: JsonObject;
+  readonly payload: P;
   readonly metadata: JsonObject;
   /** On delivery: attempt number minus one. */
   readonly retryCount: number;
@@ -43,8 +49,13 @@ export interface MessageEnvelope {
   readonly maxRetries: number;
 }
 
-/** What a caller gives to make an envelope; everything else takes the design's defaults. */
-export interface EnvelopeInit {
+/**
+ * What a caller gives to make an envelope; everything else takes the design's defaults. With a
+ * payload type `P` that has required fields, `payload` is required too (an empty `{}` is not a `P`).
+ */
+export type EnvelopeInit<P extends object = JsonObject> = EnvelopeFields & ({} extends P ? { payload?: P } : { payload: P });
+
+interface EnvelopeFields {
   messageId?: string;
   sessionId: string;
   eventType: string;
@@ -53,7 +64,6 @@ export interface EnvelopeInit {
   timestamp?: number;
   deliveryMode?: MessageDeliveryMode;
   pattern?: MessagePattern;
-  payload?: JsonObject;
   metadata?: JsonObject;
   retryCount?: number;
   maxRetries?: number;
@@ -76,7 +86,7 @@ export function nowSeconds(): number {
  * (or `defaults.maxRetries`: a bus passes its configured default).
  * It does not validate; `publish` does, before anything is sent.
  */
-export function createEnvelope(init: EnvelopeInit, defaults?: { maxRetries?: number }): MessageEnvelope {
+export function createEnvelope<P extends object = JsonObject>(init: EnvelopeInit<P>, defaults?: { maxRetries?: number }): MessageEnvelope<P> {
   return {
     messageId: init.messageId ?? newMessageId(),
     sessionId: init.sessionId,
@@ -86,7 +96,7 @@ export function createEnvelope(init: EnvelopeInit, defaults?: { maxRetries?: num
     timestamp: init.timestamp ?? nowSeconds(),
     deliveryMode: init.deliveryMode ?? MessageDeliveryMode.AT_LEAST_ONCE,
     pattern: init.pattern ?? MessagePattern.POINT_TO_POINT,
-    payload: init.payload ?? {},
+    payload: init.payload ?? ({} as P),
     metadata: init.metadata ?? {},
     retryCount: init.retryCount ?? 0,
     maxRetries: init.maxRetries ?? defaults?.maxRetries ?? DEFAULT_MAX_RETRIES,

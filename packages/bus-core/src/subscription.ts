@@ -121,12 +121,13 @@ export interface PreparedPublish extends EncodedBody {
  * `InvalidMessageError` before anything is sent.
  */
 export function preparePublish(
-  input: MessageEnvelope | EnvelopeInit,
+  input: MessageEnvelope<object> | EnvelopeInit<object>,
   options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
 ): PreparedPublish {
   if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describeValue(input)}`);
   assertEnvelopeKeys(input);
-  const envelope = createEnvelope(input, options);
+  // Whatever payload type the caller declared, only a JSON object passes the validation below.
+  const envelope = createEnvelope(input as EnvelopeInit, options);
   const body = validateAndEncodeBody(envelope, options);
   return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size };
 }

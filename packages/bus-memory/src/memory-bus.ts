@@ -32,6 +32,7 @@ import {
   type HealthStatus,
   type MessageBus,
   type MessageEnvelope,
+  type JsonObject,
   type MessageHandler,
   type PublishResult,
   type PurgeResult,
@@ -96,7 +97,7 @@ export class MemoryMessageBus implements MessageBus {
     this.expiryTimer.unref();
   }
 
-  async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
+  async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
@@ -114,7 +115,7 @@ export class MemoryMessageBus implements MessageBus {
     return this.waitForRoom(envelope, body, queues);
   }
 
-  async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
+  async subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
     this.assertOpen('subscribe');
     const subscription = resolveSubscription(eventPattern, handler, options, this.options);
     let group = this.groups.get(subscription.group);

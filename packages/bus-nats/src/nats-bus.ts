@@ -28,6 +28,7 @@ import {
   type HealthStatus,
   type MessageBus,
   type MessageEnvelope,
+  type JsonObject,
   type MessageHandler,
   type PublishResult,
   type PurgeResult,
@@ -121,7 +122,7 @@ export class NatsMessageBus implements MessageBus {
     }
   }
 
-  async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
+  async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
     const { envelope } = preparePublish(input, this.options);
     const ack = await publishEnvelope(this.publisher, envelope);
@@ -129,7 +130,7 @@ export class NatsMessageBus implements MessageBus {
     return { messageId: envelope.messageId, duplicate: ack.duplicate };
   }
 
-  async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
+  async subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
     this.assertOpen('subscribe');
     const subscription = resolveSubscription(eventPattern, handler, options, this.options);
     const group = await this.groupFor(subscription);
