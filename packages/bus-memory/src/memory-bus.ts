@@ -12,6 +12,7 @@
 import {
   BusClosedError,
   Deque,
+  PublishAdmission,
   MessageDeliveryMode,
   MetricsRecorder,
   QueueFullError,
@@ -35,6 +36,7 @@ import {
   type JsonObject,
   type MessageHandler,
   type PublishResult,
+  type QueueKey,
   type PurgeResult,
   type RedriveResult,
   type SubscribeOptions,
@@ -46,9 +48,14 @@ import { MemoryGroup, type GroupContext } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
 import { QueueLimits } from './queue-limits.js';
 import { TargetInbox } from './target-inbox.js';
-import { WaitingPublishes, type QueueKey, type WaitingPublish } from './waiting-publishes.js';
 
 const MAX_EXPIRED_REPORTED = 100;
+
+/** A message accepted for delivery: its envelope and the JSON of its payload and metadata. */
+interface Publication {
+  readonly envelope: MessageEnvelope;
+  readonly body: MessageBody;
+}
 
 export class MemoryMessageBus implements MessageBus {
   readonly backend = 'memory';
@@ -62,7 +69,8 @@ export class MemoryMessageBus implements MessageBus {
   private readonly limits: QueueLimits;
   private readonly deadLetters: DeadLetterStore;
   private readonly publishedIds: DedupeWindow;
-  private readonly waiting: WaitingPublishes;
+  /** Publishes waiting for room (core's admission: call order, deadline, cap, close, deleted sessions). */
+  private readonly waiting: PublishAdmission<Publication>;
   private readonly expiredGroups: string[] = [];
   private readonly groupContext: GroupContext;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -87,11 +95,24 @@ export class MemoryMessageBus implements MessageBus {
       deadLetterCount: () => this.deadLetters.size,
       onProgress: (group) => this.waiting.roomIn(group),
     };
-    this.waiting = new WaitingPublishes({
-      route: (envelope) => this.queuesFor(envelope),
-      isFull: (queue) => this.limits.isFull(queue),
-      accept: (waiting) => this.acceptWaiting(waiting),
-    }, this.options.maxWaitingPublishes);
+    this.waiting = new PublishAdmission<Publication>(
+      {
+        route: (publication) => this.queuesFor(publication.envelope),
+        isFull: (queue) => this.limits.isFull(queue),
+        accept: (publication, queues) => this.acceptWaiting(publication, queues),
+        timeoutError: ({ envelope }, timeoutMs) => {
+          const full = this.limits.firstFull(this.queuesFor(envelope));
+          const detail = `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`;
+          return full === undefined ? new QueueFullError('publish queue', this.options.maxQueueSize, detail) : this.limits.fullError(full, detail);
+        },
+        // Past `maxWaitingPublishes` a publish rejects at once instead of waiting, so a loop of
+        // publishes nobody awaits cannot hold millions of them (and their timers) in memory.
+        limitError: ({ envelope }, waiting) => this.limits.waitingFullError(waiting, envelope.messageId),
+        // Accepted and deleted with the session, as if it had found room just before.
+        deletedResult: ({ envelope }) => this.record(envelope),
+      },
+      { timeoutMs: this.options.publishTimeoutMs, limit: this.options.maxWaitingPublishes },
+    );
     const sweepEvery = Math.max(10, Math.min(this.options.groupExpiryMs, 60_000));
     this.expiryTimer = setInterval(() => this.expireIdleGroups(), sweepEvery);
     this.expiryTimer.unref();
@@ -112,7 +133,7 @@ export class MemoryMessageBus implements MessageBus {
       if (full === undefined) return this.accept(envelope, body, queues);
       if (this.options.onQueueFull === 'reject') throw this.limits.fullError(full);
     }
-    return this.waitForRoom(envelope, body, queues);
+    return this.waiting.wait({ envelope, body }, queues);
   }
 
   async subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
@@ -160,10 +181,8 @@ export class MemoryMessageBus implements MessageBus {
     if (this.deadLetters.removeSession(sessionId) > 0) this.metrics.recordDeadLetterQueueSize(this.deadLetters.size);
     // A publish of the session still waiting for room is accepted and deleted with the session, as if
     // it had found room just before: it resolves, and nothing of the session is delivered.
-    for (const waiting of this.waiting.drain((w) => w.envelope.sessionId === sessionId)) {
-      waiting.resolve(this.record(waiting.envelope));
-    }
-    this.waiting.admitAll();
+    this.waiting.resolveSession(sessionId);
+    this.waiting.routesChanged();
   }
 
   async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
@@ -270,7 +289,7 @@ export class MemoryMessageBus implements MessageBus {
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.expiryTimer);
-    for (const waiting of this.waiting.drain()) waiting.reject(new BusClosedError('publish'));
+    this.waiting.rejectAll(new BusClosedError('publish'));
     await Promise.all([...this.groups.values()].map((g) => g.lanes.stop(this.options.closeTimeoutMs)));
     this.groups.clear();
     this.groupsByPattern.clear();
@@ -293,12 +312,11 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   /** A waiting publish found room; an `exactly_once` id accepted meanwhile makes it a duplicate. */
-  private acceptWaiting(waiting: WaitingPublish): PublishResult {
-    const { envelope } = waiting;
+  private acceptWaiting({ envelope, body }: Publication, queues: readonly QueueKey[]): PublishResult {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
-    return this.accept(envelope, waiting.body, waiting.queues);
+    return this.accept(envelope, body, queues);
   }
 
   /** Counts an accepted publish and remembers an `exactly_once` id. */
@@ -330,24 +348,6 @@ export class MemoryMessageBus implements MessageBus {
     return out;
   }
 
-  private waitForRoom(envelope: MessageEnvelope, body: MessageBody, queues: readonly QueueKey[]): Promise<PublishResult> {
-    // The cap on waiting publishes (`maxWaitingPublishes`): past it, reject at once instead of waiting,
-    // so a loop of publishes nobody awaits cannot hold millions of them (and their timers) in memory.
-    // Thrown, not returned: `publish` is async, so it still rejects, without a second promise.
-    if (this.waiting.atLimit) throw this.limits.waitingFullError(this.waiting.size, envelope.messageId);
-    return new Promise<PublishResult>((resolve, reject) => {
-      const waiting: WaitingPublish = { envelope, body, queues, resolve, reject, timer: undefined, done: false };
-      const timeoutMs = this.options.publishTimeoutMs;
-      waiting.timer = setTimeout(() => {
-        if (!this.waiting.finish(waiting)) return;
-        const full = this.limits.firstFull(this.queuesFor(envelope));
-        const detail = `no room for message ${envelope.messageId} within publishTimeoutMs (${timeoutMs} ms)`;
-        reject(full === undefined ? new QueueFullError('publish queue', this.options.maxQueueSize, detail) : this.limits.fullError(full, detail));
-      }, timeoutMs);
-      this.waiting.add(waiting);
-    });
-  }
-
   private addGroup(spec: MemoryGroup['spec']): MemoryGroup {
     const group = new MemoryGroup(
       {
@@ -367,7 +367,7 @@ export class MemoryMessageBus implements MessageBus {
     else this.groupsByPattern.set(group.spec.eventPattern, [group]);
     for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);
     // Waiting publishes may route to the new group now, and its target's inbox may have room.
-    this.waiting.admitAll();
+    this.waiting.routesChanged();
     return group;
   }
 
@@ -380,7 +380,7 @@ export class MemoryMessageBus implements MessageBus {
       else this.groupsByPattern.delete(group.spec.eventPattern);
     }
     // Publishes waiting for its room no longer route to it.
-    this.waiting.admitAll();
+    this.waiting.routesChanged();
     // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
     // waited for (the caller may be one of them: a handler unsubscribing itself).
     await group.lanes.stop(0, { abort: false });
@@ -398,7 +398,7 @@ export class MemoryMessageBus implements MessageBus {
       this.reportExpired(`target:${target}`);
       this.options.logger.info('removed the expired queue of a target that never subscribed', { target, lost });
     }
-    if (expiredTargets.length > 0) this.waiting.admitAll();
+    if (expiredTargets.length > 0) this.waiting.routesChanged();
     for (const group of [...this.groups.values()]) {
       if (!group.spec.durable || group.consumers > 0 || group.lastActiveAt > cutoff) continue;
       this.reportExpired(group.spec.group);

@@ -7,11 +7,10 @@
  *   messages to ever-new component names would each keep a queue alive until `groupExpiryMs`.
  * - Publishes waiting for room are capped by `maxWaitingPublishes` (`waitingFullError`).
  */
-import { QueueFullError } from '@woodwork/bus-core';
+import { QueueFullError, type QueueKey } from '@woodwork/bus-core';
 import type { MemoryGroup } from './memory-group.js';
 import type { ResolvedMemoryBusOptions } from './options.js';
 import type { TargetInbox } from './target-inbox.js';
-import type { QueueKey } from './waiting-publishes.js';
 
 export class QueueLimits {
   constructor(
