@@ -5,10 +5,10 @@
  * backend's publish buffer uses (one queue key for the server, an async accept).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEnvelope, PublishAdmission, type PublishResult, type QueueKey } from '../src/index.js';
+import { createEnvelope, PublishAdmission, type MessageEnvelope, type PublishResult, type QueueKey } from '../src/index.js';
 
 interface Msg {
-  readonly envelope: ReturnType<typeof createEnvelope>;
+  readonly envelope: MessageEnvelope;
 }
 
 function setup(limits: Record<string, number>, options: { timeoutMs?: number; limit?: number } = {}) {
