@@ -56,7 +56,20 @@ describe('examples/memory-app, installed from packed tarballs', () => {
   it('loads with require() from CommonJS (Node >= 20.19), one copy of core shared with the adapter', async () => {
     const started = await run(process.execPath, ['src/require.cjs'], example.dir);
     expect(started.code, describeRun('node src/require.cjs', started)).toBe(0);
-    expect(started.stdout).toBe('cjs backend: memory\ncjs refused: max_queue_size\n');
+    expect(started.stdout).toBe('cjs config: message_bus_dev.yml\ncjs backend: memory\ncjs refused: max_queue_size\n');
     expect(started.stderr).toBe('');
+  });
+
+  it('installs the woodwork-bus bin: --help says where a memory bus lives, usage errors are plain', async () => {
+    const bin = join(example.dir, 'node_modules', '.bin', 'woodwork-bus');
+    const help = await run(bin, ['--help'], example.dir);
+    expect(help.code, describeRun('woodwork-bus --help', help)).toBe(0);
+    expect(help.stdout).toContain('A memory bus (the default) lives inside one process');
+    const misspelt = await run(bin, ['tail', '--sesion', 's1'], example.dir);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toContain('woodwork-bus: unknown option --sesion (did you mean --session?)');
+    const negative = await run(bin, ['dlq', 'list', '--limit', '-5'], example.dir);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('--limit must be an integer from 1 to 10000; got "-5"');
   });
 });
