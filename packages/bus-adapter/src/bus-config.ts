@@ -121,6 +121,9 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
     millisecondsOption({ key: 'maintenance_interval_ms', option: 'maintenanceIntervalMs', min: 10, doc: 'trimming / expiry / lease upkeep period (default 5000)' }),
     integerOption({ key: 'publish_buffer_size', option: 'publishBufferSize', min: 0, max: 1_000_000, default: 0, doc: 'publishes kept while the server is away (default 0: fail fast)' }),
     millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 100, doc: 'how long connecting may take (default 10000)' }),
+    customOption({ key: 'cluster', option: 'cluster', check: configBoolean, doc: 'Redis Cluster: redis_url lists seed nodes, comma-separated (default false)' }),
+    customOption({ key: 'sentinels', option: 'sentinels', check: configHostPorts, doc: 'Redis Sentinel: host:port of the sentinels, comma-separated' }),
+    customOption({ key: 'sentinel_name', option: 'sentinelName', check: configName, doc: "Redis Sentinel: the master's name (default mymaster)" }),
   ],
   nats: [
     urlOption({ key: 'nats_url', option: 'url', protocols: ['nats:', 'tls:', 'ws:', 'wss:'], list: true, doc: 'one server or a comma-separated list' }),
@@ -135,6 +138,21 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
     millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 1, doc: 'connection timeout (default 5000)' }),
   ],
 });
+
+/** true / false, also as the text a file or the environment gives. */
+function configBoolean(value: unknown, key: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new InvalidConfigError(key, `must be true or false; got ${describeValue(value)}`);
+}
+
+/** A comma-separated list of host:port. */
+function configHostPorts(value: unknown, key: string): string {
+  if (typeof value !== 'string' || !/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/.test(value)) {
+    throw new InvalidConfigError(key, `must be a comma-separated list of host:port; got ${describeValue(value)}`);
+  }
+  return value;
+}
 
 /** The keys a backend type accepts (including `type`), in a stable order: shared ones, then its own. */
 export function busConfigKeys(type: BusType): string[] {

@@ -141,7 +141,11 @@ describe('MessageBusFactory.createMessageBus', () => {
   });
 
   it('says which package to install when the backend is missing (type redis)', async () => {
-    const attempt = MessageBusFactory.createMessageBus({ type: 'redis', redis_url: 'redis://localhost:6379' });
+    // bus-redis is installed in this workspace (factory-redis.test.ts loads it): an app without it
+    // gets what Node's import says for a missing package.
+    const missing = (name: string) =>
+      Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /app/main.js`), { code: 'ERR_MODULE_NOT_FOUND' }));
+    const attempt = MessageBusFactory.createMessageBus({ type: 'redis', redis_url: 'redis://localhost:6379' }, { importModule: missing });
     await expect(attempt).rejects.toBeInstanceOf(BackendNotInstalledError);
     await expect(attempt).rejects.toBeInstanceOf(InvalidConfigError);
     const error = (await attempt.catch((e: unknown) => e)) as BackendNotInstalledError;
@@ -243,7 +247,9 @@ describe('MessageBusFactory from the environment', () => {
     await expect(
       MessageBusFactory.createFromEnvironment({ WOODWORK_MESSAGE_BUS: 'redis', WOODWORK_REDIS_URL: 'http://x' }),
     ).rejects.toThrow(/WOODWORK_REDIS_URL \(redis_url\)/);
-    await expect(MessageBusFactory.createFromEnvironment({ WOODWORK_MESSAGE_BUS: 'redis' })).rejects.toBeInstanceOf(BackendNotInstalledError);
+    await expect(
+      MessageBusFactory.createFromEnvironment({ WOODWORK_MESSAGE_BUS: 'redis' }, { packages: { redis: '@woodwork/bus-redis-missing' } }),
+    ).rejects.toBeInstanceOf(BackendNotInstalledError);
     // bus-nats is installed in this workspace (factory-nats.test.ts loads it): a missing one is named.
     await expect(
       MessageBusFactory.createFromEnvironment({ WOODWORK_MESSAGE_BUS: 'nats' }, { packages: { nats: '@woodwork/bus-nats-missing' } }),
@@ -273,7 +279,8 @@ describe('the global message bus', () => {
 
   it('a failed creation is not remembered', async () => {
     vi.stubEnv('WOODWORK_MESSAGE_BUS', 'redis');
-    await expect(getGlobalMessageBus()).rejects.toBeInstanceOf(BackendNotInstalledError);
+    vi.stubEnv('WOODWORK_REDIS_URL', 'http://not-redis:6379');
+    await expect(getGlobalMessageBus()).rejects.toBeInstanceOf(InvalidConfigError);
     vi.stubEnv('WOODWORK_MESSAGE_BUS', 'memory');
     const bus = await track(getGlobalMessageBus());
     expect(bus.backend).toBe('memory');

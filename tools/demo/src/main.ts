@@ -74,6 +74,12 @@ async function main(): Promise<number> {
       timeoutMs: integerOption(values['timeout-ms'], 'timeout-ms', defaultTimeoutMs(delayMs), 1),
       print: !json,
       env: process.env,
+    }, {
+      // One role of several processes: say (on stderr, apart from the summary) when this one listens,
+      // so whoever starts the processes can start the input last.
+      onStarted: () => {
+        if (role !== 'all') console.error(`demo: ${role} subscribed`);
+      },
     });
     console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return 0;

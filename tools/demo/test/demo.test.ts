@@ -3,6 +3,7 @@
  * did from its JSON summary and its exit status.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/report.js';
@@ -29,6 +30,29 @@ function runDemo(args: string[], env: Record<string, string> = {}): Promise<Run>
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A demo process that resolves `started` once it says (on stderr) that its role is subscribed. */
+function startDemo(args: string[], env: Record<string, string>): { started: Promise<void>; done: Promise<Run> } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('WOODWORK_')));
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  const done = new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes(' subscribed')) markStarted();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      markStarted();
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { started, done };
 }
 
 /** Text output with wrapped lines joined again (continuation lines start with spaces). */
@@ -163,12 +187,44 @@ describe('the default deadline', () => {
 });
 
 describe('the demo on another backend', () => {
-  it('says which package to install when the selected backend is missing', async () => {
-    const run = await runDemo(['--json'], { WOODWORK_MESSAGE_BUS: 'redis' });
-    expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toContain('npm install @woodwork/bus-redis');
-    expect(JSON.parse(run.stdout)).toMatchObject({ error: { message: expect.stringContaining('@woodwork/bus-redis') } });
+  const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  const onRedis = (prefix: string): Record<string, string> => ({ WOODWORK_MESSAGE_BUS: 'redis', WOODWORK_REDIS_URL: redisUrl, WOODWORK_STREAM_PREFIX: prefix });
+
+  it('does on Redis the same work as on memory', async () => {
+    const memory = await summaryOf(['--delay-ms', '0', '--session', 'same-work']);
+    const run = await runDemo(['--json', '--delay-ms', '0', '--session', 'same-work'], onRedis(`demo-${randomUUID().slice(0, 8)}`));
+    expect(run.code, run.stderr).toBe(0);
+    const redis = JSON.parse(run.stdout) as DemoSummary;
+    expect(redis.backend).toBe('redis');
+    for (const key of ['events_emitted', 'hook_runs', 'hook_failures', 'rewritten', 'answer', 'dead_letters'] as const) {
+      expect(redis[key], key).toEqual(key === 'dead_letters' ? memory[key].map((d) => ({ ...d, group: expect.any(String) })) : memory[key]);
+    }
+    expect(redis.stream.chunks_received).toEqual(memory.stream.chunks_sent);
   });
+
+  it('--role runs each component in its own process over Redis, and together they do the whole run', async () => {
+    const env = onRedis(`demo-${randomUUID().slice(0, 8)}`);
+    const session = `roles-${randomUUID().slice(0, 8)}`;
+    const args = (role: string) => ['--json', '--delay-ms', '0', '--role', role, '--session', session];
+    // Listeners first, each started once the previous one says it is subscribed; the input last.
+    const runs: Record<string, Promise<Run>> = {};
+    for (const role of ['hooks', 'output', 'agent']) {
+      const { started, done } = startDemo(args(role), env);
+      runs[role] = done;
+      await started;
+    }
+    runs['input'] = runDemo(args('input'), env);
+    const results = Object.fromEntries(await Promise.all(Object.entries(runs).map(async ([role, run]) => [role, await run] as const)));
+    for (const [role, run] of Object.entries(results)) expect(run.code, `${role}: ${run.stderr}`).toBe(0);
+    const s = Object.fromEntries(Object.entries(results).map(([role, run]) => [role, JSON.parse(run.stdout) as DemoSummary]));
+    // Each process saw only its own part, and the parts add up to the whole run.
+    expect(s['input']!.events_emitted).toEqual({ 'input.received': 1 });
+    expect(s['output']!.answer).toBe('According to search: The Eiffel Tower is 330 metres tall. (answered by the demo agent)');
+    expect(s['output']!.stream.chunks_received).toEqual(s['agent']!.stream.chunks_sent);
+    expect(s['hooks']!.hook_runs).toEqual({ log: 5 });
+    expect(s['hooks']!.dead_letters).toHaveLength(1);
+    expect(new Set(Object.values(s).map((x) => x.role))).toEqual(new Set(['input', 'output', 'agent', 'hooks']));
+  }, 120_000);
 
   it('names a bad WOODWORK_MESSAGE_BUS and what is allowed', async () => {
     const run = await runDemo([], { WOODWORK_MESSAGE_BUS: 'kafka' });

@@ -30,6 +30,11 @@ function startsBySession(events: Array<ChildEvent & { proc: number }>): Map<stri
   return out;
 }
 
+/** Events of several processes in the order they happened (`at`; a stable sort keeps ties in arrival order). */
+function byTime<E extends ChildEvent>(events: E[]): E[] {
+  return [...events].sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+}
+
 /** Pairs of attempts of one session whose [start, end] overlap in time, across all processes. */
 function sessionOverlaps(events: Array<ChildEvent & { proc: number }>): string[] {
   const spans = new Map<string, Array<{ id: string; from: number; to: number }>>();
@@ -91,7 +96,8 @@ export function crossInstanceSuite(harness: BusHarness): void {
         await quietAfterSentinel(harness, () => ledger.publish(publisher, sentinel), () => done().has(sentinel.messageId));
         const events = allEvents(procs);
         const byId = new Map(ledger.published.map((e) => [e.messageId, e]));
-        for (const e of events) if (e.ev === 'start') ledger.record(byId.get(e.id!) ?? ({ messageId: e.id, sessionId: e.session } as MessageEnvelope));
+        // In the order they happened across processes (a session may move between them).
+        for (const e of byTime(events)) if (e.ev === 'start') ledger.record(byId.get(e.id!) ?? ({ messageId: e.id, sessionId: e.session } as MessageEnvelope));
         const result = ledger.check();
         expect(result.missing).toEqual([]);
         expect(result.unexpected).toEqual([]);
@@ -140,7 +146,7 @@ export function crossInstanceSuite(harness: BusHarness): void {
         const victimSession = startsBySession(allEvents([peer])).get('victim')!.map((e) => e.id);
         expect(victimSession[0]).toBe(held.messageId);
         const byId = new Map(ledger.published.map((e) => [e.messageId, e]));
-        for (const e of allEvents(procs)) if (e.ev === 'done') ledger.record(byId.get(e.id!) ?? ({ messageId: e.id, sessionId: e.session } as MessageEnvelope));
+        for (const e of byTime(allEvents(procs))) if (e.ev === 'done') ledger.record(byId.get(e.id!) ?? ({ messageId: e.id, sessionId: e.session } as MessageEnvelope));
         const result = ledger.check();
         expect(result.missing).toEqual([]);
         expect(result.unexpected).toEqual([]);

@@ -1,0 +1,70 @@
+/**
+ * Acknowledgements in bulk: every ack asked for in one turn of the event loop goes out as one
+ * fenced `XACK` per partition and lease (the ack script checks the lease is still ours), all
+ * pipelined together. One awaited XACK per message made peers five times slower than a plain loop.
+ */
+import { LeaseLostError } from '@woodwork/bus-core';
+import { eventsKey, leaseKey, type Layout } from './keys.js';
+import type { Scripts } from './scripts.js';
+
+interface Batch {
+  n: number;
+  lease: string;
+  ids: string[];
+  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+}
+
+const MAX_IDS_PER_CALL = 1_000;
+
+export class AckBatcher {
+  private batches = new Map<string, Batch>();
+  private scheduled = false;
+
+  constructor(
+    private readonly scripts: Scripts,
+    private readonly layout: Layout,
+    private readonly groupKey: string,
+  ) {}
+
+  /** Resolves once the server acknowledged `id`; rejects with `LeaseLostError` when the lease is no longer ours. */
+  ack(n: number, lease: string, id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const key = `${n}|${lease}`;
+      let batch = this.batches.get(key);
+      if (!batch || batch.ids.length >= MAX_IDS_PER_CALL) {
+        if (batch) this.send(batch);
+        batch = { n, lease, ids: [], waiters: [] };
+        this.batches.set(key, batch);
+      }
+      batch.ids.push(id);
+      batch.waiters.push({ resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = [...this.batches.values()];
+    this.batches = new Map();
+    for (const batch of batches) this.send(batch);
+  }
+
+  private send(batch: Batch): void {
+    if (this.batches.get(`${batch.n}|${batch.lease}`) === batch) this.batches.delete(`${batch.n}|${batch.lease}`);
+    const { n, lease, ids, waiters } = batch;
+    this.scripts.wwAck(eventsKey(this.layout, n), leaseKey(this.layout, n, this.groupKey), this.groupKey, lease, ids).then(
+      (result) => {
+        if (result < 0) {
+          const error = new LeaseLostError(`${eventsKey(this.layout, n)} ${ids[0] ?? ''}`);
+          for (const w of waiters) w.reject(error);
+        } else for (const w of waiters) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of waiters) w.reject(error);
+      },
+    );
+  }
+}

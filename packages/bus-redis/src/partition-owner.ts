@@ -1,0 +1,211 @@
+/**
+ * Leased ownership of a group's partitions, Kafka/Pulsar style: every process consuming the group
+ * is a member (a ZSET of heartbeats, by server time); each member owns at most
+ * ceil(partitions / members) partitions, each through a lease key (`SET NX PX`, renewed by a
+ * compare-owner script every third of `claimIdleMs`).
+ *
+ * - A member that joins takes free partitions; members above their share drain the excess
+ *   (stop reading it, let what they hold settle) and only then release it, so a session never runs
+ *   on two processes at once during a move.
+ * - A member that dies stops renewing: after `claimIdleMs` its leases lapse and live members take
+ *   them. A new owner first claims the partition's pending entries (`needsClaim`), which run
+ *   before anything newer of their sessions.
+ * - Each acquisition has its own lease value (`<consumer>#<n>`): an ack or attempt start made under
+ *   an older value is refused by the server (fencing), and the held deliveries of a lost lease are
+ *   dropped by the lanes (`holds`).
+ */
+import type { BusLogger } from '@woodwork/bus-core';
+import { leaseKey, membersKey, type Layout } from './keys.js';
+import type { Scripts } from './scripts.js';
+
+interface Partition {
+  owned: boolean;
+  lease: string;
+  draining: boolean;
+  needsClaim: boolean;
+  /** Last time the server confirmed the lease (local clock). */
+  confirmedAt: number;
+}
+
+export interface OwnerHost {
+  scripts: Scripts;
+  layout: Layout;
+  groupKey: string;
+  consumer: string;
+  claimIdleMs: number;
+  logger: BusLogger;
+  /** Deliveries of partition n this process still holds. */
+  held(n: number): number;
+  /** Ownership changed: the reader should look again. */
+  changed(): void;
+}
+
+export class PartitionOwner {
+  private readonly parts: Partition[];
+  private serial = 0;
+  private members = 1;
+  private lastRenew = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopped = false;
+  private readonly tickMs: number;
+
+  constructor(private readonly host: OwnerHost) {
+    this.parts = Array.from({ length: host.layout.partitions }, () => ({ owned: false, lease: '', draining: false, needsClaim: false, confirmedAt: 0 }));
+    this.tickMs = Math.max(20, Math.min(500, Math.floor(host.claimIdleMs / 3)));
+  }
+
+  /** Joins and takes a first share; then keeps ticking. */
+  async start(): Promise<void> {
+    await this.tick().catch((error: unknown) => this.host.logger.warn('partition ownership failed; retrying', { group: this.host.groupKey, error: String(error) }));
+    if (this.stopped) return;
+    this.timer = setInterval(() => void this.tick().catch(() => undefined), this.tickMs);
+    this.timer.unref();
+  }
+
+  get memberCount(): number {
+    return this.members;
+  }
+
+  /** Partitions to read now: owned, not draining, pending entries already claimed. */
+  readable(): number[] {
+    const out: number[] = [];
+    this.parts.forEach((p, n) => {
+      if (p.owned && !p.draining && !p.needsClaim) out.push(n);
+    });
+    return out;
+  }
+
+  /** Partitions just acquired whose previous owner's pending entries must be claimed first. */
+  claimsDue(): Array<{ n: number; lease: string }> {
+    const out: Array<{ n: number; lease: string }> = [];
+    this.parts.forEach((p, n) => {
+      if (p.owned && p.needsClaim) out.push({ n, lease: p.lease });
+    });
+    return out;
+  }
+
+  claimed(n: number, lease: string): void {
+    const p = this.parts[n]!;
+    if (p.lease === lease) p.needsClaim = false;
+  }
+
+  /** True while `lease` is this process's current lease of partition n. */
+  holds(n: number, lease: string): boolean {
+    const p = this.parts[n];
+    return p !== undefined && p.owned && p.lease === lease;
+  }
+
+  leaseOf(n: number): string | undefined {
+    const p = this.parts[n]!;
+    return p.owned ? p.lease : undefined;
+  }
+
+  get ownedCount(): number {
+    return this.parts.filter((p) => p.owned).length;
+  }
+
+  /** One round: heartbeat, renew, release the excess once drained, acquire up to the share. */
+  tick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.ticking ??= this.round().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async round(): Promise<void> {
+    const { scripts, layout, groupKey, consumer, claimIdleMs } = this.host;
+    const members = await scripts.wwHeartbeat(membersKey(layout, groupKey), layout.groupActive, consumer, claimIdleMs, groupKey, 'join');
+    if (this.stopped) return;
+    const sorted = [...new Set(members)].sort();
+    this.members = Math.max(1, sorted.length);
+    const me = Math.max(0, sorted.indexOf(consumer));
+    const share = Math.ceil(layout.partitions / this.members);
+    let changed = false;
+
+    const now = Date.now();
+    if (now - this.lastRenew >= claimIdleMs / 3) {
+      this.lastRenew = now;
+      await Promise.all(
+        this.parts.map(async (p, n) => {
+          if (!p.owned) return;
+          try {
+            if ((await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'renew')) === 1) p.confirmedAt = Date.now();
+            else changed = this.lose(n, 'taken over') || changed;
+          } catch {
+            // Unknown: keep it until the lease would have lapsed anyway.
+          }
+        }),
+      );
+    }
+    for (const [n, p] of this.parts.entries()) {
+      if (p.owned && Date.now() - p.confirmedAt > claimIdleMs) changed = this.lose(n, 'not renewed within claimIdleMs') || changed;
+    }
+
+    // Release the excess (least busy first), each once nothing of it is held here any more.
+    const owned = this.parts.map((p, n) => ({ p, n })).filter(({ p }) => p.owned);
+    let keep = owned.filter(({ p }) => !p.draining).length;
+    if (keep > share) {
+      const candidates = owned.filter(({ p }) => !p.draining).sort((a, b) => pref(b.n) - pref(a.n) || this.host.held(a.n) - this.host.held(b.n));
+      for (const { p } of candidates) {
+        if (keep <= share) break;
+        p.draining = true;
+        keep--;
+        changed = true;
+      }
+    }
+    for (const { p, n } of owned) {
+      if (!p.draining || this.host.held(n) > 0) continue;
+      await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'release');
+      p.owned = false;
+      p.draining = false;
+      changed = true;
+    }
+
+    // Acquire free partitions, preferred ones (n mod members = my index) first.
+    let have = this.parts.filter((p) => p.owned && !p.draining).length;
+    if (have < share) {
+      const order = this.parts.map((_, n) => n).filter((n) => !this.parts[n]!.owned).sort((a, b) => pref(a) - pref(b) || a - b);
+      for (const n of order) {
+        if (have >= share || this.stopped) break;
+        const value = `${consumer}#${++this.serial}`;
+        if ((await scripts.wwLease(leaseKey(layout, n, groupKey), value, claimIdleMs, 'acquire')) !== 1) continue;
+        this.parts[n] = { owned: true, lease: value, draining: false, needsClaim: true, confirmedAt: Date.now() };
+        have++;
+        changed = true;
+      }
+    }
+    if (changed) this.host.changed();
+
+    function pref(n: number): number {
+      return n % Math.max(1, sorted.length) === me ? 0 : 1;
+    }
+  }
+
+  private lose(n: number, why: string): boolean {
+    const p = this.parts[n]!;
+    if (!p.owned) return false;
+    this.host.logger.warn('partition lease lost', { group: this.host.groupKey, partition: n, why });
+    p.owned = false;
+    p.draining = false;
+    p.needsClaim = false;
+    return true;
+  }
+
+  /** Stops ticking, releases every lease and leaves the membership (best effort: they lapse anyway). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking?.catch(() => undefined);
+    const { scripts, layout, groupKey, consumer, claimIdleMs } = this.host;
+    await Promise.allSettled(
+      this.parts.map(async (p, n) => {
+        if (!p.owned) return;
+        p.owned = false;
+        await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'release');
+      }),
+    );
+    await scripts.wwHeartbeat(membersKey(layout, groupKey), layout.groupActive, consumer, claimIdleMs, groupKey, 'leave').catch(() => undefined);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The read loop of one group in this process, on a connection of its own (a blocking XREADGROUP
+ * holds its connection): first the pending entries of partitions it just took over (XAUTOCLAIM,
+ * which also drops ids whose entries were trimmed or deleted), then new entries (`>`) of every
+ * partition it owns, in one blocking read, no more than the group has room for. A change of
+ * ownership interrupts the read (CLIENT UNBLOCK). After a read error the group re-claims its own
+ * pending entries (a reply lost with the connection must not strand them), and after NOGROUP (the
+ * server lost its data) it recreates what it needs and goes on.
+ */
+import { compareEntryIds, eventsKey, partitionOfKey } from './keys.js';
+import { connectClient, createClient, type RedisClient } from './connection.js';
+import type { GroupHost } from './redis-group.js';
+import type { PartitionOwner } from './partition-owner.js';
+import type { StoredGroup } from './group-registry.js';
+import { autoClaimReply, isNoGroup, pendingCounts, readGroupReply, type StreamEntry } from './stream-replies.js';
+
+export interface ReaderParams {
+  host: GroupHost;
+  stored: StoredGroup;
+  consumer: string;
+  owner: PartitionOwner;
+  /** How many more entries the group may hold now. */
+  room(): number;
+  onEntry(n: number, lease: string, entry: StreamEntry, delivered: number): void;
+  skip(n: number, lease: string, id: string): void;
+}
+
+const CLAIM_PAGE = 256;
+const IDLE_WAIT_MS = 200;
+
+export class PartitionReader {
+  private conn: RedisClient | undefined;
+  private connId: number | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private blocked = false;
+  private wakeUp: (() => void) | undefined;
+  /** Re-claim every owned partition before the next read (after an error or reconnect). */
+  private reclaim = false;
+  /** Highest id read per partition: where a lost consumer group is recreated. */
+  private readonly lastRead: Array<string | undefined>;
+
+  constructor(private readonly p: ReaderParams) {
+    this.lastRead = new Array<string | undefined>(p.host.layout.partitions).fill(undefined);
+  }
+
+  start(): void {
+    if (this.running || this.stopped) return;
+    this.running = this.loop().catch((error: unknown) => this.p.host.options.logger.error('group reader stopped', { group: this.p.stored.group, error: String(error) }));
+  }
+
+  skip(n: number, lease: string, id: string): void {
+    this.p.skip(n, lease, id);
+  }
+
+  /** Look again now: room changed (ends an idle wait, never a blocking read). */
+  wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  /** Look again now: ownership changed (also ends a blocking read). */
+  interrupt(): void {
+    this.wake();
+    if (this.blocked && this.connId !== undefined && !this.p.host.options.cluster) {
+      this.blocked = false;
+      void this.p.host.client.client('UNBLOCK', this.connId).catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.interrupt();
+    this.conn?.disconnect();
+    await this.running;
+  }
+
+  private async connection(): Promise<RedisClient> {
+    if (this.conn) return this.conn;
+    const conn = createClient(this.p.host.options, `woodwork-reader ${this.p.consumer}`);
+    conn.on('error', () => undefined);
+    if (!this.p.host.options.cluster) {
+      conn.on('ready', () => {
+        void (conn as unknown as { client(sub: 'ID'): Promise<number> }).client('ID').then((id) => (this.connId = Number(id)), () => undefined);
+      });
+    }
+    this.conn = conn;
+    await connectClient(conn, this.p.host.options);
+    return conn;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { host, owner } = this.p;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const conn = await this.connection();
+        if (this.reclaim) {
+          for (const n of owner.readable()) await this.claim(n, owner.leaseOf(n) as string);
+          this.reclaim = false;
+        }
+        for (const { n, lease } of owner.claimsDue()) await this.claim(n, lease);
+        const parts = owner.readable();
+        const room = this.p.room();
+        if (parts.length === 0 || room <= 0) {
+          await this.sleep(IDLE_WAIT_MS);
+          continue;
+        }
+        const count = Math.min(host.options.readBatchSize, room);
+        const got = host.options.cluster ? await this.readEach(conn, parts, count) : await this.readAll(conn, parts, count);
+        if (got === 0 && host.options.cluster) await this.sleep(50);
+        failures = 0;
+      } catch (error) {
+        this.blocked = false;
+        if (this.stopped) return;
+        if (isNoGroup(error)) {
+          await this.recreate().catch(() => undefined);
+          continue;
+        }
+        failures++;
+        this.reclaim = true;
+        if (failures === 1 || failures % 20 === 0) host.options.logger.warn('read failed; retrying', { group: this.p.stored.group, error: String((error as Error)?.message ?? error) });
+        await this.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private async readAll(conn: RedisClient, parts: number[], count: number): Promise<number> {
+    const { layout, options } = this.p.host;
+    const keys = parts.map((n) => eventsKey(layout, n));
+    this.blocked = true;
+    let reply: unknown;
+    try {
+      reply = await conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'));
+    } finally {
+      this.blocked = false;
+    }
+    return this.deliver(reply);
+  }
+
+  /** Cluster: partitions live on different nodes, one non-blocking read each. */
+  private async readEach(conn: RedisClient, parts: number[], count: number): Promise<number> {
+    const { layout } = this.p.host;
+    const replies = await Promise.all(parts.map((n) => conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'STREAMS', eventsKey(layout, n), '>')));
+    let got = 0;
+    for (const reply of replies) got += this.deliver(reply);
+    return got;
+  }
+
+  private deliver(reply: unknown): number {
+    const all: Array<{ n: number; lease: string; entry: StreamEntry }> = [];
+    for (const { key, entries } of readGroupReply(reply)) {
+      const n = partitionOfKey(this.p.host.layout, key);
+      if (n === undefined) continue;
+      const lease = this.p.owner.leaseOf(n);
+      // Read after the lease was lost: the entries stay pending for the new owner's claim.
+      if (lease === undefined) continue;
+      for (const entry of entries) all.push({ n, lease, entry });
+    }
+    // Across partitions, in the order the server stored them (ids are times): the oldest first.
+    all.sort((a, b) => compareEntryIds(a.entry.id, b.entry.id));
+    for (const { n, lease, entry } of all) {
+      this.note(n, entry.id);
+      if (entry.deleted) this.p.skip(n, lease, entry.id);
+      else this.p.onEntry(n, lease, entry, 1);
+    }
+    return all.length;
+  }
+
+  /** Takes over partition n's pending entries (any consumer's) in id order, before reading it. */
+  private async claim(n: number, lease: string): Promise<void> {
+    const { client, layout } = this.p.host;
+    const key = eventsKey(layout, n);
+    let cursor = '0-0';
+    do {
+      const page = autoClaimReply(await client.xautoclaim(key, this.p.stored.key, this.p.consumer, 0, cursor, 'COUNT', CLAIM_PAGE));
+      cursor = page.cursor;
+      if (!this.p.owner.holds(n, lease)) return;
+      const live = page.entries.filter((e) => !e.deleted);
+      const counts =
+        live.length > 0 ? pendingCounts(await client.xpending(key, this.p.stored.key, live[0]!.id, live[live.length - 1]!.id, live.length, this.p.consumer)) : new Map<string, number>();
+      for (const entry of page.entries) {
+        this.note(n, entry.id);
+        if (entry.deleted) this.p.skip(n, lease, entry.id);
+        else this.p.onEntry(n, lease, entry, counts.get(entry.id) ?? 2);
+      }
+    } while (cursor !== '0-0' && !this.stopped);
+    this.p.owner.claimed(n, lease);
+  }
+
+  private note(n: number, id: string): void {
+    const last = this.lastRead[n];
+    if (last === undefined || compareEntryIds(id, last) > 0) this.lastRead[n] = id;
+  }
+
+  private async recreate(): Promise<void> {
+    const { host, stored } = this.p;
+    host.options.logger.warn('consumer group missing (NOGROUP): recreating it', { group: stored.group });
+    for (let n = 0; n < host.layout.partitions; n++) await host.recreate(stored, n, this.lastRead[n]);
+    this.reclaim = true;
+  }
+}

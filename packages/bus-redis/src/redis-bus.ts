@@ -1,0 +1,375 @@
+/**
+ * The Redis Streams backend of the woodwork bus. The key layout is in keys.ts; publishing in
+ * publisher.ts; one group's delivery in redis-group.ts (leases in partition-owner.ts, reads in
+ * partition-reader.ts); the registry in group-registry.ts; dead letters in dead-letter-store.ts
+ * and session-cleanup.ts. Connections: one command connection per bus (auto-pipelined), plus one
+ * blocking reader per group consuming in this process; never one per session or subscription.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  BusClosedError,
+  InvalidConfigError,
+  MetricsRecorder,
+  assertSameGroupSpec,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeWireText,
+  errorToDeadLetterError,
+  nowSeconds,
+  preparePublish,
+  redactSecrets,
+  redriveSkipReason,
+  resolveSubscription,
+  undecodableDeadLetter,
+  validateDeadLetterFilter,
+  validateDeadLetterLimit,
+  validateName,
+  type DeadLetterFilter,
+  type DeadLetterRecord,
+  type EnvelopeInit,
+  type GroupSpec,
+  type HealthReport,
+  type HealthStatus,
+  type LaneFailure,
+  type MessageBus,
+  type MessageEnvelope,
+  type MessageHandler,
+  type PublishResult,
+  type PurgeResult,
+  type RedriveResult,
+  type SubscribeOptions,
+} from '@woodwork/bus-core';
+import { connectClient, createClient, isReady, type RedisClient } from './connection.js';
+import { DeadLetterStore } from './dead-letter-store.js';
+import { groupHealth, groupNumbers, lastActive, liveMembers, serverNowMs } from './group-health.js';
+import { deleteGroup, listGroups, readGroup, recreateGroup, registerGroup, specOf, type RegistryContext } from './group-registry.js';
+import { LAYOUT_VERSION, eventsKey, groupKeyOf, layoutFor, membersKey, targetsKey, type Layout } from './keys.js';
+import { resolveRedisBusOptions, type RedisBusOptions, type ResolvedRedisBusOptions } from './options.js';
+import { Publisher } from './publisher.js';
+import { RedisGroup, type GroupHost, type RedisDelivery } from './redis-group.js';
+import { defineScripts, type Scripts } from './scripts.js';
+import { deleteSessionEntries } from './session-cleanup.js';
+import type { StreamEntry } from './stream-replies.js';
+
+const MAX_EXPIRED_REPORTED = 100;
+/** A private group whose process died (no live member) is removed after this long unused. */
+const ORPHAN_PRIVATE_MS = 120_000;
+
+export class RedisMessageBus implements MessageBus {
+  readonly backend = 'redis';
+  private readonly metrics: MetricsRecorder;
+  private readonly groups = new Map<string, RedisGroup>();
+  private readonly opening = new Map<string, Promise<RedisGroup>>();
+  private readonly leaving = new Set<Promise<void>>();
+  private readonly subscriptions = new Map<string, RedisGroup>();
+  private readonly expiredGroups: string[] = [];
+  private readonly deadLetters: DeadLetterStore;
+  private readonly publisher: Publisher;
+  private readonly groupHost: GroupHost;
+  private readonly registry: RegistryContext;
+  private readonly maintenance: NodeJS.Timeout;
+  private serial = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly options: ResolvedRedisBusOptions,
+    private readonly client: RedisClient,
+    private readonly scripts: Scripts,
+    readonly layout: Layout,
+    readonly consumerBase: string,
+  ) {
+    this.metrics = new MetricsRecorder(options.onMetric, (error, event) => options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }));
+    this.deadLetters = new DeadLetterStore(client, layout.dlq, options.deadLetterMaxSize);
+    this.publisher = new Publisher(client, scripts, layout, options);
+    this.registry = { client, scripts, layout };
+    this.groupHost = {
+      client,
+      scripts,
+      layout,
+      options,
+      metrics: this.metrics,
+      deadLetter: (group, delivery, failure) => this.deadLetter(group, delivery, failure),
+      deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
+      recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
+    };
+    this.maintenance = setInterval(() => void this.maintain().catch(() => undefined), options.maintenanceIntervalMs);
+    this.maintenance.unref();
+  }
+
+  /** Connects and checks (or records) the namespace's layout; the bus is ready when it resolves. */
+  static async connect(options: RedisBusOptions = {}): Promise<RedisMessageBus> {
+    const resolved = resolveRedisBusOptions(options);
+    const consumerBase = resolved.consumerName ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`, { enableAutoPipelining: true });
+    client.on('error', () => undefined);
+    await connectClient(client, resolved);
+    try {
+      const scripts = defineScripts(client);
+      const probe = layoutFor(resolved.streamPrefix, resolved.partitions);
+      await client.hsetnx(probe.meta, 'partitions', String(resolved.partitions));
+      await client.hsetnx(probe.meta, 'version', String(LAYOUT_VERSION));
+      const partitions = Number(await client.hget(probe.meta, 'partitions'));
+      if (partitions !== resolved.partitions && Object.hasOwn(options, 'partitions')) {
+        throw new InvalidConfigError('partitions', `must be ${partitions}: the namespace "${resolved.streamPrefix}" was created with ${partitions} partitions; got ${resolved.partitions}`);
+      }
+      return new RedisMessageBus({ ...resolved, partitions }, client, scripts, layoutFor(resolved.streamPrefix, partitions), consumerBase);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+  }
+
+  async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
+    this.assertOpen('publish');
+    const prepared = preparePublish(input, this.options);
+    const { envelope } = prepared;
+    const stored = await this.publisher.publish(envelope, encodeWireText(envelope, prepared));
+    if (!stored.duplicate) this.metrics.recordPublished(envelope.eventType);
+    return { messageId: envelope.messageId, duplicate: stored.duplicate };
+  }
+
+  async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
+    this.assertOpen('subscribe');
+    const subscription = resolveSubscription(eventPattern, handler, options, this.options);
+    const group = await this.groupFor(subscription);
+    this.assertOpen('subscribe');
+    group.addReplica(subscription);
+    this.subscriptions.set(subscription.subscriptionId, group);
+    this.metrics.recordSubscriptions(this.subscriptions.size);
+    return subscription.subscriptionId;
+  }
+
+  async unsubscribe(subscriptionId: string): Promise<boolean> {
+    this.assertOpen('unsubscribe');
+    const group = this.subscriptions.get(subscriptionId);
+    if (!group) return false;
+    this.subscriptions.delete(subscriptionId);
+    group.removeReplica(subscriptionId);
+    this.metrics.recordSubscriptions(this.subscriptions.size);
+    if (group.consumers > 0) return true;
+    this.groups.delete(group.stored.group);
+    if (!group.stored.durable) {
+      await group.stop(0, false);
+      await deleteGroup(this.registry, group.stored, membersKey(this.layout, group.stored.key));
+    } else {
+      // Running attempts finish (not awaited: a handler may unsubscribe itself), then the
+      // partitions are released to whichever replica comes next, here or elsewhere.
+      const left = group.stop(this.options.closeTimeoutMs, false).catch(() => undefined);
+      this.leaving.add(left);
+      void left.then(() => this.leaving.delete(left));
+    }
+    return true;
+  }
+
+  async createSessionQueue(sessionId: string): Promise<void> {
+    this.assertOpen('createSessionQueue');
+    validateName(sessionId, 'sessionId');
+  }
+
+  async deleteSessionQueue(sessionId: string): Promise<void> {
+    this.assertOpen('deleteSessionQueue');
+    validateName(sessionId, 'sessionId');
+    const stored = await listGroups(this.registry);
+    await deleteSessionEntries(this.client, this.layout, sessionId, stored.map((g) => g.key));
+    for (const group of this.groups.values()) group.abortSession(sessionId);
+    const records = await this.deadLetters.list({ sessionId }, Number.MAX_SAFE_INTEGER);
+    for (const record of records) await this.deadLetters.remove(record.id);
+    if (records.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+  }
+
+  async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
+    this.assertOpen('getDeadLetterMessages');
+    validateDeadLetterLimit(limit);
+    validateDeadLetterFilter(filter, false);
+    return this.deadLetters.list(filter, limit);
+  }
+
+  async redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
+    this.assertOpen('redriveDeadLetters');
+    validateDeadLetterFilter(filter);
+    const result: RedriveResult = { redriven: [], skipped: [] };
+    for (const record of await this.deadLetters.list(filter, filter?.limit ?? Number.MAX_SAFE_INTEGER)) {
+      const why = redriveSkipReason(record);
+      if (why !== undefined) {
+        result.skipped.push({ id: record.id, reason: why });
+        continue;
+      }
+      if (!(await readGroup(this.registry, this.groupKey(record.group)))) {
+        result.skipped.push({ id: record.id, reason: `group ${record.group} no longer exists` });
+        continue;
+      }
+      // Whoever removes the record sends it: two instances redriving at once send it once.
+      if (!(await this.deadLetters.remove(record.id))) continue;
+      const envelope = { ...record.envelope, retryCount: 0 };
+      try {
+        await this.publisher.publish(envelope, encodeEnvelope(envelope), record.group);
+      } catch (error) {
+        await this.deadLetters.restore(record).catch(() => undefined);
+        throw error;
+      }
+      result.redriven.push(record.id);
+    }
+    if (result.redriven.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+    return result;
+  }
+
+  async purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
+    this.assertOpen('purgeDeadLetters');
+    validateDeadLetterFilter(filter);
+    let purged = 0;
+    for (const record of await this.deadLetters.list(filter, filter?.limit ?? Number.MAX_SAFE_INTEGER)) {
+      if (await this.deadLetters.remove(record.id)) purged++;
+    }
+    if (purged > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
+    return { purged };
+  }
+
+  async healthCheck(): Promise<HealthReport> {
+    this.assertOpen('healthCheck');
+    let status: HealthStatus = isReady(this.client) ? 'healthy' : 'degraded';
+    let error: string | undefined;
+    let groups: HealthReport['groups'] = [];
+    let deadLetterQueueSize = 0;
+    try {
+      if (!isReady(this.client)) throw new Error(`disconnected (${this.client.status}); reconnecting`);
+      await this.expireIdleGroups();
+      const [stored, numbers, active] = await Promise.all([listGroups(this.registry), groupNumbers(this.client, this.layout), lastActive(this.client, this.layout)]);
+      groups = stored.map((s) => groupHealth(s, numbers.get(s.key), this.groups.get(s.group)?.consumers ?? 0, active.get(s.key)));
+      deadLetterQueueSize = await this.deadLetters.size();
+    } catch (cause) {
+      status = 'degraded';
+      error = `Redis at ${redactSecrets(this.options.url)}: ${String((cause as Error)?.message ?? cause)}`;
+      groups = [...this.groups.values()].map((g) => groupHealth(g.stored, { pending: g.heldCount, lag: 0 }, g.consumers, g.lastActiveAt / 1000));
+    }
+    this.metrics.recordHealthStatus(status);
+    return {
+      status,
+      backend: this.backend,
+      metrics: this.metrics.snapshot(this.subscriptions.size, deadLetterQueueSize, status),
+      groups,
+      expiredGroups: [...this.expiredGroups],
+      details: {
+        server: redactSecrets(this.options.url),
+        connection: this.client.status,
+        partitions: this.layout.partitions,
+        claimIdleMs: this.options.claimIdleMs,
+        consumer: this.consumerBase,
+        publishBufferSize: this.options.publishBufferSize,
+        publishBuffered: this.publisher.buffered,
+        heldMessages: [...this.groups.values()].reduce((n, g) => n + g.heldCount, 0),
+        sessionLanes: [...this.groups.values()].reduce((n, g) => n + g.lanes.sessions, 0),
+        ownedPartitions: Object.fromEntries([...this.groups.values()].map((g) => [g.stored.group, g.owner.ownedCount])),
+      },
+      ...(error ? { error } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.maintenance);
+    await Promise.allSettled([...this.opening.values()]);
+    const groups = [...this.groups.values()];
+    await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
+    await Promise.allSettled([...this.leaving]);
+    if (isReady(this.client)) {
+      await Promise.allSettled(groups.filter((g) => !g.stored.durable).map((g) => deleteGroup(this.registry, g.stored, membersKey(this.layout, g.stored.key))));
+    }
+    this.groups.clear();
+    this.subscriptions.clear();
+    this.publisher.failAll(new BusClosedError('publish'));
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new BusClosedError(operation);
+  }
+
+  private groupKey(group: string): string {
+    return groupKeyOf(this.options.consumerGroup ? `${this.options.consumerGroup}~${group}` : group);
+  }
+
+  private async groupFor(spec: GroupSpec): Promise<RedisGroup> {
+    const existing = this.groups.get(spec.group);
+    if (existing) {
+      assertSameGroupSpec(existing.stored, spec);
+      return existing;
+    }
+    let opening = this.opening.get(spec.group);
+    if (!opening) {
+      opening = (async () => {
+        const stored = await registerGroup(this.registry, specOf(spec), this.groupKey(spec.group));
+        const group = new RedisGroup(stored, this.groupHost, `${this.consumerBase}-${++this.serial}`);
+        await group.start();
+        return group;
+      })();
+      this.opening.set(spec.group, opening);
+      opening.then(
+        (group) => {
+          this.opening.delete(spec.group);
+          this.groups.set(spec.group, group);
+        },
+        () => this.opening.delete(spec.group),
+      );
+    }
+    const group = await opening;
+    assertSameGroupSpec(group.stored, spec);
+    this.groups.set(spec.group, group);
+    return group;
+  }
+
+  private async maintain(): Promise<void> {
+    if (this.closed || !isReady(this.client)) return;
+    await this.expireIdleGroups();
+    if (this.options.retentionMs <= 0) return;
+    const cutoff = `${(await serverNowMs(this.client)) - this.options.retentionMs}-0`;
+    for (let n = 0; n < this.layout.partitions; n++) await this.scripts.wwTrim(eventsKey(this.layout, n), targetsKey(this.layout, n), cutoff);
+  }
+
+  /** Groups with no live member anywhere, unused past groupExpiryMs (private ones of dead processes: 2 min). */
+  private async expireIdleGroups(): Promise<void> {
+    const now = await serverNowMs(this.client);
+    const active = await lastActive(this.client, this.layout);
+    for (const stored of await listGroups(this.registry)) {
+      if (this.groups.has(stored.group) || this.opening.has(stored.group)) continue;
+      const limit = stored.durable ? this.options.groupExpiryMs : Math.max(ORPHAN_PRIVATE_MS, this.options.claimIdleMs * 4);
+      if ((active.get(stored.key) ?? 0) * 1000 > now - limit) continue;
+      if ((await liveMembers(this.client, this.layout, stored.key, now)) > 0) continue;
+      await deleteGroup(this.registry, stored, membersKey(this.layout, stored.key));
+      if (!stored.durable) continue;
+      this.expiredGroups.push(stored.group);
+      if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
+      this.options.logger.info('removed an expired durable group', { group: stored.group });
+    }
+  }
+
+  private async deadLetter(group: RedisGroup, delivery: RedisDelivery, failure: LaneFailure): Promise<void> {
+    const now = nowSeconds();
+    // Decoded again from the entry: the handler may have changed the envelope it was given.
+    const original = decodeEnvelope(delivery.body);
+    await this.deadLetters.add({
+      envelope: { ...original, retryCount: Math.max(0, failure.attempts - 1) },
+      error: errorToDeadLetterError(failure.error),
+      attempts: failure.attempts,
+      firstFailedAt: delivery.firstFailedAt ?? now,
+      lastFailedAt: now,
+      source: { stream: eventsKey(this.layout, delivery.n), id: delivery.id },
+      group: group.stored.group,
+    });
+    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.stored.group);
+    this.options.logger.error('message dead-lettered', { group: group.stored.group, messageId: original.messageId, attempts: failure.attempts });
+  }
+
+  private async deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void> {
+    const raw = entry.fields['envelope'] ?? { ...entry.fields };
+    await this.deadLetters.add(undecodableDeadLetter({ raw, reason, source: { stream: eventsKey(this.layout, n), id: entry.id }, group: group.stored.group }));
+    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.stored.group);
+    this.options.logger.error('undecodable entry dead-lettered', { group: group.stored.group, id: entry.id, error: String((reason as Error)?.message ?? reason) });
+  }
+}

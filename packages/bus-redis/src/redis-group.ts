@@ -1,0 +1,243 @@
+/**
+ * One subscriber group in this process: the partitions it owns (partition-owner.ts), a reader that
+ * takes their new entries (partition-reader.ts), and core's `SessionLanes` running the handlers:
+ * one session at a time in stream order, retries waiting here, acks batched and fenced by the
+ * partition's lease. Attempt counts come from the server's delivery count: a claimed entry starts
+ * at its `times_delivered - 1`, and each retry records its number there (`XCLAIM RETRYCOUNT`).
+ */
+import {
+  InvalidMessageError,
+  LeaseLostError,
+  MessageDeliveryMode,
+  SessionLanes,
+  decodeEnvelope,
+  errorToDeadLetterError,
+  groupReceives,
+  isTargeted,
+  nowSeconds,
+  placeholderEnvelope,
+  retryDelayMs,
+  type LaneDelivery,
+  type LaneFailure,
+  type MessageEnvelope,
+  type MetricsRecorder,
+  type ResolvedSubscription,
+} from '@woodwork/bus-core';
+import { AckBatcher } from './ack-batcher.js';
+import type { RedisClient } from './connection.js';
+import { compareEntryIds, eventsKey, leaseKey, type Layout } from './keys.js';
+import type { ResolvedRedisBusOptions } from './options.js';
+import { PartitionOwner } from './partition-owner.js';
+import { PartitionReader } from './partition-reader.js';
+import type { Scripts } from './scripts.js';
+import type { StoredGroup } from './group-registry.js';
+import type { StreamEntry } from './stream-replies.js';
+
+export interface RedisDelivery extends LaneDelivery {
+  readonly deliveryId: string;
+  /** Entry id in its partition stream. */
+  readonly id: string;
+  readonly n: number;
+  /** The lease it was read under: its ack is refused once that lease is gone. */
+  readonly lease: string;
+  readonly body: string;
+  used: boolean;
+}
+
+export interface GroupHost {
+  client: RedisClient;
+  scripts: Scripts;
+  layout: Layout;
+  options: ResolvedRedisBusOptions;
+  metrics: MetricsRecorder;
+  deadLetter(group: RedisGroup, delivery: RedisDelivery, failure: LaneFailure): Promise<void>;
+  deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void>;
+  /** Recreates the group's consumer group on partition n after NOGROUP. */
+  recreate(stored: StoredGroup, n: number, start: string | undefined): Promise<void>;
+}
+
+export class RedisGroup {
+  readonly lanes: SessionLanes<RedisDelivery>;
+  readonly owner: PartitionOwner;
+  private readonly reader: PartitionReader;
+  private readonly acks: AckBatcher;
+  private replicas: ResolvedSubscription[] = [];
+  private readonly heldIn: number[];
+  private stopping: Promise<void> | undefined;
+  lastActiveAt = Date.now();
+
+  constructor(
+    readonly stored: StoredGroup,
+    private readonly host: GroupHost,
+    readonly consumer: string,
+  ) {
+    const { options, metrics, layout, scripts } = host;
+    this.heldIn = new Array<number>(layout.partitions).fill(0);
+    this.acks = new AckBatcher(scripts, layout, stored.key);
+    this.owner = new PartitionOwner({
+      scripts,
+      layout,
+      groupKey: stored.key,
+      consumer,
+      claimIdleMs: options.claimIdleMs,
+      logger: options.logger,
+      held: (n) => this.heldIn[n] ?? 0,
+      changed: () => this.reader.interrupt(),
+    });
+    this.reader = new PartitionReader({
+      host,
+      stored,
+      consumer,
+      owner: this.owner,
+      room: () => (this.lanes.consumerCount === 0 ? 0 : options.maxBufferedPerGroup - this.lanes.size),
+      onEntry: (n, lease, entry, delivered) => this.onEntry(n, lease, entry, delivered),
+      skip: (n, lease, id) => void this.acks.ack(n, lease, id).catch(() => undefined),
+    });
+    this.lanes = new SessionLanes<RedisDelivery>(
+      {
+        envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
+        acknowledge: (delivery) => this.acks.ack(delivery.n, delivery.lease, delivery.id),
+        deadLetter: (delivery, failure) => host.deadLetter(this, delivery, failure),
+        beginAttempt: (delivery, attempt) => (attempt > 1 ? this.recordAttempt(delivery, attempt) : undefined),
+        renew: (deliveries) => deliveries.filter((d) => !this.owner.holds(d.n, d.lease)),
+        comparePositions: (a, b) => compareEntryIds(a.id, b.id),
+        retryDelayMs: (failures) => retryDelayMs(options.retry, failures),
+      },
+      {
+        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, stored.group, durationMs),
+        left: (delivery) => this.release(delivery),
+        attemptFailed: (delivery, error, attempt) => {
+          metrics.recordFailed(delivery.envelope.eventType, stored.group);
+          options.logger.warn('handler attempt failed', { group: stored.group, messageId: delivery.envelope.messageId, attempt, error: errorToDeadLetterError(error).message });
+        },
+        settleFailed: (delivery, hook, error, tries) =>
+          options.logger.warn(`${hook} failed; retrying, the session waits`, { group: stored.group, messageId: delivery.envelope.messageId, tries, error: errorToDeadLetterError(error).message }),
+        leaseLost: (delivery) => options.logger.warn('lease lost: another consumer owns the message now', { group: stored.group, messageId: delivery.envelope.messageId }),
+      },
+      { leaseMs: options.claimIdleMs },
+    );
+  }
+
+  /** Joins the group's members and takes a first share of its partitions (waiting briefly for peers to hand some over). */
+  async start(): Promise<void> {
+    await this.owner.start();
+    const deadline = Date.now() + Math.min(5_000, this.host.options.claimIdleMs * 2);
+    while (this.owner.ownedCount === 0 && this.owner.memberCount > 1 && Date.now() < deadline && !this.stopping) {
+      await new Promise((r) => setTimeout(r, 50));
+      await this.owner.tick().catch(() => undefined);
+    }
+  }
+
+  get consumers(): number {
+    return this.replicas.length;
+  }
+
+  get spec(): StoredGroup {
+    return this.stored;
+  }
+
+  get heldCount(): number {
+    return this.lanes.size;
+  }
+
+  addReplica(subscription: ResolvedSubscription): void {
+    this.replicas.push(subscription);
+    this.lastActiveAt = Date.now();
+    // No handler may run before subscribe() has returned the id: join a turn later.
+    setImmediate(() => {
+      if (!this.replicas.includes(subscription) || this.stopping) return;
+      this.lanes.attach(subscription);
+      this.reader.start();
+      this.reader.wake();
+    });
+  }
+
+  removeReplica(subscriptionId: string): void {
+    this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
+    this.lanes.detach(subscriptionId);
+    this.lastActiveAt = Date.now();
+  }
+
+  /** Drops a deleted session's held messages (their entries are deleted by the bus). */
+  abortSession(sessionId: string): void {
+    for (const delivery of this.lanes.abortSession(sessionId)) {
+      this.release(delivery);
+      void this.acks.ack(delivery.n, delivery.lease, delivery.id).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Stops reading and running. With `abort`, running handlers are aborted and waited for up to
+   * `timeoutMs` (one that succeeds is acknowledged). Without it, running attempts are waited for
+   * up to `timeoutMs` on their own. What was not finished stays pending on the server; the leases
+   * are released so that the next owner claims it at once.
+   */
+  stop(timeoutMs: number, abort: boolean): Promise<void> {
+    this.stopping ??= this.shutdown(timeoutMs, abort);
+    return this.stopping;
+  }
+
+  private async shutdown(timeoutMs: number, abort: boolean): Promise<void> {
+    await this.reader.stop();
+    if (!abort) {
+      const deadline = Date.now() + timeoutMs;
+      while (this.lanes.stats.running + this.lanes.stats.settling > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.lanes.stop(abort ? timeoutMs : 0, { abort });
+    await this.owner.stop();
+  }
+
+  private release(delivery: RedisDelivery): void {
+    const n = delivery.n;
+    if ((this.heldIn[n] ?? 0) > 0) this.heldIn[n]!--;
+    this.reader.wake();
+  }
+
+  private async recordAttempt(delivery: RedisDelivery, attempt: number): Promise<void> {
+    const { scripts, layout } = this.host;
+    const result = await scripts.wwBegin(eventsKey(layout, delivery.n), leaseKey(layout, delivery.n, this.stored.key), this.stored.key, this.consumer, delivery.lease, delivery.id, attempt);
+    if (result < 0) throw new LeaseLostError(delivery.deliveryId);
+  }
+
+  private envelopeFor(delivery: RedisDelivery, attempt: number): MessageEnvelope {
+    if (!delivery.used) {
+      delivery.used = true;
+      return delivery.envelope.retryCount === attempt - 1 ? delivery.envelope : { ...delivery.envelope, retryCount: attempt - 1 };
+    }
+    // A handler may have changed the first copy's objects: each later attempt decodes its own.
+    return { ...decodeEnvelope(delivery.body), retryCount: attempt - 1 };
+  }
+
+  /** An entry read (`delivered` 1) or claimed (its times delivered) from partition n under `lease`. */
+  private onEntry(n: number, lease: string, entry: StreamEntry, delivered: number): void {
+    const { stored } = this;
+    const text = entry.fields['envelope'];
+    const only = entry.fields['group'];
+    if (only !== undefined && only !== stored.group) return this.reader.skip(n, lease, entry.id);
+    let envelope: MessageEnvelope;
+    try {
+      if (text === undefined) throw new InvalidMessageError('envelope', 'is missing from the stream entry (field "envelope")');
+      envelope = decodeEnvelope(text);
+    } catch (reason) {
+      const raw = text ?? JSON.stringify(entry.fields);
+      if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) return this.reader.skip(n, lease, entry.id);
+      // Never retried: one dead letter, then the entry is acknowledged and its session goes on.
+      void this.host.deadLetterUndecodable(this, n, entry, reason).then(
+        () => this.reader.skip(n, lease, entry.id),
+        (error: unknown) => this.host.options.logger.error('could not dead-letter an undecodable entry; it stays pending', { group: stored.group, id: entry.id, error: String(error) }),
+      );
+      return;
+    }
+    if (only === undefined) {
+      if (!groupReceives(stored, envelope)) return this.reader.skip(n, lease, entry.id);
+      const ours = isTargeted(envelope) && envelope.componentTarget === stored.componentId;
+      const since = stored.since[n];
+      if (!ours && since !== undefined && compareEntryIds(entry.id, since) <= 0) return this.reader.skip(n, lease, entry.id);
+    }
+    const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
+    // A crash counts as an attempt, but the last one always runs here.
+    const attemptsMade = Math.max(0, Math.min(delivered - 1, allowed - 1));
+    const delivery: RedisDelivery = { envelope, attemptsMade, deliveryId: `${n}/${entry.id}`, id: entry.id, n, lease, body: text as string, used: false };
+    if (this.lanes.push(delivery)) this.heldIn[n]!++;
+  }
+}
