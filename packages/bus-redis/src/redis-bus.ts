@@ -31,6 +31,7 @@ import {
   type GroupSpec,
   type HealthReport,
   type HealthStatus,
+  type JsonObject,
   type LaneFailure,
   type MessageBus,
   type MessageEnvelope,
@@ -110,6 +111,10 @@ export class RedisMessageBus implements MessageBus {
       const probe = layoutFor(resolved.streamPrefix, resolved.partitions);
       await client.hsetnx(probe.meta, 'partitions', String(resolved.partitions));
       await client.hsetnx(probe.meta, 'version', String(LAYOUT_VERSION));
+      const version = Number(await client.hget(probe.meta, 'version'));
+      if (version !== LAYOUT_VERSION) {
+        throw new InvalidConfigError('streamPrefix', `"${resolved.streamPrefix}" holds a bus of layout version ${version}; this package speaks version ${LAYOUT_VERSION}`);
+      }
       const partitions = Number(await client.hget(probe.meta, 'partitions'));
       if (partitions !== resolved.partitions && Object.hasOwn(options, 'partitions')) {
         throw new InvalidConfigError('partitions', `must be ${partitions}: the namespace "${resolved.streamPrefix}" was created with ${partitions} partitions; got ${resolved.partitions}`);
@@ -121,7 +126,7 @@ export class RedisMessageBus implements MessageBus {
     }
   }
 
-  async publish(input: MessageEnvelope | EnvelopeInit): Promise<PublishResult> {
+  async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const { envelope } = prepared;
@@ -130,7 +135,7 @@ export class RedisMessageBus implements MessageBus {
     return { messageId: envelope.messageId, duplicate: stored.duplicate };
   }
 
-  async subscribe(eventPattern: string, handler: MessageHandler, options?: SubscribeOptions): Promise<string> {
+  async subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
     this.assertOpen('subscribe');
     const subscription = resolveSubscription(eventPattern, handler, options, this.options);
     const group = await this.groupFor(subscription);
