@@ -136,6 +136,10 @@ export function crossInstanceSuite(harness: BusHarness): void {
         })();
         expect(victim.events.some((e) => e.ev === 'start' && e.session === 'victim' && e.id !== held.messageId)).toBe(false);
         await victim.kill();
+        // What the server had not been told was done when the victim died: a handler that printed
+        // "done" just before the kill may not have been acknowledged yet, and runs again elsewhere.
+        const group = (await publisher.healthCheck()).groups.find((g) => g.componentId === component);
+        const unacknowledgedAtKill = group?.pending ?? 0;
         const after = [0, 1, 2].map((i) => message({ sessionId: 'victim', eventType: 'xk.work', payload: { after: i } }));
         for (const m of after) await ledger.publish(publisher, m);
         const doneIds = () => new Set(allEvents(procs).filter((e) => e.ev === 'done').map((e) => e.id));
@@ -151,8 +155,8 @@ export function crossInstanceSuite(harness: BusHarness): void {
         expect(result.missing).toEqual([]);
         expect(result.unexpected).toEqual([]);
         expect(result.outOfOrder).toEqual([]);
-        // Only what the victim had started and not finished can run twice.
-        expect(result.duplicates).toBeLessThanOrEqual(inFlight);
+        // Only what the victim had started and not got acknowledged can run twice.
+        expect(result.duplicates).toBeLessThanOrEqual(Math.max(inFlight, unacknowledgedAtKill));
       },
       CROSS_TEST_TIMEOUT_MS,
     );
