@@ -1,12 +1,15 @@
 /**
- * A group's durable consumer: found (its spec read back from the description) or created, with the
- * start position the contract asks for:
+ * A group's durable consumers (one per partition, or one for a private group; subjects.ts): found
+ * (their spec read back from the description) or created, with the start position the contract
+ * asks for:
  * - a new group never replays broadcasts: it starts after the stream's last message (`since`);
  * - a component's new group also takes the targeted messages waiting for it, when no other group
  *   of that component exists yet: it starts at the first of them, and broadcasts before `since`
  *   are skipped in the client;
  * - a consumer deleted from outside is recreated from the position the process still knows
  *   (`recreateFrom`, right after the last acknowledged message), never from the stream's start.
+ * A group's partitions all start where its first consumer started (`basis`), so a partition whose
+ * consumer is created later (a crash between creations) still gets the group's messages.
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { InvalidConfigError, assertSameGroupSpec, type GroupSpec } from '@woodwork/bus-core';
@@ -14,9 +17,20 @@ import { msToNanos, type ResolvedNatsBusOptions } from './options.js';
 import type { ServerFeatures } from './server.js';
 import { groupFilter, groupFilters, targetSubjects, type Layout } from './subjects.js';
 
+/** The description's version: 2 is the partitioned layout. */
+const DESCRIPTION_VERSION = 2;
+
 /** What the consumer's description holds (JSON, versioned by `woodwork`). */
 export interface StoredGroup extends GroupSpec {
   /** Broadcasts before this stream sequence are not the group's (published before it existed). */
+  since: number;
+  /** The partition this consumer reads; null: every partition (a private group). */
+  partition: number | null;
+}
+
+/** Where a group's consumers start (its first consumer's choice). */
+export interface StartBasis {
+  start: number;
   since: number;
 }
 
@@ -33,7 +47,7 @@ export function readStoredGroup(info: Pick<ConsumerInfo, 'config'>): StoredGroup
   if (!text) return undefined;
   try {
     const d = JSON.parse(text) as Record<string, unknown>;
-    if (d['woodwork'] !== 1) return undefined;
+    if (d['woodwork'] !== DESCRIPTION_VERSION) return undefined;
     return {
       group: String(d['group']),
       eventPattern: String(d['eventPattern']),
@@ -43,6 +57,7 @@ export function readStoredGroup(info: Pick<ConsumerInfo, 'config'>): StoredGroup
       observer: d['observer'] === true,
       durable: d['durable'] === true,
       since: Number(d['since'] ?? 0),
+      partition: Number.isSafeInteger(d['partition']) ? (d['partition'] as number) : null,
     };
   } catch {
     return undefined;
@@ -61,21 +76,51 @@ export interface ConsumerContext {
   features: ServerFeatures;
 }
 
-/** Every woodwork consumer of the prefix, with its stored spec. */
-export async function listGroups(ctx: ConsumerContext): Promise<Array<{ info: ConsumerInfo; stored: StoredGroup }>> {
-  const out: Array<{ info: ConsumerInfo; stored: StoredGroup }> = [];
-  for await (const info of ctx.jsm.consumers.list(ctx.layout.eventsStream)) {
-    const stored = readStoredGroup(info);
-    if (stored) out.push({ info, stored });
-  }
-  return out;
+export interface ListedGroup {
+  stored: StoredGroup;
+  /** Every consumer of the group (its partitions), in partition order. */
+  infos: ConsumerInfo[];
 }
 
-/** Finds or creates the consumer `name` for `spec`; returns what it stores. */
-export async function ensureConsumer(ctx: ConsumerContext, spec: GroupSpec, name: string, recreateFrom?: { start: number; since: number }): Promise<StoredGroup> {
+/** Every woodwork group of the prefix, with its stored spec and its consumers. */
+export async function listGroups(ctx: ConsumerContext): Promise<ListedGroup[]> {
+  const byGroup = new Map<string, ListedGroup>();
+  for await (const info of ctx.jsm.consumers.list(ctx.layout.eventsStream)) {
+    const stored = readStoredGroup(info);
+    if (!stored) continue;
+    const listed = byGroup.get(stored.group);
+    if (listed) listed.infos.push(info);
+    else byGroup.set(stored.group, { stored, infos: [info] });
+  }
+  for (const listed of byGroup.values()) listed.infos.sort((a, b) => (readStoredGroup(a)?.partition ?? -1) - (readStoredGroup(b)?.partition ?? -1));
+  return [...byGroup.values()];
+}
+
+/** Where an existing consumer started: the basis of the group's other partitions. */
+export function basisOf(info: ConsumerInfo, stored: StoredGroup): StartBasis {
+  return { start: info.config.opt_start_seq ?? stored.since, since: stored.since };
+}
+
+/**
+ * Finds or creates the consumer `name` (of `partition`, null for a private group) for `spec`;
+ * returns what it stores. `basis`: start where the group's first consumer did; `recreateFrom`: a
+ * consumer deleted from outside, recreated after what this process settled.
+ */
+export async function ensureConsumer(
+  ctx: ConsumerContext,
+  spec: GroupSpec,
+  name: string,
+  partition: number | null,
+  from: { basis?: StartBasis; recreateFrom?: StartBasis } = {},
+): Promise<{ stored: StoredGroup; basis: StartBasis }> {
   const { jsm, layout } = ctx;
+  const { basis, recreateFrom } = from;
   const existing = await infoOrUndefined(ctx, name);
-  if (existing) return checked(existing, spec);
+  if (existing) {
+    const stored = checked(existing, spec);
+    return { stored, basis: basisOf(existing, stored) };
+  }
+  if (basis && !recreateFrom) return createConsumer(ctx, spec, name, partition, basis.start, basis.since);
   const state = (await jsm.streams.info(layout.eventsStream)).state;
   const next = state.last_seq + 1;
   // A stream that went back below what this process saw lost its data (a server restarted empty):
@@ -90,10 +135,23 @@ export async function ensureConsumer(ctx: ConsumerContext, spec: GroupSpec, name
       if (first !== undefined) start = Math.min(start, first);
     }
   }
-  const stored: StoredGroup = { ...specOf(spec), since };
+  return createConsumer(ctx, spec, name, partition, start, since);
+}
+
+async function createConsumer(
+  ctx: ConsumerContext,
+  spec: GroupSpec,
+  name: string,
+  partition: number | null,
+  start: number,
+  since: number,
+): Promise<{ stored: StoredGroup; basis: StartBasis }> {
+  const { jsm, layout } = ctx;
+  const stored: StoredGroup = { ...specOf(spec), since, partition };
+  const base = partition === null ? name : name.slice(0, name.lastIndexOf('~'));
   const config: Partial<ConsumerConfig> & { durable_name: string } = {
     durable_name: name,
-    description: JSON.stringify({ woodwork: 1, ...stored }),
+    description: JSON.stringify({ woodwork: DESCRIPTION_VERSION, ...stored }),
     ack_policy: AckPolicy.Explicit,
     ack_wait: msToNanos(ctx.options.ackWaitMs),
     // Unlimited: this backend dead-letters itself after the last attempt, then terminates the
@@ -104,15 +162,18 @@ export async function ensureConsumer(ctx: ConsumerContext, spec: GroupSpec, name
     opt_start_seq: Math.max(1, start),
     max_waiting: 512,
     ...(spec.durable ? {} : { inactive_threshold: msToNanos(PRIVATE_INACTIVE_MS) }),
-    ...(ctx.features.filterSubjects ? { filter_subjects: groupFilters(layout, spec, name) } : { filter_subject: groupFilter(layout, spec) }),
+    ...(ctx.features.filterSubjects ? { filter_subjects: groupFilters(layout, spec, base, partition) } : { filter_subject: groupFilter(layout, spec, partition) }),
   };
   try {
     await jsm.consumers.add(layout.eventsStream, config);
-    return stored;
+    return { stored, basis: { start: config.opt_start_seq as number, since } };
   } catch (error) {
     // Another process created it first: use theirs if it is the same group.
     const raced = await infoOrUndefined(ctx, name);
-    if (raced) return checked(raced, spec);
+    if (raced) {
+      const theirs = checked(raced, spec);
+      return { stored: theirs, basis: basisOf(raced, theirs) };
+    }
     throw error;
   }
 }

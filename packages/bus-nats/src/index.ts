@@ -3,7 +3,7 @@ import type { NatsBusOptions } from './options.js';
 
 export { NatsMessageBus } from './nats-bus.js';
 export { NATS_OPTION_KEYS, DEFAULT_NATS_URL, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
-export { layoutFor, consumerName, messageSubject, type Layout } from './subjects.js';
+export { layoutFor, consumerName, messageSubject, partitionConsumerName, partitionOf, type Layout } from './subjects.js';
 export { featuresOf, type ServerFeatures } from './server.js';
 
 /** The factory every backend package exports under this name; the adapter loads backends by it. */

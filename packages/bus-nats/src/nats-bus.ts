@@ -4,7 +4,7 @@
  * dead-letter-store.ts. One connection per bus, whatever the groups and sessions.
  */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   BusClosedError,
   InvalidConfigError,
@@ -33,6 +33,7 @@ import {
   type PublishResult,
   type PurgeResult,
   type RedriveResult,
+  type ResolvedSubscription,
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
@@ -42,7 +43,17 @@ import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
 import { ensureStreams } from './streams.js';
-import { consumerName, layoutFor, parseMessageSubject, redriveSubject, sessionSubjects, type Layout } from './subjects.js';
+import {
+  assignmentSubject,
+  consumerName,
+  layoutFor,
+  parseMessageSubject,
+  partitionConsumerName,
+  partitionOf,
+  redriveSubject,
+  sessionSubjects,
+  type Layout,
+} from './subjects.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 const UNDECODABLE_KEEP_CHARS = 64 * 1024;
@@ -57,7 +68,8 @@ export class NatsMessageBus implements MessageBus {
   private readonly deadLetters: DeadLetterStore;
   private readonly publisher: PublisherHost;
   private readonly groupHost: GroupHost;
-  private readonly renewTimer: NodeJS.Timeout;
+  /** Writes to shared groups' assignments (one subscription per bus, whatever the groups). */
+  private readonly assignments: Subscription;
   private connected = true;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -81,10 +93,12 @@ export class NatsMessageBus implements MessageBus {
       timeoutMs,
       maxPayload: () => this.nc.info?.max_payload ?? features.maxPayload,
       connected: () => this.connected && !this.nc.isClosed(),
-      recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
+      recreateStreams: async () => void (await ensureStreams(jsm, layout, options, options.logger)),
     };
     this.groupHost = {
       nc,
+      connected: () => this.connected && !this.nc.isClosed(),
+      member: nuid.next(),
       recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
       js,
       jsm,
@@ -95,12 +109,14 @@ export class NatsMessageBus implements MessageBus {
       deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
       deadLetterUndecodable: (group, msg, body, error) => this.deadLetterUndecodable(group, msg, body, error),
     };
-    // working() for every held message, well inside ack_wait.
-    this.renewTimer = setInterval(() => {
-      if (!this.publisher.connected()) return;
-      for (const group of this.groups.values()) group.renew();
-    }, Math.max(50, Math.floor(options.ackWaitMs / 3)));
-    this.renewTimer.unref();
+    this.assignments = nc.subscribe(`${layout.prefix}.state.g.>`, {
+      callback: (error, msg) => {
+        if (error) return;
+        for (const group of this.groups.values()) {
+          if (group.shared && assignmentSubject(layout, group.consumer) === msg.subject) group.assignmentWritten(msg.string());
+        }
+      },
+    });
     void this.watchStatus();
   }
 
@@ -114,8 +130,8 @@ export class NatsMessageBus implements MessageBus {
       const features = featuresOf(info?.version ?? '0.0.0', info?.max_payload ?? 1024 * 1024);
       if (info && info.jetstream === false) throw new InvalidConfigError('url', `the NATS server at ${redactUrl(resolved.url)} has JetStream off; start it with -js`);
       const jsm = await jetstreamManager(nc, { timeout: resolved.publishTimeoutMs || 5_000 });
-      await ensureStreams(jsm, layout, resolved, resolved.logger);
-      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layout, features);
+      const partitions = await ensureStreams(jsm, layout, resolved, resolved.logger);
+      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layoutFor(layout.prefix, partitions), features);
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;
@@ -135,8 +151,8 @@ export class NatsMessageBus implements MessageBus {
     const subscription = resolveSubscription(eventPattern, handler, options, this.options);
     const group = await this.groupFor(subscription);
     this.assertOpen('subscribe');
-    group.addReplica(subscription);
     this.subscriptions.set(subscription.subscriptionId, group);
+    await group.addReplica(subscription);
     this.metrics.recordSubscriptions(this.subscriptions.size);
     return subscription.subscriptionId;
   }
@@ -146,8 +162,8 @@ export class NatsMessageBus implements MessageBus {
     const group = this.subscriptions.get(subscriptionId);
     if (!group) return false;
     this.subscriptions.delete(subscriptionId);
-    group.removeReplica(subscriptionId);
-    if (group.consumers === 0 && !group.spec.durable) {
+    await group.removeReplica(subscriptionId);
+    if (group.consumers === 0 && !group.spec.durable && this.groups.get(group.spec.group) === group) {
       this.groups.delete(group.spec.group);
       await group.remove();
     }
@@ -167,10 +183,14 @@ export class NatsMessageBus implements MessageBus {
     for (const group of this.groups.values()) group.abortSession(sessionId);
     if ((await this.deadLetters.removeSession(sessionId)) > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
     // Groups bound to the session that no replica here uses go with it.
-    for (const { info, stored } of await listGroups(this.groupHost)) {
+    for (const { infos, stored } of await listGroups(this.groupHost)) {
       if (stored.sessionId !== sessionId || this.groups.get(stored.group)?.consumers) continue;
+      const local = this.groups.get(stored.group);
       this.groups.delete(stored.group);
-      await deleteConsumer(this.groupHost, info.name);
+      await local?.stop(0, false);
+      for (const info of infos) await deleteConsumer(this.groupHost, info.name);
+      const subject = assignmentSubject(this.layout, consumerName(this.layout, stored.group));
+      await this.jsm.streams.purge(this.layout.stateStream, { filter: subject }).catch(() => undefined);
     }
   }
 
@@ -187,7 +207,8 @@ export class NatsMessageBus implements MessageBus {
     const result: RedriveResult = { redriven: [], skipped: [] };
     for (const { seq, record } of await this.deadLetters.list(filter, filter?.limit ?? Number.MAX_SAFE_INTEGER)) {
       const consumer = consumerName(this.layout, record.group);
-      if (!(await infoOrUndefined(this.groupHost, consumer))) {
+      const partitioned = partitionConsumerName(consumer, partitionOf(record.envelope.sessionId, this.layout.partitions));
+      if (!(await infoOrUndefined(this.groupHost, partitioned)) && !(await infoOrUndefined(this.groupHost, consumer))) {
         result.skipped.push({ id: record.id, reason: `group ${record.group} no longer exists (no consumer ${consumer})` });
         continue;
       }
@@ -224,9 +245,9 @@ export class NatsMessageBus implements MessageBus {
       await this.nc.flush();
       await this.expireIdleGroups();
       const listed = await listGroups(this.groupHost);
-      groups = listed.map(({ info, stored }) => {
+      groups = listed.map(({ infos, stored }) => {
         const local = this.groups.get(stored.group);
-        if (local) return local.health(info);
+        if (local) return local.health(infos);
         return {
           group: stored.group,
           eventPattern: stored.eventPattern,
@@ -234,9 +255,9 @@ export class NatsMessageBus implements MessageBus {
           sessionId: stored.sessionId,
           durable: stored.durable,
           consumers: 0,
-          pending: info.num_ack_pending,
-          lag: info.num_pending,
-          lastActiveAt: Date.parse(info.created) / 1000,
+          pending: infos.reduce((n, i) => n + i.num_ack_pending, 0),
+          lag: infos.reduce((n, i) => n + i.num_pending, 0),
+          lastActiveAt: Math.max(...infos.map((i) => Date.parse(i.created))) / 1000,
         };
       });
       deadLetterQueueSize = await this.deadLetters.size();
@@ -258,6 +279,7 @@ export class NatsMessageBus implements MessageBus {
         serverFeatures: { filterSubjects: this.features.filterSubjects, consumerPause: this.features.consumerPause },
         maxPayload: this.publisher.maxPayload(),
         streams: [this.layout.eventsStream, this.layout.dlqStream, this.layout.stateStream],
+        partitions: this.layout.partitions,
         ackWaitMs: this.options.ackWaitMs,
         publishBufferSize: this.options.publishBufferSize,
         publishBuffered: 0,
@@ -275,13 +297,13 @@ export class NatsMessageBus implements MessageBus {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    clearInterval(this.renewTimer);
     await Promise.allSettled([...this.opening.values()]);
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
     if (this.publisher.connected()) {
-      await Promise.allSettled(groups.filter((g) => !g.spec.durable).map((g) => deleteConsumer(this.groupHost, g.consumer)));
+      await Promise.allSettled(groups.filter((g) => !g.spec.durable).map((g) => g.deleteConsumers()));
     }
+    this.assignments.unsubscribe();
     this.groups.clear();
     this.subscriptions.clear();
     await this.nc.drain().catch(() => this.nc.close());
@@ -301,7 +323,7 @@ export class NatsMessageBus implements MessageBus {
     }
   }
 
-  private async groupFor(spec: GroupSpec): Promise<NatsGroup> {
+  private async groupFor(spec: ResolvedSubscription): Promise<NatsGroup> {
     const existing = this.groups.get(spec.group);
     if (existing) {
       assertSameGroupSpec(existing.spec, spec);
@@ -309,7 +331,7 @@ export class NatsMessageBus implements MessageBus {
     }
     let opening = this.opening.get(spec.group);
     if (!opening) {
-      opening = NatsGroup.open(pickSpec(spec), this.groupHost);
+      opening = NatsGroup.open(pickSpec(spec), this.groupHost, shareable(spec));
       this.opening.set(spec.group, opening);
       opening.then(
         (group) => {
@@ -330,8 +352,9 @@ export class NatsMessageBus implements MessageBus {
     const cutoff = Date.now() - this.options.groupExpiryMs;
     for (const group of [...this.groups.values()]) {
       if (!group.spec.durable || group.consumers > 0 || group.lastActiveAt > cutoff) continue;
-      const info = await infoOrUndefined(this.groupHost, group.consumer);
-      if (info && info.num_waiting > 0) continue;
+      let pulled = false;
+      for (const name of group.consumerNames) if (((await infoOrUndefined(this.groupHost, name))?.num_waiting ?? 0) > 0) pulled = true;
+      if (pulled) continue;
       this.groups.delete(group.spec.group);
       await group.remove();
       this.expiredGroups.push(group.spec.group);
@@ -393,6 +416,15 @@ export class NatsMessageBus implements MessageBus {
     this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.spec.group);
     this.options.logger.error('undecodable message dead-lettered', { group: group.spec.group, seq: msg.seq, error: String(error) });
   }
+}
+
+/**
+ * Whether processes may share the group: not an observer's or a private group (core names those
+ * after the one subscription), so it is partitioned across processes.
+ */
+function shareable(subscription: ResolvedSubscription): boolean {
+  const id = subscription.subscriptionId.slice(4);
+  return subscription.group !== `observer-${id}` && subscription.group !== `private-${id}`;
 }
 
 function pickSpec(spec: GroupSpec): GroupSpec {

@@ -1,14 +1,18 @@
 /**
- * One subscriber group in this process: its durable pull consumer, a pull loop that asks the server
- * for no more than the group can hold, and core's `SessionLanes` running the handlers (one session
- * at a time, in order; retries wait here, in the process).
+ * One subscriber group in this process: its consumers (one per partition of a shared group, one for
+ * a private group), a pull loop per partition this process may run (partition-puller.ts), the
+ * group's membership and partition leases when it is shared (partition-leases.ts), and core's
+ * `SessionLanes` running the handlers (one session at a time, in order; retries wait here).
  *
  * Every message the group holds (running, queued behind its session, waiting for a retry) is kept
- * alive with `working()` on a timer, so ack_wait never hands it to another consumer while it waits
- * here; no delayed nak is ever used. A message the server redelivers while still held (same stream
- * sequence) replaces the held copy's handle instead of running twice.
+ * alive with `working()` by the lanes' `renew` hook every third of ack_wait, so the server never
+ * hands it elsewhere while it waits here; no delayed nak is ever used. The same hook drops what
+ * belongs to a partition this process no longer owns (its lease was lost: another process took it
+ * over), and `beginAttempt` refuses to start a handler of a partition whose lease is not fresh.
+ * A message the server redelivers while still held (same stream sequence) only raises the held
+ * copy's attempt count (lanes' idempotent push) and takes its new handle.
  */
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   MessageDeliveryMode,
@@ -24,17 +28,30 @@ import {
   type MetricsRecorder,
   type ResolvedSubscription,
 } from '@woodwork/bus-core';
-import { deleteConsumer, ensureConsumer, isNotFound, type ConsumerContext, type StoredGroup } from './consumers.js';
+import { deleteConsumer, ensureConsumer, infoOrUndefined, isNotFound, type ConsumerContext, type StoredGroup } from './consumers.js';
 import type { ResolvedNatsBusOptions } from './options.js';
 import { handBackLostDeliveries } from './lost-deliveries.js';
-import { BROADCAST_TOKEN, acceptsTarget, consumerName, groupFilter, groupFilters, parseMessageSubject } from './subjects.js';
+import { PartitionLeases } from './partition-leases.js';
+import { PartitionPuller, type PullerHost } from './partition-puller.js';
+import {
+  BROADCAST_TOKEN,
+  acceptsTarget,
+  assignmentSubject,
+  consumerName,
+  groupFilter,
+  groupPartitions,
+  parseMessageSubject,
+  partitionConsumerName,
+} from './subjects.js';
 
 export interface NatsDelivery extends LaneDelivery {
   readonly seq: number;
+  readonly deliveryId: string;
+  readonly partition: number | null;
   readonly subject: string;
   readonly body: string;
   msg: JsMsg;
-  /** Acknowledged, terminated or handed back: no more calls on `msg`. */
+  /** Acknowledged, terminated, handed back or dropped: no more calls on `msg`. */
   settled: boolean;
   /** The decoded envelope was given to a handler already; later attempts decode their own. */
   used: boolean;
@@ -42,80 +59,105 @@ export interface NatsDelivery extends LaneDelivery {
 
 export interface GroupHost extends ConsumerContext {
   nc: NatsConnection;
-  /** Creates the prefix's streams when missing. */
-  recreateStreams(): Promise<void>;
   js: JetStreamClient;
   options: ResolvedNatsBusOptions;
   metrics: MetricsRecorder;
+  /** The connection is up (not reconnecting). */
+  connected(): boolean;
+  /** This bus instance's member id in shared groups. */
+  member: string;
+  /** Creates the prefix's streams when missing. */
+  recreateStreams(): Promise<unknown>;
   deadLetter(group: NatsGroup, delivery: NatsDelivery, error: unknown, attempts: number): Promise<void>;
   deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void>;
 }
 
-const FETCH_EXPIRES_MS = 5_000;
+/** How long subscribe() waits for the group's first pull requests. */
+const PULLS_OUT_WAIT_MS = 5_000;
+
+/** One consumer of the group and what this process knows of it. */
+interface PartitionState {
+  readonly partition: number | null;
+  readonly name: string;
+  stored: StoredGroup;
+  puller: PartitionPuller | undefined;
+  /** Deliveries of this partition held here. */
+  held: number;
+  /** Highest stream sequence of this partition settled here: a recreated consumer starts after it. */
+  lastSettledSeq: number;
+}
 
 export class NatsGroup {
-  readonly lanes: SessionLanes<NatsDelivery>;
+  lanes: SessionLanes<NatsDelivery>;
+  /** The base consumer name (redrives are addressed to it). */
   readonly consumer: string;
   private replicas: ResolvedSubscription[] = [];
   private readonly held = new Map<number, NatsDelivery>();
-  private pullConsumer: Consumer | undefined;
-  private iterator: ConsumerMessages | undefined;
-  private pulling = false;
+  private readonly partitions = new Map<number | null, PartitionState>();
+  private readonly leases: PartitionLeases | undefined;
+  private active = false;
   private stopped = false;
-  private wakeUp: (() => void) | undefined;
-  /** Highest stream sequence settled here: a recreated consumer starts after it. */
-  private lastSettledSeq = 0;
+  private lanesStopped = false;
   /** Sequences settled here that the server's ack floor may not have passed yet (lost-delivery check). */
   private readonly recentlySettled = new Set<number>();
-  /** The connection came back: look for deliveries lost in flight before pulling again. */
-  private checkLost = false;
+  private readonly pullerHost: PullerHost;
   lastActiveAt = Date.now();
 
   private constructor(
     readonly spec: GroupSpec,
-    private stored: StoredGroup,
+    readonly shared: boolean,
+    states: PartitionState[],
     private readonly host: GroupHost,
   ) {
     this.consumer = consumerName(host.layout, spec.group);
-    const { metrics, options } = host;
-    this.lanes = new SessionLanes<NatsDelivery>(
-      {
-        envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
-        // An at_most_once delivery was acknowledged when it arrived (settled: these return at once).
-        acknowledge: (delivery, reason) => this.settle(delivery, reason === 'dead-lettered' ? 'term' : 'ack'),
-        deadLetter: (delivery, failure) => host.deadLetter(this, delivery, failure.error, failure.attempts),
-        retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
+    for (const state of states) this.partitions.set(state.partition, state);
+    this.lanes = this.makeLanes();
+    if (shared) {
+      const leases = new PartitionLeases({ ...host, logger: host.options.logger }, assignmentSubject(host.layout, this.consumer), states.map((s) => s.partition as number), host.member, host.options.leaseMs, {
+        changed: (owned) => this.ownershipChanged(owned),
+        drained: (partition) => (this.partitions.get(partition)?.held ?? 0) === 0,
+      });
+      this.leases = leases;
+    }
+    this.pullerHost = {
+      js: host.js,
+      stream: host.layout.eventsStream,
+      logger: host.options.logger,
+      group: spec.group,
+      mayRun: (partition) => this.active && !this.stopped && (this.leases === undefined || this.leases.mayRun(partition as number)),
+      maxPullMs: () => (this.leases ? this.leases.maxPullMs : 5_000),
+      room: (partition) => this.room(partition),
+      deliver: (partition, msgs) => {
+        for (const msg of msgs) this.onMessage(msg, partition);
       },
-      {
-        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
-        left: (delivery) => {
-          // The aborted attempt of a deleted session: its messages are purged, nothing to redeliver.
-          if (!delivery.settled) void this.settle(delivery, 'ack');
-          this.wake();
-        },
-        attemptFailed: (delivery, error, attempt) => {
-          metrics.recordFailed(delivery.envelope.eventType, spec.group);
-          options.logger.warn('handler attempt failed', {
-            group: spec.group,
-            messageId: delivery.envelope.messageId,
-            attempt,
-            error: errorToDeadLetterError(error).message,
-          });
-        },
-        settleFailed: (delivery, hook, error, tries) =>
-          options.logger.error(`${hook} failed; retrying, the session waits`, {
-            group: spec.group,
-            messageId: delivery.envelope.messageId,
-            tries,
-            error: errorToDeadLetterError(error).message,
-          }),
-      },
-    );
+      handBack: (puller) => this.handBackLost(puller),
+      recover: (puller) => this.recover(puller),
+    };
   }
 
-  static async open(spec: GroupSpec, host: GroupHost): Promise<NatsGroup> {
-    const stored = await ensureConsumer(host, spec, consumerName(host.layout, spec.group));
-    return new NatsGroup(spec, stored, host);
+  /**
+   * Finds or creates the group's consumers. `shareable`: processes may share the group (it has a
+   * component or an explicit name), so it is partitioned, unless it already exists in the private
+   * form (one consumer, as a client of PROTOCOL.md may make it).
+   */
+  static async open(spec: GroupSpec, host: GroupHost, shareable: boolean): Promise<NatsGroup> {
+    const base = consumerName(host.layout, spec.group);
+    const single = !shareable || (await infoOrUndefined(host, base)) !== undefined;
+    if (single) {
+      const { stored } = await ensureConsumer(host, spec, base, null);
+      return new NatsGroup(spec, false, [newState(null, base, stored)], host);
+    }
+    const partitions = groupPartitions(host.layout, spec);
+    const firstName = partitionConsumerName(base, partitions[0]!);
+    const first = await ensureConsumer(host, spec, firstName, partitions[0]!);
+    const basis = first.basis;
+    const rest = await Promise.all(
+      partitions.slice(1).map(async (p) => {
+        const name = partitionConsumerName(base, p);
+        return newState(p, name, (await ensureConsumer(host, spec, name, p, { basis })).stored);
+      }),
+    );
+    return new NatsGroup(spec, true, [newState(partitions[0]!, firstName, first.stored), ...rest], host);
   }
 
   get consumers(): number {
@@ -127,85 +169,88 @@ export class NatsGroup {
     return this.held.size;
   }
 
-  addReplica(subscription: ResolvedSubscription): void {
+  /** Every consumer name of the group. */
+  get consumerNames(): string[] {
+    return [...this.partitions.values()].map((s) => s.name);
+  }
+
+  /** Joins the group's assignment (shared groups) before the first replica runs anything. */
+  async addReplica(subscription: ResolvedSubscription): Promise<void> {
     this.replicas.push(subscription);
     this.lastActiveAt = Date.now();
+    if (!this.active) await this.activate();
+    await this.pullsOut();
     // No handler may run before subscribe() has returned the id: join a turn later.
     setImmediate(() => {
       if (!this.replicas.includes(subscription) || this.stopped) return;
       this.lanes.attach(subscription);
-      this.startPulling();
-      this.wake();
+      for (const state of this.partitions.values()) state.puller?.wake();
     });
   }
 
-  removeReplica(subscriptionId: string): void {
+  /**
+   * Waits (at most PULLS_OUT_WAIT_MS) until every partition this process runs has a pull request
+   * out, so a message published once subscribe() has resolved is on its way at once.
+   */
+  private async pullsOut(): Promise<void> {
+    const waits = [...this.partitions.values()].flatMap((s) => (s.puller ? [s.puller.firstPull] : []));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, PULLS_OUT_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** Takes a replica out; the last one out hands back what the group held and leaves the assignment. */
+  async removeReplica(subscriptionId: string): Promise<void> {
     this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
     this.lanes.detach(subscriptionId);
     this.lastActiveAt = Date.now();
-    if (this.lanes.consumerCount === 0) this.iterator?.stop();
+    if (this.replicas.length === 0 && this.active) await this.deactivate(0, false);
   }
 
-  /** Sends `working()` for every held message (called on a timer shorter than ack_wait). */
-  renew(): void {
-    for (const delivery of this.held.values()) {
-      if (!delivery.settled) delivery.msg.working();
-    }
+  /** The state stream saw a write to this group's assignment. */
+  assignmentWritten(body: string): void {
+    this.leases?.notified(body);
   }
 
-  /** The connection was re-established: pull again only after the lost-delivery check. */
+  /** The connection was re-established: hand back lost deliveries before pulling again. */
   reconnected(): void {
-    this.checkLost = true;
-    this.iterator?.stop();
-    this.wake();
+    for (const state of this.partitions.values()) state.puller?.reconnected();
+    this.leases?.request(true);
   }
 
   /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
   abortSession(sessionId: string): void {
-    for (const delivery of this.lanes.abortSession(sessionId)) void this.settle(delivery, 'ack');
+    for (const delivery of this.lanes.abortSession(sessionId)) this.settle(delivery, 'ack');
   }
 
   /**
    * Stops pulling and running. With `abort`, running handlers are aborted and waited for up to
    * `timeoutMs`; what was not finished is handed back to the server in stream order (nak), so
-   * another replica continues it without waiting for ack_wait.
+   * another replica continues it without waiting for ack_wait; then the assignment is left.
    */
   async stop(timeoutMs: number, abort: boolean): Promise<void> {
     this.stopped = true;
-    this.iterator?.stop();
-    this.wake();
-    await this.lanes.stop(timeoutMs, { abort });
-    if (!abort) return;
-    try {
-      await handBackLostDeliveries({
-        ...this.gapCheck(),
-        known: (seq) => this.recentlySettled.has(seq),
-        handBackHeld: (seq) => {
-          const delivery = this.held.get(seq);
-          if (!delivery || delivery.settled) return false;
-          delivery.settled = true;
-          delivery.msg.nak();
-          return true;
-        },
-      });
-    } catch {
-      // The server is away: ack_wait hands everything back.
-    }
-    for (const delivery of [...this.held.values()].sort((a, b) => a.seq - b.seq)) {
-      if (delivery.settled) continue;
-      delivery.settled = true;
-      delivery.msg.nak();
-    }
-    this.held.clear();
+    if (this.active) await this.deactivate(timeoutMs, abort);
+    this.leases?.stop();
   }
 
-  /** Stops and removes the consumer (private groups, expiry). Running attempts finish on their own. */
+  /**
+   * Stops and removes the consumers (private groups, expiry), unless other processes still run the
+   * shared group. Running attempts finish on their own.
+   */
   async remove(): Promise<void> {
     await this.stop(0, false);
-    await deleteConsumer(this.host, this.consumer);
+    await this.deleteConsumers();
   }
 
-  health(info: { num_ack_pending: number; num_pending: number } | undefined): GroupHealth {
+  /** Deletes the consumers and the assignment, unless other members are left in it. */
+  async deleteConsumers(): Promise<void> {
+    if (this.leases && this.leases.membersLeft > 0) return;
+    for (const state of this.partitions.values()) await deleteConsumer(this.host, state.name);
+    if (this.leases) await this.host.jsm.streams.purge(this.host.layout.stateStream, { filter: this.leases.subject }).catch(() => undefined);
+  }
+
+  health(infos: ReadonlyArray<{ num_ack_pending: number; num_pending: number }> | undefined): GroupHealth {
     return {
       group: this.spec.group,
       eventPattern: this.spec.eventPattern,
@@ -213,10 +258,147 @@ export class NatsGroup {
       sessionId: this.spec.sessionId,
       durable: this.spec.durable,
       consumers: this.replicas.length,
-      pending: info ? info.num_ack_pending : this.held.size,
-      lag: info ? info.num_pending : 0,
+      pending: infos ? infos.reduce((n, i) => n + i.num_ack_pending, 0) : this.held.size,
+      lag: infos ? infos.reduce((n, i) => n + i.num_pending, 0) : 0,
       lastActiveAt: this.lastActiveAt / 1000,
     };
+  }
+
+  // ---- membership ----
+
+  private async activate(): Promise<void> {
+    this.active = true;
+    // Lanes stopped by an earlier deactivation cannot run again: a fresh set takes over.
+    if (this.lanesStopped) this.lanes = this.makeLanes();
+    this.lanesStopped = false;
+    if (this.leases) await this.leases.start();
+    else this.ownershipChanged(new Set([null]));
+  }
+
+  private async deactivate(timeoutMs: number, abort: boolean): Promise<void> {
+    this.active = false;
+    const owned = [...this.partitions.values()].filter((s) => s.puller);
+    for (const state of owned) {
+      state.puller?.stop();
+      state.puller = undefined;
+    }
+    this.lanesStopped = true;
+    await this.lanes.stop(timeoutMs, { abort });
+    // What was held, and what was on its way, goes back in stream order, partition by partition,
+    // so whoever runs a partition next starts with it.
+    if (this.host.connected()) {
+      for (const state of owned) {
+        try {
+          await handBackLostDeliveries({
+            ...this.gapCheck(state),
+            known: (seq) => this.recentlySettled.has(seq),
+            handBackHeld: (seq) => {
+              const delivery = this.held.get(seq);
+              if (!delivery || delivery.settled) return false;
+              this.handBack(delivery);
+              return true;
+            },
+          });
+        } catch {
+          // The server is away: ack_wait hands everything back.
+        }
+      }
+    }
+    for (const delivery of [...this.held.values()].sort((a, b) => a.seq - b.seq)) this.handBack(delivery);
+    if (!this.host.connected()) {
+      // The server is away: the others see the beats stop and take over after one lease.
+      this.leases?.stop();
+      return;
+    }
+    await this.host.nc.flush().catch(() => undefined);
+    await this.leases?.leave();
+  }
+
+  private gapCheck(state: PartitionState) {
+    const { host } = this;
+    return { nc: host.nc, jsm: host.jsm, stream: host.layout.eventsStream, consumer: state.name, filter: groupFilter(host.layout, this.spec, state.partition) };
+  }
+
+  /** The lease module's view changed: pull what this process owns, stop the rest. */
+  private ownershipChanged(owned: ReadonlySet<number | null>): void {
+    for (const state of this.partitions.values()) {
+      const mine = owned.has(state.partition);
+      if (mine && !state.puller && this.active && !this.stopped) {
+        state.puller = new PartitionPuller(state.partition, state.name, this.pullerHost);
+        state.puller.start();
+      } else if (!mine && state.puller) {
+        state.puller.stop();
+        state.puller = undefined;
+      }
+      if (!mine && state.partition !== null) this.dropPartition(state.partition);
+    }
+  }
+
+  /** Held deliveries of a partition now owned elsewhere: no ack, no nak (the new owner has them). */
+  private dropPartition(partition: number): void {
+    const lost: NatsDelivery[] = [];
+    for (const delivery of this.held.values()) if (delivery.partition === partition) lost.push(delivery);
+    if (lost.length === 0) return;
+    this.host.options.logger.warn('partition taken over by another process; dropping what was held of it', { group: this.spec.group, partition, held: lost.length });
+    // The lanes drop them on their next renewal (renew returns them as lost); none starts before.
+  }
+
+  // ---- lanes ----
+
+  private makeLanes(): SessionLanes<NatsDelivery> {
+    const { metrics, options } = this.host;
+    const spec = this.spec;
+    return new SessionLanes<NatsDelivery>(
+      {
+        envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
+        // An at_most_once delivery was acknowledged when it arrived (settled: these return at once).
+        acknowledge: (delivery, reason) => this.settle(delivery, reason === 'dead-lettered' ? 'term' : 'ack'),
+        deadLetter: (delivery, failure) => this.host.deadLetter(this, delivery, failure.error, failure.attempts),
+        beginAttempt: (delivery) => {
+          if (!this.mayStart(delivery)) throw new Error(`the lease of partition ${delivery.partition} of ${spec.group} is not confirmed; not starting`);
+        },
+        renew: (deliveries) => this.renew(deliveries),
+        comparePositions: (a, b) => a.seq - b.seq,
+        retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
+      },
+      {
+        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
+        leaseLost: (delivery) => {
+          delivery.settled = true;
+        },
+        left: (delivery) => {
+          // The aborted attempt of a deleted session: its messages are purged, nothing to redeliver.
+          if (!delivery.settled) this.settle(delivery, 'ack');
+          else this.forget(delivery);
+        },
+        attemptFailed: (delivery, error, attempt) => {
+          metrics.recordFailed(delivery.envelope.eventType, spec.group);
+          options.logger.warn('handler attempt failed', { group: spec.group, messageId: delivery.envelope.messageId, attempt, error: errorToDeadLetterError(error).message });
+        },
+        settleFailed: (delivery, hook, error, tries) => {
+          if (hook === 'beginAttempt') return;
+          options.logger.error(`${hook} failed; retrying, the session waits`, { group: spec.group, messageId: delivery.envelope.messageId, tries, error: errorToDeadLetterError(error).message });
+        },
+      },
+      { leaseMs: options.ackWaitMs },
+    );
+  }
+
+  /** working() for what is still ours; the rest (its partition taken over) is lost. */
+  private renew(deliveries: readonly NatsDelivery[]): NatsDelivery[] {
+    const lost: NatsDelivery[] = [];
+    const connected = !this.host.nc.isClosed();
+    for (const delivery of deliveries) {
+      if (delivery.settled) continue;
+      if (this.leases && !this.leases.owns(delivery.partition as number)) lost.push(delivery);
+      else if (connected) delivery.msg.working();
+    }
+    return lost;
+  }
+
+  private mayStart(delivery: NatsDelivery): boolean {
+    if (!this.leases || delivery.settled) return true;
+    return this.leases.owns(delivery.partition as number) && this.leases.fresh();
   }
 
   private envelopeFor(delivery: NatsDelivery, attempt: number): MessageEnvelope {
@@ -228,87 +410,43 @@ export class NatsGroup {
     return { ...decodeEnvelope(delivery.body), retryCount: attempt - 1 };
   }
 
-  private async settle(delivery: NatsDelivery, how: 'ack' | 'term'): Promise<void> {
+  private settle(delivery: NatsDelivery, how: 'ack' | 'term'): void {
     if (delivery.settled) return;
     delivery.settled = true;
-    this.held.delete(delivery.seq);
-    this.noteSettled(delivery.seq);
+    this.forget(delivery);
+    this.noteSettled(delivery);
+    // A plain ack, not awaited: the session's next message starts at once (waiting for a reply
+    // or a PING per ack capped the bus at lanes / round trip). healthCheck flushes first, so it
+    // never counts an ack already sent as pending. A lost ack only means a redelivery.
     if (how === 'term') delivery.msg.term();
-    else {
-      // A plain ack, not awaited: the session's next message starts at once (waiting for a reply
-      // or a PING per ack capped the bus at lanes / round trip). healthCheck flushes first, so it
-      // never counts an ack already sent as pending. A lost ack only means a redelivery.
-      delivery.msg.ack();
+    else delivery.msg.ack();
+  }
+
+  /** The delivery is no longer held here. */
+  private forget(delivery: NatsDelivery): void {
+    if (this.held.get(delivery.seq) !== delivery) return;
+    this.held.delete(delivery.seq);
+    const state = this.partitions.get(delivery.partition);
+    if (!state) return;
+    state.held--;
+    if (state.held === 0 && this.leases && delivery.partition !== null && this.leases.owns(delivery.partition) && !this.leases.mayRun(delivery.partition)) {
+      // A draining partition emptied: free it now.
+      this.leases.request(false);
     }
-    this.wake();
+    state.puller?.wake();
   }
 
-  private wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
+  private handBack(delivery: NatsDelivery): void {
+    if (delivery.settled) return;
+    delivery.settled = true;
+    this.forget(delivery);
+    delivery.msg.nak();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  private startPulling(): void {
-    if (this.pulling || this.stopped) return;
-    this.pulling = true;
-    void this.pullLoop().finally(() => {
-      this.pulling = false;
-    });
-  }
-
-  private async pullLoop(): Promise<void> {
-    const { options } = this.host;
-    let failures = 0;
-    while (!this.stopped) {
-      const room = Math.min(options.fetchBatch, options.maxHeldPerGroup - this.held.size);
-      if (this.lanes.consumerCount === 0) return;
-      if (room <= 0) {
-        await this.sleep(1_000);
-        continue;
-      }
-      try {
-        if (this.checkLost) await this.handBackLost();
-        this.pullConsumer ??= await this.host.js.consumers.get(this.host.layout.eventsStream, this.consumer);
-        const iterator = await this.pullConsumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        this.iterator = iterator;
-        let got = 0;
-        const started = Date.now();
-        for await (const msg of iterator) {
-          got++;
-          this.onMessage(msg);
-        }
-        this.iterator = undefined;
-        failures = 0;
-        // A pull that ended early with nothing: the consumer may be gone (deleted from outside).
-        if (got === 0 && Date.now() - started < FETCH_EXPIRES_MS / 2 && !this.stopped && this.lanes.consumerCount > 0) await this.recover();
-      } catch (error) {
-        this.iterator = undefined;
-        if (this.stopped) return;
-        failures++;
-        options.logger.warn('pull failed; retrying', { group: this.spec.group, error: String((error as Error)?.message ?? error) });
-        await this.recover().catch(() => undefined);
-        await this.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
-      }
-    }
-  }
-
-  private noteSettled(seq: number): void {
-    if (seq > this.lastSettledSeq) this.lastSettledSeq = seq;
-    this.recentlySettled.add(seq);
+  private noteSettled(delivery: NatsDelivery): void {
+    const state = this.partitions.get(delivery.partition);
+    if (state && delivery.seq > state.lastSettledSeq) state.lastSettledSeq = delivery.seq;
+    this.recentlySettled.add(delivery.seq);
     // Bounded: the oldest entries are far below any ack floor by then.
     if (this.recentlySettled.size > 50_000) {
       for (const old of this.recentlySettled) {
@@ -318,58 +456,69 @@ export class NatsGroup {
     }
   }
 
-  private gapCheck() {
-    const { host } = this;
-    return {
-      nc: host.nc,
-      jsm: host.jsm,
-      stream: host.layout.eventsStream,
-      consumer: this.consumer,
-      filters: host.features.filterSubjects ? groupFilters(host.layout, this.spec, this.consumer) : [groupFilter(host.layout, this.spec)],
-    };
+  // ---- pulling ----
+
+  private room(partition: number | null): number {
+    const { options } = this.host;
+    const pulling = [...this.partitions.values()].filter((s) => s.puller).length || 1;
+    const share = Math.max(1, Math.floor(options.maxHeldPerGroup / pulling));
+    const state = this.partitions.get(partition);
+    return Math.min(options.fetchBatch, share - (state?.held ?? 0), options.maxHeldPerGroup - this.held.size);
   }
 
-  private async handBackLost(): Promise<void> {
+  private async handBackLost(puller: PartitionPuller): Promise<ConsumerInfo> {
     const { host } = this;
-    const lost = await handBackLostDeliveries({ ...this.gapCheck(), known: (seq) => this.held.has(seq) || this.recentlySettled.has(seq) });
-    this.checkLost = false;
-    if (lost.length > 0) host.options.logger.warn('deliveries lost in flight handed back for redelivery', { group: this.spec.group, seqs: lost.slice(0, 20) });
+    const { lost, info } = await handBackLostDeliveries({
+      ...this.gapCheck(this.partitions.get(puller.partition)!),
+      known: (seq) => this.held.has(seq) || this.recentlySettled.has(seq),
+    });
+    if (lost.length > 0) host.options.logger.info('pending deliveries handed back for redelivery', { group: this.spec.group, consumer: puller.consumer, seqs: lost.slice(0, 20), count: lost.length });
+    return info;
   }
 
-  /** Recreates the consumer if it is gone, starting after what this process settled or holds. */
-  private async recover(): Promise<void> {
+  /** Recreates a consumer that is gone, starting after what this process settled or holds of it. */
+  private async recover(puller: PartitionPuller): Promise<void> {
+    const { host } = this;
     try {
-      await this.host.jsm.consumers.info(this.host.layout.eventsStream, this.consumer);
+      await host.jsm.consumers.info(host.layout.eventsStream, puller.consumer);
       return;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
     // The stream itself may be gone too (a server restarted with its data lost).
-    await this.host.recreateStreams();
-    const heldSeqs = [...this.held.keys()];
-    const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : this.lastSettledSeq + 1;
-    this.host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: this.consumer, start });
-    this.stored = await ensureConsumer(this.host, this.spec, this.consumer, { start, since: this.stored.since });
+    await host.recreateStreams();
+    const state = this.partitions.get(puller.partition)!;
+    const heldSeqs = [...this.held.values()].filter((d) => d.partition === puller.partition).map((d) => d.seq);
+    const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : state.lastSettledSeq + 1;
+    host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: puller.consumer, start });
+    state.stored = (await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since } })).stored;
     // Sequences of a reset stream start again at 1: what was settled before says nothing now.
-    if (this.stored.since === 0) {
+    if (state.stored.since === 0) {
       this.recentlySettled.clear();
-      this.lastSettledSeq = 0;
+      for (const s of this.partitions.values()) s.lastSettledSeq = 0;
     }
-    this.pullConsumer = undefined;
+    puller.forget();
   }
 
-  private onMessage(msg: JsMsg): void {
+  private onMessage(msg: JsMsg, partition: number | null): void {
     const seq = msg.seq;
+    const state = this.partitions.get(partition);
+    if (!state || this.stopped || !this.active || (this.leases && !(this.leases.owns(partition as number) && this.leases.fresh()))) {
+      // Pulled just before this process stopped running the partition: whoever runs it next hands it back.
+      return;
+    }
     const held = this.held.get(seq);
     if (held) {
+      // Redelivered while held here (ack_wait passed while renewals could not reach the server).
       held.msg = msg;
+      this.lanes.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
       return;
     }
     const parsed = parseMessageSubject(this.host.layout, msg.subject);
-    if (!parsed || !acceptsTarget(this.spec, this.consumer, parsed.to) || (parsed.to === BROADCAST_TOKEN && seq < this.stored.since)) {
+    if (!parsed || !acceptsTarget(this.spec, this.consumer, parsed.to) || (parsed.to === BROADCAST_TOKEN && seq < state.stored.since)) {
       // Not this group's (a wider filter than its routing, on servers without filter_subjects).
       msg.ack();
-      this.noteSettled(seq);
+      this.recentlySettled.add(seq);
       return;
     }
     const body = msg.string();
@@ -384,16 +533,41 @@ export class NatsGroup {
       );
       return;
     }
-    const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
-    // A redelivery (crash, ack_wait) counts as an attempt, but the last one always runs here.
-    const attemptsMade = Math.max(0, Math.min(msg.info.deliveryCount - 1, allowed - 1));
-    const delivery: NatsDelivery = { envelope, attemptsMade, seq, subject: msg.subject, body, msg, settled: false, used: false };
+    const attemptsMade = attemptsFrom(envelope, msg);
+    const delivery: NatsDelivery = {
+      envelope,
+      attemptsMade,
+      seq,
+      deliveryId: String(seq),
+      partition,
+      subject: msg.subject,
+      body,
+      msg,
+      settled: false,
+      used: false,
+    };
     if (envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE) {
       // Never redelivered, not even after a crash: acknowledged before its one attempt.
       msg.ack();
-      this.noteSettled(seq);
+      this.recentlySettled.add(seq);
       delivery.settled = true;
-    } else this.held.set(seq, delivery);
+    } else {
+      this.held.set(seq, delivery);
+      state.held++;
+    }
     this.lanes.push(delivery);
   }
+}
+
+/**
+ * Attempts already made, from the server's delivery count: a redelivery (crash, ack_wait, a
+ * taken-over partition) counts as an attempt, but the last one always runs here.
+ */
+function attemptsFrom(envelope: MessageEnvelope, msg: JsMsg): number {
+  const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
+  return Math.max(0, Math.min(msg.info.deliveryCount - 1, allowed - 1));
+}
+
+function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {
+  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0 };
 }

@@ -12,6 +12,7 @@ import {
   type BusOptions,
   type ResolvedBusOptions,
 } from '@woodwork/bus-core';
+import { DEFAULT_PARTITIONS } from './subjects.js';
 
 export interface NatsBusOptions extends BusOptions {
   /** One server or a comma-separated list (`nats://`, `tls://`, `ws://`, `wss://` or host:port). Default `nats://127.0.0.1:4222`. */
@@ -34,6 +35,17 @@ export interface NatsBusOptions extends BusOptions {
   publishBufferSize?: number;
   /** Connection timeout, ms. Default 5 000. */
   connectTimeoutMs?: number;
+  /**
+   * A shared group's partition lease, ms: a process that stops heartbeating (crashed, paused, cut
+   * off) has its partitions taken over after this long; heartbeats every third of it. At least
+   * 4 000 (pulls last at least 1 s and must end within a quarter of it). Default 10 000.
+   */
+  leaseMs?: number;
+  /**
+   * Partitions of the prefix, fixed when its events stream is created (later processes use the
+   * stream's): the most processes one shared group runs on at once. Default 16.
+   */
+  partitions?: number;
 }
 
 export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
@@ -47,6 +59,8 @@ export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
   maxAgeMs: number;
   publishBufferSize: number;
   connectTimeoutMs: number;
+  leaseMs: number;
+  partitions: number;
 }
 
 export const NATS_OPTION_KEYS = [
@@ -60,6 +74,8 @@ export const NATS_OPTION_KEYS = [
   'maxAgeMs',
   'publishBufferSize',
   'connectTimeoutMs',
+  'leaseMs',
+  'partitions',
 ] as const;
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -82,6 +98,8 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
     maxAgeMs: configInteger(options.maxAgeMs ?? 7 * 24 * 3600 * 1000, 'maxAgeMs', 0, Number.MAX_SAFE_INTEGER),
     publishBufferSize: configInteger(options.publishBufferSize ?? 0, 'publishBufferSize', 0, 1_000_000),
     connectTimeoutMs: configInteger(options.connectTimeoutMs ?? 5_000, 'connectTimeoutMs', 1, MAX_MS),
+    leaseMs: configInteger(options.leaseMs ?? 10_000, 'leaseMs', 4_000, MAX_MS),
+    partitions: configInteger(options.partitions ?? DEFAULT_PARTITIONS, 'partitions', 1, 1_024),
   };
   // Bound what becomes a timer here, so a "24-day" value never fires after 1 ms.
   for (const key of ['handlerTimeoutMs', 'closeTimeoutMs', 'publishTimeoutMs'] as const) {

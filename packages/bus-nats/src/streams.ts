@@ -1,14 +1,15 @@
 /**
  * Creates the prefix's three streams (subjects.ts) when missing. Creating an existing stream with
  * the same config is a no-op on the server; one made with other settings (by another version, or
- * an operator) is kept as it is and reported once, never overwritten.
+ * an operator, or a process with another `partitions`) is kept as it is and reported once, never
+ * overwritten. Returns the prefix's partition count, read from the events stream's description.
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { BackendUnavailableError, type BusLogger } from '@woodwork/bus-core';
 import { msToNanos, type ResolvedNatsBusOptions } from './options.js';
-import type { Layout } from './subjects.js';
+import { DEFAULT_PARTITIONS, type Layout } from './subjects.js';
 
-export async function ensureStreams(jsm: JetStreamManager, layout: Layout, options: ResolvedNatsBusOptions, logger: BusLogger): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, layout: Layout, options: ResolvedNatsBusOptions, logger: BusLogger): Promise<number> {
   const storage = options.storage === 'memory' ? StorageType.Memory : StorageType.File;
   const common = { storage, num_replicas: options.replicas, retention: RetentionPolicy.Limits };
   const configs: Array<Partial<StreamConfig> & { name: string }> = [
@@ -16,6 +17,7 @@ export async function ensureStreams(jsm: JetStreamManager, layout: Layout, optio
       ...common,
       name: layout.eventsStream,
       subjects: [layout.eventsSubjects],
+      description: JSON.stringify({ woodwork: 2, partitions: options.partitions }),
       max_age: msToNanos(options.maxAgeMs),
       // A duplicate window of 0 would turn dedupe off; the server wants it at most max_age.
       duplicate_window: msToNanos(Math.max(1_000, Math.min(options.dedupeWindowMs, options.maxAgeMs || Number.MAX_SAFE_INTEGER))),
@@ -30,9 +32,11 @@ export async function ensureStreams(jsm: JetStreamManager, layout: Layout, optio
     },
     { ...common, name: layout.stateStream, subjects: [layout.stateSubjects], max_msgs_per_subject: 1 },
   ];
+  let partitions: number | undefined;
   for (const config of configs) {
     try {
-      await jsm.streams.add(config);
+      const info = await jsm.streams.add(config);
+      if (config.name === layout.eventsStream) partitions = partitionsOf(info.config.description);
     } catch (error) {
       const text = String((error as Error)?.message ?? error);
       if (/already in use|already exists/i.test(text)) {
@@ -42,4 +46,18 @@ export async function ensureStreams(jsm: JetStreamManager, layout: Layout, optio
       throw new BackendUnavailableError(`cannot create JetStream stream ${config.name}: ${text}`, { cause: error });
     }
   }
+  partitions ??= partitionsOf((await jsm.streams.info(layout.eventsStream)).config.description);
+  if (partitions !== options.partitions) logger.warn('the prefix has another partition count; using it', { configured: options.partitions, stream: partitions });
+  return partitions;
+}
+
+/** The partition count an events stream's description states (version 1 streams had none: 1). */
+export function partitionsOf(description: string | undefined): number {
+  try {
+    const parsed = JSON.parse(description ?? '') as { woodwork?: unknown; partitions?: unknown };
+    if (parsed.woodwork === 2 && Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) >= 1) return parsed.partitions as number;
+  } catch {
+    // not ours
+  }
+  return DEFAULT_PARTITIONS;
 }

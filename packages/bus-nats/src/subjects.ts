@@ -1,40 +1,52 @@
 /**
- * The NATS layout of one woodwork bus: every stream, consumer and subject name it uses, built here
- * and nowhere else. `<p>` is the bus's `streamPrefix` (1-64 of `[A-Za-z0-9_-]`), always a whole
- * token: subjects start with `<p>.`, stream and consumer names with `<p>~` (`~` and `.` never
- * occur in a prefix), so one prefix is one tenant that permissions can fence.
+ * The NATS layout of one woodwork bus (protocol version 2): every stream, consumer and subject name
+ * it uses, built here and nowhere else. `<p>` is the bus's `streamPrefix` (1-64 of `[A-Za-z0-9_-]`),
+ * always a whole token: subjects start with `<p>.`, stream and consumer names with `<p>~` (`~` and
+ * `.` never occur in a prefix), so one prefix is one tenant that permissions can fence.
  *
  * Streams (a fixed set of three per prefix; storage, replicas and max age are options):
  *   `<p>~EVENTS`  subjects `<p>.m.>`    every published message, once (limits retention, so a
  *                                       message waits for targets that subscribe later; duplicate
- *                                       window = `dedupeWindowMs`).
+ *                                       window = `dedupeWindowMs`). Its description is JSON
+ *                                       `{"woodwork":2,"partitions":P}`: the partition count every
+ *                                       process of the prefix uses (the first creator's choice).
  *   `<p>~DLQ`     subjects `<p>.dlq.>`  dead-letter records (max `deadLetterMaxSize`, oldest dropped).
- *   `<p>~STATE`   subjects `<p>.state.>` one message per subject (reserved for leases / floors).
+ *   `<p>~STATE`   subjects `<p>.state.>` one message per subject: `<p>.state.g.<consumer>` is the
+ *                                       partition assignment of one shared group (assignment.ts).
  *
- * Message subjects: `<p>.m.<session>.<to>.<event type tokens...>` where `<to>` is
- *   `~`             a broadcast (`pub_sub`, or `point_to_point` / `stream` without a target);
- *   `<component>`   a targeted message (`point_to_point` / `stream` with `componentTarget`);
- *   `=<consumer>`   a dead letter redriven to the one group whose consumer has that name.
+ * Message subjects: `<p>.m.<partition>.<session>.<to>.<event type tokens...>` where
+ *   `<partition>`   `fnv1a32(utf8(session)) mod P` in decimal (`partitionOf`);
+ *   `<to>`          `~` a broadcast (`pub_sub`, or `point_to_point` / `stream` without a target),
+ *                   `<component>` a targeted message (`point_to_point` / `stream` with `componentTarget`),
+ *                   `=<consumer>` a dead letter redriven to the one group whose consumer has that name.
  * Session ids, component names and event-type tokens pass core's rules (letters, digits, `_`, `-`;
  * event types dot-separated), so they are subject tokens as they are; anything else is rejected
  * here with `InvalidMessageError` before it reaches a subject. Dead letters: `<p>.dlq.<session>`.
  *
- * Consumers: one durable pull consumer (explicit ack) per group, named `<p>~<group>` when the group
- * is 1-64 of `[A-Za-z0-9_-]`, else `<p>~<readable part>~<sha256, 26 base32 chars>` (default group
- * names reach ~530 characters and carry `~` and `@`). A plain name has no `~` after the prefix and a
- * hashed one always does, so the two forms never collide. Its filter is
- * `<p>.m.<session|*>.*.<event type|>>`; on servers before 2.10 (one filter per consumer) which
- * `<to>` tokens a group takes is decided in the client (`acceptsTarget`); 2.10+ gets exact
- * `filter_subjects`. The group's spec is kept as JSON in the consumer's `description`.
+ * Consumers. A group's base name is `<p>~<group>` when the group is 1-64 of `[A-Za-z0-9_-]`, else
+ * `<p>~<readable part>~<sha256, 26 base32 chars>` (default group names reach ~530 characters and
+ * carry `~` and `@`). A plain name has no `~` after the prefix and a hashed one always does, so the
+ * two forms never collide. A group that processes may share (a `componentId` or an explicit
+ * `group`) is partitioned: one durable pull consumer per partition, `<base>~<partition>`, filter
+ * `<p>.m.<partition>.<session|*>.*.<event type|>>`, each pulled by one process at a time under the
+ * group's assignment. A private group (observer, no group and no component) is one consumer named
+ * `<base>` with filter `<p>.m.*.<session|*>.*.<event type|>>`. A session-bound group has only its
+ * session's partition. On servers before 2.10 (one filter per consumer) which `<to>` tokens a
+ * group takes is decided in the client (`acceptsTarget`); 2.10+ gets exact `filter_subjects`. The
+ * group's spec is kept as JSON in each consumer's `description`.
  */
 import { createHash } from 'node:crypto';
 import { InvalidMessageError, NAME_PATTERN, STREAM_PREFIX_PATTERN, validateEventType, type GroupSpec } from '@woodwork/bus-core';
 
 export const BROADCAST_TOKEN = '~';
 export const REDRIVE_MARK = '=';
+/** Partitions per prefix when the events stream is created by this process (option `partitions`). */
+export const DEFAULT_PARTITIONS = 16;
 
 export interface Layout {
   prefix: string;
+  /** Partition count of the prefix (from the events stream's description). */
+  partitions: number;
   eventsStream: string;
   dlqStream: string;
   stateStream: string;
@@ -43,10 +55,11 @@ export interface Layout {
   stateSubjects: string;
 }
 
-export function layoutFor(prefix: string): Layout {
+export function layoutFor(prefix: string, partitions = DEFAULT_PARTITIONS): Layout {
   if (!STREAM_PREFIX_PATTERN.test(prefix)) throw new InvalidMessageError('streamPrefix', 'must be 1-64 letters, digits, "_" or "-"');
   return {
     prefix,
+    partitions,
     eventsStream: `${prefix}~EVENTS`,
     dlqStream: `${prefix}~DLQ`,
     stateStream: `${prefix}~STATE`,
@@ -61,34 +74,55 @@ function token(value: string, field: string): string {
   return value;
 }
 
+/** 32-bit FNV-1a of the session id's UTF-8 bytes, mod `partitions` (PROTOCOL.md gives it in Python). */
+export function partitionOf(sessionId: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < sessionId.length; i++) {
+    // Session ids are ASCII (core's name rule), so a char code is its UTF-8 byte.
+    hash ^= sessionId.charCodeAt(i) & 0xff;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
 /** Subject of a published message. */
 export function messageSubject(layout: Layout, sessionId: string, target: string | null, eventType: string): string {
   validateEventType(eventType);
   const to = target === null ? BROADCAST_TOKEN : token(target, 'componentTarget');
-  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.${to}.${eventType}`;
+  const session = token(sessionId, 'sessionId');
+  return `${layout.prefix}.m.${partitionOf(session, layout.partitions)}.${session}.${to}.${eventType}`;
 }
 
-/** Subject of a dead letter redriven to one group. */
+/** Subject of a dead letter redriven to one group (its base consumer name). */
 export function redriveSubject(layout: Layout, sessionId: string, consumer: string, eventType: string): string {
   validateEventType(eventType);
-  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.${REDRIVE_MARK}${consumer}.${eventType}`;
+  const session = token(sessionId, 'sessionId');
+  return `${layout.prefix}.m.${partitionOf(session, layout.partitions)}.${session}.${REDRIVE_MARK}${consumer}.${eventType}`;
 }
 
 /** Every message subject of one session (purge on deleteSessionQueue). */
 export function sessionSubjects(layout: Layout, sessionId: string): string {
-  return `${layout.prefix}.m.${token(sessionId, 'sessionId')}.>`;
+  const session = token(sessionId, 'sessionId');
+  return `${layout.prefix}.m.${partitionOf(session, layout.partitions)}.${session}.>`;
 }
 
 export function deadLetterSubject(layout: Layout, sessionId: string): string {
   return `${layout.prefix}.dlq.${token(sessionId, 'sessionId')}`;
 }
 
+/** The subject of a shared group's partition assignment in the state stream. */
+export function assignmentSubject(layout: Layout, consumer: string): string {
+  return `${layout.prefix}.state.g.${consumer}`;
+}
+
 /** Messages waiting for a target (optionally one session, one event type). */
 export function targetSubjects(layout: Layout, target: string, sessionId: string | null, eventPattern: string): string {
-  return `${layout.prefix}.m.${sessionId ?? '*'}.${token(target, 'componentTarget')}.${eventPattern === '*' ? '>' : eventPattern}`;
+  const partition = sessionId === null ? '*' : String(partitionOf(sessionId, layout.partitions));
+  return `${layout.prefix}.m.${partition}.${sessionId ?? '*'}.${token(target, 'componentTarget')}.${eventPattern === '*' ? '>' : eventPattern}`;
 }
 
 export interface ParsedSubject {
+  partition: number;
   sessionId: string;
   /** `~`, a component, or `=<consumer>`. */
   to: string;
@@ -100,19 +134,27 @@ export function parseMessageSubject(layout: Layout, subject: string): ParsedSubj
   const head = `${layout.prefix}.m.`;
   if (!subject.startsWith(head)) return undefined;
   const parts = subject.slice(head.length).split('.');
-  if (parts.length < 3) return undefined;
-  return { sessionId: parts[0]!, to: parts[1]!, eventType: parts.slice(2).join('.') };
+  if (parts.length < 4) return undefined;
+  const partition = Number(parts[0]);
+  if (!Number.isSafeInteger(partition) || partition < 0) return undefined;
+  return { partition, sessionId: parts[1]!, to: parts[2]!, eventType: parts.slice(3).join('.') };
 }
 
-/** The one filter subject a group's consumer gets (server 2.9: one per consumer). */
-export function groupFilter(layout: Layout, spec: Pick<GroupSpec, 'sessionId' | 'eventPattern'>): string {
-  return `${layout.prefix}.m.${spec.sessionId ?? '*'}.*.${spec.eventPattern === '*' ? '>' : spec.eventPattern}`;
+/** The partitions a group reads: its session's one for a session-bound group, else all of them. */
+export function groupPartitions(layout: Layout, spec: Pick<GroupSpec, 'sessionId'>): number[] {
+  if (spec.sessionId !== null) return [partitionOf(spec.sessionId, layout.partitions)];
+  return Array.from({ length: layout.partitions }, (_, i) => i);
+}
+
+/** The one filter subject of a group's consumer for `partition` (null: every partition). */
+export function groupFilter(layout: Layout, spec: Pick<GroupSpec, 'sessionId' | 'eventPattern'>, partition: number | null): string {
+  return `${layout.prefix}.m.${partition ?? '*'}.${spec.sessionId ?? '*'}.*.${spec.eventPattern === '*' ? '>' : spec.eventPattern}`;
 }
 
 /** Exact filters for servers with `filter_subjects` (2.10+). */
-export function groupFilters(layout: Layout, spec: GroupSpec, consumer: string): string[] {
+export function groupFilters(layout: Layout, spec: GroupSpec, consumer: string, partition: number | null): string[] {
   const tail = spec.eventPattern === '*' ? '>' : spec.eventPattern;
-  const at = (to: string): string => `${layout.prefix}.m.${spec.sessionId ?? '*'}.${to}.${tail}`;
+  const at = (to: string): string => `${layout.prefix}.m.${partition ?? '*'}.${spec.sessionId ?? '*'}.${to}.${tail}`;
   if (spec.observer) return [at('*')];
   const out: string[] = [at(`${REDRIVE_MARK}${consumer}`)];
   if (!spec.targetedOnly) out.push(at(BROADCAST_TOKEN));
@@ -133,12 +175,17 @@ export function acceptsTarget(spec: GroupSpec, consumer: string, to: string): bo
 
 const PLAIN_GROUP = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The durable consumer name of a group (see the layout above). */
+/** The base consumer name of a group (see the layout above). */
 export function consumerName(layout: Layout, group: string): string {
   if (PLAIN_GROUP.test(group)) return `${layout.prefix}~${group}`;
   const readable = group.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
   const hash = base32(createHash('sha256').update(group).digest()).slice(0, 26);
   return `${layout.prefix}~${readable}~${hash}`;
+}
+
+/** The durable consumer of one partition of a shared group. */
+export function partitionConsumerName(base: string, partition: number): string {
+  return `${base}~${partition}`;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';

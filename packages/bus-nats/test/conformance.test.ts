@@ -14,12 +14,12 @@ process.env['WW_NATS_TEST_URL'] = sharedUrl;
 
 describeBusConformance({
   name: 'nats',
-  // crossProcess waits for per-session order across processes (partitioned consumers), not built yet.
-  features: { persistence: true, crossProcess: false, serverRestart: true },
+  features: { persistence: true, crossProcess: true, serverRestart: true },
   makeBus: (options) => NatsMessageBus.connect({ url: sharedUrl, ...options }),
   ownServer: ownServerControls,
   childBusModule: fileURLToPath(new URL('./support/child-bus.mjs', import.meta.url)),
-  fastRecoveryOptions: { ackWaitMs: 1_500 },
+  // A dead process's partitions are taken over after leaseMs (4 s is the least: pulls last 1 s).
+  fastRecoveryOptions: { ackWaitMs: 1_500, leaseMs: 4_000 },
   recoveryIdleMs: 1_500,
   timing: { quietMs: 200 },
   faultScenarios: ['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'consumer-killed', 'poison-message', 'hot-session'],

@@ -9,7 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
-import { NatsMessageBus, consumerName, layoutFor, messageSubject, type NatsBusOptions } from '../src/index.js';
+import { NatsMessageBus, consumerName, layoutFor, messageSubject, partitionConsumerName, partitionOf, type NatsBusOptions } from '../src/index.js';
 import { OwnNatsServer, sharedNatsUrl } from './support/nats-server.js';
 
 const open: NatsMessageBus[] = [];
@@ -98,16 +98,18 @@ describe('NATS specifics', () => {
     for (const m of first) await bus.publish(m);
     await waitFor(() => got.length === 3, 'the first three');
     const nc = await connect({ servers: bus.options.url });
-    const layout = layoutFor(bus.options.streamPrefix);
+    const layout = layoutFor(bus.options.streamPrefix, bus.options.partitions);
     const jsm = await jetstreamManager(nc);
-    await waitFor(async () => (await jsm.consumers.info(layout.eventsStream, consumerName(layout, component))).num_ack_pending === 0, 'acks');
-    await jsm.consumers.delete(layout.eventsStream, consumerName(layout, component));
+    // The partition consumer session "s" goes through (one of the group's 16).
+    const name = partitionConsumerName(consumerName(layout, component), partitionOf('s', layout.partitions));
+    await waitFor(async () => (await jsm.consumers.info(layout.eventsStream, name)).num_ack_pending === 0, 'acks');
+    await jsm.consumers.delete(layout.eventsStream, name);
     const later = msg({ sessionId: 's', eventType: 'gone.x', payload: { i: 3 } });
     await bus.publish(later);
     await waitFor(() => got.length >= 4, 'the message after the deletion', 30_000);
     await new Promise((r) => setTimeout(r, 300));
     expect(got).toEqual([...first, later].map((m) => m.messageId));
-    expect((await jsm.consumers.info(layout.eventsStream, consumerName(layout, component))).name).toBe(consumerName(layout, component));
+    expect((await jsm.consumers.info(layout.eventsStream, name)).name).toBe(name);
     await nc.close();
   });
 

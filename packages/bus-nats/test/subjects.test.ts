@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidMessageError, resolveSubscription } from '@woodwork/bus-core';
-import { acceptsTarget, consumerName, groupFilter, layoutFor, messageSubject, parseMessageSubject, redriveSubject } from '../src/subjects.js';
+import { acceptsTarget, consumerName, groupFilter, groupPartitions, layoutFor, messageSubject, parseMessageSubject, partitionConsumerName, partitionOf, redriveSubject } from '../src/subjects.js';
 import { subjectMatches } from '../src/lost-deliveries.js';
 
 const layout = layoutFor('tenant_a-1');
@@ -14,8 +14,9 @@ const spec = (pattern: string, options: Record<string, unknown>) => resolveSubsc
 describe('layout', () => {
   it('starts every stream, consumer and subject with the prefix as a whole token', () => {
     expect([layout.eventsStream, layout.dlqStream, layout.stateStream]).toEqual(['tenant_a-1~EVENTS', 'tenant_a-1~DLQ', 'tenant_a-1~STATE']);
-    expect(messageSubject(layout, 's1', null, 'a.b')).toBe('tenant_a-1.m.s1.~.a.b');
-    expect(messageSubject(layout, 's1', 'agent', 'a')).toBe('tenant_a-1.m.s1.agent.a');
+    const p = partitionOf('s1', 16);
+    expect(messageSubject(layout, 's1', null, 'a.b')).toBe(`tenant_a-1.m.${p}.s1.~.a.b`);
+    expect(messageSubject(layout, 's1', 'agent', 'a')).toBe(`tenant_a-1.m.${p}.s1.agent.a`);
     expect(consumerName(layout, 'workers')).toBe('tenant_a-1~workers');
     // A prefix that extends another never shares its names: the separator cannot occur in a prefix.
     const longer = layoutFor('tenant_a-1_x');
@@ -51,14 +52,31 @@ describe('layout', () => {
     }
   });
 
-  it('parses its own subjects and filters groups by session and type', () => {
-    expect(parseMessageSubject(layout, 'tenant_a-1.m.s.~.a.b.c')).toEqual({ sessionId: 's', to: '~', eventType: 'a.b.c' });
-    expect(parseMessageSubject(layout, 'other.m.s.~.a')).toBeUndefined();
+  it('parses its own subjects and filters groups by partition, session and type', () => {
+    expect(parseMessageSubject(layout, 'tenant_a-1.m.7.s.~.a.b.c')).toEqual({ partition: 7, sessionId: 's', to: '~', eventType: 'a.b.c' });
+    expect(parseMessageSubject(layout, 'other.m.1.s.~.a')).toBeUndefined();
+    expect(parseMessageSubject(layout, 'tenant_a-1.m.s.~.a')).toBeUndefined();
     const bound = spec('a.b', { componentId: 'c', sessionId: 's9' });
-    expect(groupFilter(layout, bound)).toBe('tenant_a-1.m.s9.*.a.b');
-    expect(subjectMatches(groupFilter(layout, bound), messageSubject(layout, 's9', null, 'a.b'))).toBe(true);
-    expect(subjectMatches(groupFilter(layout, bound), messageSubject(layout, 's9', null, 'a.b.c'))).toBe(false);
-    expect(subjectMatches(groupFilter(layout, spec('*', {})), messageSubject(layout, 'x', 'y', 'a.b.c'))).toBe(true);
+    const p9 = partitionOf('s9', 16);
+    expect(groupPartitions(layout, bound)).toEqual([p9]);
+    expect(groupFilter(layout, bound, p9)).toBe(`tenant_a-1.m.${p9}.s9.*.a.b`);
+    expect(subjectMatches(groupFilter(layout, bound, p9), messageSubject(layout, 's9', null, 'a.b'))).toBe(true);
+    expect(subjectMatches(groupFilter(layout, bound, p9), messageSubject(layout, 's9', null, 'a.b.c'))).toBe(false);
+    expect(subjectMatches(groupFilter(layout, spec('*', {}), null), messageSubject(layout, 'x', 'y', 'a.b.c'))).toBe(true);
+    const x = partitionOf('x', 16);
+    expect(subjectMatches(groupFilter(layout, spec('*', { group: 'g' }), x), messageSubject(layout, 'x', null, 'a'))).toBe(true);
+    expect(subjectMatches(groupFilter(layout, spec('*', { group: 'g' }), (x + 1) % 16), messageSubject(layout, 'x', null, 'a'))).toBe(false);
+  });
+
+  it('partitions sessions by 32-bit FNV-1a mod P (the value PROTOCOL.md gives), spreading them', () => {
+    // FNV-1a of "a" is 0xe40c292c; of "" the offset basis 0x811c9dc5.
+    expect(partitionOf('a', 2 ** 31)).toBe(0xe40c292c % 2 ** 31);
+    expect(partitionOf('session-42', 1)).toBe(0);
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 1_600; i++) counts[partitionOf(`s${i}`, 16)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(50);
+    expect(groupPartitions(layout, { sessionId: null })).toHaveLength(16);
+    expect(partitionConsumerName(consumerName(layout, 'workers'), 3)).toBe('tenant_a-1~workers~3');
   });
 
   it('routes on the <to> token as the contract says', () => {

@@ -77,7 +77,10 @@ export function crossInstanceSuite(harness: BusHarness): void {
     for (const child of started) await child.waitForEvent((e) => e.ev === 'ready', 'a child consumer to be ready', 60_000);
     return started;
   };
-  const allEvents = (procs: ConsumerProcess[]) => procs.flatMap((p, proc) => p.events.map((e) => ({ ...e, proc })));
+  // In time order (each process's own order kept for equal times): a session's messages may move
+  // to another process when one dies or a group rebalances, so process order is not publish order.
+  const allEvents = (procs: ConsumerProcess[]) =>
+    procs.flatMap((p, proc) => p.events.map((e) => ({ ...e, proc }))).sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 
   describe('across instances and processes', () => {
     it.skipIf(skip)(

@@ -62,23 +62,37 @@ class Conn:
             if subj == reply:
                 return data
 
+def partitions_of(conn, prefix):
+    """The prefix's partition count, from the events stream's description."""
+    info = json.loads(conn.request(f"$JS.API.STREAM.INFO.{prefix}~EVENTS", b""))
+    return json.loads(info["config"]["description"])["partitions"]
+
+def partition(session, partitions):
+    """32-bit FNV-1a of the session id's UTF-8 bytes, mod the partition count."""
+    h = 0x811C9DC5
+    for byte in session.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h % partitions
+
 def publish(conn, prefix, session, event_type):
     envelope = {"message_id": "msg-py-" + uuid.uuid4().hex, "session_id": session, "event_type": event_type,
                 "component_source": "python", "component_target": None, "timestamp": time.time(),
                 "delivery_mode": "at_least_once", "pattern": "pub_sub", "payload": {"from": "python"},
                 "metadata": {}, "retry_count": 0, "max_retries": 3}
-    ack = conn.request(f"{prefix}.m.{session}.~.{event_type}", json.dumps(envelope).encode(), {"Nats-Msg-Id": "pub-" + uuid.uuid4().hex})
+    p = partition(session, partitions_of(conn, prefix))
+    ack = conn.request(f"{prefix}.m.{p}.{session}.~.{event_type}", json.dumps(envelope).encode(), {"Nats-Msg-Id": "pub-" + uuid.uuid4().hex})
     print(json.dumps({"published": envelope["message_id"], "ack": json.loads(ack)}))
 
 def consume(conn, prefix, group, event_type):
     stream, consumer = f"{prefix}~EVENTS", f"{prefix}~{group}"
     info = json.loads(conn.request(f"$JS.API.STREAM.INFO.{stream}", b""))
     since = info["state"]["last_seq"] + 1
-    spec = {"woodwork": 1, "group": group, "eventPattern": event_type, "componentId": None, "sessionId": None,
-            "targetedOnly": False, "observer": False, "durable": True, "since": since}
+    # The single-consumer form of a group (one reader): partition null, every partition in its filter.
+    spec = {"woodwork": 2, "group": group, "eventPattern": event_type, "componentId": None, "sessionId": None,
+            "targetedOnly": False, "observer": False, "durable": True, "since": since, "partition": None}
     config = {"durable_name": consumer, "description": json.dumps(spec), "ack_policy": "explicit", "max_deliver": -1,
               "ack_wait": 30_000_000_000, "deliver_policy": "by_start_sequence", "opt_start_seq": since,
-              "filter_subject": f"{prefix}.m.*.*.{event_type}"}
+              "filter_subject": f"{prefix}.m.*.*.*.{event_type}"}
     created = json.loads(conn.request(f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{consumer}", json.dumps({"stream_name": stream, "config": config}).encode()))
     if "error" in created:
         raise SystemExit(f"consumer create failed: {created['error']}")
@@ -90,7 +104,7 @@ def consume(conn, prefix, group, event_type):
         subject, ack_subject, headers, body = conn.next_msg()
         if not ack_subject or not ack_subject.startswith("$JS.ACK."):
             continue  # a status (timeout, no messages)
-        to = subject[len(prefix) + 3:].split(".")[1]
+        to = subject[len(prefix) + 3:].split(".")[2]
         if to != "~" and to != f"={consumer}":
             conn.send(f"PUB {ack_subject} 4\r\n+ACK\r\n".encode())
             continue
