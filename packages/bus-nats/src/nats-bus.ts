@@ -306,7 +306,11 @@ export class NatsMessageBus implements MessageBus {
     this.assignments.unsubscribe();
     this.groups.clear();
     this.subscriptions.clear();
-    await this.nc.drain().catch(() => this.nc.close());
+    // Bounded: draining waits for the server, which may have gone a moment ago.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.nc.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   private assertOpen(operation: string): void {

@@ -72,6 +72,9 @@ export interface GroupHost extends ConsumerContext {
   deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void>;
 }
 
+/** Longest wait for each server step of a close (hand-back walks, flush, leaving the assignment). */
+const CLOSE_STEP_MS = 5_000;
+
 /** How long subscribe() waits for the group's first pull requests. */
 const PULLS_OUT_WAIT_MS = 5_000;
 
@@ -194,9 +197,7 @@ export class NatsGroup {
    */
   private async pullsOut(): Promise<void> {
     const waits = [...this.partitions.values()].flatMap((s) => (s.puller ? [s.puller.firstPull] : []));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, PULLS_OUT_WAIT_MS)))]);
-    clearTimeout(timer);
+    await withDeadline(Promise.all(waits), PULLS_OUT_WAIT_MS);
   }
 
   /** Takes a replica out; the last one out hands back what the group held and leaves the assignment. */
@@ -285,33 +286,32 @@ export class NatsGroup {
     this.lanesStopped = true;
     await this.lanes.stop(timeoutMs, { abort });
     // What was held, and what was on its way, goes back in stream order, partition by partition,
-    // so whoever runs a partition next starts with it.
+    // so whoever runs a partition next starts with it. Bounded: a server that vanished a moment ago
+    // (not noticed yet) would make every request wait for its timeout.
     if (this.host.connected()) {
-      for (const state of owned) {
-        try {
-          await handBackLostDeliveries({
-            ...this.gapCheck(state),
-            known: (seq) => this.recentlySettled.has(seq),
-            handBackHeld: (seq) => {
-              const delivery = this.held.get(seq);
-              if (!delivery || delivery.settled) return false;
-              this.handBack(delivery);
-              return true;
-            },
-          });
-        } catch {
-          // The server is away: ack_wait hands everything back.
-        }
-      }
+      const walks = owned.map((state) =>
+        handBackLostDeliveries({
+          ...this.gapCheck(state),
+          known: (seq) => this.recentlySettled.has(seq),
+          handBackHeld: (seq) => {
+            const delivery = this.held.get(seq);
+            if (!delivery || delivery.settled) return false;
+            this.handBack(delivery);
+            return true;
+          },
+        }).catch(() => undefined),
+      );
+      await withDeadline(Promise.all(walks), CLOSE_STEP_MS);
     }
+    // Whatever the walks did not reach (the server is away: ack_wait hands it back anyway).
     for (const delivery of [...this.held.values()].sort((a, b) => a.seq - b.seq)) this.handBack(delivery);
     if (!this.host.connected()) {
-      // The server is away: the others see the beats stop and take over after one lease.
+      // The others see the beats stop and take over after one lease.
       this.leases?.stop();
       return;
     }
-    await this.host.nc.flush().catch(() => undefined);
-    await this.leases?.leave();
+    await withDeadline(this.host.nc.flush().catch(() => undefined), CLOSE_STEP_MS);
+    if (this.leases) await withDeadline(this.leases.leave(), CLOSE_STEP_MS);
   }
 
   private gapCheck(state: PartitionState) {
@@ -566,6 +566,13 @@ export class NatsGroup {
 function attemptsFrom(envelope: MessageEnvelope, msg: JsMsg): number {
   const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
   return Math.max(0, Math.min(msg.info.deliveryCount - 1, allowed - 1));
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {

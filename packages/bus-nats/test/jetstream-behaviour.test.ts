@@ -113,6 +113,20 @@ describe('NATS specifics', () => {
     await nc.close();
   });
 
+  it('close right after its server vanished still resolves (every server step of a close is bounded)', async () => {
+    const server = await OwnNatsServer.start();
+    try {
+      const bus = await NatsMessageBus.connect({ url: server.url, streamPrefix: randomName('vanish') });
+      await bus.subscribe('vanish.x', () => undefined, { componentId: randomName('v') });
+      await bus.publish(msg({ sessionId: 's', eventType: 'vanish.x' }));
+      await server.stopProcess('SIGKILL');
+      // Before the client has noticed: a hang guard, not a timing claim (the test timeout is the bound).
+      await bus.close();
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
   it('while its server is away, publish fails fast with BackendUnavailableError and health is degraded', async () => {
     const server = await OwnNatsServer.start();
     try {
