@@ -101,6 +101,12 @@ export class RunningAttempt {
 /**
  * Handler timeouts fire from one shared ticker running every tenth of the shortest timeout (1 ms at
  * least), so an attempt fails between `handlerTimeoutMs` and 1.1x that after it started.
+ *
+ * Kept over the simpler timer per attempt because it saves more than 5% of CPU per attempt
+ * (bench/deadlines.mjs, SessionLanes with sync handlers, median of 7 interleaved rounds of 200,000
+ * attempts, node 20 on this 2-core machine, 2026-12-04): 1,335 ns per attempt with the ticker vs
+ * 1,718 ns with a setTimeout/clearTimeout pair per attempt at handlerTimeoutMs 30,000 (the timers
+ * cost 28.6% more; the ticker saves 22%), and 1,132 vs 2,272 ns at 100 ms (the ticker saves 50%).
  */
 export class DeadlineTicker {
   private readonly watched = new Set<RunningAttempt>();
