@@ -1,6 +1,6 @@
 /**
  * The named mutations of the mutation check (tools/mutations/check.mjs): small, deliberate bugs in
- * bus-memory and in core's lanes / group engine, each one a behaviour the contract forbids. Each is
+ * bus-memory and in core's lanes / consumer-group engine, each one a behaviour the contract forbids. Each is
  * a list of edits (file, the exact text to find, what to put instead); the check refuses to run
  * when a find-text no longer occurs exactly once, so an entry made stale by a refactor fails loudly
  * instead of silently "surviving" as a no-op.
@@ -11,6 +11,9 @@ const MEMORY_BUS = 'packages/bus-memory/src/memory-bus.ts';
 const MEMORY_GROUP = 'packages/bus-memory/src/memory-group.ts';
 const DEAD_LETTER_STORE = 'packages/bus-memory/src/dead-letter-store.ts';
 const LANES = 'packages/bus-core/src/session-lanes.ts';
+const LANE_SETTLING = 'packages/bus-core/src/lane-settling.ts';
+const LANE_CONSUMERS = 'packages/bus-core/src/lane-consumers.ts';
+const CONSUMER_GROUP = 'packages/bus-core/src/consumer-group.ts';
 const SUBSCRIPTION = 'packages/bus-core/src/subscription.ts';
 
 /** @type {Array<{ name: string, missed?: string, edits: Array<{ file: string, find: string, replace: string }> }>} */
@@ -20,9 +23,9 @@ export const MUTATIONS = [
     name: 'redrive-keeps-attempt-count',
     missed: 'a redrive without a fresh attempt count',
     edits: [
-      { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, seq: number): boolean {', replace: 'enqueue(envelope: MessageEnvelope, seq: number, attemptsMade = 0): boolean {' },
-      { file: MEMORY_GROUP, find: 'this.lanes.push({ envelope, seq, attemptsMade: 0 });', replace: 'this.lanes.push({ envelope, seq, attemptsMade });' },
-      { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, ++this.seq)) {', replace: 'if (!group.enqueue(envelope, ++this.seq, record.attempts - 1)) {' },
+      { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {', replace: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, attemptsMade = 0): boolean {' },
+      { file: MEMORY_GROUP, find: 'this.engine.push({ envelope, body, seq, attemptsMade: 0 });', replace: 'this.engine.push({ envelope, body, seq, attemptsMade });' },
+      { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {', replace: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, record.attempts - 1)) {' },
     ],
   },
   {
@@ -55,7 +58,7 @@ export const MUTATIONS = [
   {
     name: 'four-times-concurrency',
     missed: 'four times the allowed concurrency',
-    edits: [{ file: MEMORY_GROUP, find: 'total += replica.concurrency;', replace: 'total += replica.concurrency * 4;' }],
+    edits: [{ file: LANE_CONSUMERS, find: 'if (slot.running < slot.consumer.concurrency) {', replace: 'if (slot.running < slot.consumer.concurrency * 4) {' }],
   },
   {
     name: 'untargeted-stream-dropped',
@@ -70,12 +73,18 @@ export const MUTATIONS = [
   {
     name: 'dead-letter-retry-count-zero',
     missed: "the dead letter's `retryCount` always 0",
-    edits: [{ file: MEMORY_BUS, find: 'envelope: freshEnvelope(delivery.envelope, Math.max(0, attempts - 1)),', replace: 'envelope: freshEnvelope(delivery.envelope, 0),' }],
+    edits: [{ file: CONSUMER_GROUP, find: 'const retryCount = Math.max(0, failure.attempts - 1);', replace: 'const retryCount = 0;' }],
   },
   {
     name: 'unsubscribe-one-replica-stalls-group',
     missed: 'unsubscribing one replica stalling its group',
-    edits: [{ file: MEMORY_GROUP, find: 'this.active = this.active.filter((r) => r.subscriptionId !== subscriptionId);', replace: 'this.active = [];' }],
+    edits: [
+      {
+        file: CONSUMER_GROUP,
+        find: '    this.lanes.detach(subscriptionId);\n',
+        replace: '    for (const r of [...this.replicaList, { subscriptionId }]) this.lanes.detach(r.subscriptionId);\n',
+      },
+    ],
   },
   {
     name: 'dead-letter-filters-ignored',
@@ -119,15 +128,21 @@ export const MUTATIONS = [
   },
   {
     name: 'late-target-loses-waiting-messages',
-    edits: [{ file: MEMORY_BUS, find: 'for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.seq);', replace: 'this.inbox.takeFor(group.spec);' }],
+    edits: [{ file: MEMORY_BUS, find: 'for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);', replace: 'this.inbox.takeFor(group.spec);' }],
   },
   {
     name: 'handler-runs-before-subscribe-resolves',
-    edits: [{ file: MEMORY_GROUP, find: '    if (this.lanes.size === 0) {\n      this.active.push(subscription);', replace: '    if (true) {\n      this.active.push(subscription);\n      this.lanes.pump();' }],
+    edits: [{ file: CONSUMER_GROUP, find: '    if (this.lanes.size === 0) {\n      this.attach(subscription);', replace: '    if (true) {\n      this.attach(subscription);\n      this.lanes.pump();' }],
   },
   {
     name: 'dead-lettered-twice',
-    edits: [{ file: MEMORY_GROUP, find: 'context.deadLetter(this, delivery, error, attempts);', replace: 'context.deadLetter(this, delivery, error, attempts);\n        if (attempts > 1) context.deadLetter(this, delivery, error, attempts);' }],
+    edits: [
+      {
+        file: CONSUMER_GROUP,
+        find: '        return hooks.storeDeadLetter(record, delivery, failure);',
+        replace: '        if (failure.attempts > 1) void hooks.storeDeadLetter(record, delivery, failure);\n        return hooks.storeDeadLetter(record, delivery, failure);',
+      },
+    ],
   },
   {
     name: 'dead-letters-newest-first',
@@ -139,7 +154,7 @@ export const MUTATIONS = [
   },
   {
     name: 'attempts-share-one-envelope',
-    edits: [{ file: MEMORY_GROUP, find: 'envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, attempt - 1),', replace: 'envelopeFor: (delivery, attempt) => Object.assign(delivery.envelope, { retryCount: attempt - 1 }),' }],
+    edits: [{ file: MEMORY_GROUP, find: 'envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, delivery.body, attempt - 1),', replace: 'envelopeFor: (delivery, attempt) => Object.assign(delivery.envelope, { retryCount: attempt - 1 }),' }],
   },
   {
     name: 'unsubscribe-unknown-id-true',
@@ -155,40 +170,38 @@ export const MUTATIONS = [
   },
   {
     name: 'pending-leaves-out-retries',
-    edits: [{ file: MEMORY_GROUP, find: 'pending: stats.running + stats.retrying,', replace: 'pending: stats.running,' }],
+    edits: [{ file: CONSUMER_GROUP, find: 'pending = stats.running + stats.retrying + stats.settling;', replace: 'pending = stats.running + stats.settling;' }],
   },
 
   // --- core: the lanes and the group rules --------------------------------------------------------
   {
     name: 'at-most-once-retried',
-    edits: [{ file: LANES, find: 'delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1', replace: 'delivery.envelope.maxRetries + 1' }],
+    edits: [{ file: LANE_SETTLING, find: 'delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1', replace: 'delivery.envelope.maxRetries + 1' }],
   },
   {
     name: 'one-attempt-too-many',
-    edits: [{ file: LANES, find: 'MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1', replace: 'MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 2' }],
+    edits: [{ file: LANE_SETTLING, find: 'MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 1', replace: 'MessageDeliveryMode.AT_MOST_ONCE ? 1 : delivery.envelope.maxRetries + 2' }],
   },
   {
     name: 'retry-without-backoff',
-    edits: [{ file: LANES, find: '}, this.hooks.retryDelayMs(attempt));', replace: '}, 0);' }],
+    edits: [{ file: LANES, find: "this.wait(lane, 'retrying', this.hooks.retryDelayMs(attempt), () => this.makeReady(lane));", replace: "this.wait(lane, 'retrying', 0, () => this.makeReady(lane));" }],
   },
   {
     name: 'handler-timeout-never-fires',
-    edits: [{ file: LANES, find: 'if (timeoutMs > 0) this.watchDeadline(running, timeoutMs);', replace: '' }],
+    edits: [{ file: LANES, find: 'if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);', replace: '' }],
   },
   {
     name: 'close-does-not-abort-signals',
-    edits: [{ file: LANES, find: "if (abort) lane.context?.abort(new BusClosedError('delivery'));", replace: '' }],
+    edits: [{ file: LANES, find: "if (abort) lane.attempt?.context.abort(new BusClosedError('delivery'));", replace: '' }],
   },
   {
     name: 'deleted-session-attempt-not-aborted',
-    edits: [{ file: LANES, find: "lane.context?.abort(new BusClosedError('delivery of a deleted session'));", replace: '' }],
+    edits: [{ file: LANES, find: 'lane.attempt?.context.abort(new SessionDeletedError(sessionId));', replace: '' }],
   },
   {
     name: 'session-runs-two-at-once',
-    edits: [
-      { file: LANES, find: '    if (!lane.busy && lane.queue.length === 1) {\n      this.ready.push(lane);', replace: '    if (lane.queue.length <= 2) {\n      this.ready.push(lane);' },
-      { file: LANES, find: 'if (lane.abandoned || lane.busy || lane.queue.length === 0) continue;', replace: 'if (lane.abandoned || lane.queue.length === 0) continue;' },
-    ],
+    // A message pushed while its session's head runs gets a lane of its own: it runs beside it.
+    edits: [{ file: LANES, find: '    let lane = this.lanes.get(key);\n    if (!lane) {', replace: "    let lane = this.lanes.get(key);\n    if (lane && lane.phase === 'running') lane = undefined;\n    if (!lane) {" }],
   },
   {
     name: 'session-bound-group-sees-every-session',
