@@ -1,7 +1,7 @@
 /**
  * What a user gets from the registry, checked on the file list `npm pack` would publish: a LICENSE
  * (the repository's, word for word), source maps and declaration maps whose sources are in the
- * tarball too, and a README whose links work on the registry's page (absolute https links, or
+ * tarball too, no compiled file left over from a deleted module, and a README whose links work on the registry's page (absolute https links, or
  * anchors of its own headings: a relative link such as `../bus-core` points nowhere there, and a
  * link to a shipped file must go through a CDN that serves the tarball).
  */
@@ -94,6 +94,18 @@ describe.each(published.map((p) => [p.manifest.name, p] as const))('%s tarball',
       }
     }
     expect(missing, 'map sources missing from the tarball (add "src" to files)').toEqual([]);
+  });
+
+  it('ships no compiled file without its source (a stale dist/ from a deleted module would be published)', async () => {
+    const shipped = await files;
+    const compiled = [...shipped].filter((f) => f.startsWith('dist/') && /\.(js|d\.ts|js\.map|d\.ts\.map)$/.test(f));
+    expect(compiled.length, `${name} ships compiled files`).toBeGreaterThan(0);
+    const orphans = compiled.filter((f) => !shipped.has(f.replace(/^dist\//, 'src/').replace(/(\.d)?\.(js|ts)(\.map)?$/, '.ts')));
+    expect(orphans, 'compiled files whose src/*.ts is gone: build from an empty dist (the build script removes it first)').toEqual([]);
+  });
+
+  it('builds from an empty dist/, so a deleted module leaves nothing behind', () => {
+    expect(pkg.manifest.scripts?.['build'], `${name} build script`).toMatch(/rmSync\('dist'|rm -rf dist|rimraf dist/);
   });
 
   it("README links work on the registry's page", async () => {

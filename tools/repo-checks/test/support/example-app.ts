@@ -23,10 +23,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return { ...env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 }
 
-/** Runs a command to its end (a 170 s hang guard kills it); never rejects. */
-export function run(command: string, args: string[], cwd: string): Promise<Run> {
+/** Runs a command to its end (a 170 s hang guard kills it), with `env` added; never rejects. */
+export function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
