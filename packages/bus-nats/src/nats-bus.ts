@@ -10,7 +10,6 @@ import {
   InvalidConfigError,
   MetricsRecorder,
   assertSameGroupSpec,
-  decodeEnvelope,
   encodeEnvelope,
   errorToDeadLetterError,
   nowSeconds,
@@ -38,7 +37,7 @@ import {
 } from '@woodwork/bus-core';
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { DeadLetterStore } from './dead-letter-store.js';
-import { NatsGroup, type GroupHost, type NatsDelivery } from './nats-group.js';
+import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
@@ -106,7 +105,8 @@ export class NatsMessageBus implements MessageBus {
       options,
       features,
       metrics: this.metrics,
-      deadLetter: (group, delivery, error, attempts) => this.deadLetter(group, delivery, error, attempts),
+      storeDeadLetter: (record, writeId) => this.deadLetters.add(record, writeId),
+      deadLetterCount: () => this.deadLetters.size(),
       deadLetterUndecodable: (group, msg, body, error) => this.deadLetterUndecodable(group, msg, body, error),
     };
     this.assignments = nc.subscribe(`${layout.prefix}.state.g.>`, {
@@ -365,26 +365,6 @@ export class NatsMessageBus implements MessageBus {
       if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
       this.options.logger.info('removed an expired durable group', { group: group.spec.group });
     }
-  }
-
-  private async deadLetter(group: NatsGroup, delivery: NatsDelivery, error: unknown, attempts: number): Promise<void> {
-    const now = nowSeconds();
-    // Decoded again from the body: the handler may have changed the envelope it was given.
-    const original = decodeEnvelope(delivery.body);
-    await this.deadLetters.add(
-      {
-        envelope: { ...original, retryCount: Math.max(0, attempts - 1) },
-        error: errorToDeadLetterError(error),
-        attempts,
-        firstFailedAt: delivery.firstFailedAt ?? now,
-        lastFailedAt: now,
-        source: { stream: this.layout.eventsStream, id: String(delivery.seq) },
-        group: group.spec.group,
-      },
-      `dl-${delivery.seq}-${group.consumer}`,
-    );
-    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.spec.group);
-    this.options.logger.error('message dead-lettered', { group: group.spec.group, messageId: original.messageId, attempts });
   }
 
   /** A message no handler can take: recorded with what the subject and headers tell, and its raw text. */

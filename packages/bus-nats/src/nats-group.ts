@@ -1,8 +1,9 @@
 /**
- * One subscriber group in this process: its consumers (one per partition of a shared group, one for
- * a private group), a pull loop per partition this process may run (partition-puller.ts), the
- * group's membership and partition leases when it is shared (partition-leases.ts), and core's
- * `SessionLanes` running the handlers (one session at a time, in order; retries wait here).
+ * One subscriber group in this process, composed on core's `ConsumerGroup` (replicas, the subscribe
+ * gate, session lanes, retries, metrics, logs, dead-letter records, health). What is NATS's own:
+ * its consumers (one per partition of a shared group, one for a private group), a pull loop per
+ * partition this process may run (partition-puller.ts), the group's membership and partition
+ * leases when it is shared (partition-leases.ts), and the settling hooks (ack, term, working()).
  *
  * Every message the group holds (running, queued behind its session, waiting for a retry) is kept
  * alive with `working()` by the lanes' `renew` hook every third of ack_wait, so the server never
@@ -15,18 +16,18 @@
 import type { ConsumerInfo, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  ConsumerGroup,
   MessageDeliveryMode,
-  SessionLanes,
   decodeEnvelope,
-  errorToDeadLetterError,
-  retryDelayMs,
   validateEnvelope,
   type GroupHealth,
   type GroupSpec,
   type LaneDelivery,
   type MessageEnvelope,
   type MetricsRecorder,
+  type NewDeadLetterRecord,
   type ResolvedSubscription,
+  type SessionLanes,
 } from '@woodwork/bus-core';
 import { deleteConsumer, ensureConsumer, infoOrUndefined, isNotFound, type ConsumerContext, type StoredGroup } from './consumers.js';
 import type { ResolvedNatsBusOptions } from './options.js';
@@ -68,7 +69,10 @@ export interface GroupHost extends ConsumerContext {
   member: string;
   /** Creates the prefix's streams when missing. */
   recreateStreams(): Promise<unknown>;
-  deadLetter(group: NatsGroup, delivery: NatsDelivery, error: unknown, attempts: number): Promise<void>;
+  /** Stores a dead-letter record under a write id (a repeated write is stored once). */
+  storeDeadLetter(record: NewDeadLetterRecord, writeId: string): Promise<unknown>;
+  /** Records in the dead-letter stream. */
+  deadLetterCount(): Promise<number>;
   deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void>;
 }
 
@@ -91,10 +95,10 @@ interface PartitionState {
 }
 
 export class NatsGroup {
-  lanes: SessionLanes<NatsDelivery>;
+  /** Core's engine; replaced by a fresh one when the group runs again after its last replica left. */
+  private engine: ConsumerGroup<NatsDelivery>;
   /** The base consumer name (redrives are addressed to it). */
   readonly consumer: string;
-  private replicas: ResolvedSubscription[] = [];
   private readonly held = new Map<number, NatsDelivery>();
   private readonly partitions = new Map<number | null, PartitionState>();
   private readonly leases: PartitionLeases | undefined;
@@ -104,7 +108,6 @@ export class NatsGroup {
   /** Sequences settled here that the server's ack floor may not have passed yet (lost-delivery check). */
   private readonly recentlySettled = new Set<number>();
   private readonly pullerHost: PullerHost;
-  lastActiveAt = Date.now();
 
   private constructor(
     readonly spec: GroupSpec,
@@ -114,7 +117,7 @@ export class NatsGroup {
   ) {
     this.consumer = consumerName(host.layout, spec.group);
     for (const state of states) this.partitions.set(state.partition, state);
-    this.lanes = this.makeLanes();
+    this.engine = this.makeEngine();
     if (shared) {
       const leases = new PartitionLeases({ ...host, logger: host.options.logger }, assignmentSubject(host.layout, this.consumer), states.map((s) => s.partition as number), host.member, host.options.leaseMs, {
         changed: (owned) => this.ownershipChanged(owned),
@@ -164,7 +167,16 @@ export class NatsGroup {
   }
 
   get consumers(): number {
-    return this.replicas.length;
+    return this.engine.consumers;
+  }
+
+  get lanes(): SessionLanes<NatsDelivery> {
+    return this.engine.lanes;
+  }
+
+  /** Milliseconds since the epoch a replica last joined or left. */
+  get lastActiveAt(): number {
+    return this.engine.lastActiveAt;
   }
 
   /** Messages held in this process. */
@@ -179,16 +191,11 @@ export class NatsGroup {
 
   /** Joins the group's assignment (shared groups) before the first replica runs anything. */
   async addReplica(subscription: ResolvedSubscription): Promise<void> {
-    this.replicas.push(subscription);
-    this.lastActiveAt = Date.now();
     if (!this.active) await this.activate();
     await this.pullsOut();
-    // No handler may run before subscribe() has returned the id: join a turn later.
-    setImmediate(() => {
-      if (!this.replicas.includes(subscription) || this.stopped) return;
-      this.lanes.attach(subscription);
-      for (const state of this.partitions.values()) state.puller?.wake();
-    });
+    if (this.stopped) return;
+    // The engine's subscribe gate: no handler runs before subscribe() has returned the id.
+    this.engine.addReplica(subscription);
   }
 
   /**
@@ -202,10 +209,8 @@ export class NatsGroup {
 
   /** Takes a replica out; the last one out hands back what the group held and leaves the assignment. */
   async removeReplica(subscriptionId: string): Promise<void> {
-    this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
-    this.lanes.detach(subscriptionId);
-    this.lastActiveAt = Date.now();
-    if (this.replicas.length === 0 && this.active) await this.deactivate(0, false);
+    this.engine.removeReplica(subscriptionId);
+    if (this.engine.consumers === 0 && this.active) await this.deactivate(0, false);
   }
 
   /** The state stream saw a write to this group's assignment. */
@@ -221,7 +226,7 @@ export class NatsGroup {
 
   /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
   abortSession(sessionId: string): void {
-    for (const delivery of this.lanes.abortSession(sessionId)) this.settle(delivery, 'ack');
+    for (const delivery of this.engine.lanes.abortSession(sessionId)) this.settle(delivery, 'ack');
   }
 
   /**
@@ -251,26 +256,18 @@ export class NatsGroup {
     if (this.leases) await this.host.jsm.streams.purge(this.host.layout.stateStream, { filter: this.leases.subject }).catch(() => undefined);
   }
 
+  /** With the server's counts of every consumer of the group, else what this process holds. */
   health(infos: ReadonlyArray<{ num_ack_pending: number; num_pending: number }> | undefined): GroupHealth {
-    return {
-      group: this.spec.group,
-      eventPattern: this.spec.eventPattern,
-      componentId: this.spec.componentId,
-      sessionId: this.spec.sessionId,
-      durable: this.spec.durable,
-      consumers: this.replicas.length,
-      pending: infos ? infos.reduce((n, i) => n + i.num_ack_pending, 0) : this.held.size,
-      lag: infos ? infos.reduce((n, i) => n + i.num_pending, 0) : 0,
-      lastActiveAt: this.lastActiveAt / 1000,
-    };
+    if (!infos) return this.engine.health();
+    return this.engine.health({ pending: infos.reduce((n, i) => n + i.num_ack_pending, 0), lag: infos.reduce((n, i) => n + i.num_pending, 0) });
   }
 
   // ---- membership ----
 
   private async activate(): Promise<void> {
     this.active = true;
-    // Lanes stopped by an earlier deactivation cannot run again: a fresh set takes over.
-    if (this.lanesStopped) this.lanes = this.makeLanes();
+    // An engine stopped by an earlier deactivation cannot run again: a fresh one takes over.
+    if (this.lanesStopped) this.engine = this.makeEngine();
     this.lanesStopped = false;
     if (this.leases) await this.leases.start();
     else this.ownershipChanged(new Set([null]));
@@ -284,7 +281,7 @@ export class NatsGroup {
       state.puller = undefined;
     }
     this.lanesStopped = true;
-    await this.lanes.stop(timeoutMs, { abort });
+    await this.engine.stop(timeoutMs, { abort });
     // What was held, and what was on its way, goes back in stream order, partition by partition,
     // so whoever runs a partition next starts with it. Bounded: a server that vanished a moment ago
     // (not noticed yet) would make every request wait for its timeout.
@@ -343,26 +340,34 @@ export class NatsGroup {
     // The lanes drop them on their next renewal (renew returns them as lost); none starts before.
   }
 
-  // ---- lanes ----
+  // ---- the engine ----
 
-  private makeLanes(): SessionLanes<NatsDelivery> {
-    const { metrics, options } = this.host;
+  private makeEngine(): ConsumerGroup<NatsDelivery> {
+    const { options } = this.host;
     const spec = this.spec;
-    return new SessionLanes<NatsDelivery>(
-      {
+    return new ConsumerGroup<NatsDelivery>({
+      spec,
+      metrics: this.host.metrics,
+      logger: options.logger,
+      retry: options.retry,
+      // working() for every held message every third of ack_wait (the `renew` hook).
+      leaseMs: options.ackWaitMs,
+      hooks: {
         envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
         // An at_most_once delivery was acknowledged when it arrived (settled: these return at once).
         acknowledge: (delivery, reason) => this.settle(delivery, reason === 'dead-lettered' ? 'term' : 'ack'),
-        deadLetter: (delivery, failure) => this.host.deadLetter(this, delivery, failure.error, failure.attempts),
+        storeDeadLetter: async (record, delivery) => void (await this.host.storeDeadLetter(record, `dl-${delivery.seq}-${this.consumer}`)),
+        deadLetterCount: () => this.host.deadLetterCount(),
+        sourceOf: (delivery) => ({ stream: this.host.layout.eventsStream, id: String(delivery.seq) }),
+        // Decoded again from the body: the handler may have changed the envelope it was given.
+        deadLetterEnvelope: (delivery, retryCount) => ({ ...decodeEnvelope(delivery.body), retryCount }),
         beginAttempt: (delivery) => {
           if (!this.mayStart(delivery)) throw new Error(`the lease of partition ${delivery.partition} of ${spec.group} is not confirmed; not starting`);
         },
         renew: (deliveries) => this.renew(deliveries),
         comparePositions: (a, b) => a.seq - b.seq,
-        retryDelayMs: (failedAttempts) => retryDelayMs(options.retry, failedAttempts),
       },
-      {
-        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, spec.group, durationMs),
+      observer: {
         leaseLost: (delivery) => {
           delivery.settled = true;
         },
@@ -371,17 +376,8 @@ export class NatsGroup {
           if (!delivery.settled) this.settle(delivery, 'ack');
           else this.forget(delivery);
         },
-        attemptFailed: (delivery, error, attempt) => {
-          metrics.recordFailed(delivery.envelope.eventType, spec.group);
-          options.logger.warn('handler attempt failed', { group: spec.group, messageId: delivery.envelope.messageId, attempt, error: errorToDeadLetterError(error).message });
-        },
-        settleFailed: (delivery, hook, error, tries) => {
-          if (hook === 'beginAttempt') return;
-          options.logger.error(`${hook} failed; retrying, the session waits`, { group: spec.group, messageId: delivery.envelope.messageId, tries, error: errorToDeadLetterError(error).message });
-        },
       },
-      { leaseMs: options.ackWaitMs },
-    );
+    });
   }
 
   /** working() for what is still ours; the rest (its partition taken over) is lost. */
@@ -511,7 +507,7 @@ export class NatsGroup {
     if (held) {
       // Redelivered while held here (ack_wait passed while renewals could not reach the server).
       held.msg = msg;
-      this.lanes.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
+      this.engine.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
       return;
     }
     const parsed = parseMessageSubject(this.host.layout, msg.subject);
@@ -555,7 +551,7 @@ export class NatsGroup {
       this.held.set(seq, delivery);
       state.held++;
     }
-    this.lanes.push(delivery);
+    this.engine.push(delivery);
   }
 }
 

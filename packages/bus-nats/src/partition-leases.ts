@@ -42,7 +42,6 @@ export interface LeaseListener {
 }
 
 export class PartitionLeases {
-  private seq = 0;
   private owned = new Set<number>();
   private draining = new Set<number>();
   /** performance.now() when the last successful heartbeat write was sent. */
@@ -175,8 +174,7 @@ export class PartitionLeases {
       const text = formatRecord(result.record);
       try {
         this.lastWritten = text;
-        const ack = await this.host.js.publish(this.subject, text, { expect: { lastSubjectSequence: seq } });
-        this.seq = ack.seq;
+        await this.host.js.publish(this.subject, text, { expect: { lastSubjectSequence: seq } });
       } catch (error) {
         if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE) return false;
         if (/no.?responders|503/i.test(String((error as Error)?.message ?? error))) await this.host.recreateStreams().catch(() => undefined);
@@ -202,7 +200,6 @@ export class PartitionLeases {
     try {
       const msg = await this.host.jsm.streams.getMessage(this.host.layout.stateStream, { last_by_subj: this.subject });
       if (!msg) return { seq: 0, record: parseRecord(undefined) };
-      this.seq = msg.seq;
       return { seq: msg.seq, record: parseRecord(msg.string()) };
     } catch (error) {
       if (!isNotFound(error)) throw error;
