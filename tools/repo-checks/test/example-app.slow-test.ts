@@ -1,21 +1,30 @@
 /**
- * The slower half of the example-app check (`npm run test:slow`; example-app.test.ts runs in
- * `npm test`): TypeScript's CommonJS mode (`module` nodenext, a `.cts` file using `import x =
- * require()`) type-checks the packages, as the READMEs promise, while node16's CommonJS mode cannot;
- * and the type checks can fail: a wrong payload field in the app is a compile error.
+ * The slower half of the example-app checks (`npm run test:slow`; example-app.test.ts and
+ * example-redis-app.test.ts run in `npm test`): TypeScript's CommonJS mode (`module` nodenext, a
+ * `.cts` file using `import x = require()`) type-checks the packages, as the READMEs promise, while
+ * node16's CommonJS mode cannot; the type checks can fail (a wrong payload field in the app is a
+ * compile error); and the redis app type-checks under `moduleResolution` bundler.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, installExample, tsc, type InstalledExample } from './support/example-app.js';
 
+/** The packages of examples/redis-app (example-redis-app.test.ts runs it on Redis in `npm test`). */
+const REDIS_EXAMPLE_PACKAGES = ['@woodwork/bus-core', '@woodwork/bus-redis', '@woodwork/bus-adapter'];
+
 let example: InstalledExample;
+let redisExample: InstalledExample;
 
 beforeAll(async () => {
   example = await installExample('memory-app', ['@woodwork/bus-core', '@woodwork/bus-memory', '@woodwork/bus-adapter']);
-}, 180_000);
+  redisExample = await installExample('redis-app', REDIS_EXAMPLE_PACKAGES);
+}, 300_000);
 
-afterAll(() => example?.remove());
+afterAll(() => {
+  example?.remove();
+  redisExample?.remove();
+});
 
 describe('examples/memory-app, the slow checks', () => {
   it('a CommonJS TypeScript file type-checks its require() of the packages under module nodenext', async () => {
@@ -46,5 +55,12 @@ describe('examples/memory-app, the slow checks', () => {
       expect(result.code, describeRun(`tsc -p ${config}`, result)).not.toBe(0);
       expect(result.stdout).toMatch(/src\/wrong\.ts\(4,\d+\): error TS(2339|2551): Property 'txt' does not exist on type 'Thought'/);
     }
+  });
+});
+
+describe('examples/redis-app, the slow checks', () => {
+  it('type-checks with moduleResolution bundler', async () => {
+    const result = await tsc(redisExample, ['-p', 'tsconfig.bundler.json', '--skipLibCheck']);
+    expect(result.code, describeRun('tsc -p tsconfig.bundler.json', result)).toBe(0);
   });
 });
