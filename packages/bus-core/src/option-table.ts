@@ -171,16 +171,17 @@ export function configInteger(value: unknown, key: string, min: number, max = Nu
   return value;
 }
 
-/** Milliseconds for a timer: an integer from `min` to `max` (at most `MAX_TIMER_MS`). */
+/**
+ * Milliseconds for a timer: an integer from `min` to `max` (at most `MAX_TIMER_MS`). The error says
+ * the unit, and why the top is where it is when it is Node's timer limit.
+ */
 export function configMilliseconds(value: unknown, key: string, min: number, max = MAX_TIMER_MS): number {
   const top = Math.min(max, MAX_TIMER_MS);
-  if (typeof value === 'number' && Number.isInteger(value) && value > top && top === MAX_TIMER_MS) {
-    throw new InvalidConfigError(
-      key,
-      `must be an integer from ${min} to ${MAX_TIMER_MS} ms (about 24.8 days, the longest Node timer; a longer one fires at once); got ${describeValue(value)}`,
-    );
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > top) {
+    const why = top === MAX_TIMER_MS ? ' (about 24.8 days, the longest Node timer; a longer one fires at once)' : '';
+    throw new InvalidConfigError(key, `must be milliseconds, an integer from ${min} to ${top}${why}; got ${describeValue(value)}`);
   }
-  return configInteger(value, key, min, top);
+  return value;
 }
 
 export function configNumber(value: unknown, key: string, min: number, max: number): number {

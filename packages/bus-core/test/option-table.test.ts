@@ -111,6 +111,14 @@ describe('range wording', () => {
     expect(configError(() => configNumber(2, 'k', 0, 1)).rule).toBe('must be a number from 0 to 1; got number 2');
   });
 
+  it('milliseconds say their unit, and why Node timer limit is the top', () => {
+    expect(configError(() => configMilliseconds(-1, 'handler_timeout_ms', 0)).rule).toBe(
+      `must be milliseconds, an integer from 0 to ${MAX_TIMER_MS} (about 24.8 days, the longest Node timer; a longer one fires at once); got number -1`,
+    );
+    expect(configError(() => configMilliseconds(5, 'block_ms', 10, 60_000)).rule).toBe('must be milliseconds, an integer from 10 to 60000; got number 5');
+    expect(configError(() => configMilliseconds(1.5, 'block_ms', 10, 60_000)).rule).toBe('must be milliseconds, an integer from 10 to 60000; got number 1.5');
+  });
+
   it("an envelope's retryCount out of range reads \"an integer >= 0\"", () => {
     const error = (() => {
       try {
