@@ -1,13 +1,14 @@
 /**
- * Settling a lane's head on the server: writing its dead-letter record, then acknowledging it. A
- * step that fails holds the lane and is tried again after the backoff; a step that succeeded is
- * never repeated (a record is never written twice, whatever fails after it). Observers hear of each
- * step, and their throws change nothing.
+ * The settling hooks of a lane's head, the calls that change what the server holds: before its
+ * handler, `beginAttempt` and (`at_most_once`) the acknowledgement; after it, writing its
+ * dead-letter record, then acknowledging it. A step that fails holds the lane and is tried again
+ * after the backoff; a step that succeeded is never repeated (a record is never written twice,
+ * whatever fails after it). Observers hear of each step, and their throws change nothing.
  */
 import { MessageDeliveryMode } from './envelope.js';
 import { UnrecoverableError } from './errors.js';
 import type { LaneCounts, Held, Lane, Phase } from './lane-table.js';
-import type { AcknowledgeReason, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
+import type { AcknowledgeReason, LaneConsumer, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
 
 /** What the settler needs of the lanes. */
 export interface SettlerHost<D extends LaneDelivery> {
@@ -31,6 +32,81 @@ export function attemptsAllowed(delivery: LaneDelivery): number {
 
 export class LaneSettler<D extends LaneDelivery> {
   constructor(private readonly lanes: SettlerHost<D>) {}
+
+  /**
+   * The hooks before a handler start: `beginAttempt` (once per attempt number; the start is counted
+   * when it succeeded), then the acknowledgement of an `at_most_once` delivery. True (at once, or
+   * through the promise when a hook was async) when the handler may run, with `held.begun` set to
+   * the attempt's number. False when a hook failed (retried after the backoff through `again`) or
+   * the head was interrupted meanwhile; `release` (the consumer's slot) is called first then.
+   * Synchronous when no hook returns a promise: memory's attempts cost no extra turn.
+   */
+  start(lane: Lane<D>, held: Held<D>, consumer: LaneConsumer, release: () => void, again: () => void): boolean | Promise<boolean> {
+    const { hooks } = this.lanes;
+    if (held.begun === undefined && hooks.beginAttempt) {
+      const attempt = held.delivery.attemptsMade + 1;
+      let returned: void | Promise<void>;
+      try {
+        returned = hooks.beginAttempt(held.delivery, attempt, consumer);
+      } catch (error) {
+        return this.startFailed(lane, held, 'beginAttempt', error, release, again);
+      }
+      if (isThenable(returned)) {
+        return returned.then(
+          () => this.begun(lane, held, attempt, release) && this.acknowledgeAtMostOnce(lane, held, release, again),
+          (error: unknown) => this.startFailed(lane, held, 'beginAttempt', error, release, again),
+        );
+      }
+      if (!this.begun(lane, held, attempt, release)) return false;
+    } else if (held.begun === undefined) {
+      this.begun(lane, held, held.delivery.attemptsMade + 1, release);
+    }
+    return this.acknowledgeAtMostOnce(lane, held, release, again);
+  }
+
+  /** `beginAttempt` succeeded (or there is none): the start counts. False when interrupted meanwhile. */
+  private begun(lane: Lane<D>, held: Held<D>, attempt: number, release: () => void): boolean {
+    if (this.lanes.hooks.beginAttempt && this.lanes.interrupted(lane, held)) {
+      release();
+      this.lanes.endInterrupted(lane, held);
+      return false;
+    }
+    held.begun = attempt;
+    if (attempt > held.delivery.attemptsMade) held.delivery.attemptsMade = attempt;
+    this.lanes.clearFailing(held);
+    return true;
+  }
+
+  /** An `at_most_once` delivery is acknowledged before its handler runs: a crash then loses it, as promised. */
+  private acknowledgeAtMostOnce(lane: Lane<D>, held: Held<D>, release: () => void, again: () => void): boolean | Promise<boolean> {
+    if (held.delivery.envelope.deliveryMode !== MessageDeliveryMode.AT_MOST_ONCE || held.acked) return true;
+    let returned: void | Promise<void>;
+    try {
+      returned = this.lanes.hooks.acknowledge(held.delivery, 'at-most-once');
+    } catch (error) {
+      return this.startFailed(lane, held, 'acknowledge', error, release, again);
+    }
+    if (!isThenable(returned)) return this.acknowledgedAtMostOnce(lane, held, release);
+    return returned.then(
+      () => this.acknowledgedAtMostOnce(lane, held, release),
+      (error: unknown) => this.startFailed(lane, held, 'acknowledge', error, release, again),
+    );
+  }
+
+  private acknowledgedAtMostOnce(lane: Lane<D>, held: Held<D>, release: () => void): boolean {
+    held.acked = true;
+    this.lanes.clearFailing(held);
+    if (!this.lanes.interrupted(lane, held)) return true;
+    release();
+    this.lanes.endInterrupted(lane, held);
+    return false;
+  }
+
+  private startFailed(lane: Lane<D>, held: Held<D>, hook: 'beginAttempt' | 'acknowledge', error: unknown, release: () => void, again: () => void): false {
+    release();
+    this.retryAfterFailure(lane, held, hook, error, 'retrying', again);
+    return false;
+  }
 
   /** A delivery pushed with every attempt used: dead-lettered without running (no slot needed). */
   giveUpUnstarted(lane: Lane<D>, held: Held<D>): void {

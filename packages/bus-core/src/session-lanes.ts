@@ -14,11 +14,16 @@
  *   retried with the backoff; observers' throws are ignored;
  * - the handler sees `retryCount = attempt - 1` and an `AbortSignal` that fires on timeout, on
  *   `abortSession` (`SessionDeletedError`), on a lost lease (`LeaseLostError`) and on `stop`.
+ *
+ * This file dispatches and keeps the lanes; the jobs around it have their own modules: the settling
+ * hooks before and after a handler (lane-settling.ts), the lane and delivery state and its counts
+ * (lane-table.ts), consumers and their slots (lane-consumers.ts), lease renewal (lane-leases.ts),
+ * one handler attempt and its deadline (attempt-runner.ts).
  */
 import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-runner.js';
 import { Deque } from './deque.js';
 import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, type Lane, type Phase } from './lane-table.js';
-import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
+import type { MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
 import { LaneConsumers, type ConsumerSlot } from './lane-consumers.js';
 import { LaneSettler, attemptsAllowed } from './lane-settling.js';
@@ -272,53 +277,17 @@ export class SessionLanes<D extends LaneDelivery> {
     else this.schedulePump();
   }
 
-  /** Begin hook, the at-most-once acknowledgement, then the handler; then what its outcome asks. */
+  /** The start hooks (lane-settling.ts), then the handler; then what its outcome asks. */
   private async runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): Promise<void> {
-    const delivery = held.delivery;
     held.started = true;
     this.setPhase(lane, 'starting');
-    if (held.begun === undefined) {
-      const attempt = delivery.attemptsMade + 1;
-      if (this.hooks.beginAttempt) {
-        try {
-          const returned = this.hooks.beginAttempt(delivery, attempt, slot.consumer);
-          if (isThenable(returned)) await returned;
-        } catch (error) {
-          this.freeSlot(slot);
-          this.settler.retryAfterFailure(lane, held, 'beginAttempt', error, 'retrying', () => this.makeReady(lane));
-          return;
-        }
-        if (this.interrupted(lane, held)) {
-          this.freeSlot(slot);
-          this.endInterrupted(lane, held);
-          return;
-        }
-      }
-      held.begun = attempt;
-      if (attempt > delivery.attemptsMade) delivery.attemptsMade = attempt;
-      this.clearFailing(held);
-    }
-    if (delivery.envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE && !held.acked) {
-      try {
-        const returned = this.hooks.acknowledge(delivery, 'at-most-once');
-        if (isThenable(returned)) await returned;
-      } catch (error) {
-        this.freeSlot(slot);
-        this.settler.retryAfterFailure(lane, held, 'acknowledge', error, 'retrying', () => this.makeReady(lane));
-        return;
-      }
-      held.acked = true;
-      this.clearFailing(held);
-      if (this.interrupted(lane, held)) {
-        this.freeSlot(slot);
-        this.endInterrupted(lane, held);
-        return;
-      }
-    }
+    const release = (): void => this.freeSlot(slot);
+    const started = this.settler.start(lane, held, slot.consumer, release, () => this.makeReady(lane));
+    if (started === false || (started !== true && !(await started))) return;
     const attempt = held.begun as number;
     held.begun = undefined;
     const startedAt = performance.now();
-    const result = await this.runHandler(lane, delivery, attempt, slot.consumer, startedAt);
+    const result = await this.runHandler(lane, held.delivery, attempt, slot.consumer, startedAt);
     this.freeSlot(slot);
     this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
     if (this.settledWaiters.length > 0) this.notifySettled();
@@ -524,8 +493,4 @@ export class SessionLanes<D extends LaneDelivery> {
       this.counts.observerErrors++;
     }
   }
-}
-
-function isThenable(value: unknown): value is Promise<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
