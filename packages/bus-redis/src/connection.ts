@@ -110,7 +110,7 @@ export function isReady(client: RedisClient): boolean {
 /** A driver error that means the server is away (not a reply error from the server itself). */
 export function isConnectionError(error: unknown): boolean {
   const message = String((error as Error)?.message ?? error);
-  return /writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|closed|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN/i.test(message);
+  return /writeable|max retries per request|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|closed|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN/i.test(message);
 }
 
 export function unavailable(options: ResolvedRedisBusOptions, cause: unknown): BackendUnavailableError {

@@ -49,8 +49,12 @@ function partitionBase(layout: Layout, n: number): string {
   return `${layout.prefix}:{${layout.prefix}/${n}}`;
 }
 
+const eventsKeys = new WeakMap<Layout, string[]>();
+
 export function eventsKey(layout: Layout, n: number): string {
-  return `${partitionBase(layout, n)}:events`;
+  let keys = eventsKeys.get(layout);
+  if (!keys) eventsKeys.set(layout, (keys = Array.from({ length: layout.partitions }, (_, i) => `${partitionBase(layout, i)}:events`)));
+  return keys[n] ?? `${partitionBase(layout, n)}:events`;
 }
 
 export function leaseKey(layout: Layout, n: number, groupKey: string): string {
@@ -102,11 +106,24 @@ export function partitionOf(sessionId: string, partitions: number): number {
   return hash % partitions;
 }
 
-/** Compares two stream entry ids (`ms-seq`): negative when `a` is older. */
+/** Compares two stream entry ids (`ms-seq`, decimal without leading zeros): negative when `a` is older. */
 export function compareEntryIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  if (am !== bm) return am.length !== bm.length ? am.length - bm.length : am < bm ? -1 : 1;
-  if (as === bs) return 0;
-  return as.length !== bs.length ? as.length - bs.length : as < bs ? -1 : 1;
+  if (a === b) return 0;
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
+  const am = ad < 0 ? a.length : ad;
+  const bm = bd < 0 ? b.length : bd;
+  if (am !== bm) return am - bm;
+  for (let i = 0; i < am; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  const as = ad < 0 ? 0 : a.length - ad - 1;
+  const bs = bd < 0 ? 0 : b.length - bd - 1;
+  if (as !== bs) return as - bs;
+  for (let i = 1; i <= as; i++) {
+    const d = a.charCodeAt(ad + i) - b.charCodeAt(bd + i);
+    if (d !== 0) return d;
+  }
+  return 0;
 }

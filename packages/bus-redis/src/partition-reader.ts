@@ -163,7 +163,9 @@ export class PartitionReader {
 
   private deliver(reply: unknown): number {
     const all: Array<{ n: number; lease: string; entry: StreamEntry }> = [];
-    for (const { key, entries } of readGroupReply(reply)) {
+    const streams = readGroupReply(reply);
+    const multiple = streams.filter((s) => s.entries.length > 0).length > 1;
+    for (const { key, entries } of streams) {
       const n = partitionOfKey(this.p.host.layout, key);
       if (n === undefined) continue;
       const lease = this.p.owner.leaseOf(n);
@@ -172,7 +174,7 @@ export class PartitionReader {
       for (const entry of entries) all.push({ n, lease, entry });
     }
     // Across partitions, in the order the server stored them (ids are times): the oldest first.
-    all.sort((a, b) => compareEntryIds(a.entry.id, b.entry.id));
+    if (multiple) all.sort((a, b) => compareEntryIds(a.entry.id, b.entry.id));
     for (const { n, lease, entry } of all) {
       this.note(n, entry.id);
       if (entry.deleted) this.p.skip(n, lease, entry.id);

@@ -1,10 +1,12 @@
 /**
- * Publishing: one script call per message (token check, `exactly_once` dedupe, XADD, target mark),
- * auto-pipelined with every other command of the bus.
- *
- * Each publish call gets its own random token (never the message id: an `at_least_once` message
- * published twice is two messages). The script remembers the token with the entry id it stored,
- * so a resend of the same call after a lost reply stores nothing new and answers the first id.
+ * Publishing, auto-pipelined with every other command of the bus. Each publish call gets its own
+ * token (never the message id: an `at_least_once` message published twice is two messages), so a
+ * resend of the same call after a lost reply stores nothing new and answers the first id:
+ * - untargeted messages without dedupe: a plain `XADD` with the token as a field; a resend runs a
+ *   script that looks for the token among the entries after the newest one this publisher had
+ *   stored in the partition before the first try, and adds the entry only if it is not there;
+ * - targeted and `exactly_once` messages, redrives, and the first publish to a partition: one
+ *   script (token key, `exactly_once` dedupe, XADD, target mark).
  *
  * While the server is away:
  * - `publishBufferSize` 0 (the default): `publish` fails fast with `BackendUnavailableError`,
@@ -20,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { BackendUnavailableError, QueueFullError, isTargeted, type MessageEnvelope } from '@woodwork/bus-core';
 import { isConnectionError, isReady, unavailable, type RedisClient } from './connection.js';
-import { dedupeKey, eventsKey, partitionOf, subscribedKey, targetsKey, tokenKey, type Layout } from './keys.js';
+import { compareEntryIds, dedupeKey, eventsKey, partitionOf, subscribedKey, targetsKey, tokenKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import type { Scripts } from './scripts.js';
 
@@ -49,6 +51,11 @@ function delay(ms: number): Promise<void> {
 
 export class Publisher {
   private readonly buffer: Waiting[] = [];
+  /** Tokens: random per publisher, then a counter (unique per publish call, cheap). */
+  private readonly tokenBase = `${randomBytes(9).toString('base64url')}.`;
+  private tokens = 0;
+  /** Per partition, the newest entry id this publisher stored: the lower bound of a resend's search. */
+  private readonly lastStored: Array<string | undefined> = [];
   private flushing = false;
 
   constructor(
@@ -69,16 +76,35 @@ export class Publisher {
   async publish(envelope: MessageEnvelope, text: string, onlyGroup = ''): Promise<Stored> {
     const { layout, options } = this;
     const n = partitionOf(envelope.sessionId, layout.partitions);
-    const token = randomBytes(12).toString('base64url');
+    const token = `${this.tokenBase}${(++this.tokens).toString(36)}`;
     const deadlineMs = options.publishTimeoutMs > 0 ? options.publishTimeoutMs : DEFAULT_DEADLINE_MS;
     const exactlyOnce = envelope.deliveryMode === 'exactly_once' && options.dedupeWindowMs > 0 && onlyGroup === '';
     const target = onlyGroup === '' && isTargeted(envelope) ? (envelope.componentTarget ?? '') : '';
-    const send = (): Promise<string> =>
+    const viaScript = (): Promise<string> =>
       this.scripts.wwPublish(
         [eventsKey(layout, n), tokenKey(layout, n, token), dedupeKey(layout, n, envelope.messageId), targetsKey(layout, n), subscribedKey(layout, n)],
         [text, deadlineMs + 30_000, exactlyOnce ? options.dedupeWindowMs : 0, target, onlyGroup],
       );
+    // The common case (untargeted, no dedupe) is a plain XADD carrying the token; a resend after a
+    // lost reply looks for the token among the entries after the last one this publisher stored in
+    // the partition before the first try (so it needs one: the first publish to a partition takes
+    // the script path).
+    const plain = target === '' && !exactlyOnce && onlyGroup === '';
+    let first: { lowerBound: string | undefined } | undefined;
+    const send = async (): Promise<string> => {
+      if (!first) {
+        first = { lowerBound: this.lastStored[n] };
+        if (!plain || first.lowerBound === undefined) return viaScript();
+        return String(await this.client.xadd(eventsKey(layout, n), '*', 'envelope', text, 'token', token));
+      }
+      if (!plain || first.lowerBound === undefined) return viaScript();
+      return this.scripts.wwResend(eventsKey(layout, n), first.lowerBound, token, text);
+    };
     const id = await this.sendOrBuffer(send, deadlineMs);
+    if (id !== 'dup') {
+      const last = this.lastStored[n];
+      if (last === undefined || compareEntryIds(id, last) > 0) this.lastStored[n] = id;
+    }
     return id === 'dup' ? { id: '', duplicate: true, partition: n } : { id, duplicate: false, partition: n };
   }
 

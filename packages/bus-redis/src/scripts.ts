@@ -4,6 +4,7 @@
  * when the server does not know it (after a restart), so a server that lost its script cache
  * needs nothing from us. Their contracts are in PROTOCOL.md.
  */
+import { createHash } from 'node:crypto';
 import type { RedisClient } from './connection.js';
 
 const ID_HELPERS = `
@@ -55,6 +56,30 @@ if ARGV[4] ~= '' and redis.call('SISMEMBER', KEYS[5], ARGV[4]) == 0 then
 end
 redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
 return id
+`;
+
+/**
+ * Resend of a plain publish whose reply was lost. KEYS: events. ARGV: lower bound id (the entry, if
+ * stored, is after it), token, envelope JSON. Returns the id of the entry carrying the token, adding
+ * it first when it is not there; an error when more than 200 000 entries follow the bound.
+ */
+const RESEND = `
+local from = '(' .. ARGV[1]
+local seen = 0
+while true do
+  local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 1000)
+  for _, e in ipairs(page) do
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'token' and f[i + 1] == ARGV[2] then return e[1] end
+    end
+  end
+  if #page < 1000 then break end
+  seen = seen + #page
+  if seen > 200000 then return redis.error_reply('ERR woodwork resend: too many entries to search') end
+  from = '(' .. page[#page][1]
+end
+return redis.call('XADD', KEYS[1], '*', 'envelope', ARGV[3], 'token', ARGV[2])
 `;
 
 /** Fenced ack. KEYS: events, lease. ARGV: group, lease value, ids... Returns acked count, or -1 when the lease is not ours. */
@@ -168,6 +193,7 @@ return redis.call('XTRIM', KEYS[1], 'MINID', minId)
 
 export interface Scripts {
   wwPublish(keys: [string, string, string, string, string], args: [string, number, number, string, string]): Promise<string>;
+  wwResend(events: string, lowerBound: string, token: string, text: string): Promise<string>;
   wwAck(events: string, lease: string, group: string, leaseValue: string, ids: string[]): Promise<number>;
   wwBegin(events: string, lease: string, group: string, consumer: string, leaseValue: string, id: string, attempt: number): Promise<number>;
   wwLease(lease: string, value: string, ttlMs: number, mode: 'acquire' | 'renew' | 'release'): Promise<number>;
@@ -178,14 +204,26 @@ export interface Scripts {
 
 type Call = (...args: unknown[]) => Promise<unknown>;
 
-/** Registers the scripts on a client and returns typed calls. */
+/**
+ * Typed calls of the scripts on a client: `EVALSHA`, and `EVAL` with the source when the server
+ * answers NOSCRIPT (a restarted server lost its script cache). Not ioredis's `defineCommand`: under
+ * auto-pipelining that sends the whole source with every call.
+ */
 export function defineScripts(client: RedisClient): Scripts {
-  const define = (name: string, numberOfKeys: number, lua: string): Call => {
-    client.defineCommand(name, { numberOfKeys, lua });
-    const fn = (client as unknown as Record<string, Call>)[name] as Call;
-    return fn.bind(client);
+  const define = (_name: string, numberOfKeys: number, lua: string): Call => {
+    const sha = createHash('sha1').update(lua).digest('hex');
+    return async (...args: unknown[]) => {
+      const argv = args as Array<string | number>;
+      try {
+        return await client.evalsha(sha, numberOfKeys, ...argv);
+      } catch (error) {
+        if (!/NOSCRIPT/.test(String((error as Error)?.message ?? error))) throw error;
+        return client.eval(lua, numberOfKeys, ...argv);
+      }
+    };
   };
   const publish = define('wwPublish', 5, PUBLISH);
+  const resend = define('wwResend', 1, RESEND);
   const ack = define('wwAck', 2, ACK);
   const begin = define('wwBegin', 2, BEGIN);
   const lease = define('wwLease', 1, LEASE);
@@ -194,6 +232,7 @@ export function defineScripts(client: RedisClient): Scripts {
   const trim = define('wwTrim', 2, TRIM);
   return {
     wwPublish: async (keys, args) => String(await publish(...keys, ...args)),
+    wwResend: async (events, lowerBound, token, text) => String(await resend(events, lowerBound, token, text)),
     wwAck: async (events, leaseKey, group, value, ids) => Number(await ack(events, leaseKey, group, value, ...ids)),
     wwBegin: async (events, leaseKey, group, consumer, value, id, attempt) => Number(await begin(events, leaseKey, group, consumer, value, id, attempt)),
     wwLease: async (key, value, ttlMs, mode) => Number(await lease(key, value, ttlMs, mode)),
