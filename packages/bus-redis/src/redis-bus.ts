@@ -65,6 +65,8 @@ export class RedisMessageBus implements MessageBus {
   private readonly leaving = new Set<Promise<void>>();
   private readonly subscriptions = new Map<string, RedisGroup>();
   private readonly expiredGroups: string[] = [];
+  /** When this process detached the last replica of a group (expiry counts from then at the earliest). */
+  private readonly detachedAt = new Map<string, number>();
   private readonly deadLetters: DeadLetterStore;
   private readonly publisher: Publisher;
   private readonly groupHost: GroupHost;
@@ -155,6 +157,7 @@ export class RedisMessageBus implements MessageBus {
     this.metrics.recordSubscriptions(this.subscriptions.size);
     if (group.consumers > 0) return true;
     this.groups.delete(group.stored.group);
+    if (group.stored.durable) this.detachedAt.set(group.stored.key, Date.now());
     if (!group.stored.durable) {
       await group.stop(0, false);
       await deleteGroup(this.registry, group.stored, membersKey(this.layout, group.stored.key));
@@ -345,8 +348,11 @@ export class RedisMessageBus implements MessageBus {
       if (this.groups.has(stored.group) || this.opening.has(stored.group)) continue;
       const limit = stored.durable ? this.options.groupExpiryMs : Math.max(ORPHAN_PRIVATE_MS, this.options.claimIdleMs * 4);
       if ((active.get(stored.key) ?? 0) * 1000 > now - limit) continue;
+      const detached = this.detachedAt.get(stored.key);
+      if (detached !== undefined && detached > Date.now() - limit) continue;
       if ((await liveMembers(this.client, this.layout, stored.key, now)) > 0) continue;
       await deleteGroup(this.registry, stored, membersKey(this.layout, stored.key));
+      this.detachedAt.delete(stored.key);
       if (!stored.durable) continue;
       this.expiredGroups.push(stored.group);
       if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();

@@ -124,6 +124,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if ARGV[4] == 'leave' then
   redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[2], now, ARGV[3])
 else
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
   redis.call('ZADD', KEYS[2], now, ARGV[3])
