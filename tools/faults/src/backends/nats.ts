@@ -1,15 +1,15 @@
 /**
  * The NATS backend as the fault runner sees it: a `nats-server` of its own per scenario (own port,
  * own store folder under the OS tmpdir, stopped by PID), stored copies counted from the events
- * stream, and an undecodable message written straight to a group's subject. Consumer-killed needs
- * per-session order across processes, which bus-nats does not keep yet (its README), so it is not
- * listed.
+ * stream, and an undecodable message written straight to a group's subject. Consumer processes
+ * (consumer-killed) import nats-child.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { BusHarness, OwnServer } from '@woodwork/bus-conformance/harness';
@@ -86,13 +86,14 @@ async function withJetStream<T>(busOptions: Record<string, unknown>, run: (nc: A
 
 export const natsHarness: BusHarness = {
   name: 'nats',
-  features: { persistence: true, crossProcess: false, serverRestart: true },
+  features: { persistence: true, crossProcess: true, serverRestart: true },
+  childBusModule: fileURLToPath(new URL('./nats-child.js', import.meta.url)),
   makeBus: (options) => NatsMessageBus.connect(options),
   ownServer,
-  fastRecoveryOptions: { ackWaitMs: 1_500 },
+  fastRecoveryOptions: { ackWaitMs: 1_500, leaseMs: 4_000 },
   recoveryIdleMs: 1_500,
   timing: { quietMs: 200 },
-  faultScenarios: ['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'poison-message', 'hot-session'],
+  faultScenarios: ['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'consumer-killed', 'poison-message', 'hot-session'],
   async countStoredCopies(busOptions) {
     return withJetStream(busOptions, async (nc) => {
       const jsm = await jetstreamManager(nc);
