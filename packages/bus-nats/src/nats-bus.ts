@@ -80,6 +80,7 @@ export class NatsMessageBus implements MessageBus {
     private readonly jsm: JetStreamManager,
     private readonly layout: Layout,
     readonly features: ServerFeatures,
+    leaseClients: { js: JetStreamClient; jsm: JetStreamManager },
   ) {
     this.metrics = new MetricsRecorder(options.onMetric, (error, event) =>
       options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
@@ -98,6 +99,7 @@ export class NatsMessageBus implements MessageBus {
       nc,
       connected: () => this.connected && !this.nc.isClosed(),
       member: nuid.next(),
+      leaseClients,
       recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
       js,
       jsm,
@@ -131,7 +133,11 @@ export class NatsMessageBus implements MessageBus {
       if (info && info.jetstream === false) throw new InvalidConfigError('url', `the NATS server at ${redactUrl(resolved.url)} has JetStream off; start it with -js`);
       const jsm = await jetstreamManager(nc, { timeout: resolved.publishTimeoutMs || 5_000 });
       const partitions = await ensureStreams(jsm, layout, resolved, resolved.logger);
-      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layoutFor(layout.prefix, partitions), features);
+      // Assignment reads and writes time out within a quarter of the lease: one stuck across an
+      // outage must not keep the group from heartbeating once the server is back.
+      const leaseTimeout = Math.max(1_000, Math.min(5_000, Math.floor(resolved.leaseMs / 4)));
+      const leaseClients = { js: jetstream(nc, { timeout: leaseTimeout }), jsm: await jetstreamManager(nc, { timeout: leaseTimeout, checkAPI: false }) };
+      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layoutFor(layout.prefix, partitions), features, leaseClients);
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;

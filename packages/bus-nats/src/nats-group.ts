@@ -13,7 +13,7 @@
  * A message the server redelivers while still held (same stream sequence) only raises the held
  * copy's attempt count (lanes' idempotent push) and takes its new handle.
  */
-import type { ConsumerInfo, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   ConsumerGroup,
@@ -65,6 +65,8 @@ export interface GroupHost extends ConsumerContext {
   metrics: MetricsRecorder;
   /** The connection is up (not reconnecting). */
   connected(): boolean;
+  /** Clients with short timeouts for the assignment record. */
+  leaseClients: { js: JetStreamClient; jsm: JetStreamManager };
   /** This bus instance's member id in shared groups. */
   member: string;
   /** Creates the prefix's streams when missing. */
@@ -119,7 +121,7 @@ export class NatsGroup {
     for (const state of states) this.partitions.set(state.partition, state);
     this.engine = this.makeEngine();
     if (shared) {
-      const leases = new PartitionLeases({ ...host, logger: host.options.logger }, assignmentSubject(host.layout, this.consumer), states.map((s) => s.partition as number), host.member, host.options.leaseMs, {
+      const leases = new PartitionLeases({ ...host, ...host.leaseClients, logger: host.options.logger }, assignmentSubject(host.layout, this.consumer), states.map((s) => s.partition as number), host.member, host.options.leaseMs, {
         changed: (owned) => this.ownershipChanged(owned),
         drained: (partition) => (this.partitions.get(partition)?.held ?? 0) === 0,
       });
@@ -137,6 +139,7 @@ export class NatsGroup {
         for (const msg of msgs) this.onMessage(msg, partition);
       },
       handBack: (puller) => this.handBackLost(puller),
+      connected: () => host.connected(),
       recover: (puller) => this.recover(puller),
     };
   }

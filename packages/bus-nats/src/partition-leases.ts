@@ -24,6 +24,8 @@ import type { Layout } from './subjects.js';
 /** `wrong last sequence` from the server: someone else wrote the record first. */
 const WRONG_LAST_SEQUENCE = 10071;
 const MAX_CAS_TRIES = 8;
+/** A failed step (the server away or busy) is tried again after this long. */
+const STEP_RETRY_MS = 250;
 
 export interface LeaseHost {
   js: JetStreamClient;
@@ -50,6 +52,7 @@ export class PartitionLeases {
   private lastReadAt = Number.NEGATIVE_INFINITY;
   private lastWritten = '';
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private queued: { beat: boolean } | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -118,6 +121,7 @@ export class PartitionLeases {
   async leave(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     this.membersLeft = 1;
     await this.running;
     this.owned = new Set();
@@ -136,6 +140,7 @@ export class PartitionLeases {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
   }
 
   private async drainQueue(): Promise<void> {
@@ -148,6 +153,12 @@ export class PartitionLeases {
             if (await this.step(beat, false)) break;
           } catch (error) {
             this.host.logger.debug?.('partition assignment step failed', { subject: this.subject, error: String((error as Error)?.message ?? error) });
+            // Soon again, not a heartbeat later: a server just back may need a moment for JetStream.
+            this.retryTimer ??= setTimeout(() => {
+              this.retryTimer = undefined;
+              this.request(beat);
+            }, STEP_RETRY_MS);
+            this.retryTimer.unref();
             break;
           }
         }

@@ -29,6 +29,8 @@ export interface PullerHost {
   deliver(partition: number | null, msgs: JsMsg[]): void;
   /** Naks what the consumer has pending but this process never saw; resolves with its info. */
   handBack(puller: PartitionPuller): Promise<ConsumerInfo>;
+  /** The connection is up (a request made while it is down waits out its whole timeout). */
+  connected(): boolean;
   /** The consumer may be gone (deleted from outside): recreate it. */
   recover(puller: PartitionPuller): Promise<void>;
 }
@@ -134,7 +136,8 @@ export class PartitionPuller {
         if (this.stopped) return;
         failures++;
         host.logger.warn('pull failed; retrying', { group: host.group, consumer: this.consumer, error: String((error as Error)?.message ?? error) });
-        await host.recover(this).catch(() => undefined);
+        // While disconnected, wait for the reconnect (it wakes this loop) instead of asking the server.
+        if (host.connected()) await host.recover(this).catch(() => undefined);
         await this.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
       }
     }
