@@ -64,6 +64,8 @@ describe('woodwork-bus usage', () => {
   it.each([
     [[], 'missing command'],
     [['launch'], 'unknown command "launch"'],
+    [['helth'], 'unknown command "helth" (did you mean "health"?)'],
+    [['dlq', 'lst'], 'unknown dlq subcommand "lst" (did you mean "list"?)'],
     [['dlq'], 'dlq needs a subcommand'],
     [['dlq', 'list', '--all'], 'dlq list does not take --all'],
     [['dlq', 'list', '--limit', '0'], '--limit must be an integer from 1 to 10000; got "0"'],

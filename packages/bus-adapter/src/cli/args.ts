@@ -111,7 +111,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     case 'dlq':
       return { ...base, command: parseDlq(second, rest, values) };
     default:
-      throw new UsageError(`unknown command "${first}"`);
+      throw new UsageError(`unknown command "${first}"${didYouMean(first, COMMANDS)}`);
   }
 }
 
@@ -142,10 +142,12 @@ function parseDlq(sub: string | undefined, args: string[], values: Values): CliC
     case undefined:
       throw new UsageError('dlq needs a subcommand: list, show, redrive or purge');
     default:
-      throw new UsageError(`unknown dlq subcommand "${sub}"`);
+      throw new UsageError(`unknown dlq subcommand "${sub}"${didYouMean(sub, DLQ_SUBCOMMANDS)}`);
   }
 }
 
+const COMMANDS = ['health', 'dlq', 'tail', 'help'];
+const DLQ_SUBCOMMANDS = ['list', 'show', 'redrive', 'purge'];
 const LONG_NAMES = Object.keys(OPTIONS) as OptionName[];
 const STRING_OPTIONS = new Set(LONG_NAMES.filter((name) => OPTIONS[name].type === 'string').map((name) => `--${name}`));
 
@@ -185,8 +187,9 @@ function plainUsageError(error: unknown): UsageError {
   const message = error instanceof Error ? error.message : String(error);
   const option = /'(-[^' ]*)/.exec(message)?.[1];
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
-    const guess = closestOption(option);
-    return new UsageError(`unknown option ${option}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`);
+    const name = option.replace(/^-+/, '').split('=')[0]!;
+    const guess = closestName(name, LONG_NAMES);
+    return new UsageError(`unknown option ${option}${guess === undefined ? '' : ` (did you mean --${guess}?)`}`);
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
     if (/does not take an argument/.test(message)) return new UsageError(`${option} takes no value`);
@@ -196,18 +199,23 @@ function plainUsageError(error: unknown): UsageError {
   return new UsageError(message.split('\n')[0] ?? message);
 }
 
-/** The option a misspelling most likely meant: at most 2 edits away, or the only one it begins. */
-function closestOption(given: string): string | undefined {
-  const name = given.replace(/^-+/, '').split('=')[0]!.toLowerCase();
+/** What a misspelling most likely meant: at most 2 edits away, or the only name it begins. */
+function closestName(given: string, candidates: readonly string[]): string | undefined {
+  const name = given.toLowerCase();
   if (name.length === 0) return undefined;
   let best: { name: string; distance: number } | undefined;
-  for (const candidate of LONG_NAMES) {
+  for (const candidate of candidates) {
     const distance = editDistance(name, candidate);
     if (distance <= 2 && distance < name.length && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
   }
-  if (best) return `--${best.name}`;
-  const prefixed = LONG_NAMES.filter((candidate) => candidate.startsWith(name));
-  return prefixed.length === 1 ? `--${prefixed[0]!}` : undefined;
+  if (best) return best.name;
+  const prefixed = candidates.filter((candidate) => candidate.startsWith(name));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+function didYouMean(given: string, candidates: readonly string[]): string {
+  const guess = closestName(given, candidates);
+  return guess === undefined ? '' : ` (did you mean "${guess}"?)`;
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions). */
