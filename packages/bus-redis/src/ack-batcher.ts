@@ -24,6 +24,8 @@ export class AckBatcher {
     private readonly scripts: Scripts,
     private readonly layout: Layout,
     private readonly groupKey: string,
+    /** Called when the server refused an ack: the lease is no longer ours. */
+    private readonly fenced: () => void = () => undefined,
   ) {}
 
   /** Resolves once the server acknowledged `id`; rejects with `LeaseLostError` when the lease is no longer ours. */
@@ -58,6 +60,7 @@ export class AckBatcher {
     this.scripts.wwAck(eventsKey(this.layout, n), leaseKey(this.layout, n, this.groupKey), this.groupKey, lease, ids).then(
       (result) => {
         if (result < 0) {
+          this.fenced();
           const error = new LeaseLostError(`${eventsKey(this.layout, n)} ${ids[0] ?? ''}`);
           for (const w of waiters) w.reject(error);
         } else for (const w of waiters) w.resolve();

@@ -29,6 +29,9 @@ function baseOptions(options: ResolvedRedisBusOptions, name: string): RedisOptio
     maxRetriesPerRequest: 0,
     connectTimeout: options.connectTimeoutMs,
     retryStrategy,
+    // A master demoted by a failover (Sentinel, Cluster) answers READONLY: reconnect (Sentinel then
+    // names the new master) without resending; the bus retries what must be retried.
+    reconnectOnError: (error) => (/READONLY/.test(error.message) ? 1 : false),
     lazyConnect: true,
   };
 }

@@ -105,6 +105,12 @@ export class PartitionOwner {
     return this.parts.filter((p) => p.owned).length;
   }
 
+  /** Renews (and so finds lost leases) now instead of at the next third of the lease. */
+  checkNow(): void {
+    this.lastRenew = 0;
+    void this.tick().catch(() => undefined);
+  }
+
   /** One round: heartbeat, renew, release the excess once drained, acquire up to the share. */
   tick(): Promise<void> {
     if (this.stopped) return Promise.resolve();

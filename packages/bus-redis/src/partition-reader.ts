@@ -156,9 +156,8 @@ export class PartitionReader {
   private async readEach(conn: RedisClient, parts: number[], count: number): Promise<number> {
     const { layout } = this.p.host;
     const replies = await Promise.all(parts.map((n) => conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'STREAMS', eventsKey(layout, n), '>')));
-    let got = 0;
-    for (const reply of replies) got += this.deliver(reply);
-    return got;
+    // One delivery for all of them: entries go to the lanes oldest first across partitions.
+    return this.deliver(replies.flatMap((reply) => (Array.isArray(reply) ? reply : [])));
   }
 
   private deliver(reply: unknown): number {

@@ -38,8 +38,8 @@ export interface RedisDelivery extends LaneDelivery {
   /** Entry id in its partition stream. */
   readonly id: string;
   readonly n: number;
-  /** The lease it was read under: its ack is refused once that lease is gone. */
-  readonly lease: string;
+  /** The lease it was read (or last claimed) under: its ack is refused once that lease is gone. */
+  lease: string;
   readonly body: string;
   used: boolean;
 }
@@ -63,6 +63,8 @@ export class RedisGroup {
   private readonly acks: AckBatcher;
   private replicas: ResolvedSubscription[] = [];
   private readonly heldIn: number[];
+  /** Deliveries the lanes hold, by delivery id: a claim under a new lease moves them to it. */
+  private readonly held = new Map<string, RedisDelivery>();
   private stopping: Promise<void> | undefined;
   lastActiveAt = Date.now();
 
@@ -73,7 +75,8 @@ export class RedisGroup {
   ) {
     const { options, metrics, layout, scripts } = host;
     this.heldIn = new Array<number>(layout.partitions).fill(0);
-    this.acks = new AckBatcher(scripts, layout, stored.key);
+    // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
+    this.acks = new AckBatcher(scripts, layout, stored.key, () => this.owner.checkNow());
     this.owner = new PartitionOwner({
       scripts,
       layout,
@@ -188,6 +191,7 @@ export class RedisGroup {
   }
 
   private release(delivery: RedisDelivery): void {
+    if (this.held.get(delivery.deliveryId) === delivery) this.held.delete(delivery.deliveryId);
     const n = delivery.n;
     if ((this.heldIn[n] ?? 0) > 0) this.heldIn[n]!--;
     this.reader.wake();
@@ -234,10 +238,21 @@ export class RedisGroup {
       const since = stored.since[n];
       if (!ours && since !== undefined && compareEntryIds(entry.id, since) <= 0) return this.reader.skip(n, lease, entry.id);
     }
+    const deliveryId = `${n}/${entry.id}`;
+    const holding = this.held.get(deliveryId);
+    if (holding) {
+      // Held here already (a claim after this process took the partition again): it is ours under
+      // the new lease, and its attempt goes on.
+      holding.lease = lease;
+      return;
+    }
     const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
     // A crash counts as an attempt, but the last one always runs here.
     const attemptsMade = Math.max(0, Math.min(delivered - 1, allowed - 1));
-    const delivery: RedisDelivery = { envelope, attemptsMade, deliveryId: `${n}/${entry.id}`, id: entry.id, n, lease, body: text as string, used: false };
-    if (this.lanes.push(delivery)) this.heldIn[n]!++;
+    const delivery: RedisDelivery = { envelope, attemptsMade, deliveryId, id: entry.id, n, lease, body: text as string, used: false };
+    if (this.lanes.push(delivery)) {
+      this.heldIn[n]!++;
+      this.held.set(deliveryId, delivery);
+    }
   }
 }

@@ -8,4 +8,5 @@ import type { BusHarness } from '@woodwork/bus-conformance/harness';
 export const BACKENDS: Record<string, () => Promise<BusHarness>> = {
   memory: async () => (await import('./backends/memory.js')).memoryHarness,
   nats: async () => (await import('./backends/nats.js')).natsHarness,
+  redis: async () => (await import('./backends/redis.js')).redisHarness,
 };

@@ -41,4 +41,17 @@ describe('npm run faults (short form)', () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown scenario');
   });
+
+  it('runs redis server-kill-9 and consumer-killed on servers and processes of its own: a clean ledger', () => {
+    const run = spawnSync(process.execPath, [main, 'redis', 'server-kill-9', 'consumer-killed', '--short'], { encoding: 'utf8', timeout: 170_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const last = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { backend: string; scenarios: Array<Record<string, unknown>> };
+    expect(last.backend).toBe('redis');
+    expect(last.scenarios.map((s) => s['name'])).toEqual(['server-kill-9', 'consumer-killed']);
+    for (const s of last.scenarios) {
+      expect(s).toMatchObject({ lost: 0, unexpected: 0, duplicatesStored: 0, orderViolations: 0, serverLost: 0 });
+      expect(s['delivered']).toBe(s['acknowledged']);
+    }
+  }, 180_000);
 });
+

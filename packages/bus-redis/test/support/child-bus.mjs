@@ -3,5 +3,5 @@
 import { RedisMessageBus } from '../../dist/index.js';
 
 export function makeBus(options) {
-  return RedisMessageBus.connect({ url: process.env.WW_REDIS_TEST_URL, ...options });
+  return RedisMessageBus.connect({ url: process.env.WW_REDIS_TEST_URL, ...(process.env.WW_REDIS_TEST_CLUSTER ? { cluster: true } : {}), ...options });
 }

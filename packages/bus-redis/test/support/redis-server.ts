@@ -76,6 +76,8 @@ export interface OwnRedisOptions {
   dir?: string;
   /** Extra arguments (`--cluster-enabled yes`, `--replicaof ...`, `--appendfsync always`...). */
   args?: string[];
+  /** Run as a sentinel: writes its config file in the folder and returns its path. */
+  sentinelConfig?: (dir: string) => string;
 }
 
 export class OwnRedisServer {
@@ -83,17 +85,20 @@ export class OwnRedisServer {
   readonly dir: string;
   private readonly ownsDir: boolean;
 
+  private sentinelFile: string | undefined;
+
   private constructor(
     readonly port: number,
     dir: string | undefined,
     private readonly args: string[],
+    private readonly sentinelConfig?: (dir: string) => string,
   ) {
     this.ownsDir = dir === undefined;
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'ww-redis-'));
   }
 
   static async start(options: OwnRedisOptions = {}): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(options.port ?? (await freePort()), options.dir, options.args ?? []);
+    const server = new OwnRedisServer(options.port ?? (await freePort()), options.dir, options.args ?? [], options.sentinelConfig);
     await server.startProcess();
     return server;
   }
@@ -109,7 +114,8 @@ export class OwnRedisServer {
 
   async startProcess(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...this.args];
+    if (this.sentinelConfig) this.sentinelFile ??= this.sentinelConfig(this.dir);
+    const args = this.sentinelFile ? [this.sentinelFile, '--sentinel'] : ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...this.args];
     const proc = spawn(redisServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-4000));
