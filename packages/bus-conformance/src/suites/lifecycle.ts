@@ -277,7 +277,11 @@ export function lifecycleSuite(harness: BusHarness): void {
       expect(before.groups).toHaveLength(2);
       await bus.unsubscribe(privateId);
       await bus.unsubscribe(durableId);
-      expect((await bus.healthCheck()).groups.map((g) => g.group)).toEqual([durableGroup]);
+      // The private group is gone at once. The durable one stays until it expires, which at 50 ms may
+      // already have happened on a loaded machine: then it is reported expired, never just dropped.
+      const after = await bus.healthCheck();
+      expect(after.groups.map((g) => g.group).filter((g) => g !== durableGroup)).toEqual([]);
+      if (after.groups.length === 0) expect(after.expiredGroups).toContain(durableGroup);
       await waitFor(async () => (await bus.healthCheck()).expiredGroups.includes(durableGroup), 'the group to expire', 10_000);
       expect((await bus.healthCheck()).groups).toEqual([]);
     });
