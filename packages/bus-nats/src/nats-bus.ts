@@ -146,8 +146,9 @@ export class NatsMessageBus implements MessageBus {
 
   async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    const { envelope } = preparePublish(input, this.options);
-    const ack = await publishEnvelope(this.publisher, envelope);
+    const prepared = preparePublish(input, this.options);
+    const envelope = prepared.envelope;
+    const ack = await publishEnvelope(this.publisher, envelope, prepared);
     if (!ack.duplicate) this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: ack.duplicate };
   }

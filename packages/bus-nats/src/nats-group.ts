@@ -19,7 +19,6 @@ import {
   ConsumerGroup,
   MessageDeliveryMode,
   decodeEnvelope,
-  validateEnvelope,
   type GroupHealth,
   type GroupSpec,
   type LaneDelivery,
@@ -523,8 +522,8 @@ export class NatsGroup {
     const body = msg.string();
     let envelope: MessageEnvelope;
     try {
+      // The wire checks of publish (core's decodeEnvelope validates as it decodes).
       envelope = decodeEnvelope(body);
-      validateEnvelope(envelope, { maxPayloadBytes: Number.MAX_SAFE_INTEGER });
     } catch (error) {
       void this.host.deadLetterUndecodable(this, msg, body, error).then(
         () => msg.term(),

@@ -17,7 +17,7 @@ import {
   BackendUnavailableError,
   InvalidMessageError,
   MessageDeliveryMode,
-  encodeEnvelope,
+  encodeWireText,
   isTargeted,
   type MessageEnvelope,
 } from '@woodwork/bus-core';
@@ -39,9 +39,14 @@ export interface PublisherHost {
   recreateStreams: () => Promise<void>;
 }
 
-export async function publishEnvelope(host: PublisherHost, envelope: MessageEnvelope): Promise<PubAck> {
+/**
+ * Publishes a checked message. `body` is the payload and metadata text `preparePublish` made while
+ * checking them: the wire text is built around it, so the bytes sent are the bytes checked and the
+ * payload is not encoded twice.
+ */
+export async function publishEnvelope(host: PublisherHost, envelope: MessageEnvelope, checked: { payloadJson: string; metadataJson: string }): Promise<PubAck> {
   const subject = messageSubject(host.layout, envelope.sessionId, isTargeted(envelope) ? envelope.componentTarget : null, envelope.eventType);
-  const body = encodeEnvelope(envelope);
+  const body = encodeWireText(envelope, checked);
   const size = Buffer.byteLength(body);
   if (size > host.maxPayload() - HEADER_ROOM) {
     throw new InvalidMessageError('payload', `must fit the server's max_payload (${host.maxPayload()} bytes with headers); the encoded message is ${size} bytes`);

@@ -35,6 +35,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
+    partitions: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -146,7 +147,10 @@ async function makeRaw(url) {
 
 async function makeBus(url) {
   const streamPrefix = `${PREFIX}-bus-${++seq}`;
-  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, fetchBatch: BATCH, maxHeldPerGroup: 20_000, maxAckPending: 20_000 });
+  const bus = await createMessageBus({
+    url, streamPrefix, concurrency: INFLIGHT, fetchBatch: BATCH, maxHeldPerGroup: 20_000, maxAckPending: 20_000,
+    ...(values.partitions ? { partitions: Number(values.partitions) } : {}),
+  });
   return {
     name: '@woodwork/bus-nats',
     bus,
@@ -258,7 +262,7 @@ try {
   const [rawRow, busRow] = rows;
   const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
   console.log(`nats bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
-  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, one durable consumer`);
+  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 16} partitions (one durable consumer each)`);
   console.log('');
   console.log(`${'target'.padEnd(36)}${'msgs/s'.padStart(12)}${'at rate/s'.padStart(12)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`);
   rows.forEach((r, i) => console.log(`${names[i].padEnd(36)}${fmt(r.perSecond).padStart(12)}${fmt(r.rate).padStart(12)}${fmt(r.p50, 3).padStart(10)}${fmt(r.p99, 3).padStart(10)}`));
