@@ -38,9 +38,13 @@ export async function ensureStreams(jsm: JetStreamManager, layout: Layout, optio
       const info = await jsm.streams.add(config);
       if (config.name === layout.eventsStream) partitions = partitionsOf(info.config.description);
     } catch (error) {
+      // Another process created it at the same moment (the server may then answer "subjects
+      // overlap" instead of returning the stream): it exists, so it is used as it is.
       const text = String((error as Error)?.message ?? error);
-      if (/already in use|already exists/i.test(text)) {
-        logger.warn('stream exists with other settings; using it as it is', { stream: config.name, error: text });
+      const raced = await jsm.streams.info(config.name).catch(() => undefined);
+      if (raced) {
+        if (/already in use|already exists/i.test(text)) logger.warn('stream exists with other settings; using it as it is', { stream: config.name, error: text });
+        if (config.name === layout.eventsStream) partitions = partitionsOf(raced.config.description);
         continue;
       }
       throw new BackendUnavailableError(`cannot create JetStream stream ${config.name}: ${text}`, { cause: error });
@@ -51,7 +55,7 @@ export async function ensureStreams(jsm: JetStreamManager, layout: Layout, optio
   return partitions;
 }
 
-/** The partition count an events stream's description states (version 1 streams had none: 1). */
+/** The partition count an events stream's description states (the default when it states none). */
 export function partitionsOf(description: string | undefined): number {
   try {
     const parsed = JSON.parse(description ?? '') as { woodwork?: unknown; partitions?: unknown };
