@@ -9,6 +9,7 @@
  */
 const MEMORY_BUS = 'packages/bus-memory/src/memory-bus.ts';
 const MEMORY_GROUP = 'packages/bus-memory/src/memory-group.ts';
+const ROUTE_INDEX = 'packages/bus-memory/src/route-index.ts';
 const DEAD_LETTER_STORE = 'packages/bus-memory/src/dead-letter-store.ts';
 const LANES = 'packages/bus-core/src/session-lanes.ts';
 const LANE_SETTLING = 'packages/bus-core/src/lane-settling.ts';
@@ -24,7 +25,7 @@ export const MUTATIONS = [
     missed: 'a redrive without a fresh attempt count',
     edits: [
       { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {', replace: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, attemptsMade = 0): boolean {' },
-      { file: MEMORY_GROUP, find: 'this.engine.push({ envelope, body, seq, attemptsMade: 0 });', replace: 'this.engine.push({ envelope, body, seq, attemptsMade });' },
+      { file: MEMORY_GROUP, find: 'const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };', replace: 'const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade, held: true };' },
       { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {', replace: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, record.attempts - 1)) {' },
     ],
   },
@@ -41,7 +42,13 @@ export const MUTATIONS = [
   {
     name: 'delete-session-spares-retrying-groups',
     missed: '`deleteSessionQueue` sparing a session whose retry is waiting',
-    edits: [{ file: MEMORY_BUS, find: '      group.lanes.abortSession(sessionId);\n', replace: '      if (group.lanes.stats.retrying === 0) group.lanes.abortSession(sessionId);\n' }],
+    edits: [
+      {
+        file: MEMORY_GROUP,
+        find: '    for (const delivery of this.lanes.abortSession(sessionId)) this.release(delivery);\n',
+        replace: '    if (this.lanes.stats.retrying === 0) for (const delivery of this.lanes.abortSession(sessionId)) this.release(delivery);\n',
+      },
+    ],
   },
   {
     name: 'health-pending-lag-bus-wide',
@@ -205,10 +212,18 @@ export const MUTATIONS = [
   },
   {
     name: 'session-bound-group-sees-every-session',
-    edits: [{ file: SUBSCRIPTION, find: '  if (spec.sessionId !== null && spec.sessionId !== envelope.sessionId) return false;\n', replace: '' }],
+    edits: [
+      { file: SUBSCRIPTION, find: '  if (spec.sessionId !== null && spec.sessionId !== envelope.sessionId) return false;\n', replace: '' },
+      // bus-memory routes through its index first: a bound group filed with the shared ones.
+      { file: ROUTE_INDEX, find: '    const cell = this.cellFor(entry, spec.sessionId, true) as Cell<G>;', replace: '    const cell = entry.shared;' },
+      { file: ROUTE_INDEX, find: '    const cell = entry && this.cellFor(entry, spec.sessionId, false);', replace: '    const cell = entry?.shared;' },
+    ],
   },
   {
     name: 'targeted-only-gets-broadcasts',
-    edits: [{ file: SUBSCRIPTION, find: '  return !spec.targetedOnly;\n}', replace: '  return true;\n}' }],
+    edits: [
+      { file: SUBSCRIPTION, find: '  return !spec.targetedOnly;\n}', replace: '  return true;\n}' },
+      { file: ROUTE_INDEX, find: '      if (!spec.targetedOnly) cell.broadcast.add(group);', replace: '      cell.broadcast.add(group);' },
+    ],
   },
 ];

@@ -17,7 +17,6 @@ import {
   MetricsRecorder,
   QueueFullError,
   assertSameGroupSpec,
-  groupReceives,
   guardedLogger,
   isTargeted,
   preparePublish,
@@ -47,6 +46,7 @@ import { DedupeWindow } from './dedupe-window.js';
 import { MemoryGroup, type GroupContext } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
 import { QueueLimits } from './queue-limits.js';
+import { RouteIndex } from './route-index.js';
 import { TargetInbox } from './target-inbox.js';
 
 const MAX_EXPIRED_REPORTED = 100;
@@ -62,8 +62,10 @@ export class MemoryMessageBus implements MessageBus {
   readonly options: ResolvedMemoryBusOptions;
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, MemoryGroup>();
-  /** Groups by event pattern (`*` included), for routing without scanning every group. */
-  private readonly groupsByPattern = new Map<string, MemoryGroup[]>();
+  /** Groups by what routing and session deletion look up (pattern, session, target): no scans. */
+  private readonly routes = new RouteIndex<MemoryGroup>();
+  /** Durable groups without replicas: the only ones expiry looks at. */
+  private readonly unattached = new Set<MemoryGroup>();
   private readonly subscriptions = new Map<string, MemoryGroup>();
   private readonly inbox = new TargetInbox();
   private readonly limits: QueueLimits;
@@ -94,6 +96,8 @@ export class MemoryMessageBus implements MessageBus {
       storeDeadLetter: (record) => void this.deadLetters.add(record),
       deadLetterCount: () => this.deadLetters.size,
       onProgress: (group) => this.waiting.roomIn(group),
+      sessionHeld: (group, sessionId) => this.routes.held(sessionId, group),
+      sessionReleased: (group, sessionId) => this.routes.released(sessionId, group),
     };
     this.waiting = new PublishAdmission<Publication>(
       {
@@ -146,6 +150,7 @@ export class MemoryMessageBus implements MessageBus {
       group = this.addGroup(subscription);
     }
     group.addReplica(subscription);
+    this.unattached.delete(group);
     this.subscriptions.set(subscription.subscriptionId, group);
     this.metrics.recordSubscriptions(this.subscriptions.size);
     return subscription.subscriptionId;
@@ -159,6 +164,7 @@ export class MemoryMessageBus implements MessageBus {
     group.removeReplica(subscriptionId);
     // A group bound to a session that was deleted while it had replicas goes with its last one.
     if (group.consumers === 0 && (!group.spec.durable || group.sessionDeleted)) await this.removeGroup(group);
+    else if (group.consumers === 0) this.unattached.add(group);
     this.metrics.recordSubscriptions(this.subscriptions.size);
     return true;
   }
@@ -171,8 +177,9 @@ export class MemoryMessageBus implements MessageBus {
   async deleteSessionQueue(sessionId: string): Promise<void> {
     this.assertOpen('deleteSessionQueue');
     validateName(sessionId, 'sessionId');
-    for (const group of [...this.groups.values()]) {
-      group.lanes.abortSession(sessionId);
+    // Only the groups bound to the session or holding its deliveries (route-index.ts).
+    for (const group of this.routes.groupsOfSession(sessionId)) {
+      group.abortSession(sessionId);
       if (group.spec.sessionId !== sessionId) continue;
       if (group.consumers === 0) await this.removeGroup(group);
       else group.sessionDeleted = true;
@@ -292,7 +299,8 @@ export class MemoryMessageBus implements MessageBus {
     this.waiting.rejectAll(new BusClosedError('publish'));
     await Promise.all([...this.groups.values()].map((g) => g.lanes.stop(this.options.closeTimeoutMs)));
     this.groups.clear();
-    this.groupsByPattern.clear();
+    this.routes.clear();
+    this.unattached.clear();
     this.subscriptions.clear();
     this.inbox.clear();
   }
@@ -340,12 +348,7 @@ export class MemoryMessageBus implements MessageBus {
 
   /** The groups the message routes to (a fresh array; routing is per publish, not per group). */
   private matchingGroups(envelope: MessageEnvelope): MemoryGroup[] {
-    const out: MemoryGroup[] = [];
-    const exact = this.groupsByPattern.get(envelope.eventType);
-    if (exact) for (const group of exact) if (groupReceives(group.spec, envelope)) out.push(group);
-    const any = this.groupsByPattern.get('*');
-    if (any) for (const group of any) if (groupReceives(group.spec, envelope)) out.push(group);
-    return out;
+    return this.routes.collect(envelope, []);
   }
 
   private addGroup(spec: MemoryGroup['spec']): MemoryGroup {
@@ -362,9 +365,7 @@ export class MemoryMessageBus implements MessageBus {
       this.groupContext,
     );
     this.groups.set(group.spec.group, group);
-    const list = this.groupsByPattern.get(group.spec.eventPattern);
-    if (list) list.push(group);
-    else this.groupsByPattern.set(group.spec.eventPattern, [group]);
+    this.routes.add(group);
     for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);
     // Waiting publishes may route to the new group now, and its target's inbox may have room.
     this.waiting.routesChanged();
@@ -372,13 +373,10 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   private async removeGroup(group: MemoryGroup): Promise<void> {
+    if (this.groups.get(group.spec.group) !== group) return;
     this.groups.delete(group.spec.group);
-    const list = this.groupsByPattern.get(group.spec.eventPattern);
-    if (list) {
-      const rest = list.filter((g) => g !== group);
-      if (rest.length > 0) this.groupsByPattern.set(group.spec.eventPattern, rest);
-      else this.groupsByPattern.delete(group.spec.eventPattern);
-    }
+    this.unattached.delete(group);
+    this.routes.remove(group, [...group.heldSessions()]);
     // Publishes waiting for its room no longer route to it.
     this.waiting.routesChanged();
     // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
@@ -399,7 +397,7 @@ export class MemoryMessageBus implements MessageBus {
       this.options.logger.info('removed the expired queue of a target that never subscribed', { target, lost });
     }
     if (expiredTargets.length > 0) this.waiting.routesChanged();
-    for (const group of [...this.groups.values()]) {
+    for (const group of [...this.unattached]) {
       if (!group.spec.durable || group.consumers > 0 || group.lastActiveAt > cutoff) continue;
       this.reportExpired(group.spec.group);
       this.options.logger.info('removed an expired durable group', { group: group.spec.group, lost: group.size });

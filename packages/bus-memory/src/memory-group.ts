@@ -25,6 +25,8 @@ export interface MemoryDelivery extends LaneDelivery {
   readonly seq: number;
   /** The payload and metadata JSON made at publish: each attempt decodes its own objects from it. */
   readonly body: MessageBody;
+  /** Counted in its group's holdings of its session until it leaves (or its session is aborted). */
+  held: boolean;
 }
 
 export interface GroupContext {
@@ -36,6 +38,10 @@ export interface GroupContext {
   deadLetterCount(): number;
   /** A delivery of `group` finished: room was freed in it. */
   onProgress(group: MemoryGroup): void;
+  /** `group` now holds an unfinished delivery of the session (its first one). */
+  sessionHeld(group: MemoryGroup, sessionId: string): void;
+  /** `group` holds no unfinished delivery of the session any more. */
+  sessionReleased(group: MemoryGroup, sessionId: string): void;
 }
 
 export class MemoryGroup {
@@ -43,6 +49,9 @@ export class MemoryGroup {
   readonly lanes: SessionLanes<MemoryDelivery>;
   readonly streamName: string;
   private readonly acknowledgedIds: DedupeWindow;
+  private readonly context: GroupContext;
+  /** Unfinished deliveries per session (made on first use: an idle group keeps none). */
+  private heldBySession: Map<string, number> | undefined;
   /**
    * Its session was deleted while replicas were attached: it is removed with its last replica,
    * unless the session starts afresh (a new message) or a replica subscribes again first.
@@ -54,6 +63,7 @@ export class MemoryGroup {
     context: GroupContext,
   ) {
     const { options } = context;
+    this.context = context;
     const streamName = `${options.streamPrefix}:group:${spec.group}`;
     this.streamName = streamName;
     this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
@@ -75,7 +85,12 @@ export class MemoryGroup {
         deadLetterCount: () => context.deadLetterCount(),
       },
       // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
-      observer: { left: () => context.onProgress(this) },
+      observer: {
+        left: (delivery) => {
+          this.release(delivery);
+          context.onProgress(this);
+        },
+      },
     });
     this.lanes = this.engine.lanes;
   }
@@ -124,8 +139,40 @@ export class MemoryGroup {
   enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
     this.sessionDeleted = false;
-    this.engine.push({ envelope, body, seq, attemptsMade: 0 });
+    const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };
+    this.hold(envelope.sessionId);
+    if (!this.engine.push(delivery)) this.release(delivery);
     return true;
+  }
+
+  /** Drops the session's deliveries (see `SessionLanes.abortSession`); they no longer count as held. */
+  abortSession(sessionId: string): void {
+    for (const delivery of this.lanes.abortSession(sessionId)) this.release(delivery);
+  }
+
+  /** Sessions it holds an unfinished delivery of. */
+  heldSessions(): Iterable<string> {
+    return this.heldBySession?.keys() ?? [];
+  }
+
+  private hold(sessionId: string): void {
+    const map = (this.heldBySession ??= new Map());
+    const n = map.get(sessionId) ?? 0;
+    map.set(sessionId, n + 1);
+    if (n === 0) this.context.sessionHeld(this, sessionId);
+  }
+
+  private release(delivery: MemoryDelivery): void {
+    if (!delivery.held) return;
+    delivery.held = false;
+    const sessionId = delivery.envelope.sessionId;
+    const n = this.heldBySession?.get(sessionId) ?? 0;
+    if (n > 1) {
+      this.heldBySession?.set(sessionId, n - 1);
+      return;
+    }
+    this.heldBySession?.delete(sessionId);
+    this.context.sessionReleased(this, sessionId);
   }
 
   health(): GroupHealth {

@@ -1,0 +1,150 @@
+/**
+ * What routing and session deletion need, indexed so their cost follows the work, not the number of
+ * sessions, groups or event types (issue 11):
+ *
+ * - by event pattern (`*` included), then by bound session (or none: a shared group), then by what
+ *   the message is: observers take everything there, an untargeted message goes to the groups that
+ *   take broadcasts, a targeted one to the groups of its target. A publish looks at four cells and
+ *   visits only the groups it reaches (each still checked by core's `groupReceives`).
+ * - by session: the groups bound to it, and the groups holding an unfinished delivery of it, so
+ *   `deleteSessionQueue` visits what the session has.
+ *
+ * `visits` counts the groups looked at (routing and session lookups): tests pin the complexity with
+ * it, not with time.
+ */
+import { groupReceives, isTargeted, type GroupSpec, type MessageEnvelope } from '@woodwork/bus-core';
+
+interface Cell<G> {
+  /** Observers: every message of the pattern (and session) reaches them. */
+  readonly observers: Set<G>;
+  /** Groups that take untargeted messages. */
+  readonly broadcast: Set<G>;
+  /** Non-observer groups by their component id, for targeted messages. */
+  readonly byComponent: Map<string, Set<G>>;
+}
+
+interface PatternEntry<G> {
+  readonly shared: Cell<G>;
+  readonly bySession: Map<string, Cell<G>>;
+}
+
+const newCell = <G>(): Cell<G> => ({ observers: new Set(), broadcast: new Set(), byComponent: new Map() });
+
+export class RouteIndex<G extends { readonly spec: GroupSpec }> {
+  /** Groups looked at so far (a count for tests, never reset). */
+  visits = 0;
+  private readonly byPattern = new Map<string, PatternEntry<G>>();
+  private readonly boundBySession = new Map<string, Set<G>>();
+  private readonly holdersBySession = new Map<string, Set<G>>();
+
+  add(group: G): void {
+    const { spec } = group;
+    let entry = this.byPattern.get(spec.eventPattern);
+    if (!entry) this.byPattern.set(spec.eventPattern, (entry = { shared: newCell(), bySession: new Map() }));
+    const cell = this.cellFor(entry, spec.sessionId, true) as Cell<G>;
+    if (spec.observer) {
+      cell.observers.add(group);
+    } else {
+      if (!spec.targetedOnly) cell.broadcast.add(group);
+      if (spec.componentId !== null) addTo(cell.byComponent, spec.componentId, group);
+    }
+    if (spec.sessionId !== null) addTo(this.boundBySession, spec.sessionId, group);
+  }
+
+  /** Takes the group out of every index, its holdings too (`heldSessions`: the sessions it holds). */
+  remove(group: G, heldSessions: Iterable<string>): void {
+    const { spec } = group;
+    const entry = this.byPattern.get(spec.eventPattern);
+    const cell = entry && this.cellFor(entry, spec.sessionId, false);
+    if (entry && cell) {
+      cell.observers.delete(group);
+      cell.broadcast.delete(group);
+      if (spec.componentId !== null) removeFrom(cell.byComponent, spec.componentId, group);
+      if (spec.sessionId !== null && cellIsEmpty(cell)) entry.bySession.delete(spec.sessionId);
+      if (cellIsEmpty(entry.shared) && entry.bySession.size === 0) this.byPattern.delete(spec.eventPattern);
+    }
+    if (spec.sessionId !== null) removeFrom(this.boundBySession, spec.sessionId, group);
+    for (const sessionId of heldSessions) removeFrom(this.holdersBySession, sessionId, group);
+  }
+
+  /** Appends to `out` the groups the message routes to. */
+  collect(envelope: MessageEnvelope, out: G[]): G[] {
+    if (envelope.eventType !== '*') this.collectPattern(this.byPattern.get(envelope.eventType), envelope, out);
+    this.collectPattern(this.byPattern.get('*'), envelope, out);
+    return out;
+  }
+
+  /** The group holds an unfinished delivery of the session (from its first until its last leaves). */
+  held(sessionId: string, group: G): void {
+    addTo(this.holdersBySession, sessionId, group);
+  }
+
+  released(sessionId: string, group: G): void {
+    removeFrom(this.holdersBySession, sessionId, group);
+  }
+
+  /** The groups bound to the session or holding a delivery of it (a fresh array). */
+  groupsOfSession(sessionId: string): G[] {
+    const out: G[] = [];
+    const bound = this.boundBySession.get(sessionId);
+    if (bound) for (const group of bound) out.push(group);
+    const holders = this.holdersBySession.get(sessionId);
+    if (holders) for (const group of holders) if (!bound?.has(group)) out.push(group);
+    this.visits += out.length;
+    return out;
+  }
+
+  /** Sessions with an entry (bound groups or holdings): to check nothing is left behind. */
+  get sessions(): number {
+    let n = this.boundBySession.size;
+    for (const sessionId of this.holdersBySession.keys()) if (!this.boundBySession.has(sessionId)) n++;
+    return n;
+  }
+
+  clear(): void {
+    this.byPattern.clear();
+    this.boundBySession.clear();
+    this.holdersBySession.clear();
+  }
+
+  private cellFor(entry: PatternEntry<G>, sessionId: string | null, create: boolean): Cell<G> | undefined {
+    if (sessionId === null) return entry.shared;
+    let cell = entry.bySession.get(sessionId);
+    if (!cell && create) entry.bySession.set(sessionId, (cell = newCell()));
+    return cell;
+  }
+
+  private collectPattern(entry: PatternEntry<G> | undefined, envelope: MessageEnvelope, out: G[]): void {
+    if (!entry) return;
+    this.collectCell(entry.shared, envelope, out);
+    const bound = entry.bySession.get(envelope.sessionId);
+    if (bound) this.collectCell(bound, envelope, out);
+  }
+
+  private collectCell(cell: Cell<G>, envelope: MessageEnvelope, out: G[]): void {
+    for (const group of cell.observers) this.visit(group, envelope, out);
+    const candidates = isTargeted(envelope) ? cell.byComponent.get(envelope.componentTarget as string) : cell.broadcast;
+    if (candidates) for (const group of candidates) this.visit(group, envelope, out);
+  }
+
+  private visit(group: G, envelope: MessageEnvelope, out: G[]): void {
+    this.visits++;
+    if (groupReceives(group.spec, envelope)) out.push(group);
+  }
+}
+
+function addTo<K, G>(map: Map<K, Set<G>>, key: K, group: G): void {
+  const set = map.get(key);
+  if (set) set.add(group);
+  else map.set(key, new Set([group]));
+}
+
+function removeFrom<K, G>(map: Map<K, Set<G>>, key: K, group: G): void {
+  const set = map.get(key);
+  if (!set?.delete(group)) return;
+  if (set.size === 0) map.delete(key);
+}
+
+function cellIsEmpty(cell: Cell<unknown>): boolean {
+  return cell.observers.size === 0 && cell.broadcast.size === 0 && cell.byComponent.size === 0;
+}

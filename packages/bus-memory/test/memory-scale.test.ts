@@ -1,0 +1,102 @@
+/**
+ * Cost that grows with the work (issue 11), pinned with counts, not time: the groups a publish and
+ * a `deleteSessionQueue` look at (route-index.ts `visits`) are the same with 10 and with 10,000
+ * sessions, each with its own session-bound group, beside as many shared groups on other events.
+ */
+import { describe, expect, it } from 'vitest';
+import { createEnvelope, type EnvelopeInit, type MessageEnvelope } from '@woodwork/bus-core';
+import type { MemoryMessageBus } from '../src/index.js';
+import type { RouteIndex } from '../src/route-index.js';
+import { busesClosedAfterEach } from './support/memory-buses.js';
+
+const makeBus = busesClosedAfterEach({ closeTimeoutMs: 20 });
+const msg = (init: Partial<EnvelopeInit> & { sessionId: string }) =>
+  createEnvelope({ eventType: 'sc.work', componentSource: 'test', pattern: 'pub_sub', ...init });
+const routesOf = (bus: MemoryMessageBus) => (bus as unknown as { routes: RouteIndex<unknown> }).routes;
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2_000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Visits {
+  broadcast: number;
+  targeted: number;
+  deleteSession: number;
+  delivered: string[];
+  leftSessions: number;
+}
+
+async function measure(sessions: number): Promise<Visits> {
+  const bus = makeBus({ maxQueueSize: 2 * sessions + 10 });
+  const routes = routesOf(bus);
+  const delivered: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let workerRunning = 0;
+  // A shared worker holding one unfinished delivery of every session, and a shared observer.
+  await bus.subscribe('sc.work', async () => {
+    workerRunning++;
+    await gate;
+  }, { componentId: 'worker', concurrency: 4 });
+  await bus.subscribe('sc.work', () => {}, { observe: true });
+  for (let s = 0; s < sessions; s++) {
+    // Each session's own component (bound group) and a shared group on an event of its own.
+    await bus.subscribe('sc.work', (e: MessageEnvelope) => void delivered.push(`${e.sessionId}:${e.componentTarget ?? '-'}`), {
+      componentId: 'agent',
+      sessionId: `s${s}`,
+      targetedOnly: true,
+    });
+    await bus.subscribe(`sc.other.${s}`, () => {}, { componentId: `other${s}` });
+  }
+  for (let s = 0; s < sessions; s++) await bus.publish(msg({ sessionId: `s${s}` }));
+  await waitFor(() => workerRunning >= 1, 'the worker to start');
+
+  let before = routes.visits;
+  await bus.publish(msg({ sessionId: 's1' }));
+  const broadcast = routes.visits - before;
+  before = routes.visits;
+  await bus.publish(msg({ sessionId: 's1', pattern: 'point_to_point', componentTarget: 'agent' }));
+  const targeted = routes.visits - before;
+  await waitFor(() => delivered.length === 1, 'the targeted delivery');
+  before = routes.visits;
+  await bus.deleteSessionQueue('s2');
+  const deleteSession = routes.visits - before;
+  for (let s = 0; s < sessions; s++) await bus.deleteSessionQueue(`s${s}`);
+  const leftSessions = routes.sessions;
+  release();
+  return { broadcast, targeted, deleteSession, delivered, leftSessions };
+}
+
+describe('routing and session deletion at scale', () => {
+  it('visit the same groups at 10 and at 10,000 sessions and groups', async () => {
+    const small = await measure(10);
+    const large = await measure(10_000);
+    // Untargeted: worker, observer (the agent groups take targeted messages only).
+    expect(small.broadcast).toBe(2);
+    // Targeted to agent in s1: the observer and s1's own agent group (not the other sessions').
+    expect(small.targeted).toBe(2);
+    // s2's own group and the worker holding s2's delivery.
+    expect(small.deleteSession).toBe(2);
+    expect(large).toMatchObject({ broadcast: small.broadcast, targeted: small.targeted, deleteSession: small.deleteSession });
+    expect(small.delivered).toEqual(['s1:agent']);
+    expect(large.delivered).toEqual(['s1:agent']);
+    // Every session deleted: only the bound groups (their replicas still attached) keep an entry; no holdings.
+    expect(small.leftSessions).toBe(10);
+    expect(large.leftSessions).toBe(10_000);
+  }, 120_000);
+
+  it('drops a session from the index once its deliveries are handled and its group is gone', async () => {
+    const bus = makeBus();
+    const routes = routesOf(bus);
+    let handled = 0;
+    await bus.subscribe('sc.work', () => void handled++, { componentId: 'worker' });
+    const id = await bus.subscribe('sc.work', () => void handled++, { componentId: 'agent', sessionId: 'a', durable: false });
+    await bus.publish(msg({ sessionId: 'a' }));
+    await bus.publish(msg({ sessionId: 'b' }));
+    await waitFor(() => handled === 3, 'three deliveries');
+    await waitFor(() => routes.sessions === 1, 'only the bound session left');
+    await bus.unsubscribe(id);
+    expect(routes.sessions).toBe(0);
+  });
+});
