@@ -6,13 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { createEnvelope, type EnvelopeInit, type MessageEnvelope } from '@woodwork/bus-core';
 import type { MemoryMessageBus } from '../src/index.js';
+import type { MemoryGroup } from '../src/memory-group.js';
 import type { RouteIndex } from '../src/route-index.js';
 import { busesClosedAfterEach } from './support/memory-buses.js';
 
 const makeBus = busesClosedAfterEach({ closeTimeoutMs: 20 });
 const msg = (init: Partial<EnvelopeInit> & { sessionId: string }) =>
   createEnvelope({ eventType: 'sc.work', componentSource: 'test', pattern: 'pub_sub', ...init });
-const routesOf = (bus: MemoryMessageBus) => (bus as unknown as { routes: RouteIndex<unknown> }).routes;
+const routesOf = (bus: MemoryMessageBus) => (bus as unknown as { routes: RouteIndex<MemoryGroup> }).routes;
 
 async function waitFor(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2_000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
