@@ -32,7 +32,7 @@ export const MUTATIONS = [
   {
     name: 'close-ignores-close-timeout',
     missed: '`close` ignoring `closeTimeoutMs` (8 s instead of 200 ms)',
-    edits: [{ file: MEMORY_BUS, find: 'g.lanes.stop(this.options.closeTimeoutMs)', replace: 'g.lanes.stop(8_000)' }],
+    edits: [{ file: MEMORY_BUS, find: 'g.stop(this.options.closeTimeoutMs)', replace: 'g.stop(8_000)' }],
   },
   {
     name: 'private-group-outlives-unsubscribe',
@@ -223,7 +223,7 @@ export const MUTATIONS = [
     name: 'targeted-only-gets-broadcasts',
     edits: [
       { file: SUBSCRIPTION, find: '  return !spec.targetedOnly;\n}', replace: '  return true;\n}' },
-      { file: ROUTE_INDEX, find: '      if (!spec.targetedOnly) cell.broadcast.add(group);', replace: '      cell.broadcast.add(group);' },
+      { file: ROUTE_INDEX, find: '      if (!spec.targetedOnly) (cell.broadcast ??= new Set()).add(group);', replace: '      (cell.broadcast ??= new Set()).add(group);' },
     ],
   },
 ];

@@ -246,7 +246,7 @@ export class MemoryMessageBus implements MessageBus {
     const targetSizes = this.inbox.sizes();
     const fullest = Math.max(0, ...groups.map((g) => g.size), ...Object.values(targetSizes));
     // Deliveries whose dead-letter record or acknowledgement keeps failing: held and retried, not lost.
-    const failingSettles = groups.reduce((n, g) => n + g.lanes.stats.failingSettles, 0);
+    const failingSettles = groups.reduce((n, g) => n + g.failingSettles, 0);
     const full =
       this.waiting.size > 0 || fullest >= this.options.maxQueueSize * 0.9 || this.inbox.targets >= this.options.maxTargetQueues;
     const status: HealthStatus = full || failingSettles > 0 ? 'degraded' : 'healthy';
@@ -266,7 +266,7 @@ export class MemoryMessageBus implements MessageBus {
         maxTargetQueues: this.options.maxTargetQueues,
         waitingForTarget: targetSizes,
         // What per-session and per-message state the bus holds, to check it stays bounded.
-        sessionLanes: groups.reduce((n, g) => n + g.lanes.sessions, 0),
+        sessionLanes: groups.reduce((n, g) => n + g.sessions, 0),
         sessionsWaitingForTarget: this.inbox.sessions,
         dedupeIds: groups.reduce((n, g) => n + g.acknowledgedIdCount, this.publishedIds.size),
         maxDedupeIds: this.options.maxDedupeIds,
@@ -297,7 +297,7 @@ export class MemoryMessageBus implements MessageBus {
     this.closed = true;
     clearInterval(this.expiryTimer);
     this.waiting.rejectAll(new BusClosedError('publish'));
-    await Promise.all([...this.groups.values()].map((g) => g.lanes.stop(this.options.closeTimeoutMs)));
+    await Promise.all([...this.groups.values()].map((g) => g.stop(this.options.closeTimeoutMs)));
     this.groups.clear();
     this.routes.clear();
     this.unattached.clear();
@@ -381,7 +381,7 @@ export class MemoryMessageBus implements MessageBus {
     this.waiting.routesChanged();
     // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
     // waited for (the caller may be one of them: a handler unsubscribing itself).
-    await group.lanes.stop(0, { abort: false });
+    await group.stop(0, { abort: false });
   }
 
   private expireIdleGroups(): void {

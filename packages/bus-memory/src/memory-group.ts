@@ -3,6 +3,11 @@
  * subscribe gate, metrics, logs, retries, dead-letter records, health). What is memory's own: its
  * queue name, where the record goes (the bus's dead-letter store), the fresh payload each attempt
  * decodes, the ids it acknowledged for `exactly_once`, and telling the bus when room was freed.
+ *
+ * A group with no replica and nothing held (a durable group its subscription left, e.g. a session's
+ * component after the session went idle) is dormant: it drops its engine and keeps only its spec,
+ * when it was last active and the ids it acknowledged, a few hundred bytes instead of a few KB
+ * (issue 11). A message or a replica wakes it with a fresh engine.
  */
 import {
   ConsumerGroup,
@@ -45,11 +50,14 @@ export interface GroupContext {
 }
 
 export class MemoryGroup {
-  readonly engine: ConsumerGroup<MemoryDelivery>;
-  readonly lanes: SessionLanes<MemoryDelivery>;
-  readonly streamName: string;
-  private readonly acknowledgedIds: DedupeWindow;
   private readonly context: GroupContext;
+  /** The engine; undefined while dormant. */
+  private active: ConsumerGroup<MemoryDelivery> | undefined;
+  private acknowledgedIds: DedupeWindow | undefined;
+  private evictedBefore = 0;
+  /** While dormant: when a replica last joined or left, and the order violations counted before. */
+  private restingSince = Date.now();
+  private violationsBefore = 0;
   /** Unfinished deliveries per session (made on first use: an idle group keeps none). */
   private heldBySession: Map<string, number> | undefined;
   /**
@@ -62,12 +70,137 @@ export class MemoryGroup {
     readonly spec: GroupSpec,
     context: GroupContext,
   ) {
-    const { options } = context;
     this.context = context;
-    const streamName = `${options.streamPrefix}:group:${spec.group}`;
-    this.streamName = streamName;
-    this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
-    this.engine = new ConsumerGroup<MemoryDelivery>({
+  }
+
+  /** Its name in dead-letter sources and errors (made when asked: an idle group keeps no copy). */
+  get streamName(): string {
+    return `${this.context.options.streamPrefix}:group:${this.spec.group}`;
+  }
+
+  /** The engine (woken with a fresh one if the group was dormant). */
+  get engine(): ConsumerGroup<MemoryDelivery> {
+    return (this.active ??= this.wake());
+  }
+
+  get lanes(): SessionLanes<MemoryDelivery> {
+    return this.engine.lanes;
+  }
+
+  /** True while it has dropped its engine (no replica, nothing held). */
+  get dormant(): boolean {
+    return this.active === undefined;
+  }
+
+  get consumers(): number {
+    return this.active?.consumers ?? 0;
+  }
+
+  get lastActiveAt(): number {
+    return this.active?.lastActiveAt ?? this.restingSince;
+  }
+
+  get orderViolations(): number {
+    return this.violationsBefore + (this.active?.orderViolations ?? 0);
+  }
+
+  /** `exactly_once` ids it remembers as acknowledged. */
+  get acknowledgedIdCount(): number {
+    return this.acknowledgedIds?.size ?? 0;
+  }
+
+  /** Acknowledged ids forgotten early to stay within `maxDedupeIds`. */
+  get acknowledgedIdsEvicted(): number {
+    return this.evictedBefore + (this.acknowledgedIds?.evicted ?? 0);
+  }
+
+  /** Forgets acknowledged ids whose dedupe window has passed. */
+  sweepAcknowledgedIds(now = Date.now()): void {
+    if (!this.acknowledgedIds) return;
+    this.acknowledgedIds.sweep(now);
+    if (this.acknowledgedIds.size === 0) {
+      this.evictedBefore += this.acknowledgedIds.evicted;
+      this.acknowledgedIds = undefined;
+    }
+  }
+
+  /** Deliveries held: waiting, running or waiting for a retry. */
+  get size(): number {
+    return this.active?.size ?? 0;
+  }
+
+  /** Sessions with a lane (deliveries not finished). */
+  get sessions(): number {
+    return this.active?.lanes.sessions ?? 0;
+  }
+
+  /** Deliveries whose dead-letter record or acknowledgement keeps failing. */
+  get failingSettles(): number {
+    return this.active?.lanes.stats.failingSettles ?? 0;
+  }
+
+  addReplica(subscription: ResolvedSubscription): void {
+    this.sessionDeleted = false;
+    this.engine.addReplica(subscription);
+  }
+
+  removeReplica(subscriptionId: string): boolean {
+    if (!this.active) return false;
+    const removed = this.active.removeReplica(subscriptionId);
+    this.rest();
+    return removed;
+  }
+
+  /**
+   * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
+   * acknowledged within the window.
+   */
+  enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
+    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds?.has(envelope.messageId)) return false;
+    this.sessionDeleted = false;
+    const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };
+    this.hold(envelope.sessionId);
+    if (!this.engine.push(delivery)) this.release(delivery);
+    return true;
+  }
+
+  /** Drops the session's deliveries (see `SessionLanes.abortSession`); they no longer count as held. */
+  abortSession(sessionId: string): void {
+    if (!this.active) return;
+    for (const delivery of this.lanes.abortSession(sessionId)) this.release(delivery);
+    this.rest();
+  }
+
+  /** Sessions it holds an unfinished delivery of. */
+  heldSessions(): Iterable<string> {
+    return this.heldBySession?.keys() ?? [];
+  }
+
+  /** See `SessionLanes.stop` (a dormant group has nothing to stop). */
+  stop(timeoutMs: number, options?: { abort?: boolean }): Promise<MemoryDelivery[]> {
+    return this.active ? this.active.stop(timeoutMs, options) : Promise.resolve([]);
+  }
+
+  health(): GroupHealth {
+    if (this.active) return this.active.health();
+    const { group, eventPattern, componentId, sessionId, durable } = this.spec;
+    return { group, eventPattern, componentId, sessionId, durable, consumers: 0, pending: 0, lag: 0, lastActiveAt: this.restingSince / 1000 };
+  }
+
+  /** Drops the engine when nothing needs it: no replica, nothing held. */
+  private rest(): void {
+    const engine = this.active;
+    if (!engine || engine.consumers > 0 || engine.size > 0) return;
+    this.restingSince = engine.lastActiveAt;
+    this.violationsBefore += engine.orderViolations;
+    this.active = undefined;
+  }
+
+  private wake(): ConsumerGroup<MemoryDelivery> {
+    const { context, spec } = this;
+    const streamName = this.streamName;
+    const { options } = context;
+    const engine = new ConsumerGroup<MemoryDelivery>({
       spec,
       metrics: context.metrics,
       logger: options.logger,
@@ -76,7 +209,7 @@ export class MemoryGroup {
         envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, delivery.body, attempt - 1),
         acknowledge: (delivery, reason) => {
           if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
-            this.acknowledgedIds.remember(delivery.envelope.messageId);
+            (this.acknowledgedIds ??= new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds)).remember(delivery.envelope.messageId);
           }
         },
         deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, delivery.body, retryCount),
@@ -89,70 +222,13 @@ export class MemoryGroup {
         left: (delivery) => {
           this.release(delivery);
           context.onProgress(this);
+          // The last delivery of a group nobody listens to: rest once the lanes are done with it.
+          if (engine.consumers === 0 && engine.size === 0) queueMicrotask(() => this.active === engine && this.rest());
         },
       },
     });
-    this.lanes = this.engine.lanes;
-  }
-
-  get consumers(): number {
-    return this.engine.consumers;
-  }
-
-  get lastActiveAt(): number {
-    return this.engine.lastActiveAt;
-  }
-
-  /** `exactly_once` ids it remembers as acknowledged. */
-  get acknowledgedIdCount(): number {
-    return this.acknowledgedIds.size;
-  }
-
-  /** Acknowledged ids forgotten early to stay within `maxDedupeIds`. */
-  get acknowledgedIdsEvicted(): number {
-    return this.acknowledgedIds.evicted;
-  }
-
-  /** Forgets acknowledged ids whose dedupe window has passed. */
-  sweepAcknowledgedIds(now = Date.now()): void {
-    this.acknowledgedIds.sweep(now);
-  }
-
-  /** Deliveries held: waiting, running or waiting for a retry. */
-  get size(): number {
-    return this.engine.size;
-  }
-
-  addReplica(subscription: ResolvedSubscription): void {
-    this.sessionDeleted = false;
-    this.engine.addReplica(subscription);
-  }
-
-  removeReplica(subscriptionId: string): boolean {
-    return this.engine.removeReplica(subscriptionId);
-  }
-
-  /**
-   * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
-   * acknowledged within the window.
-   */
-  enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
-    if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds.has(envelope.messageId)) return false;
-    this.sessionDeleted = false;
-    const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };
-    this.hold(envelope.sessionId);
-    if (!this.engine.push(delivery)) this.release(delivery);
-    return true;
-  }
-
-  /** Drops the session's deliveries (see `SessionLanes.abortSession`); they no longer count as held. */
-  abortSession(sessionId: string): void {
-    for (const delivery of this.lanes.abortSession(sessionId)) this.release(delivery);
-  }
-
-  /** Sessions it holds an unfinished delivery of. */
-  heldSessions(): Iterable<string> {
-    return this.heldBySession?.keys() ?? [];
+    engine.lastActiveAt = this.restingSince;
+    return engine;
   }
 
   private hold(sessionId: string): void {
@@ -172,10 +248,7 @@ export class MemoryGroup {
       return;
     }
     this.heldBySession?.delete(sessionId);
+    if (this.heldBySession?.size === 0) this.heldBySession = undefined;
     this.context.sessionReleased(this, sessionId);
-  }
-
-  health(): GroupHealth {
-    return this.engine.health();
   }
 }

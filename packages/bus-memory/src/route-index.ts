@@ -5,7 +5,9 @@
  * - by event pattern (`*` included), then by bound session (or none: a shared group), then by what
  *   the message is: observers take everything there, an untargeted message goes to the groups that
  *   take broadcasts, a targeted one to the groups of its target. A publish looks at four cells and
- *   visits only the groups it reaches (each still checked by core's `groupReceives`).
+ *   visits only the groups it reaches (each still checked by core's `groupReceives`), plus at most
+ *   `SMALL_CELL` others in a small cell: a cell of a few groups (a session's own components) is a
+ *   plain list, a few dozen bytes instead of four hash tables, so an idle session stays cheap.
  * - by session: the groups bound to it, and the groups holding an unfinished delivery of it, so
  *   `deleteSessionQueue` visits what the session has.
  *
@@ -14,13 +16,18 @@
  */
 import { groupReceives, isTargeted, type GroupSpec, type MessageEnvelope } from '@woodwork/bus-core';
 
+/** Up to this many groups a cell is a list, visited whole. */
+const SMALL_CELL = 4;
+
 interface Cell<G> {
+  /** Its groups while there are at most `SMALL_CELL`; undefined once indexed. */
+  small: G[] | undefined;
   /** Observers: every message of the pattern (and session) reaches them. */
-  readonly observers: Set<G>;
+  observers?: Set<G>;
   /** Groups that take untargeted messages. */
-  readonly broadcast: Set<G>;
+  broadcast?: Set<G>;
   /** Non-observer groups by their component id, for targeted messages. */
-  readonly byComponent: Map<string, Set<G>>;
+  byComponent?: Map<string, Set<G>>;
 }
 
 interface PatternEntry<G> {
@@ -28,13 +35,14 @@ interface PatternEntry<G> {
   readonly bySession: Map<string, Cell<G>>;
 }
 
-const newCell = <G>(): Cell<G> => ({ observers: new Set(), broadcast: new Set(), byComponent: new Map() });
+const newCell = <G>(): Cell<G> => ({ small: [] });
 
 export class RouteIndex<G extends { readonly spec: GroupSpec }> {
   /** Groups looked at so far (a count for tests, never reset). */
   visits = 0;
   private readonly byPattern = new Map<string, PatternEntry<G>>();
-  private readonly boundBySession = new Map<string, Set<G>>();
+  /** A session's own groups: a list (few per session; removal costs what the session has). */
+  private readonly boundBySession = new Map<string, G[]>();
   private readonly holdersBySession = new Map<string, Set<G>>();
 
   add(group: G): void {
@@ -42,13 +50,29 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     let entry = this.byPattern.get(spec.eventPattern);
     if (!entry) this.byPattern.set(spec.eventPattern, (entry = { shared: newCell(), bySession: new Map() }));
     const cell = this.cellFor(entry, spec.sessionId, true) as Cell<G>;
-    if (spec.observer) {
-      cell.observers.add(group);
-    } else {
-      if (!spec.targetedOnly) cell.broadcast.add(group);
-      if (spec.componentId !== null) addTo(cell.byComponent, spec.componentId, group);
+    // A new list of exactly one (a push would reserve room for 17).
+    if (cell.small && cell.small.length === 0) cell.small = [group];
+    else if (cell.small && cell.small.length < SMALL_CELL) cell.small.push(group);
+    else if (cell.small) {
+      const groups = [...cell.small, group];
+      cell.small = undefined;
+      for (const g of groups) this.index(cell, g);
+    } else this.index(cell, group);
+    if (spec.sessionId !== null) {
+      const bound = this.boundBySession.get(spec.sessionId);
+      if (bound) bound.push(group);
+      else this.boundBySession.set(spec.sessionId, [group]);
     }
-    if (spec.sessionId !== null) addTo(this.boundBySession, spec.sessionId, group);
+  }
+
+  private index(cell: Cell<G>, group: G): void {
+    const { spec } = group;
+    if (spec.observer) {
+      (cell.observers ??= new Set()).add(group);
+    } else {
+      if (!spec.targetedOnly) (cell.broadcast ??= new Set()).add(group);
+      if (spec.componentId !== null) addTo((cell.byComponent ??= new Map()), spec.componentId, group);
+    }
   }
 
   /** Takes the group out of every index, its holdings too (`heldSessions`: the sessions it holds). */
@@ -57,13 +81,23 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     const entry = this.byPattern.get(spec.eventPattern);
     const cell = entry && this.cellFor(entry, spec.sessionId, false);
     if (entry && cell) {
-      cell.observers.delete(group);
-      cell.broadcast.delete(group);
-      if (spec.componentId !== null) removeFrom(cell.byComponent, spec.componentId, group);
+      if (cell.small) {
+        const at = cell.small.indexOf(group);
+        if (at >= 0) cell.small.splice(at, 1);
+      } else {
+        cell.observers?.delete(group);
+        cell.broadcast?.delete(group);
+        if (spec.componentId !== null && cell.byComponent) removeFrom(cell.byComponent, spec.componentId, group);
+      }
       if (spec.sessionId !== null && cellIsEmpty(cell)) entry.bySession.delete(spec.sessionId);
       if (cellIsEmpty(entry.shared) && entry.bySession.size === 0) this.byPattern.delete(spec.eventPattern);
     }
-    if (spec.sessionId !== null) removeFrom(this.boundBySession, spec.sessionId, group);
+    const bound = spec.sessionId === null ? undefined : this.boundBySession.get(spec.sessionId);
+    if (bound) {
+      const at = bound.indexOf(group);
+      if (at >= 0) bound.splice(at, 1);
+      if (bound.length === 0) this.boundBySession.delete(spec.sessionId as string);
+    }
     for (const sessionId of heldSessions) removeFrom(this.holdersBySession, sessionId, group);
   }
 
@@ -89,7 +123,7 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     const bound = this.boundBySession.get(sessionId);
     if (bound) for (const group of bound) out.push(group);
     const holders = this.holdersBySession.get(sessionId);
-    if (holders) for (const group of holders) if (!bound?.has(group)) out.push(group);
+    if (holders) for (const group of holders) if (!bound?.includes(group)) out.push(group);
     this.visits += out.length;
     return out;
   }
@@ -122,8 +156,12 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
   }
 
   private collectCell(cell: Cell<G>, envelope: MessageEnvelope, out: G[]): void {
-    for (const group of cell.observers) this.visit(group, envelope, out);
-    const candidates = isTargeted(envelope) ? cell.byComponent.get(envelope.componentTarget as string) : cell.broadcast;
+    if (cell.small) {
+      for (const group of cell.small) this.visit(group, envelope, out);
+      return;
+    }
+    if (cell.observers) for (const group of cell.observers) this.visit(group, envelope, out);
+    const candidates = isTargeted(envelope) ? cell.byComponent?.get(envelope.componentTarget as string) : cell.broadcast;
     if (candidates) for (const group of candidates) this.visit(group, envelope, out);
   }
 
@@ -146,5 +184,6 @@ function removeFrom<K, G>(map: Map<K, Set<G>>, key: K, group: G): void {
 }
 
 function cellIsEmpty(cell: Cell<unknown>): boolean {
-  return cell.observers.size === 0 && cell.broadcast.size === 0 && cell.byComponent.size === 0;
+  if (cell.small) return cell.small.length === 0;
+  return (cell.observers?.size ?? 0) === 0 && (cell.broadcast?.size ?? 0) === 0 && (cell.byComponent?.size ?? 0) === 0;
 }

@@ -73,10 +73,10 @@ describe('routing and session deletion at scale', () => {
   it('visit the same groups at 10 and at 10,000 sessions and groups', async () => {
     const small = await measure(10);
     const large = await measure(10_000);
-    // Untargeted: worker, observer (the agent groups take targeted messages only).
-    expect(small.broadcast).toBe(2);
-    // Targeted to agent in s1: the observer and s1's own agent group (not the other sessions').
-    expect(small.targeted).toBe(2);
+    // The shared cell (worker, observer: a small cell, visited whole) and s1's own cell (its agent
+    // group, which takes targeted messages only); never the other sessions' groups.
+    expect(small.broadcast).toBe(3);
+    expect(small.targeted).toBe(3);
     // s2's own group and the worker holding s2's delivery.
     expect(small.deleteSession).toBe(2);
     expect(large).toMatchObject({ broadcast: small.broadcast, targeted: small.targeted, deleteSession: small.deleteSession });
@@ -86,6 +86,31 @@ describe('routing and session deletion at scale', () => {
     expect(small.leftSessions).toBe(10);
     expect(large.leftSessions).toBe(10_000);
   }, 120_000);
+
+  it('a targeted publish visits the groups of its target, among 10 or 1,000 components on the event', async () => {
+    const visitsAmong = async (components: number) => {
+      const bus = makeBus();
+      const routes = routesOf(bus);
+      const seen: string[] = [];
+      for (let c = 0; c < components; c++) await bus.subscribe('sc.fan', (e) => void seen.push(`c${c}:${e.messageId}`), { componentId: `c${c}` });
+      let before = routes.visits;
+      const targeted = await bus.publish(msg({ sessionId: 'a', eventType: 'sc.fan', pattern: 'point_to_point', componentTarget: 'c7' }));
+      const targetedVisits = routes.visits - before;
+      before = routes.visits;
+      await bus.publish(msg({ sessionId: 'a', eventType: 'sc.fan' }));
+      const broadcastVisits = routes.visits - before;
+      await waitFor(() => seen.length === components + 1, 'every delivery');
+      expect(seen).toContain(`c7:${targeted.messageId}`);
+      return { targetedVisits, broadcastVisits };
+    };
+    const ten = await visitsAmong(10);
+    const thousand = await visitsAmong(1000);
+    expect(ten.targetedVisits).toBe(1);
+    expect(thousand.targetedVisits).toBe(1);
+    // A broadcast reaches every group: it visits exactly those.
+    expect(ten.broadcastVisits).toBe(10);
+    expect(thousand.broadcastVisits).toBe(1000);
+  });
 
   it('drops a session from the index once its deliveries are handled and its group is gone', async () => {
     const bus = makeBus();
@@ -99,5 +124,47 @@ describe('routing and session deletion at scale', () => {
     await waitFor(() => routes.sessions === 1, 'only the bound session left');
     await bus.unsubscribe(id);
     expect(routes.sessions).toBe(0);
+  });
+
+  it('an idle session keeps a dormant group: no engine; it still takes messages and wakes for a replica', async () => {
+    const bus = makeBus({ groupExpiryMs: 60_000 });
+    const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
+    const seen: string[] = [];
+    const ids: string[] = [];
+    for (let s = 0; s < 100; s++) {
+      ids.push(await bus.subscribe('sc.work', (e) => void seen.push(`${e.sessionId}:${e.messageId}`), { componentId: 'agent', sessionId: `i${s}` }));
+    }
+    for (let s = 0; s < 100; s++) await bus.publish(msg({ sessionId: `i${s}`, deliveryMode: 'exactly_once', messageId: `once-${s}` }));
+    await waitFor(() => seen.length === 100, 'every session handled');
+    for (const id of ids) await bus.unsubscribe(id);
+    await waitFor(() => groupsOf().every((g) => g.dormant), 'every group dormant');
+    expect(groupsOf()).toHaveLength(100);
+    // Asleep, it still takes its session's messages (durable), and remembers what it acknowledged.
+    await bus.publish(msg({ sessionId: 'i3', messageId: 'while-away' }));
+    await bus.publish(msg({ sessionId: 'i4', deliveryMode: 'exactly_once', messageId: 'once-4' }));
+    const health = await bus.healthCheck();
+    expect(health.groups.find((g) => g.sessionId === 'i3')).toMatchObject({ consumers: 0, lag: 1 });
+    expect(health.groups.find((g) => g.sessionId === 'i5')).toMatchObject({ consumers: 0, lag: 0, pending: 0 });
+    await bus.subscribe('sc.work', (e) => void seen.push(`${e.sessionId}:${e.messageId}`), { componentId: 'agent', sessionId: 'i3' });
+    await bus.subscribe('sc.work', (e) => void seen.push(`${e.sessionId}:${e.messageId}`), { componentId: 'agent', sessionId: 'i4' });
+    await waitFor(() => seen.includes('i3:while-away'), 'the message kept while away');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.filter((x) => x.startsWith('i4:'))).toEqual(['i4:once-4']);
+    // Deleting an idle session removes its dormant group.
+    await bus.deleteSessionQueue('i7');
+    expect(groupsOf()).toHaveLength(99);
+  });
+
+  it('a dormant group still expires after groupExpiryMs without a replica', async () => {
+    const bus = makeBus({ groupExpiryMs: 50 });
+    const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
+    let handled = 0;
+    const id = await bus.subscribe('sc.work', () => void handled++, { componentId: 'agent', sessionId: 'x' });
+    await bus.publish(msg({ sessionId: 'x' }));
+    await waitFor(() => handled === 1, 'the delivery');
+    await bus.unsubscribe(id);
+    await waitFor(() => groupsOf().every((g) => g.dormant), 'the group dormant');
+    await waitFor(() => groupsOf().length === 0, 'the group expired');
+    expect((await bus.healthCheck()).expiredGroups).toEqual([expect.stringContaining('@x')]);
   });
 });
