@@ -12,11 +12,8 @@ import {
   InvalidConfigError,
   MetricsRecorder,
   assertSameGroupSpec,
-  decodeEnvelope,
   encodeEnvelope,
   encodeWireText,
-  errorToDeadLetterError,
-  nowSeconds,
   preparePublish,
   redactSecrets,
   redriveSkipReason,
@@ -32,7 +29,6 @@ import {
   type HealthReport,
   type HealthStatus,
   type JsonObject,
-  type LaneFailure,
   type MessageBus,
   type MessageEnvelope,
   type MessageHandler,
@@ -48,7 +44,7 @@ import { deleteGroup, listGroups, readGroup, recreateGroup, registerGroup, specO
 import { LAYOUT_VERSION, eventsKey, groupKeyOf, layoutFor, membersKey, targetsKey, type Layout } from './keys.js';
 import { resolveRedisBusOptions, type RedisBusOptions, type ResolvedRedisBusOptions } from './options.js';
 import { Publisher } from './publisher.js';
-import { RedisGroup, type GroupHost, type RedisDelivery } from './redis-group.js';
+import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
 import type { StreamEntry } from './stream-replies.js';
@@ -93,7 +89,7 @@ export class RedisMessageBus implements MessageBus {
       layout,
       options,
       metrics: this.metrics,
-      deadLetter: (group, delivery, failure) => this.deadLetter(group, delivery, failure),
+      deadLetters: this.deadLetters,
       deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
       recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
     };
@@ -358,23 +354,6 @@ export class RedisMessageBus implements MessageBus {
       if (this.expiredGroups.length > MAX_EXPIRED_REPORTED) this.expiredGroups.shift();
       this.options.logger.info('removed an expired durable group', { group: stored.group });
     }
-  }
-
-  private async deadLetter(group: RedisGroup, delivery: RedisDelivery, failure: LaneFailure): Promise<void> {
-    const now = nowSeconds();
-    // Decoded again from the entry: the handler may have changed the envelope it was given.
-    const original = decodeEnvelope(delivery.body);
-    await this.deadLetters.add({
-      envelope: { ...original, retryCount: Math.max(0, failure.attempts - 1) },
-      error: errorToDeadLetterError(failure.error),
-      attempts: failure.attempts,
-      firstFailedAt: delivery.firstFailedAt ?? now,
-      lastFailedAt: now,
-      source: { stream: eventsKey(this.layout, delivery.n), id: delivery.id },
-      group: group.stored.group,
-    });
-    this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.stored.group);
-    this.options.logger.error('message dead-lettered', { group: group.stored.group, messageId: original.messageId, attempts: failure.attempts });
   }
 
   private async deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void> {

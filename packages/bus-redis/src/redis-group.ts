@@ -1,30 +1,29 @@
 /**
  * One subscriber group in this process: the partitions it owns (partition-owner.ts), a reader that
- * takes their new entries (partition-reader.ts), and core's `SessionLanes` running the handlers:
+ * takes their new entries (partition-reader.ts), and core's `ConsumerGroup` engine (replicas, the
+ * subscribe gate, metrics, dead-letter records) on `SessionLanes` running the handlers:
  * one session at a time in stream order, retries waiting here, acks batched and fenced by the
  * partition's lease. Attempt counts come from the server's delivery count: a claimed entry starts
  * at its `times_delivered - 1`, and each retry records its number there (`XCLAIM RETRYCOUNT`).
  */
 import {
+  ConsumerGroup,
   InvalidMessageError,
   LeaseLostError,
   MessageDeliveryMode,
-  SessionLanes,
   decodeEnvelope,
-  errorToDeadLetterError,
   groupReceives,
   isTargeted,
   nowSeconds,
   placeholderEnvelope,
-  retryDelayMs,
   type LaneDelivery,
-  type LaneFailure,
   type MessageEnvelope,
   type MetricsRecorder,
   type ResolvedSubscription,
 } from '@woodwork/bus-core';
 import { AckBatcher } from './ack-batcher.js';
 import type { RedisClient } from './connection.js';
+import type { DeadLetterStore } from './dead-letter-store.js';
 import { compareEntryIds, eventsKey, leaseKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import { PartitionOwner } from './partition-owner.js';
@@ -50,23 +49,22 @@ export interface GroupHost {
   layout: Layout;
   options: ResolvedRedisBusOptions;
   metrics: MetricsRecorder;
-  deadLetter(group: RedisGroup, delivery: RedisDelivery, failure: LaneFailure): Promise<void>;
+  deadLetters: DeadLetterStore;
   deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void>;
   /** Recreates the group's consumer group on partition n after NOGROUP. */
   recreate(stored: StoredGroup, n: number, start: string | undefined): Promise<void>;
 }
 
 export class RedisGroup {
-  readonly lanes: SessionLanes<RedisDelivery>;
+  /** Core's consumer-group engine: replicas, the subscribe gate, lanes, metrics, dead-letter records. */
+  readonly engine: ConsumerGroup<RedisDelivery>;
   readonly owner: PartitionOwner;
   private readonly reader: PartitionReader;
   private readonly acks: AckBatcher;
-  private replicas: ResolvedSubscription[] = [];
   private readonly heldIn: number[];
   /** Deliveries the lanes hold, by delivery id: a claim under a new lease moves them to it. */
   private readonly held = new Map<string, RedisDelivery>();
   private stopping: Promise<void> | undefined;
-  lastActiveAt = Date.now();
 
   constructor(
     readonly stored: StoredGroup,
@@ -92,33 +90,39 @@ export class RedisGroup {
       stored,
       consumer,
       owner: this.owner,
-      room: () => (this.lanes.consumerCount === 0 ? 0 : options.maxBufferedPerGroup - this.lanes.size),
+      room: () => (this.engine.lanes.consumerCount === 0 ? 0 : options.maxBufferedPerGroup - this.engine.size),
       onEntry: (n, lease, entry, delivered) => this.onEntry(n, lease, entry, delivered),
       skip: (n, lease, id) => void this.acks.ack(n, lease, id).catch(() => undefined),
     });
-    this.lanes = new SessionLanes<RedisDelivery>(
-      {
+    this.engine = new ConsumerGroup<RedisDelivery>({
+      spec: stored,
+      metrics,
+      logger: options.logger,
+      retry: options.retry,
+      leaseMs: options.claimIdleMs,
+      hooks: {
         envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
         acknowledge: (delivery) => this.acks.ack(delivery.n, delivery.lease, delivery.id),
-        deadLetter: (delivery, failure) => host.deadLetter(this, delivery, failure),
+        storeDeadLetter: async (record) => void (await host.deadLetters.add(record)),
+        deadLetterCount: () => host.deadLetters.size(),
+        sourceOf: (delivery) => ({ stream: eventsKey(layout, delivery.n), id: delivery.id }),
+        // Decoded again from the entry: the handler may have changed the envelope it was given.
+        deadLetterEnvelope: (delivery, retryCount) => ({ ...decodeEnvelope(delivery.body), retryCount }),
         beginAttempt: (delivery, attempt) => (attempt > 1 ? this.recordAttempt(delivery, attempt) : undefined),
         renew: (deliveries) => deliveries.filter((d) => !this.owner.holds(d.n, d.lease)),
         comparePositions: (a, b) => compareEntryIds(a.id, b.id),
-        retryDelayMs: (failures) => retryDelayMs(options.retry, failures),
       },
-      {
-        handled: (delivery, durationMs) => metrics.recordConsumed(delivery.envelope.eventType, stored.group, durationMs),
-        left: (delivery) => this.release(delivery),
-        attemptFailed: (delivery, error, attempt) => {
-          metrics.recordFailed(delivery.envelope.eventType, stored.group);
-          options.logger.warn('handler attempt failed', { group: stored.group, messageId: delivery.envelope.messageId, attempt, error: errorToDeadLetterError(error).message });
-        },
-        settleFailed: (delivery, hook, error, tries) =>
-          options.logger.warn(`${hook} failed; retrying, the session waits`, { group: stored.group, messageId: delivery.envelope.messageId, tries, error: errorToDeadLetterError(error).message }),
-        leaseLost: (delivery) => options.logger.warn('lease lost: another consumer owns the message now', { group: stored.group, messageId: delivery.envelope.messageId }),
+      observer: { left: (delivery) => this.release(delivery) },
+      attached: () => {
+        if (this.stopping) return;
+        this.reader.start();
+        this.reader.wake();
       },
-      { leaseMs: options.claimIdleMs },
-    );
+    });
+  }
+
+  get lanes() {
+    return this.engine.lanes;
   }
 
   /** Joins the group's members and takes a first share of its partitions (waiting briefly for peers to hand some over). */
@@ -132,33 +136,23 @@ export class RedisGroup {
   }
 
   get consumers(): number {
-    return this.replicas.length;
+    return this.engine.consumers;
   }
 
-  get spec(): StoredGroup {
-    return this.stored;
+  get lastActiveAt(): number {
+    return this.engine.lastActiveAt;
   }
 
   get heldCount(): number {
-    return this.lanes.size;
+    return this.engine.size;
   }
 
   addReplica(subscription: ResolvedSubscription): void {
-    this.replicas.push(subscription);
-    this.lastActiveAt = Date.now();
-    // No handler may run before subscribe() has returned the id: join a turn later.
-    setImmediate(() => {
-      if (!this.replicas.includes(subscription) || this.stopping) return;
-      this.lanes.attach(subscription);
-      this.reader.start();
-      this.reader.wake();
-    });
+    this.engine.addReplica(subscription);
   }
 
   removeReplica(subscriptionId: string): void {
-    this.replicas = this.replicas.filter((r) => r.subscriptionId !== subscriptionId);
-    this.lanes.detach(subscriptionId);
-    this.lastActiveAt = Date.now();
+    this.engine.removeReplica(subscriptionId);
   }
 
   /** Drops a deleted session's held messages (their entries are deleted by the bus). */
@@ -186,7 +180,7 @@ export class RedisGroup {
       const deadline = Date.now() + timeoutMs;
       while (this.lanes.stats.running + this.lanes.stats.settling > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     }
-    await this.lanes.stop(abort ? timeoutMs : 0, { abort });
+    await this.engine.stop(abort ? timeoutMs : 0, { abort });
     await this.owner.stop();
   }
 
@@ -250,7 +244,7 @@ export class RedisGroup {
     // A crash counts as an attempt, but the last one always runs here.
     const attemptsMade = Math.max(0, Math.min(delivered - 1, allowed - 1));
     const delivery: RedisDelivery = { envelope, attemptsMade, deliveryId, id: entry.id, n, lease, body: text as string, used: false };
-    if (this.lanes.push(delivery)) {
+    if (this.engine.push(delivery)) {
       this.heldIn[n]!++;
       this.held.set(deliveryId, delivery);
     }
