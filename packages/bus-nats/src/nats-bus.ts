@@ -39,6 +39,7 @@ import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
+import { PublishBuffer } from './publish-buffer.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
 import { ensureStreams } from './streams.js';
@@ -66,6 +67,8 @@ export class NatsMessageBus implements MessageBus {
   private readonly expiredGroups: string[] = [];
   private readonly deadLetters: DeadLetterStore;
   private readonly publisher: PublisherHost;
+  /** Publishes waiting while NATS is away (`publishBufferSize` > 0). */
+  private readonly buffer: PublishBuffer | undefined;
   private readonly groupHost: GroupHost;
   /** Writes to shared groups' assignments (one subscription per bus, whatever the groups). */
   private readonly assignments: Subscription;
@@ -95,6 +98,7 @@ export class NatsMessageBus implements MessageBus {
       connected: () => this.connected && !this.nc.isClosed(),
       recreateStreams: async () => void (await ensureStreams(jsm, layout, options, options.logger)),
     };
+    this.buffer = options.publishBufferSize > 0 ? new PublishBuffer(this.publisher, options.publishBufferSize, options.publishTimeoutMs) : undefined;
     this.groupHost = {
       nc,
       connected: () => this.connected && !this.nc.isClosed(),
@@ -148,7 +152,8 @@ export class NatsMessageBus implements MessageBus {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
-    const ack = await publishEnvelope(this.publisher, envelope, prepared);
+    const buffer = this.buffer;
+    const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(subject, body, msgID) : undefined);
     if (!ack.duplicate) this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: ack.duplicate };
   }
@@ -289,7 +294,7 @@ export class NatsMessageBus implements MessageBus {
         partitions: this.layout.partitions,
         ackWaitMs: this.options.ackWaitMs,
         publishBufferSize: this.options.publishBufferSize,
-        publishBuffered: 0,
+        publishBuffered: this.buffer?.buffered ?? 0,
         heldMessages: [...this.groups.values()].reduce((n, g) => n + g.heldCount, 0),
         sessionLanes: [...this.groups.values()].reduce((n, g) => n + g.lanes.sessions, 0),
       },
@@ -304,6 +309,7 @@ export class NatsMessageBus implements MessageBus {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.buffer?.failAll(new BusClosedError('publish'));
     await Promise.allSettled([...this.opening.values()]);
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
@@ -329,6 +335,7 @@ export class NatsMessageBus implements MessageBus {
       if (event.type === 'disconnect') this.connected = false;
       else if (event.type === 'reconnect') {
         this.connected = true;
+        void this.buffer?.flush();
         for (const group of this.groups.values()) group.reconnected();
       }
     }

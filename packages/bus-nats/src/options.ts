@@ -31,7 +31,10 @@ export interface NatsBusOptions extends BusOptions {
   replicas?: number;
   /** Oldest message kept in the events stream, ms (0 = no limit). Default 7 days. */
   maxAgeMs?: number;
-  /** Publishes held while the server is away (0 = fail fast with BackendUnavailableError). Default 0. */
+  /**
+   * Publishes held in order while the server is away, each until its publishTimeoutMs (0 = fail
+   * fast with BackendUnavailableError; past the bound: QueueFullError). Default 0.
+   */
   publishBufferSize?: number;
   /** Connection timeout, ms. Default 5 000. */
   connectTimeoutMs?: number;
@@ -104,10 +107,6 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
   // Bound what becomes a timer here, so a "24-day" value never fires after 1 ms.
   for (const key of ['handlerTimeoutMs', 'closeTimeoutMs', 'publishTimeoutMs'] as const) {
     if (resolved[key] > MAX_MS) throw new InvalidConfigError(key, `must be at most ${MAX_MS} ms (Node timers); got ${resolved[key]}`);
-  }
-  if (resolved.publishBufferSize > 0) {
-    // Not built yet: a value that would be silently ignored is refused instead.
-    throw new InvalidConfigError('publishBufferSize', `must be 0 (fail fast): a buffer of publishes while NATS is away is not supported yet; got ${resolved.publishBufferSize}`);
   }
   if (resolved.maxAckPending < resolved.maxHeldPerGroup) {
     throw new InvalidConfigError('maxAckPending', `must be at least maxHeldPerGroup (${resolved.maxHeldPerGroup}); got ${resolved.maxAckPending}`);

@@ -4,8 +4,9 @@
  * once and reported `duplicate: true`), and a fresh id per call otherwise, so only the client's own
  * resend of one call is deduplicated, never two calls with the same `messageId` (the contract).
  * While the connection is down a publish fails fast with `BackendUnavailableError`: after at most
- * 1 s (or `publishTimeoutMs` if shorter) waiting for a reconnect (`publishBufferSize` 0, the default; JetStream publish is request-reply and cannot be buffered
- * by the client). A publish already sent when the connection drops (or whose PubAck is lost) is
+ * 1 s (or `publishTimeoutMs` if shorter) waiting for a reconnect (`publishBufferSize` 0, the
+ * default; JetStream publish is request-reply and cannot be buffered by the client), or waits in
+ * the bounded buffer of publish-buffer.ts (`publishBufferSize` > 0). A publish already sent when the connection drops (or whose PubAck is lost) is
  * sent again with the same `Nats-Msg-Id` once the connection is back, until `publishTimeoutMs`
  * passes: the server stores it once, and the caller learns whether it was stored instead of a
  * rejection for a message that may be there. No responders (the stream is missing, e.g. deleted
@@ -44,7 +45,12 @@ export interface PublisherHost {
  * checking them: the wire text is built around it, so the bytes sent are the bytes checked and the
  * payload is not encoded twice.
  */
-export async function publishEnvelope(host: PublisherHost, envelope: MessageEnvelope, checked: { payloadJson: string; metadataJson: string }): Promise<PubAck> {
+export async function publishEnvelope(
+  host: PublisherHost,
+  envelope: MessageEnvelope,
+  checked: { payloadJson: string; metadataJson: string },
+  send: (subject: string, body: string, msgID: string) => Promise<PubAck> = (subject, body, msgID) => publishRaw(host, subject, body, msgID),
+): Promise<PubAck> {
   const subject = messageSubject(host.layout, envelope.sessionId, isTargeted(envelope) ? envelope.componentTarget : null, envelope.eventType);
   const body = encodeWireText(envelope, checked);
   const size = Buffer.byteLength(body);
@@ -52,7 +58,7 @@ export async function publishEnvelope(host: PublisherHost, envelope: MessageEnve
     throw new InvalidMessageError('payload', `must fit the server's max_payload (${host.maxPayload()} bytes with headers); the encoded message is ${size} bytes`);
   }
   const msgID = envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE ? envelope.messageId : `pub-${nuid.next()}`;
-  return publishRaw(host, subject, body, msgID);
+  return send(subject, body, msgID);
 }
 
 export async function publishRaw(host: PublisherHost, subject: string, body: string, msgID: string): Promise<PubAck> {

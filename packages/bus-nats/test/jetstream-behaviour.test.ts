@@ -7,7 +7,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
+import { BackendUnavailableError, QueueFullError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus, consumerName, layoutFor, messageSubject, partitionConsumerName, partitionOf, type NatsBusOptions } from '../src/index.js';
 import { OwnNatsServer, sharedNatsUrl } from './support/nats-server.js';
@@ -143,4 +143,29 @@ describe('NATS specifics', () => {
       await server.stop();
     }
   }, 60_000);
+
+  it('with publishBufferSize, publishes wait in order while the server is away, past the bound QueueFullError, then all are stored and delivered in order', async () => {
+    const server = await OwnNatsServer.start();
+    try {
+      const bus = await NatsMessageBus.connect({ url: server.url, streamPrefix: randomName('buf'), publishBufferSize: 3, publishTimeoutMs: 45_000 });
+      open.push(bus);
+      const got: string[] = [];
+      await bus.subscribe('buf.x', (e) => void got.push(e.messageId), { componentId: randomName('b') });
+      const first = msg({ sessionId: 's', eventType: 'buf.x', payload: { i: 0 } });
+      await bus.publish(first);
+      await server.stopProcess('SIGKILL');
+      await waitFor(async () => (await bus.healthCheck()).status === 'degraded', 'degraded health');
+      const waiting = [1, 2, 3].map((i) => msg({ sessionId: 's', eventType: 'buf.x', payload: { i } }));
+      const results = waiting.map((m) => bus.publish(m));
+      await expect(bus.publish(msg({ sessionId: 's', eventType: 'buf.x', payload: { i: 4 } }))).rejects.toBeInstanceOf(QueueFullError);
+      expect((await bus.healthCheck()).details['publishBuffered']).toBe(3);
+      await server.startProcess();
+      for (const r of results) await expect(r).resolves.toMatchObject({ duplicate: false });
+      await waitFor(() => got.length >= 4, 'the buffered messages delivered', 30_000);
+      expect(got).toEqual([first, ...waiting].map((m) => m.messageId));
+      expect((await bus.healthCheck()).details['publishBuffered']).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  }, 90_000);
 });
