@@ -17,12 +17,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createMessageBus } from '@woodwork/bus-redis';
+import { envelopeMaker, fmt, heapAfterGc, latencyAtRate, printTable, publishAll, throughput, wire } from '../lib/stats.mjs';
+import { freePort, portOpen } from '../lib/servers.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -43,28 +44,10 @@ const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
-const TEXT = 'x'.repeat(Math.max(0, PAYLOAD - 40));
+const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
+const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
 
 // ---------- the server ----------
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => (socket.destroy(), resolve(false)));
-  });
-}
-
 async function startServer() {
   const url = values.url ?? process.env.REDIS_URL;
   if (url) return { url, own: false, stop: async () => undefined };
@@ -86,26 +69,6 @@ async function startServer() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function envelope(i, sentAt, session = `s${i % SESSIONS}`) {
-  return {
-    messageId: `m-${i}-${sentAt}`,
-    sessionId: session,
-    eventType: 'bench.msg',
-    componentSource: 'bench',
-    pattern: 'pub_sub',
-    payload: { i, sentAt, text: TEXT },
-  };
-}
-
-/** The same wire JSON the bus sends (the design's snake_case keys). */
-function wire(e) {
-  return JSON.stringify({
-    message_id: e.messageId, session_id: e.sessionId, event_type: e.eventType, component_source: e.componentSource,
-    component_target: null, timestamp: Date.now() / 1000, delivery_mode: 'at_least_once', pattern: e.pattern,
-    payload: e.payload, metadata: {}, retry_count: 0, max_retries: 3,
-  });
 }
 
 let seq = 0;
@@ -170,64 +133,9 @@ async function deletePrefix(url, prefix, partitions) {
   await redis.quit();
 }
 
-/** Publishes `count` messages with `INFLIGHT` in flight; `make(i)` builds each. */
-async function publishAll(target, count, make) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: INFLIGHT }, async () => {
-      while (next < count) await target.publish(make(next++));
-    }),
-  );
-}
-
-async function throughput(make, url) {
-  const target = await make(url);
-  let received = 0;
-  let done;
-  const finished = new Promise((resolve) => (done = resolve));
-  await target.subscribe(() => {
-    if (++received === MESSAGES) done();
-  });
-  const started = performance.now();
-  await publishAll(target, MESSAGES, (i) => envelope(i, 0));
-  await finished;
-  const seconds = (performance.now() - started) / 1000;
-  await target.close();
-  return MESSAGES / seconds;
-}
-
-async function latencyAtRate(make, url, ratePerSecond) {
-  const target = await make(url);
-  const latencies = [];
-  await target.subscribe((m) => {
-    latencies.push(performance.now() - m.payload.sentAt);
-  });
-  const total = Math.floor(ratePerSecond * LATENCY_SECONDS);
-  const started = performance.now();
-  let sent = 0;
-  const pending = new Set();
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * ratePerSecond));
-    while (sent < due) {
-      const p = target.publish(envelope(sent, performance.now()));
-      pending.add(p);
-      p.finally(() => pending.delete(p));
-      sent++;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(pending);
-  while (latencies.length < total) await new Promise((resolve) => setTimeout(resolve, 5));
-  await target.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { p50: at(0.5), p99: at(0.99), count: latencies.length };
-}
-
 async function manySessions(url) {
   const count = 100_000;
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
+  const heapBefore = heapAfterGc();
   const target = await makeBus(url);
   let received = 0;
   let done;
@@ -236,12 +144,11 @@ async function manySessions(url) {
     if (++received === count) done();
   });
   const started = performance.now();
-  await publishAll(target, count, (i) => envelope(i, 0, `session-${i}`));
+  await publishAll(target, count, (i) => envelope(i, 0, `session-${i}`), INFLIGHT);
   await finished;
   const ms = performance.now() - started;
   const health = await target.bus.healthCheck();
-  global.gc?.();
-  const heapAfter = process.memoryUsage().heapUsed;
+  const heapAfter = heapAfterGc();
   await target.close();
   return { ms, clientMb: (heapAfter - heapBefore) / (1024 * 1024), lanesLeft: health.details.sessionLanes, heldLeft: health.details.heldMessages };
 }
@@ -250,23 +157,22 @@ const server = await startServer();
 try {
   const rows = [];
   for (const make of [makeRaw, makeBus]) {
-    await throughput(make, server.url); // warm-up
-    rows.push({ make, perSecond: await throughput(make, server.url) });
+    await throughput(() => make(server.url), work); // warm-up
+    rows.push({ make, ...(await throughput(() => make(server.url), work)) });
   }
   const rate = Math.floor(rows[0].perSecond / 2);
-  for (const row of rows) Object.assign(row, await latencyAtRate(row.make, server.url, rate), { rate });
+  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
-  const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const [rawRow, busRow] = rows;
   const names = ['ioredis XADD/XREADGROUP/XACK', '@woodwork/bus-redis'];
   console.log(`redis bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, read batch ${BATCH}, node ${process.version}`);
   console.log(`server: ${server.own ? `own redis-server (AOF everysec) at ${server.url}` : server.url}; bus: concurrency ${INFLIGHT}, one durable group over its partitions`);
   console.log('');
-  console.log(`${'target'.padEnd(36)}${'msgs/s'.padStart(12)}${'at rate/s'.padStart(12)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`);
-  rows.forEach((r, i) => console.log(`${names[i].padEnd(36)}${fmt(r.perSecond).padStart(12)}${fmt(r.rate).padStart(12)}${fmt(r.p50, 3).padStart(10)}${fmt(r.p99, 3).padStart(10)}`));
+  rows.forEach((r, i) => (r.name = names[i]));
+  printTable(rows);
   console.log('');
-  console.log(`bus / raw throughput: ${fmt(busRow.perSecond / rawRow.perSecond, 2)}; added p99 at half the raw max rate: ${fmt(busRow.p99 - rawRow.p99, 3)} ms`);
+  console.log(`bus / raw throughput: ${fmt(busRow.perSecond / rawRow.perSecond, 2)}; added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
   if (sessions) {
     console.log(`100,000 sessions x 1 message: ${fmt(sessions.ms)} ms, client heap +${fmt(sessions.clientMb, 1)} MB, session lanes left ${sessions.lanesLeft}, held ${sessions.heldLeft}`);
   }
@@ -282,10 +188,12 @@ try {
       rawThroughput: Math.round(rawRow.perSecond),
       ratio: Number((busRow.perSecond / rawRow.perSecond).toFixed(3)),
       rateForLatency: rate,
-      p50Us: Math.round(busRow.p50 * 1000),
-      p99Us: Math.round(busRow.p99 * 1000),
-      rawP50Us: Math.round(rawRow.p50 * 1000),
-      rawP99Us: Math.round(rawRow.p99 * 1000),
+      p50Us: busRow.p50Us,
+      p99Us: busRow.p99Us,
+      rawP50Us: rawRow.p50Us,
+      rawP99Us: rawRow.p99Us,
+      cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
+      rawCpuUsPerMessage: Number(rawRow.cpuUsPerMessage.toFixed(1)),
       sessions100kMs: sessions ? Math.round(sessions.ms) : null,
       sessions100kClientMb: sessions ? Number(sessions.clientMb.toFixed(1)) : null,
     }),
