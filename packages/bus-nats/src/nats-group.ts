@@ -21,7 +21,6 @@ import {
   decodeEnvelope,
   type GroupHealth,
   type GroupSpec,
-  type LaneDelivery,
   type MessageEnvelope,
   type MetricsRecorder,
   type NewDeadLetterRecord,
@@ -30,32 +29,19 @@ import {
 } from '@woodwork/bus-core';
 import { deleteConsumer, ensureConsumer, infoOrUndefined, isNotFound, type ConsumerContext, type StoredGroup } from './consumers.js';
 import type { ResolvedNatsBusOptions } from './options.js';
+import { attemptsFrom, readDelivery, type NatsDelivery } from './deliveries.js';
 import { handBackLostDeliveries } from './lost-deliveries.js';
+
+export type { NatsDelivery } from './deliveries.js';
 import { PartitionLeases } from './partition-leases.js';
 import { PartitionPuller, type PullerHost } from './partition-puller.js';
 import {
-  BROADCAST_TOKEN,
-  acceptsTarget,
   assignmentSubject,
   consumerName,
   groupFilter,
   groupPartitions,
-  parseMessageSubject,
   partitionConsumerName,
 } from './subjects.js';
-
-export interface NatsDelivery extends LaneDelivery {
-  readonly seq: number;
-  readonly deliveryId: string;
-  readonly partition: number | null;
-  readonly subject: string;
-  readonly body: string;
-  msg: JsMsg;
-  /** Acknowledged, terminated, handed back or dropped: no more calls on `msg`. */
-  settled: boolean;
-  /** The decoded envelope was given to a handler already; later attempts decode their own. */
-  used: boolean;
-}
 
 export interface GroupHost extends ConsumerContext {
   nc: NatsConnection;
@@ -512,38 +498,22 @@ export class NatsGroup {
       this.engine.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
       return;
     }
-    const parsed = parseMessageSubject(this.host.layout, msg.subject);
-    if (!parsed || !acceptsTarget(this.spec, this.consumer, parsed.to) || (parsed.to === BROADCAST_TOKEN && seq < state.stored.since)) {
+    const read = readDelivery(msg, partition, { layout: this.host.layout, spec: this.spec, consumer: this.consumer, since: state.stored.since });
+    if (read.kind === 'foreign') {
       // Not this group's (a wider filter than its routing, on servers without filter_subjects).
       msg.ack();
       this.recentlySettled.add(seq);
       return;
     }
-    const body = msg.string();
-    let envelope: MessageEnvelope;
-    try {
-      // The wire checks of publish (core's decodeEnvelope validates as it decodes).
-      envelope = decodeEnvelope(body);
-    } catch (error) {
-      void this.host.deadLetterUndecodable(this, msg, body, error).then(
+    if (read.kind === 'undecodable') {
+      void this.host.deadLetterUndecodable(this, msg, read.body, read.error).then(
         () => msg.term(),
         (dlqError: unknown) => this.host.options.logger.error('could not dead-letter an undecodable message', { seq, error: String(dlqError) }),
       );
       return;
     }
-    const attemptsMade = attemptsFrom(envelope, msg);
-    const delivery: NatsDelivery = {
-      envelope,
-      attemptsMade,
-      seq,
-      deliveryId: String(seq),
-      partition,
-      subject: msg.subject,
-      body,
-      msg,
-      settled: false,
-      used: false,
-    };
+    const { delivery } = read;
+    const envelope = delivery.envelope;
     if (envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE) {
       // Never redelivered, not even after a crash: acknowledged before its one attempt.
       msg.ack();
@@ -555,15 +525,6 @@ export class NatsGroup {
     }
     this.engine.push(delivery);
   }
-}
-
-/**
- * Attempts already made, from the server's delivery count: a redelivery (crash, ack_wait, a
- * taken-over partition) counts as an attempt, but the last one always runs here.
- */
-function attemptsFrom(envelope: MessageEnvelope, msg: JsMsg): number {
-  const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
-  return Math.max(0, Math.min(msg.info.deliveryCount - 1, allowed - 1));
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first. */
