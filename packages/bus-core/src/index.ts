@@ -15,3 +15,4 @@ export * from './publish-admission.js';
 export * from './subscription.js';
 export type * from './bus.js';
 export * from './redact.js';
+export * from './wakeable-delay.js';

@@ -8,7 +8,7 @@
  * pending for this consumer that this process never saw (lost-deliveries.ts), so they come first.
  */
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { BusLogger } from '@woodwork/bus-core';
+import { WakeableDelay, type BusLogger } from '@woodwork/bus-core';
 
 /** Shortest pull the client allows. */
 const MIN_PULL_MS = 1_000;
@@ -42,7 +42,7 @@ export class PartitionPuller {
   private iterator: ConsumerMessages | undefined;
   private running = false;
   private stopped = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly delay = new WakeableDelay();
   private pulled: (() => void) | undefined;
   /** Resolves once the first pull request is out (or the puller stopped). */
   readonly firstPull = new Promise<void>((resolve) => (this.pulled = resolve));
@@ -82,22 +82,7 @@ export class PartitionPuller {
   }
 
   wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    this.delay.wake();
   }
 
   private async loop(): Promise<void> {
@@ -105,12 +90,12 @@ export class PartitionPuller {
     let failures = 0;
     while (!this.stopped) {
       if (!host.mayRun(this.partition)) {
-        await this.sleep(100);
+        await this.delay.sleep(100);
         continue;
       }
       const room = host.room(this.partition);
       if (room <= 0) {
-        await this.sleep(1_000);
+        await this.delay.sleep(1_000);
         continue;
       }
       try {
@@ -138,7 +123,7 @@ export class PartitionPuller {
         host.logger.warn('pull failed; retrying', { group: host.group, consumer: this.consumer, error: String((error as Error)?.message ?? error) });
         // While disconnected, wait for the reconnect (it wakes this loop) instead of asking the server.
         if (host.connected()) await host.recover(this).catch(() => undefined);
-        await this.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+        await this.delay.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
       }
     }
   }

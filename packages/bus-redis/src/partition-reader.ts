@@ -7,6 +7,7 @@
  * pending entries (a reply lost with the connection must not strand them), and after NOGROUP (the
  * server lost its data) it recreates what it needs and goes on.
  */
+import { WakeableDelay } from '@woodwork/bus-core';
 import { compareEntryIds, eventsKey, partitionOfKey } from './keys.js';
 import { connectClient, createClient, type RedisClient } from './connection.js';
 import type { GroupHost } from './redis-group.js';
@@ -34,7 +35,7 @@ export class PartitionReader {
   private running: Promise<void> | undefined;
   private stopped = false;
   private blocked = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly delay = new WakeableDelay();
   /** Re-claim every owned partition before the next read (after an error or reconnect). */
   private reclaim = false;
   /** Highest id read per partition: where a lost consumer group is recreated. */
@@ -55,9 +56,7 @@ export class PartitionReader {
 
   /** Look again now: room changed (ends an idle wait, never a blocking read). */
   wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
+    this.delay.wake();
   }
 
   /** Look again now: ownership changed (also ends a blocking read). */
@@ -90,19 +89,6 @@ export class PartitionReader {
     return conn;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   private async loop(): Promise<void> {
     const { host, owner } = this.p;
     let failures = 0;
@@ -117,12 +103,12 @@ export class PartitionReader {
         const parts = owner.readable();
         const room = this.p.room();
         if (parts.length === 0 || room <= 0) {
-          await this.sleep(IDLE_WAIT_MS);
+          await this.delay.sleep(IDLE_WAIT_MS);
           continue;
         }
         const count = Math.min(host.options.readBatchSize, room);
         const got = host.options.cluster ? await this.readEach(conn, parts, count) : await this.readAll(conn, parts, count);
-        if (got === 0 && host.options.cluster) await this.sleep(50);
+        if (got === 0 && host.options.cluster) await this.delay.sleep(50);
         failures = 0;
       } catch (error) {
         this.blocked = false;
@@ -134,7 +120,7 @@ export class PartitionReader {
         failures++;
         this.reclaim = true;
         if (failures === 1 || failures % 20 === 0) host.options.logger.warn('read failed; retrying', { group: this.p.stored.group, error: String((error as Error)?.message ?? error) });
-        await this.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
+        await this.delay.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
       }
     }
   }
