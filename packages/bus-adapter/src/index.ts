@@ -15,3 +15,4 @@ export * from './streaming/stream-reader.js';
 export * from './streaming/stream-errors.js';
 export { StreamEvent, isStreamEvent, type RemoteError } from './streaming/stream-protocol.js';
 export { runCli, type CliIo } from './cli/run-cli.js';
+export * from './routed/index.js';

@@ -230,7 +230,7 @@ export function lifecycleSuite(harness: BusHarness): void {
       const health = await bus.healthCheck();
       expect(health.status).toBe('healthy');
       expect(health.backend).toBe(bus.backend);
-      expect(['memory', 'redis', 'nats']).toContain(bus.backend);
+      expect(['memory', 'redis', 'nats', 'routed']).toContain(bus.backend);
       expect(health.metrics.messagesPublishedTotal).toBeGreaterThanOrEqual(5);
       expect(health.metrics.activeSubscriptions).toBe(1);
       expect(health.metrics.messageProcessingTimeMs.count).toBeGreaterThanOrEqual(5);
