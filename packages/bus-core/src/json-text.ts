@@ -109,6 +109,41 @@ export function encodeJsonObject(value: unknown, field: string, maxDepth = MAX_J
   return JSON.stringify(root);
 }
 
+/**
+ * `encodeJsonObject`'s checks for a value `JSON.parse` just made, without the copy and the encode:
+ * such a value is plain objects and arrays, strings, booleans and null with no cycles and no
+ * getters, so only its depth (at most `maxDepth`) and its numbers (`1e999` parses to Infinity) can
+ * break the rules. The read path of every backend. Iterative; when something fails, the full walk
+ * of `encodeJsonObject` runs to throw the same `InvalidMessageError` with the path of the value.
+ */
+export function assertParsedJsonDepth(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): void {
+  if (!isPlainObject(value) || !parsedJsonFits(value, maxDepth)) {
+    encodeJsonObject(value, field, maxDepth);
+  }
+}
+
+function parsedJsonFits(value: object, maxDepth: number): boolean {
+  // Containers still to look into, each with its level (the value itself is level 1).
+  const pending: object[] = [value];
+  const levels: number[] = [1];
+  while (pending.length > 0) {
+    const container = pending.pop()!;
+    const level = levels.pop()!;
+    const items = Array.isArray(container) ? (container as unknown[]) : Object.values(container);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'number') {
+        if (!Number.isFinite(item)) return false;
+      } else if (typeof item === 'object' && item !== null) {
+        if (level >= maxDepth) return false;
+        pending.push(item);
+        levels.push(level + 1);
+      }
+    }
+  }
+  return true;
+}
+
 /** Plain object: its prototype is `Object.prototype` or null (JSON's objects, `Object.create(null)`). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;

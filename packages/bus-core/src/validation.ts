@@ -10,7 +10,7 @@ import { encodeJsonObject } from './json-text.js';
 import { hasUnsafeCharacters } from './text-safety.js';
 
 export { describeValue } from './describe-value.js';
-export { MAX_JSON_DEPTH, encodeJsonObject, isPlainObject } from './json-text.js';
+export { MAX_JSON_DEPTH, assertParsedJsonDepth, encodeJsonObject, isPlainObject } from './json-text.js';
 export { escapeControlCharacters, hasLoneSurrogate, hasUnsafeCharacters } from './text-safety.js';
 
 const TOKEN = '[A-Za-z0-9_-]+';
@@ -138,6 +138,18 @@ export function validateEnvelope(envelope: MessageEnvelope, limits: EnvelopeLimi
  * handler's copy from it, and never stringify the original objects again.
  */
 export function validateAndEncodeBody(envelope: MessageEnvelope, limits: EnvelopeLimits): EncodedBody {
+  validateEnvelopeFields(envelope);
+  const payloadJson = encodeJsonObject(envelope.payload, 'payload');
+  const metadataJson = encodeJsonObject(envelope.metadata, 'metadata');
+  const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(metadataJson);
+  if (size > limits.maxPayloadBytes) {
+    throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
+  }
+  return { payloadJson, metadataJson, size };
+}
+
+/** Every rule of `validateEnvelope` but the payload and metadata ones (ids, names, ranges, enums). */
+export function validateEnvelopeFields(envelope: MessageEnvelope): void {
   if (typeof envelope !== 'object' || envelope === null) {
     throw new InvalidMessageError('envelope', `must be an object; got ${describeValue(envelope)}`);
   }
@@ -153,11 +165,4 @@ export function validateAndEncodeBody(envelope: MessageEnvelope, limits: Envelop
   validatePattern(envelope.pattern);
   validateCount(envelope.retryCount, 'retryCount', Number.MAX_SAFE_INTEGER);
   validateCount(envelope.maxRetries, 'maxRetries', MAX_RETRIES_LIMIT);
-  const payloadJson = encodeJsonObject(envelope.payload, 'payload');
-  const metadataJson = encodeJsonObject(envelope.metadata, 'metadata');
-  const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(metadataJson);
-  if (size > limits.maxPayloadBytes) {
-    throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
-  }
-  return { payloadJson, metadataJson, size };
 }

@@ -19,7 +19,7 @@ import {
 } from './envelope.js';
 import { InvalidMessageError } from './errors.js';
 import { describeValue } from './describe-value.js';
-import { validateAndEncodeBody, validateDeliveryMode, validatePattern, type EnvelopeLimits } from './validation.js';
+import { assertParsedJsonDepth, validateAndEncodeBody, validateDeliveryMode, validateEnvelopeFields, validatePattern, type EnvelopeLimits } from './validation.js';
 
 export interface WireEnvelope {
   message_id: string;
@@ -126,14 +126,32 @@ export function decodeEnvelope(text: string, limits?: Partial<EnvelopeLimits>): 
   } catch (cause) {
     throw new InvalidMessageError('envelope', `must be valid JSON (${(cause as Error).message})`, { cause });
   }
-  return checkWireEnvelope(data, limits);
+  const maxPayloadBytes = limits?.maxPayloadBytes ?? Number.POSITIVE_INFINITY;
+  if (maxPayloadBytes !== Number.POSITIVE_INFINITY) return checkWireEnvelope(data, limits);
+  // No size limit: what JSON.parse made is plain JSON already, so only the depth is left to check
+  // (no copy, no second encode of the payload).
+  return withWireFieldNames(() => {
+    const envelope = fromWire(data);
+    validateEnvelopeFields(envelope);
+    assertParsedJsonDepth(envelope.payload, 'payload');
+    assertParsedJsonDepth(envelope.metadata, 'metadata');
+    return envelope;
+  });
 }
 
 /** `decodeEnvelope` for data already parsed from JSON (or read from a field map). */
 export function checkWireEnvelope(data: unknown, limits?: Partial<EnvelopeLimits>): MessageEnvelope {
   const envelope = fromWire(data);
-  try {
+  return withWireFieldNames(() => {
     validateAndEncodeBody(envelope, { maxPayloadBytes: limits?.maxPayloadBytes ?? Number.POSITIVE_INFINITY });
+    return envelope;
+  });
+}
+
+/** Runs the publish checks of a decoded envelope, naming a failing field by its wire key. */
+function withWireFieldNames(check: () => MessageEnvelope): MessageEnvelope {
+  try {
+    return check();
   } catch (error) {
     if (!(error instanceof InvalidMessageError)) throw error;
     // Name the key as the writer wrote it (`message_id`, `payload.items[3]`), not our camelCase field.
@@ -143,7 +161,6 @@ export function checkWireEnvelope(data: unknown, limits?: Partial<EnvelopeLimits
     if (wireHead === undefined) throw error;
     throw new InvalidMessageError(wireHead + (dot < 0 ? '' : error.field.slice(dot)), error.rule, { cause: error.cause });
   }
-  return envelope;
 }
 
 const WIRE_KEY_OF: Readonly<Record<string, string>> = {

@@ -69,6 +69,15 @@ describe('nesting depth', () => {
     expect(error.rule).toContain(`${MAX_JSON_DEPTH} levels`);
   });
 
+  it('decode takes exactly MAX_JSON_DEPTH levels and refuses one more, as publish does', () => {
+    const at = (levels: number) => `{"message_id":"m","session_id":"s","event_type":"e","component_source":"c","payload":${nestedText(levels)}}`;
+    expect(() => decodeEnvelope(at(MAX_JSON_DEPTH))).not.toThrow();
+    expect(() => preparePublish({ ...init, payload: nested(MAX_JSON_DEPTH) as never }, OPTIONS)).not.toThrow();
+    expect(invalidMessage(() => decodeEnvelope(at(MAX_JSON_DEPTH + 1))).field).toMatch(/^payload\.a/);
+    const arrays = `{"message_id":"m","session_id":"s","event_type":"e","component_source":"c","metadata":{"l":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}}`;
+    expect(invalidMessage(() => decodeEnvelope(arrays)).field).toMatch(/^metadata\.l\[0\]/);
+  });
+
   it('arrays count as levels too, and the path shows their indexes', () => {
     let value: unknown = [1];
     for (let i = 1; i < MAX_JSON_DEPTH; i++) value = [value];
