@@ -3,8 +3,8 @@
  * group's at all (the `<to>` token of its subject, the group's `since`), its envelope decoded with
  * core's wire checks, and the attempts already made from the server's delivery count.
  */
-import type { JsMsg } from '@nats-io/jetstream';
 import { MessageDeliveryMode, decodeEnvelope, type GroupSpec, type LaneDelivery, type MessageEnvelope } from '@woodwork/bus-core';
+import type { PulledMessage } from './pulled-message.js';
 import { BROADCAST_TOKEN, acceptsTarget, parseMessageSubject, type Layout } from './subjects.js';
 
 export interface NatsDelivery extends LaneDelivery {
@@ -13,7 +13,7 @@ export interface NatsDelivery extends LaneDelivery {
   readonly partition: number | null;
   readonly subject: string;
   readonly body: string;
-  msg: JsMsg;
+  msg: PulledMessage;
   /** Acknowledged, terminated, handed back or dropped: no more calls on `msg`. */
   settled: boolean;
   /** The decoded envelope was given to a handler already; later attempts decode their own. */
@@ -28,7 +28,7 @@ export type ReadResult =
   | { kind: 'delivery'; delivery: NatsDelivery };
 
 export function readDelivery(
-  msg: JsMsg,
+  msg: PulledMessage,
   partition: number | null,
   group: { layout: Layout; spec: GroupSpec; consumer: string; since: number },
 ): ReadResult {
@@ -53,7 +53,7 @@ export function readDelivery(
  * Attempts already made, from the server's delivery count: a redelivery (crash, ack_wait, a
  * taken-over partition) counts as an attempt, but the last one always runs here.
  */
-export function attemptsFrom(envelope: MessageEnvelope, msg: JsMsg): number {
+export function attemptsFrom(envelope: MessageEnvelope, msg: PulledMessage): number {
   const allowed = envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE ? 1 : envelope.maxRetries + 1;
-  return Math.max(0, Math.min(msg.info.deliveryCount - 1, allowed - 1));
+  return Math.max(0, Math.min(msg.deliveryCount - 1, allowed - 1));
 }

@@ -3,7 +3,7 @@
  * subjects.ts; delivery per group in nats-group.ts; publishing in publisher.ts; dead letters in
  * dead-letter-store.ts. One connection per bus, whatever the groups and sessions.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   BusClosedError,
@@ -40,6 +40,8 @@ import { DeadLetterStore } from './dead-letter-store.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
 import { PublishBuffer } from './publish-buffer.js';
+import { PubAcks } from './pub-acks.js';
+import type { PulledMessage } from './pulled-message.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
 import { ensureStreams } from './streams.js';
@@ -67,6 +69,7 @@ export class NatsMessageBus implements MessageBus {
   private readonly expiredGroups: string[] = [];
   private readonly deadLetters: DeadLetterStore;
   private readonly publisher: PublisherHost;
+  private readonly pubAcks: PubAcks;
   /** Publishes waiting while NATS is away (`publishBufferSize` > 0). */
   private readonly buffer: PublishBuffer | undefined;
   private readonly groupHost: GroupHost;
@@ -90,8 +93,9 @@ export class NatsMessageBus implements MessageBus {
     );
     const timeoutMs = options.publishTimeoutMs || 5_000;
     this.deadLetters = new DeadLetterStore(js, jsm, layout, timeoutMs);
+    this.pubAcks = new PubAcks(nc);
     this.publisher = {
-      js,
+      pubAcks: this.pubAcks,
       layout,
       timeoutMs,
       maxPayload: () => this.nc.info?.max_payload ?? features.maxPayload,
@@ -324,6 +328,7 @@ export class NatsMessageBus implements MessageBus {
     await Promise.race([this.nc.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
     clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
+    this.pubAcks.close(new BusClosedError('publish'));
   }
 
   private assertOpen(operation: string): void {
@@ -382,7 +387,7 @@ export class NatsMessageBus implements MessageBus {
   }
 
   /** A message no handler can take: recorded with what the subject and headers tell, and its raw text. */
-  private async deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void> {
+  private async deadLetterUndecodable(group: NatsGroup, msg: PulledMessage, body: string, error: unknown): Promise<void> {
     const parsed = parseMessageSubject(this.layout, msg.subject);
     const now = nowSeconds();
     const msgId = msg.headers?.get('Nats-Msg-Id');

@@ -13,7 +13,7 @@
  * A message the server redelivers while still held (same stream sequence) only raises the held
  * copy's attempt count (lanes' idempotent push) and takes its new handle.
  */
-import type { ConsumerInfo, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   ConsumerGroup,
@@ -35,6 +35,7 @@ import { handBackLostDeliveries } from './lost-deliveries.js';
 export type { NatsDelivery } from './deliveries.js';
 import { PartitionLeases } from './partition-leases.js';
 import { PartitionPuller, type PullerHost } from './partition-puller.js';
+import type { PulledMessage } from './pulled-message.js';
 import {
   assignmentSubject,
   consumerName,
@@ -60,7 +61,7 @@ export interface GroupHost extends ConsumerContext {
   storeDeadLetter(record: NewDeadLetterRecord, writeId: string): Promise<unknown>;
   /** Records in the dead-letter stream. */
   deadLetterCount(): Promise<number>;
-  deadLetterUndecodable(group: NatsGroup, msg: JsMsg, body: string, error: unknown): Promise<void>;
+  deadLetterUndecodable(group: NatsGroup, msg: PulledMessage, body: string, error: unknown): Promise<void>;
 }
 
 /** Longest wait for each server step of a close (hand-back walks, flush, leaving the assignment). */
@@ -108,14 +109,19 @@ export class NatsGroup {
     if (shared) {
       const leases = new PartitionLeases({ ...host, ...host.leaseClients, logger: host.options.logger }, assignmentSubject(host.layout, this.consumer), states.map((s) => s.partition as number), host.member, host.options.leaseMs, {
         changed: (owned) => this.ownershipChanged(owned),
-        drained: (partition) => (this.partitions.get(partition)?.held ?? 0) === 0,
+        // Nothing held, and no pull request left that could still bring a message of it here.
+        drained: (partition) => {
+          const state = this.partitions.get(partition);
+          return (state?.held ?? 0) === 0 && !state?.puller?.hasLiveRequests();
+        },
       });
       this.leases = leases;
     }
     this.pullerHost = {
-      js: host.js,
+      nc: host.nc,
       stream: host.layout.eventsStream,
       logger: host.options.logger,
+      fetchBatch: host.options.fetchBatch,
       group: spec.group,
       mayRun: (partition) => this.active && !this.stopped && (this.leases === undefined || this.leases.mayRun(partition as number)),
       maxPullMs: () => (this.leases ? this.leases.maxPullMs : 5_000),
@@ -126,6 +132,7 @@ export class NatsGroup {
       handBack: (puller) => this.handBackLost(puller),
       connected: () => host.connected(),
       recover: (puller) => this.recover(puller),
+      requestsEnded: (partition) => this.freeIfDrained(partition),
     };
   }
 
@@ -316,6 +323,8 @@ export class NatsGroup {
         state.puller = undefined;
       }
       if (!mine && state.partition !== null) this.dropPartition(state.partition);
+      // A partition to drain stops pulling at once (its puller closes its inbox).
+      state.puller?.wake();
     }
   }
 
@@ -413,11 +422,15 @@ export class NatsGroup {
     const state = this.partitions.get(delivery.partition);
     if (!state) return;
     state.held--;
-    if (state.held === 0 && this.leases && delivery.partition !== null && this.leases.owns(delivery.partition) && !this.leases.mayRun(delivery.partition)) {
-      // A draining partition emptied: free it now.
-      this.leases.request(false);
-    }
+    if (state.held === 0) this.freeIfDrained(delivery.partition);
     state.puller?.wake();
+  }
+
+  /** A draining partition emptied (nothing held, no pull request open): free it now. */
+  private freeIfDrained(partition: number | null): void {
+    const state = this.partitions.get(partition);
+    if (!state || state.held > 0 || !this.leases || partition === null) return;
+    if (this.leases.owns(partition) && !this.leases.mayRun(partition) && !state.puller?.hasLiveRequests()) this.leases.request(false);
   }
 
   private handBack(delivery: NatsDelivery): void {
@@ -442,12 +455,13 @@ export class NatsGroup {
 
   // ---- pulling ----
 
-  private room(partition: number | null): number {
+  private room(partition: number | null): { free: number; share: number } {
     const { options } = this.host;
-    const pulling = [...this.partitions.values()].filter((s) => s.puller).length || 1;
-    const share = Math.max(1, Math.floor(options.maxHeldPerGroup / pulling));
+    let pulling = 0;
+    for (const s of this.partitions.values()) if (s.puller) pulling++;
+    const share = Math.max(1, Math.floor(options.maxHeldPerGroup / Math.max(1, pulling)));
     const state = this.partitions.get(partition);
-    return Math.min(options.fetchBatch, share - (state?.held ?? 0), options.maxHeldPerGroup - this.held.size);
+    return { free: Math.min(share - (state?.held ?? 0), options.maxHeldPerGroup - this.held.size), share };
   }
 
   private async handBackLost(puller: PartitionPuller): Promise<ConsumerInfo> {
@@ -481,10 +495,9 @@ export class NatsGroup {
       this.recentlySettled.clear();
       for (const s of this.partitions.values()) s.lastSettledSeq = 0;
     }
-    puller.forget();
   }
 
-  private onMessage(msg: JsMsg, partition: number | null): void {
+  private onMessage(msg: PulledMessage, partition: number | null): void {
     const seq = msg.seq;
     const state = this.partitions.get(partition);
     if (!state || this.stopped || !this.active || (this.leases && !(this.leases.owns(partition as number) && this.leases.fresh()))) {

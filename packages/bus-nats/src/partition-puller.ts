@@ -1,21 +1,36 @@
 /**
- * The pull loop of one consumer of a group (one partition, or the private group's one consumer).
- * It pulls only while the group may run the partition (owned, not draining, lease fresh), asks for
- * no more than the partition's share of what the group may hold, and hands what arrives to the
- * group in stream order: messages that arrive together (one socket read) are sorted by stream
- * sequence first, so a batch of redeliveries the server sends in another order still starts oldest
- * first. Before its first pull, and after a reconnect, it hands back deliveries the server counts
- * pending for this consumer that this process never saw (lost-deliveries.ts), so they come first.
+ * The pull requests of one consumer of a group (one partition, or the private group's one
+ * consumer), answered on the puller's own inbox (pull-inbox.ts) while the group may run the
+ * partition (owned, not draining, lease fresh). A new request goes out while the open ones ask for
+ * at most half a batch, for no more than the partition's share of what the group may hold, so
+ * messages keep flowing without a gap between pulls. What arrives is handed to the group in stream
+ * order: messages that arrive together (one socket read) are sorted by stream sequence first, so a
+ * batch of redeliveries the server sends in another order still starts oldest first. Before its
+ * first pull, and after a reconnect, it hands back deliveries the server counts pending for this
+ * consumer that this process never saw (lost-deliveries.ts), so they come first.
+ *
+ * When the group may no longer run the partition (it is to be drained and handed over, or the lease
+ * is not fresh), the inbox is closed at once: the server drops the requests still waiting, so no
+ * message of the partition comes here after that, and `hasLiveRequests` turns false. A request also
+ * ends when it got its batch, when the server says so (408 expired, 409 refused), or when its local
+ * deadline (its expiry plus a margin) passed.
  */
-import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { WakeableDelay, type BusLogger } from '@woodwork/bus-core';
+import { PullInbox, type InboxReader } from './pull-inbox.js';
+import type { PulledMessage } from './pulled-message.js';
 
-/** Shortest pull the client allows. */
+/** Shortest and longest server-side wait of one pull request. */
 const MIN_PULL_MS = 1_000;
 const MAX_PULL_MS = 5_000;
+/** A request with no end seen this long after its expiry is taken as gone (lost with a connection). */
+const REQUEST_MARGIN_MS = 1_000;
+/** Open requests per consumer. */
+const MAX_OPEN_REQUESTS = 4;
 
 export interface PullerHost {
-  js: JetStreamClient;
+  nc: NatsConnection;
   stream: string;
   logger: BusLogger;
   group: string;
@@ -23,29 +38,44 @@ export interface PullerHost {
   mayRun(partition: number | null): boolean;
   /** Longest a pull may wait (lease rules). */
   maxPullMs(): number;
-  /** How many more messages of the partition this process may take now. */
-  room(partition: number | null): number;
+  /** How many more messages of the partition this process may take now, and its share at most. */
+  room(partition: number | null): { free: number; share: number };
+  /** Largest batch of one pull request. */
+  fetchBatch: number;
   /** Messages that arrived, in stream order. */
-  deliver(partition: number | null, msgs: JsMsg[]): void;
+  deliver(partition: number | null, msgs: PulledMessage[]): void;
   /** Naks what the consumer has pending but this process never saw; resolves with its info. */
   handBack(puller: PartitionPuller): Promise<ConsumerInfo>;
   /** The connection is up (a request made while it is down waits out its whole timeout). */
   connected(): boolean;
   /** The consumer may be gone (deleted from outside): recreate it. */
   recover(puller: PartitionPuller): Promise<void>;
+  /** The last open request of the partition ended. */
+  requestsEnded(partition: number | null): void;
 }
 
-export class PartitionPuller {
+interface OpenRequest {
+  readonly id: string;
+  remaining: number;
+  readonly deadline: number;
+}
+
+export class PartitionPuller implements InboxReader {
   /** Hand back lost deliveries before the next pull (set on takeover and after a reconnect). */
   needsHandBack = true;
-  private pullConsumer: Consumer | undefined;
-  private iterator: ConsumerMessages | undefined;
+  private inbox: PullInbox | undefined;
+  private readonly open: OpenRequest[] = [];
+  private requestNumber = 0;
   private running = false;
   private stopped = false;
   private readonly delay = new WakeableDelay();
   private pulled: (() => void) | undefined;
   /** Resolves once the first pull request is out (or the puller stopped). */
   readonly firstPull = new Promise<void>((resolve) => (this.pulled = resolve));
+  /** The server refused a request (409) or the consumer is missing: wait this long before the next. */
+  private pauseUntil = 0;
+  private recovering = false;
+  private burst: PulledMessage[] = [];
 
   constructor(
     readonly partition: number | null,
@@ -61,23 +91,19 @@ export class PartitionPuller {
     });
   }
 
-  /** Ends the current pull at once and stops. */
+  /** Stops pulling; what its open requests still bring is dropped (the partition is not ours). */
   stop(): void {
     this.stopped = true;
+    this.closeInbox();
     this.pulled?.();
-    this.iterator?.stop();
     this.wake();
-  }
-
-  /** The consumer was recreated: get a fresh handle. */
-  forget(): void {
-    this.pullConsumer = undefined;
   }
 
   /** The connection came back: hand back lost deliveries, then pull again. */
   reconnected(): void {
     this.needsHandBack = true;
-    this.iterator?.stop();
+    // Requests of the old connection: a new inbox, so none of them can deliver here any more.
+    this.closeInbox();
     this.wake();
   }
 
@@ -85,65 +111,129 @@ export class PartitionPuller {
     this.delay.wake();
   }
 
+  /** Whether the server may still send messages to this puller's requests. */
+  hasLiveRequests(): boolean {
+    this.dropExpired();
+    return this.open.length > 0;
+  }
+
+  received(msg: PulledMessage): void {
+    // The server fills requests in the order they came.
+    const request = this.open[0];
+    if (request && --request.remaining <= 0) this.close(request);
+    if (this.burst.length === 0) setImmediate(() => this.flush());
+    this.burst.push(msg);
+  }
+
+  status(id: string, code: number, description: string): void {
+    const request = this.open.find((r) => r.id === id);
+    if (code === 100) return; // an idle heartbeat (not asked for)
+    if (request) this.close(request);
+    if (code === 503 || (code === 409 && /deleted/i.test(description))) {
+      // No such consumer (deleted from outside, or a server that lost its data).
+      this.pauseUntil = Date.now() + 250;
+      if (!this.stopped && !this.recovering && this.host.connected()) {
+        this.recovering = true;
+        void this.host
+          .recover(this)
+          .catch((error: unknown) => this.host.logger.warn('recreating a consumer failed; retrying', { consumer: this.consumer, error: String(error) }))
+          .finally(() => {
+            this.recovering = false;
+            this.wake();
+          });
+      }
+    } else if (code === 409) {
+      this.host.logger.warn('pull request refused', { group: this.host.group, consumer: this.consumer, status: `${code} ${description}` });
+      this.pauseUntil = Date.now() + 250;
+    }
+    this.wake();
+  }
+
+  private close(request: OpenRequest): void {
+    const at = this.open.indexOf(request);
+    if (at >= 0) this.open.splice(at, 1);
+    if (this.open.length === 0) this.host.requestsEnded(this.partition);
+  }
+
+  /** Withdraws the interest: the server drops the open requests. */
+  private closeInbox(): void {
+    this.inbox?.close();
+    this.inbox = undefined;
+    if (this.open.length > 0) {
+      this.open.length = 0;
+      this.host.requestsEnded(this.partition);
+    }
+  }
+
+  private dropExpired(): void {
+    const now = Date.now();
+    for (const request of [...this.open]) if (request.deadline < now) this.close(request);
+  }
+
+  /** Hands what arrived together to the group, oldest first. */
+  private flush(): void {
+    const burst = this.burst;
+    this.burst = [];
+    if (burst.length > 1) burst.sort((a, b) => a.seq - b.seq);
+    if (burst.length > 0) this.host.deliver(this.partition, burst);
+    this.wake();
+  }
+
   private async loop(): Promise<void> {
     const { host } = this;
     let failures = 0;
     while (!this.stopped) {
+      this.dropExpired();
       if (!host.mayRun(this.partition)) {
+        this.closeInbox();
         await this.delay.sleep(100);
         continue;
       }
-      const room = host.room(this.partition);
-      if (room <= 0) {
-        await this.delay.sleep(1_000);
+      if (!host.connected() || this.recovering || Date.now() < this.pauseUntil) {
+        await this.delay.sleep(100);
         continue;
       }
       try {
         if (this.needsHandBack) {
-          const info = await host.handBack(this);
+          await host.handBack(this);
           this.needsHandBack = false;
-          this.pullConsumer ??= host.js.consumers.getConsumerFromInfo(info);
         }
-        this.pullConsumer ??= await host.js.consumers.get(host.stream, this.consumer);
-        const expires = Math.max(MIN_PULL_MS, Math.min(MAX_PULL_MS, host.maxPullMs()));
-        const iterator = await this.pullConsumer.fetch({ max_messages: room, expires });
-        this.iterator = iterator;
-        this.pulled?.();
-        this.pulled = undefined;
-        const started = Date.now();
-        const got = await this.drain(iterator);
-        this.iterator = undefined;
+        if (this.stopped || !host.mayRun(this.partition)) continue;
+        if (this.pullMore()) continue;
         failures = 0;
-        // A pull that ended early with nothing: the consumer may be gone (deleted from outside).
-        if (got === 0 && Date.now() - started < expires / 2 && !this.stopped && host.mayRun(this.partition)) await host.recover(this);
       } catch (error) {
-        this.iterator = undefined;
         if (this.stopped) return;
         failures++;
         host.logger.warn('pull failed; retrying', { group: host.group, consumer: this.consumer, error: String((error as Error)?.message ?? error) });
         // While disconnected, wait for the reconnect (it wakes this loop) instead of asking the server.
         if (host.connected()) await host.recover(this).catch(() => undefined);
         await this.delay.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+        continue;
       }
+      const next = this.open.length > 0 ? Math.min(...this.open.map((r) => r.deadline)) - Date.now() : 1_000;
+      await this.delay.sleep(Math.max(10, Math.min(1_000, next)));
     }
   }
 
-  /** Reads one pull's messages, handing them over sorted per arrival burst; returns how many. */
-  private async drain(iterator: ConsumerMessages): Promise<number> {
-    let got = 0;
-    let batch: JsMsg[] = [];
-    const flush = (): void => {
-      if (batch.length === 0) return;
-      const out = batch.length > 1 ? batch.sort((a, b) => a.seq - b.seq) : batch;
-      batch = [];
-      this.host.deliver(this.partition, out);
-    };
-    for await (const msg of iterator) {
-      got++;
-      if (batch.length === 0) setImmediate(flush);
-      batch.push(msg);
-    }
-    flush();
-    return got;
+  /**
+   * Sends one more request when the open ones ask for at most half a batch and at least half of
+   * what the partition may still take is free (or nothing is open); true when one went out.
+   */
+  private pullMore(): boolean {
+    const { host } = this;
+    if (this.open.length >= MAX_OPEN_REQUESTS) return false;
+    const coming = this.open.reduce((n, r) => n + r.remaining, 0);
+    const { free, share } = host.room(this.partition);
+    const batch = Math.min(host.fetchBatch, free - coming);
+    if (batch <= 0 || coming > host.fetchBatch / 2) return false;
+    if (coming > 0 && batch < Math.max(1, Math.floor(Math.min(host.fetchBatch, share) / 2))) return false;
+    const expires = Math.max(MIN_PULL_MS, Math.min(MAX_PULL_MS, host.maxPullMs()));
+    const id = (++this.requestNumber).toString(36);
+    this.inbox ??= new PullInbox(host.nc, host.stream, this.consumer, this);
+    this.open.push({ id, remaining: batch, deadline: Date.now() + expires + REQUEST_MARGIN_MS });
+    this.inbox.request(id, batch, expires);
+    this.pulled?.();
+    this.pulled = undefined;
+    return true;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Publishing: one JetStream publish per message, resolved on its PubAck. `Nats-Msg-Id` is the
+ * Publishing: one JetStream publish per message, resolved on its PubAck (pub-acks.ts). `Nats-Msg-Id` is the
  * envelope's `messageId` for `exactly_once` (a second publish within the duplicate window is stored
  * once and reported `duplicate: true`), and a fresh id per call otherwise, so only the client's own
  * resend of one call is deduplicated, never two calls with the same `messageId` (the contract).
@@ -12,7 +12,7 @@
  * rejection for a message that may be there. No responders (the stream is missing, e.g. deleted
  * from outside) recreates the prefix's streams once, then retries.
  */
-import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import { nuid } from '@nats-io/transport-node';
 import {
   BackendUnavailableError,
@@ -22,6 +22,7 @@ import {
   isTargeted,
   type MessageEnvelope,
 } from '@woodwork/bus-core';
+import type { PubAcks } from './pub-acks.js';
 import { messageSubject, type Layout } from './subjects.js';
 
 /** How long a publish waits for a reconnect before failing (at most publishTimeoutMs). */
@@ -31,7 +32,8 @@ const MAX_DISCONNECTED_WAIT_MS = 1_000;
 const HEADER_ROOM = 1_024;
 
 export interface PublisherHost {
-  js: JetStreamClient;
+  /** Publishes and their PubAcks on the bus's one reply subscription. */
+  pubAcks: PubAcks;
   layout: Layout;
   maxPayload: () => number;
   connected: () => boolean;
@@ -74,7 +76,7 @@ export async function publishRaw(host: PublisherHost, subject: string, body: str
     try {
       // Short tries: a request lost with a dropped connection is resent instead of waited out.
       const tryMs = Math.max(100, Math.min(deadline - Date.now(), Math.max(500, Math.floor(host.timeoutMs / 5))));
-      return await host.js.publish(subject, body, { msgID, timeout: tryMs });
+      return await host.pubAcks.publish(subject, body, msgID, tryMs);
     } catch (error) {
       if (!retryable(error) || Date.now() >= deadline) {
         throw new BackendUnavailableError(`NATS did not acknowledge the publish to ${subject}: ${String((error as Error)?.message ?? error)}`, { cause: error });
