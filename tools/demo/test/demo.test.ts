@@ -186,24 +186,27 @@ describe('the default deadline', () => {
   });
 });
 
-describe('the demo on another backend', () => {
-  const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-  const onRedis = (prefix: string): Record<string, string> => ({ WOODWORK_MESSAGE_BUS: 'redis', WOODWORK_REDIS_URL: redisUrl, WOODWORK_STREAM_PREFIX: prefix });
+/** The server backends, each on its shared server with a prefix of its own. */
+const serverBackends: Record<string, (prefix: string) => Record<string, string>> = {
+  redis: (prefix) => ({ WOODWORK_MESSAGE_BUS: 'redis', WOODWORK_REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', WOODWORK_STREAM_PREFIX: prefix }),
+  nats: (prefix) => ({ WOODWORK_MESSAGE_BUS: 'nats', WOODWORK_NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', WOODWORK_STREAM_PREFIX: prefix }),
+};
 
-  it('does on Redis the same work as on memory', async () => {
+describe.each(Object.entries(serverBackends))('the demo on %s', (backend, on) => {
+  it(`does on ${backend} the same work as on memory`, async () => {
     const memory = await summaryOf(['--delay-ms', '0', '--session', 'same-work']);
-    const run = await runDemo(['--json', '--delay-ms', '0', '--session', 'same-work'], onRedis(`demo-${randomUUID().slice(0, 8)}`));
+    const run = await runDemo(['--json', '--delay-ms', '0', '--session', 'same-work'], on(`demo-${randomUUID().slice(0, 8)}`));
     expect(run.code, run.stderr).toBe(0);
-    const redis = JSON.parse(run.stdout) as DemoSummary;
-    expect(redis.backend).toBe('redis');
+    const summary = JSON.parse(run.stdout) as DemoSummary;
+    expect(summary.backend).toBe(backend);
     for (const key of ['events_emitted', 'hook_runs', 'hook_failures', 'rewritten', 'answer', 'dead_letters'] as const) {
-      expect(redis[key], key).toEqual(key === 'dead_letters' ? memory[key].map((d) => ({ ...d, group: expect.any(String) })) : memory[key]);
+      expect(summary[key], key).toEqual(key === 'dead_letters' ? memory[key].map((d) => ({ ...d, group: expect.any(String) })) : memory[key]);
     }
-    expect(redis.stream.chunks_received).toEqual(memory.stream.chunks_sent);
-  });
+    expect(summary.stream.chunks_received).toEqual(memory.stream.chunks_sent);
+  }, 60_000);
 
-  it('--role runs each component in its own process over Redis, and together they do the whole run', async () => {
-    const env = onRedis(`demo-${randomUUID().slice(0, 8)}`);
+  it(`--role runs each component in its own process over ${backend}, and together they do the whole run`, async () => {
+    const env = on(`demo-${randomUUID().slice(0, 8)}`);
     const session = `roles-${randomUUID().slice(0, 8)}`;
     const args = (role: string) => ['--json', '--delay-ms', '0', '--role', role, '--session', session];
     // Listeners first, each started once the previous one says it is subscribed; the input last.
@@ -218,6 +221,7 @@ describe('the demo on another backend', () => {
     for (const [role, run] of Object.entries(results)) expect(run.code, `${role}: ${run.stderr}`).toBe(0);
     const s = Object.fromEntries(Object.entries(results).map(([role, run]) => [role, JSON.parse(run.stdout) as DemoSummary]));
     // Each process saw only its own part, and the parts add up to the whole run.
+    for (const summary of Object.values(s)) expect(summary.backend).toBe(backend);
     expect(s['input']!.events_emitted).toEqual({ 'input.received': 1 });
     expect(s['output']!.answer).toBe('According to search: The Eiffel Tower is 330 metres tall. (answered by the demo agent)');
     expect(s['output']!.stream.chunks_received).toEqual(s['agent']!.stream.chunks_sent);
@@ -225,7 +229,9 @@ describe('the demo on another backend', () => {
     expect(s['hooks']!.dead_letters).toHaveLength(1);
     expect(new Set(Object.values(s).map((x) => x.role))).toEqual(new Set(['input', 'output', 'agent', 'hooks']));
   }, 120_000);
+});
 
+describe('the demo on another backend', () => {
   it('names a bad WOODWORK_MESSAGE_BUS and what is allowed', async () => {
     const run = await runDemo([], { WOODWORK_MESSAGE_BUS: 'kafka' });
     expect(run.code, run.stderr).toBe(1);
