@@ -1,7 +1,8 @@
 /**
  * The short form of the fault ledger in `npm test`: the CLI runs two of memory's scenarios
- * (poison message, hot session) with fewer messages, and its last line must be the JSON the issue
- * specifies with a clean ledger.
+ * (poison message, hot session), Redis's server kill -9 and consumer kill, and every NATS scenario,
+ * with fewer messages and shorter faults; its last line must be the JSON the issue specifies with a
+ * clean ledger.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -53,5 +54,19 @@ describe('npm run faults (short form)', () => {
       expect(s['delivered']).toBe(s['acknowledged']);
     }
   }, 180_000);
-});
 
+  it('runs every nats scenario (own nats-server per scenario, consumer processes of its own): a clean ledger', () => {
+    const run = spawnSync(process.execPath, [main, 'nats', '--short'], { encoding: 'utf8', timeout: 170_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const last = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { backend: string; scenarios: Array<Record<string, unknown>> };
+    expect(last.backend).toBe('nats');
+    expect(last.scenarios.map((s) => s['name'])).toEqual(['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'consumer-killed', 'poison-message', 'hot-session']);
+    for (const s of last.scenarios) {
+      expect(s, String(s['name'])).toMatchObject({ lost: 0, unexpected: 0, duplicatesStored: 0, orderViolations: 0, serverLost: 0 });
+      expect(s['delivered'], String(s['name'])).toBe(s['acknowledged']);
+      expect(typeof s['recoveryMs'], String(s['name'])).toBe('number');
+    }
+    // Every 20th message of 100 is poison, plus one undecodable entry: six dead letters.
+    expect(last.scenarios.find((s) => s['name'] === 'poison-message')?.['deadLetters']).toBe(6);
+  }, 180_000);
+});
