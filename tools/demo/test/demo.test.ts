@@ -208,7 +208,9 @@ describe.each(Object.entries(serverBackends))('the demo on %s', (backend, on) =>
   it(`--role runs each component in its own process over ${backend}, and together they do the whole run`, async () => {
     const env = on(`demo-${randomUUID().slice(0, 8)}`);
     const session = `roles-${randomUUID().slice(0, 8)}`;
-    const args = (role: string) => ['--json', '--delay-ms', '0', '--role', role, '--session', session];
+    // The hooks process waits for the whole run, and its clock starts before the other three
+    // processes start one after another (seconds each on a loaded machine): a deadline for that.
+    const args = (role: string) => ['--json', '--delay-ms', '0', '--timeout-ms', '90000', '--role', role, '--session', session];
     // Listeners first, each started once the previous one says it is subscribed; the input last.
     const runs: Record<string, Promise<Run>> = {};
     for (const role of ['hooks', 'output', 'agent']) {
