@@ -115,7 +115,7 @@ describe('routed config', () => {
 
   it('a member whose backend package is missing is a MemberNotInstalledError naming the member and what to install; members made are closed', async () => {
     const made: MessageBus[] = [];
-    const error = await MessageBusFactory.createMessageBus(ROUTED, {
+    const error = await MessageBusFactory.createMessageBus(resolveBusConfig(ROUTED), {
       packages: { redis: '@woodwork/bus-redis-not-installed' },
       importModule: async (name) => {
         const module = (await import(name)) as { createMessageBus: (o: unknown) => MessageBus };

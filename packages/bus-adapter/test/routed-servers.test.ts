@@ -77,11 +77,14 @@ describe('routed bus over memory + Redis + NATS', () => {
 
   it('the events bridge runs hooks on each backend without knowing it is routed; a failing hook is dead-lettered by its own member', async () => {
     const bus = await threeBackends();
-    const events = new MessageBusEventManager(bus, { componentId: 'app', maxRetries: 1 });
+    const events = new MessageBusEventManager<Record<'agent.thinking' | 'chain.step' | 'shared.notice' | 'chain.audit', { session_id: string; step: string }>>(bus, {
+      componentId: 'app',
+      maxRetries: 1,
+    });
     const seen: string[] = [];
-    events.on('agent.thinking', (p: { step: string }) => void seen.push(`memory:${p.step}`));
-    events.on('chain.step', (p: { step: string }) => void seen.push(`redis:${p.step}`));
-    events.on('shared.notice', (p: { step: string }) => void seen.push(`nats:${p.step}`));
+    events.on('agent.thinking', (p) => void seen.push(`memory:${p.step}`));
+    events.on('chain.step', (p) => void seen.push(`redis:${p.step}`));
+    events.on('shared.notice', (p) => void seen.push(`nats:${p.step}`));
     events.on('chain.audit', () => {
       throw new Error('audit unreachable');
     });
