@@ -82,6 +82,11 @@ describe('routed config', () => {
     [{ ...ROUTED, members: { local: { type: 'kafka' } } }, InvalidConfigError, 'members.local.type must be one of'],
     [{ ...ROUTED, members: { 'lo.cal': { type: 'memory' } } }, InvalidConfigError, 'members.lo.cal must be 1-128 letters'],
     [{ ...ROUTED, concurrency: 0 }, InvalidConfigError, 'concurrency must be an integer from 1 to 10000; got number 0'],
+    [
+      { ...ROUTED, members: { a: { type: 'redis', redis_url: 'redis://h:1' }, b: { type: 'redis', redis_url: 'redis://h:1' } }, default: 'a', routes: [] },
+      InvalidConfigError,
+      'members.b.stream_prefix makes members.b share the namespace of members.a (same redis server and stream_prefix)',
+    ],
   ])('rejects a bad routed config with a typed error saying what is allowed (%#)', (config, type, message) => {
     expect(() => resolveBusConfig(config)).toThrow(type);
     expect(() => resolveBusConfig(config)).toThrow(message);

@@ -91,6 +91,21 @@ describe('routed health', () => {
   });
 });
 
+describe('routed subscribe on a member that refuses', () => {
+  it('a "*" subscription refused by one member names it and is undone on the others', async () => {
+    const a = memoryBus();
+    const b = memoryBus();
+    await b.close();
+    const bus = new RoutedMessageBus({ members: { a, b }, defaultMember: 'a' });
+    open.push(bus);
+    const error = await bus.subscribe('*', () => undefined, { group: 'g' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MemberFailuresError);
+    expect((error as Error).message).toBe('subscribe failed on 1 member: b: BusClosedError: bus is closed: subscribe rejected');
+    expect((await a.healthCheck()).groups.filter((g) => g.consumers > 0)).toEqual([]);
+    expect((await bus.healthCheck()).metrics.activeSubscriptions).toBe(0);
+  });
+});
+
 describe('routed close', () => {
   it('closes every member even when one fails, and reports each failure', async () => {
     const a = memoryBus();

@@ -99,6 +99,7 @@ export function checkRoutedConfig<M>(
     members[memberName] = resolved;
     memberConfigs[memberName] = (resolved as unknown as { config: unknown }).config;
   }
+  rejectSharedNamespaces(members as Record<string, unknown>, name);
   const defaultRaw = get('default');
   if (defaultRaw === undefined) {
     throw new InvalidConfigError(name('default'), 'is required: the member of every event type no route names', memberNames);
@@ -136,4 +137,25 @@ export function checkRoutedConfig<M>(
   number('handler_timeout_ms', (v, k) => configMilliseconds(v, k, 0), 'handlerTimeoutMs');
   number('close_timeout_ms', (v, k) => configMilliseconds(v, k, 0), 'closeTimeoutMs');
   return { settings: { members, routes, defaultMember }, options, config };
+}
+
+/**
+ * Two Redis (or NATS) members on one server with one stream prefix would be one namespace: a
+ * subscription spanning both would read each other's messages, and get every message twice.
+ */
+function rejectSharedNamespaces(members: Record<string, unknown>, name: (key: string) => string): void {
+  const seen = new Map<string, string>();
+  for (const [memberName, resolved] of Object.entries(members)) {
+    const { type, options } = resolved as { type: string; options: Readonly<Record<string, unknown>> };
+    if (type === 'memory') continue;
+    const namespace = `${type} ${String(options['url'] ?? '(default url)')} ${String(options['streamPrefix'] ?? 'woodwork')}`;
+    const first = seen.get(namespace);
+    if (first !== undefined) {
+      throw new InvalidConfigError(
+        name(`members.${memberName}.stream_prefix`),
+        `makes members.${memberName} share the namespace of members.${first} (same ${type} server and stream_prefix): a subscription to "*" would get their messages twice; give each member its own stream_prefix`,
+      );
+    }
+    seen.set(namespace, memberName);
+  }
 }
