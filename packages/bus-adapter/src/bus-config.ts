@@ -20,6 +20,7 @@ import {
   urlOption,
   type OptionSpec,
 } from '@woodwork/bus-core';
+import { ROUTED_TYPE, checkRoutedConfig, type ResolvedRoutedSettings } from './routed/routed-config.js';
 
 export const BUS_TYPES = ['memory', 'redis', 'nats'] as const;
 export type BusType = (typeof BUS_TYPES)[number];
@@ -40,7 +41,8 @@ export interface RetryConfig {
 
 /** The `message_bus:` section of a config file. Numbers may also be given as numeric strings, so `${VAR}` works. */
 export interface BusConfig {
-  type?: BusType;
+  /** A backend, or `routed`: then `members`, `routes` and `default` instead (see `RoutedBusConfig`). */
+  type?: BusType | 'routed';
   /** redis: the server, `redis://` or `rediss://`. */
   redis_url?: string;
   /** nats: one server or a comma-separated list, `nats://`, `tls://`, `ws://` or `wss://`. */
@@ -74,7 +76,8 @@ export interface BusConfig {
 
 /** A checked config: what to load and what to pass it. */
 export interface ResolvedBusConfig {
-  readonly type: BusType;
+  /** A backend type, or `routed` (members and routes in `routed`). */
+  readonly type: BusType | typeof ROUTED_TYPE;
   /** The package `MessageBusFactory` imports for this type. */
   readonly packageName: string;
   /** The config as given, with numeric strings turned into numbers (no defaults added). */
@@ -86,6 +89,8 @@ export interface ResolvedBusConfig {
    * source line). `loadConfigFile` also logs them through its `logger`; the CLI prints them escaped.
    */
   readonly warnings: readonly string[];
+  /** `type: routed` only: each member's checked config, the routes and the default member. */
+  readonly routed?: ResolvedRoutedSettings<ResolvedBusConfig>;
 }
 
 /**
@@ -190,7 +195,8 @@ export function resolveBusConfig(config: unknown, options: ResolveBusConfigOptio
   }
   const raw = config as Record<string, unknown>;
   const givenType = Object.hasOwn(raw, 'type') ? raw['type'] : undefined;
-  const type = (givenType === undefined || givenType === null ? 'memory' : configChoice(givenType, name('type'), BUS_TYPES)) as BusType;
+  if (givenType === ROUTED_TYPE) return resolveRoutedConfig(raw, name, options);
+  const type = (givenType === undefined || givenType === null ? 'memory' : configChoice(givenType, name('type'), [...BUS_TYPES, ROUTED_TYPE])) as BusType;
   const allowed = busConfigKeys(type);
   for (const key of Object.keys(raw)) {
     if (allowed.includes(key)) continue;
@@ -212,6 +218,23 @@ export function resolveBusConfig(config: unknown, options: ResolveBusConfigOptio
     config: Object.freeze(normalized) as Readonly<BusConfig>,
     options: Object.freeze(backendOptions),
     warnings: Object.freeze([...(options.warnings ?? [])]),
+  });
+  resolvedConfigs.add(result);
+  return result;
+}
+
+/** `type: routed`: the members (each checked as the bus config it is), routes and defaults (routed/routed-config.ts). */
+function resolveRoutedConfig(raw: Record<string, unknown>, name: (key: string) => string, options: ResolveBusConfigOptions): ResolvedBusConfig {
+  const { settings, options: routedOptions, config } = checkRoutedConfig<ResolvedBusConfig>(raw, name, (member, section, keyName) =>
+    resolveBusConfig(member, { keyName, section }),
+  );
+  const result: ResolvedBusConfig = Object.freeze({
+    type: ROUTED_TYPE,
+    packageName: '@woodwork/bus-adapter',
+    config: Object.freeze(config) as Readonly<BusConfig>,
+    options: Object.freeze(routedOptions),
+    warnings: Object.freeze([...(options.warnings ?? [])]),
+    routed: Object.freeze(settings),
   });
   resolvedConfigs.add(result);
   return result;

@@ -6,7 +6,9 @@
 import { InvalidConfigError, describeValue, rejectUnknownKeys, type BusLogger, type MessageBus, type MetricEvent } from '@woodwork/bus-core';
 import { loadBackend, importModule, type ImportModule } from './backend-loader.js';
 import { BUS_TYPES, isResolvedBusConfig, resolveBusConfig, type BusConfig, type BusType, type ResolvedBusConfig } from './bus-config.js';
-import type { Environment } from './config.js';
+import { loadConfigFile, type Environment } from './config.js';
+import { ROUTED_TYPE } from './routed/routed-config.js';
+import { createRoutedBus } from './routed/routed-factory.js';
 
 export { resolveBusConfig };
 export type { BusConfig, BusType, ResolvedBusConfig };
@@ -47,6 +49,15 @@ export const ENVIRONMENT_VARIABLES = Object.freeze({
   WOODWORK_CONSUMER_GROUP: 'consumer_group',
 } as const);
 
+/**
+ * The environment variable naming a YAML config file (`message_bus:` section) for
+ * `loadEnvironmentConfig` / `createFromEnvironment`: required with `WOODWORK_MESSAGE_BUS=routed`
+ * (members and routes do not fit in variables), allowed with any type.
+ */
+export const BUS_CONFIG_VARIABLE = 'WOODWORK_BUS_CONFIG';
+
+const ENVIRONMENT_TYPES = [...BUS_TYPES, ROUTED_TYPE] as const;
+
 /** An own property of an options object, never one inherited from its prototype. */
 function own(object: object, key: string): unknown {
   return Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
@@ -65,6 +76,10 @@ export class MessageBusFactory {
   static async createMessageBus(config: BusConfig | ResolvedBusConfig = {}, options: CreateBusOptions = {}): Promise<MessageBus> {
     checkCreateOptions(options);
     const checked = isResolvedBusConfig(config) ? config : resolveBusConfig(config);
+    if (checked.type === ROUTED_TYPE) {
+      // Each member is made here, by its backend's name, with the same code options.
+      return createRoutedBus(checked, (member) => MessageBusFactory.createMessageBus(member, options));
+    }
     const packages = own(options, 'packages') as CreateBusOptions['packages'];
     const packageName = (packages ? own(packages, checked.type) : undefined) ?? checked.packageName;
     const create = await loadBackend(checked.type, packageName as string, (own(options, 'importModule') as ImportModule | undefined) ?? importModule);
@@ -102,8 +117,15 @@ export class MessageBusFactory {
       return value === undefined || value === '' ? undefined : value;
     };
     const type = read('WOODWORK_MESSAGE_BUS') ?? 'memory';
-    if (!(BUS_TYPES as readonly string[]).includes(type)) {
-      throw new InvalidConfigError('WOODWORK_MESSAGE_BUS', `must be one of the allowed values; got ${JSON.stringify(type)}`, BUS_TYPES);
+    if (!(ENVIRONMENT_TYPES as readonly string[]).includes(type)) {
+      throw new InvalidConfigError('WOODWORK_MESSAGE_BUS', `must be one of the allowed values; got ${JSON.stringify(type)}`, ENVIRONMENT_TYPES);
+    }
+    const file = Object.hasOwn(env, BUS_CONFIG_VARIABLE) ? env[BUS_CONFIG_VARIABLE]?.trim() : undefined;
+    if (type === ROUTED_TYPE || (file !== undefined && file !== '')) {
+      throw new InvalidConfigError(
+        type === ROUTED_TYPE ? 'WOODWORK_MESSAGE_BUS' : BUS_CONFIG_VARIABLE,
+        `${type === ROUTED_TYPE ? 'is "routed"' : 'is set'}: the config comes from the file ${BUS_CONFIG_VARIABLE} names; read it with MessageBusFactory.loadEnvironmentConfig() or createFromEnvironment()`,
+      );
     }
     const config: BusConfig = { type: type as BusType };
     const prefix = read('WOODWORK_STREAM_PREFIX');
@@ -130,9 +152,44 @@ export class MessageBusFactory {
     });
   }
 
-  /** Creates the bus the environment describes (see `resolveEnvironmentConfig`). */
+  /**
+   * The config the environment describes, reading a file when it says so: with
+   * `WOODWORK_BUS_CONFIG` set, the YAML file it names (its `${VAR}`s from the same environment;
+   * `WOODWORK_MESSAGE_BUS`, when set too, must be the file's type); `WOODWORK_MESSAGE_BUS=routed`
+   * requires that file. Otherwise the variables alone (`resolveEnvironmentConfig`).
+   */
+  static async loadEnvironmentConfig(env: Environment = process.env): Promise<ResolvedBusConfig> {
+    const read = (name: string): string | undefined => {
+      const value = Object.hasOwn(env, name) ? env[name]?.trim() : undefined;
+      return value === undefined || value === '' ? undefined : value;
+    };
+    const file = read(BUS_CONFIG_VARIABLE);
+    const type = read('WOODWORK_MESSAGE_BUS');
+    if (file === undefined) {
+      if (type === ROUTED_TYPE) {
+        throw new InvalidConfigError(
+          BUS_CONFIG_VARIABLE,
+          'must name the YAML file with the routed bus\'s members and routes (WOODWORK_MESSAGE_BUS is "routed"), for example config/message_bus_routed.yml of @woodwork/bus-adapter; it is not set',
+        );
+      }
+      return MessageBusFactory.resolveEnvironmentConfig(env);
+    }
+    if (type !== undefined && !(ENVIRONMENT_TYPES as readonly string[]).includes(type)) {
+      throw new InvalidConfigError('WOODWORK_MESSAGE_BUS', `must be one of the allowed values; got ${JSON.stringify(type)}`, ENVIRONMENT_TYPES);
+    }
+    const loaded = await loadConfigFile(file, env);
+    if (type !== undefined && loaded.type !== type) {
+      throw new InvalidConfigError(
+        'WOODWORK_MESSAGE_BUS',
+        `is "${type}", but ${BUS_CONFIG_VARIABLE} names ${file}, whose message_bus.type is "${loaded.type}": make them agree (or unset WOODWORK_MESSAGE_BUS)`,
+      );
+    }
+    return loaded;
+  }
+
+  /** Creates the bus the environment describes (see `loadEnvironmentConfig`). */
   static async createFromEnvironment(env: Environment = process.env, options: CreateBusOptions = {}): Promise<MessageBus> {
-    return MessageBusFactory.createMessageBus(MessageBusFactory.resolveEnvironmentConfig(env), options);
+    return MessageBusFactory.createMessageBus(await MessageBusFactory.loadEnvironmentConfig(env), options);
   }
 }
 

@@ -11,12 +11,14 @@ import type { ResolvedBusConfig } from './bus-config.js';
 
 /**
  * Each shipped config by its short name. `dev`: the memory backend (no server, no other package);
- * `local`: Redis on localhost (needs `@woodwork/bus-redis`); `cloud`: Redis at `${REDIS_CLUSTER_URL}`.
+ * `local`: Redis on localhost (needs `@woodwork/bus-redis`); `cloud`: Redis at `${REDIS_CLUSTER_URL}`;
+ * `routed`: a routed bus of memory (hooks), Redis (chains, streams) and NATS (shared events).
  */
 export const SHIPPED_CONFIGS = Object.freeze({
   dev: 'message_bus_dev.yml',
   local: 'message_bus_local.yml',
   cloud: 'message_bus_cloud.yml',
+  routed: 'message_bus_routed.yml',
 } as const);
 
 export type ShippedConfigName = keyof typeof SHIPPED_CONFIGS;

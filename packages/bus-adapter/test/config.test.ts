@@ -149,7 +149,7 @@ describe('shipped configs by name (loadShippedConfig)', () => {
   });
 
   it('takes the short name or the file name; each shipped file is listed', async () => {
-    expect(Object.keys(SHIPPED_CONFIGS)).toEqual(['dev', 'local', 'cloud']);
+    expect(Object.keys(SHIPPED_CONFIGS)).toEqual(['dev', 'local', 'cloud', 'routed']);
     for (const [name, fileName] of Object.entries(SHIPPED_CONFIGS)) {
       expect(shippedConfigPath(name as keyof typeof SHIPPED_CONFIGS)).toBe(shipped(fileName));
       expect(shippedConfigPath(fileName)).toBe(shipped(fileName));
@@ -167,7 +167,7 @@ describe('shipped configs by name (loadShippedConfig)', () => {
       error = e as InvalidConfigError;
     }
     expect(error).toBeInstanceOf(InvalidConfigError);
-    expect(error!.allowed).toEqual(['dev', 'local', 'cloud', 'message_bus_dev.yml', 'message_bus_local.yml', 'message_bus_cloud.yml']);
+    expect(error!.allowed).toEqual(['dev', 'local', 'cloud', 'routed', 'message_bus_dev.yml', 'message_bus_local.yml', 'message_bus_cloud.yml', 'message_bus_routed.yml']);
     expect(() => shippedConfigPath('../package.json' as 'dev')).toThrow(InvalidConfigError);
     expect(() => shippedConfigPath('toString' as 'dev')).toThrow(InvalidConfigError);
   });
@@ -214,7 +214,7 @@ describe('loadConfigFile errors', () => {
     expect(e2.key).toBe('message_bus.max_queue_size');
     expect(e2.allowed).toContain('consumer_group');
     const type = await file('type.yml', 'message_bus:\n  type: rabbitmq\n');
-    expect((await configRejection(loadConfigFile(type, {}))).allowed).toEqual(['memory', 'redis', 'nats']);
+    expect((await configRejection(loadConfigFile(type, {}))).allowed).toEqual(['memory', 'redis', 'nats', 'routed']);
   });
 
   it('requires exactly the message_bus section', async () => {

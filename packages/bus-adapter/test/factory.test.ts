@@ -71,7 +71,7 @@ describe('resolveBusConfig', () => {
   it('rejects an unknown type, listing the allowed ones', () => {
     const error = configError(() => resolveBusConfig({ type: 'kafka' }));
     expect(error.key).toBe('type');
-    expect(error.allowed).toEqual(['memory', 'redis', 'nats']);
+    expect(error.allowed).toEqual(['memory', 'redis', 'nats', 'routed']);
     expect(error.message).toContain('"kafka"');
   });
 
@@ -235,7 +235,7 @@ describe('MessageBusFactory from the environment', () => {
     });
     const error = configError(() => MessageBusFactory.configFromEnvironment({ WOODWORK_MESSAGE_BUS: 'kafka' }));
     expect(error.key).toBe('WOODWORK_MESSAGE_BUS');
-    expect(error.allowed).toEqual(['memory', 'redis', 'nats']);
+    expect(error.allowed).toEqual(['memory', 'redis', 'nats', 'routed']);
   });
 
   it('creates the bus the environment names and blames the variable for a bad value', async () => {

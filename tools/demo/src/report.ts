@@ -33,6 +33,11 @@ export interface DemoSummary {
   dead_letters: DeadLetterSummary[];
   bus: { published: number; consumed: number; failed_attempts: number; dead_lettered: number } | null;
   /**
+   * On a routed bus (`WOODWORK_MESSAGE_BUS=routed`): each member, its backend, the event types it
+   * carried in this run (publishes per type), and its own published / handled counts. Else null.
+   */
+  members: Record<string, { backend: string; events: Record<string, number>; published: number; handled: number }> | null;
+  /**
    * Milliseconds: `question_to_first_chunk` (input sent the question -> output had chunk 1: the
    * agent's events, the pipe and the stream's setup), `streaming` (chunk 1 -> the last, paced by
    * the reader), `emit_to_log_hook_avg` / `_max` (an emit -> the log hook running it: bus delivery),
@@ -58,6 +63,7 @@ export function emptySummary(backend: string, role: string, sessionId: string, s
     answer: null,
     dead_letters: [],
     bus: null,
+    members: null,
     timings_ms: {},
     settings,
   };
@@ -170,6 +176,9 @@ export function formatSummary(s: DemoSummary): string {
   if (s.bus) {
     // A pub_sub message is handled once per group it reaches, so "handled" may exceed "published".
     row('bus messages', `${s.bus.published} published, ${s.bus.consumed} handled (once per group reached), ${s.bus.failed_attempts} failed attempts, ${s.bus.dead_lettered} dead-lettered`);
+  }
+  for (const [name, m] of Object.entries(s.members ?? {})) {
+    row(`member ${name} (${m.backend})`, `${m.published} published, ${m.handled} handled; carried ${counts(m.events)}`);
   }
   const notes = timingNotes(s.settings);
   for (const [name, ms] of Object.entries(s.timings_ms)) {

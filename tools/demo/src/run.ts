@@ -3,11 +3,11 @@
  * delays, starts the components of the chosen role (all of them, or one per process), waits until
  * each did its part, and fills in the summary from what happened and what the bus reports.
  */
-import { MessageBusAdapter, MessageBusFactory, type BusConfig } from '@woodwork/bus-adapter';
+import { MessageBusAdapter, MessageBusFactory, RoutedMessageBus, type BusConfig } from '@woodwork/bus-adapter';
 import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
-import { emptySummary, Timeline, type DemoSummary } from './report.js';
+import { emptySummary, tally, Timeline, type DemoSummary } from './report.js';
 import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
@@ -27,6 +27,20 @@ export interface DemoOptions {
 /** The environment's bus config, with retries quick enough for the failing hook to dead-letter at once. */
 export function demoBusConfig(env: DemoOptions['env']): BusConfig {
   return { ...MessageBusFactory.configFromEnvironment(env), max_retries: DEMO_MAX_RETRIES, retry: { ...DEMO_RETRY } };
+}
+
+/**
+ * `demoBusConfig`, reading a config file when the environment names one (`WOODWORK_BUS_CONFIG`,
+ * required with `WOODWORK_MESSAGE_BUS=routed`): a routed bus gets the demo's retries on each member.
+ */
+export async function loadDemoBusConfig(env: DemoOptions['env']): Promise<BusConfig> {
+  const fromFile = env['WOODWORK_BUS_CONFIG'] !== undefined && env['WOODWORK_BUS_CONFIG'].trim() !== '';
+  if (!fromFile && env['WOODWORK_MESSAGE_BUS']?.trim() !== 'routed') return demoBusConfig(env);
+  const loaded = await MessageBusFactory.loadEnvironmentConfig(env);
+  const quick = { max_retries: DEMO_MAX_RETRIES, retry: { ...DEMO_RETRY } };
+  if (loaded.type !== 'routed') return { ...loaded.config, ...quick };
+  const members = loaded.config['members'] as Record<string, BusConfig>;
+  return { ...loaded.config, members: Object.fromEntries(Object.entries(members).map(([name, member]) => [name, { ...member, ...quick }])) };
 }
 
 const DEMO_MAX_RETRIES = 2;
@@ -70,8 +84,15 @@ export interface DemoDeps {
 }
 
 export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promise<DemoSummary> {
-  const config = demoBusConfig(options.env);
+  const config = await loadDemoBusConfig(options.env);
   const backend = config.type ?? 'memory';
+  const memoryMembers = backend === 'routed' ? Object.entries(config['members'] as Record<string, BusConfig>).filter(([, m]) => (m.type ?? 'memory') === 'memory') : [];
+  if (deps.bus === undefined && memoryMembers.length > 0 && options.role !== 'all') {
+    throw new DemoUsageError(
+      `--role ${options.role} needs a bus that crosses processes, but the routed bus's member ${memoryMembers.map(([n]) => n).join(', ')} is memory, ` +
+        'which lives inside one process. Run with --role all (the default), or give every member a backend that crosses processes.',
+    );
+  }
   if (deps.bus === undefined && backend === 'memory' && options.role !== 'all') {
     throw new DemoUsageError(
       `--role ${options.role} needs a bus that crosses processes, but the memory backend lives inside one process ` +
@@ -79,7 +100,10 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
         `WOODWORK_MESSAGE_BUS=redis or nats and start each role in its own process with the same --session.`,
     );
   }
-  const bus: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
+  const created: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
+  // On a routed bus, count what each publish carried, to show which member carried what.
+  const published: Record<string, number> = {};
+  const bus = created instanceof RoutedMessageBus ? countingPublishes(created, published) : created;
   const timeline = new Timeline(options.print);
   const summary = emptySummary(bus.backend, options.role, options.sessionId, {
     delay_ms: options.delayMs,
@@ -110,6 +134,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     deps.onStarted?.();
     await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
     await fillFromBus(ctx);
+    if (created instanceof RoutedMessageBus) await fillMembers(ctx, created, published);
     fillTimings(ctx);
     return summary;
   } finally {
@@ -141,6 +166,37 @@ async function fillFromBus(ctx: DemoContext): Promise<void> {
     failed_attempts: health.metrics.messagesFailedTotal,
     dead_lettered: health.metrics.messagesDeadLetteredTotal,
   };
+}
+
+/** A view of the bus whose `publish` also counts each event type (the bus itself is unchanged). */
+function countingPublishes<B extends MessageBus>(bus: B, counts: Record<string, number>): B {
+  return new Proxy(bus, {
+    get(target, property) {
+      if (property === 'publish') {
+        return (envelope: Parameters<MessageBus['publish']>[0]) => {
+          const result = target.publish(envelope);
+          void result.then(() => tally.count(counts, envelope.eventType), () => undefined);
+          return result;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Which member of a routed bus carried which of this run's event types, and each member's counts. */
+async function fillMembers(ctx: DemoContext, routed: RoutedMessageBus, published: Record<string, number>): Promise<void> {
+  const health = await routed.healthCheck();
+  const members: NonNullable<DemoSummary['members']> = {};
+  for (const [name, report] of Object.entries(health.members)) {
+    members[name] = { backend: report.backend, events: {}, published: report.metrics.messagesPublishedTotal, handled: report.metrics.messagesConsumedTotal };
+  }
+  for (const [eventType, n] of Object.entries(published)) {
+    const member = members[routed.memberFor(eventType)];
+    if (member) member.events[eventType] = n;
+  }
+  ctx.summary.members = members;
 }
 
 function fillTimings(ctx: DemoContext): void {

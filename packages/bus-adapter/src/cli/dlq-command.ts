@@ -23,15 +23,18 @@ export async function runDlqList(
 ): Promise<number> {
   const records = await bus.getDeadLetterMessages(limit, filter);
   if (io.json) {
-    writeJson(io.out, records.map(deadLetterToWire));
+    writeJson(io.out, records.map(toWire));
     return 0;
   }
   if (records.length === 0) {
     io.out.write('no dead letters\n');
     return 0;
   }
+  // A routed bus names the member holding each record (its id starts with it too).
+  const routed = records.some((r) => memberOf(r) !== undefined);
   const rows = records.map((r) => [
     r.id,
+    ...(routed ? [memberOf(r) ?? '-'] : []),
     isoTime(r.lastFailedAt),
     r.group,
     r.envelope.sessionId,
@@ -39,7 +42,7 @@ export async function runDlqList(
     String(r.attempts),
     cut(errorText(r), 60),
   ]);
-  io.out.write(formatTable(['ID', 'FAILED AT', 'GROUP', 'SESSION', 'EVENT', 'ATTEMPTS', 'ERROR'], rows));
+  io.out.write(formatTable(['ID', ...(routed ? ['MEMBER'] : []), 'FAILED AT', 'GROUP', 'SESSION', 'EVENT', 'ATTEMPTS', 'ERROR'], rows));
   return 0;
 }
 
@@ -49,7 +52,7 @@ export async function runDlqShow(bus: MessageBus, io: DlqIo, id: string): Promis
     io.err.write(`woodwork-bus: no dead letter with id ${safeText(id)}\n`);
     return 1;
   }
-  if (io.json) writeJson(io.out, deadLetterToWire(record));
+  if (io.json) writeJson(io.out, toWire(record));
   else io.out.write(formatRecord(record));
   return 0;
 }
@@ -99,6 +102,7 @@ function formatRecord(r: DeadLetterRecord): string {
   const e = r.envelope;
   const text = formatPairs([
     ['id', r.id],
+    ...(memberOf(r) === undefined ? [] : [['member', memberOf(r)!] as [string, string]]),
     ['group', r.group],
     ['source', `${r.source.stream} ${r.source.id}`],
     ['error', errorText(r)],
@@ -119,6 +123,18 @@ function formatRecord(r: DeadLetterRecord): string {
     ...(r.raw === undefined ? [] : [['raw entry', cut(r.raw, 2000)] as [string, string]]),
   ]);
   return `${text}payload:\n${safeJson(JSON.stringify(e.payload, null, 2))}\n`;
+}
+
+/** The member of a routed bus's record (`RoutedDeadLetterRecord.member`), if it is one. */
+function memberOf(r: DeadLetterRecord): string | undefined {
+  const member = (r as { member?: unknown }).member;
+  return typeof member === 'string' ? member : undefined;
+}
+
+/** Core's wire form, plus `member` for a routed bus's record. */
+function toWire(r: DeadLetterRecord): ReturnType<typeof deadLetterToWire> & { member?: string } {
+  const member = memberOf(r);
+  return member === undefined ? deadLetterToWire(r) : { ...deadLetterToWire(r), member };
 }
 
 function errorText(r: DeadLetterRecord): string {

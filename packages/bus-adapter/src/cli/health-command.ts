@@ -28,11 +28,24 @@ export function formatHealth(report: HealthReport): string {
     ['processing time', `mean ${ms(t.meanMs)}, p50 ${ms(t.p50Ms)}, p99 ${ms(t.p99Ms)}, max ${ms(t.maxMs)} (${t.count} handled)`],
     ['expired groups', report.expiredGroups.length === 0 ? 'none' : report.expiredGroups.join(', ')],
   ];
-  for (const [key, value] of Object.entries(report.details)) pairs.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
+  // A routed bus: one line per member (its backend, status and why), before the details.
+  const members = (report as { members?: unknown }).members;
+  const routed = typeof members === 'object' && members !== null;
+  if (routed) {
+    for (const [name, member] of Object.entries(members as Record<string, HealthReport>)) {
+      pairs.push([`member ${name}`, `${member.backend} ${member.status}${member.error ? ` (${member.error})` : ''}`]);
+    }
+  }
+  for (const [key, value] of Object.entries(report.details)) {
+    if (routed && key === 'members') continue;
+    pairs.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
+  }
   let text = formatPairs(pairs);
   if (report.groups.length === 0) return `${text}\nno groups\n`;
+  const memberColumn = report.groups.some((g) => Array.isArray((g as { members?: unknown }).members));
   const rows = report.groups.map((g) => [
     g.group,
+    ...(memberColumn ? [((g as { members?: string[] }).members ?? []).join(',')] : []),
     g.eventPattern,
     g.componentId ?? '-',
     g.sessionId ?? '-',
@@ -42,6 +55,6 @@ export function formatHealth(report: HealthReport): string {
     String(g.lag),
     isoTime(g.lastActiveAt),
   ]);
-  text += `\n${formatTable(['GROUP', 'PATTERN', 'COMPONENT', 'SESSION', 'DURABLE', 'CONSUMERS', 'PENDING', 'LAG', 'LAST ACTIVE'], rows)}`;
+  text += `\n${formatTable(['GROUP', ...(memberColumn ? ['MEMBERS'] : []), 'PATTERN', 'COMPONENT', 'SESSION', 'DURABLE', 'CONSUMERS', 'PENDING', 'LAG', 'LAST ACTIVE'], rows)}`;
   return text;
 }

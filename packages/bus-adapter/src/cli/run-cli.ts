@@ -51,7 +51,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let bus: MessageBus | undefined;
   const owned = io.createBus === undefined;
   try {
-    const config = parsed.configPath === undefined ? MessageBusFactory.resolveEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
+    const config = parsed.configPath === undefined ? await MessageBusFactory.loadEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
     for (const warning of config.warnings) io.stderr.write(`woodwork-bus: warning: ${safeText(warning)}\n`);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
     // Only a memory bus the CLI made itself is a separate, empty one; a bus handed over is the app's.

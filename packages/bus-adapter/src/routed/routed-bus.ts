@@ -166,8 +166,10 @@ export class RoutedMessageBus implements MessageBus {
         return opened.promise.then(() => user(envelope, new RoutedDeliveryContext(context, id)));
       };
     }
+    let failed: string | undefined;
     try {
       for (const name of names) {
+        failed = name;
         const memberId = await this.members.get(name)!.subscribe(eventPattern, memberHandler, memberOptions);
         subscription.parts.push({ member: name, id: memberId });
       }
@@ -175,7 +177,8 @@ export class RoutedMessageBus implements MessageBus {
       this.subscriptions.delete(id);
       await Promise.allSettled(subscription.parts.map((part) => this.members.get(part.member)!.unsubscribe(part.id)));
       void subscription.gate?.stop(0);
-      throw error;
+      // On one member the member's own error; on several, which member refused (the others were undone).
+      throw names.length === 1 ? error : new MemberFailuresError('subscribe', [{ member: failed as string, error }]);
     }
     if (this.closed || !this.subscriptions.has(id)) {
       // Closed (or unsubscribed by id) while subscribing: nothing may start.

@@ -6,7 +6,9 @@
  * - listing merges the members' lists oldest first (by `lastFailedAt`; each member's own order is
  *   kept) and cuts at `limit`;
  * - redrive and purge send each record's part of the filter to its own member: a record is
- *   redriven by the member that dead-lettered it, into its own group there.
+ *   redriven by the member that dead-lettered it, into its own group there;
+ * - a member that cannot answer (its server down) fails the call with a `MemberFailuresError`
+ *   naming it: a list missing a member's records would look complete.
  */
 import {
   validateDeadLetterFilter,
@@ -17,6 +19,7 @@ import {
   type PurgeResult,
   type RedriveResult,
 } from '@woodwork/bus-core';
+import { memberFailure, type MemberFailure } from './routed-errors.js';
 
 /** A dead-letter record of a routed bus: the member's record, its id prefixed, and the member named. */
 export interface RoutedDeadLetterRecord extends DeadLetterRecord {
@@ -96,12 +99,10 @@ async function listChecked(
   filter: DeadLetterFilter | undefined,
 ): Promise<RoutedDeadLetterRecord[]> {
   if (limit === 0) return [];
-  const lists = await Promise.all(
-    [...filtersByMember(members, filter)].map(async ([name, memberFilter]) => {
-      const records = await members.get(name)!.getDeadLetterMessages(limit, memberFilter);
-      return records.map((record) => tag(name, record));
-    }),
-  );
+  const lists = await onMembers('getDeadLetterMessages', [...filtersByMember(members, filter)], async (name, memberFilter) => {
+    const records = await members.get(name)!.getDeadLetterMessages(limit, memberFilter);
+    return records.map((record) => tag(name, record));
+  });
   return mergeOldestFirst(lists, limit);
 }
 
@@ -110,6 +111,7 @@ async function listChecked(
  * would), then each member redrives or purges its own by id.
  */
 async function byMember<R>(
+  operation: string,
   members: ReadonlyMap<string, MessageBus>,
   filter: unknown,
   act: (bus: MessageBus, filter: DeadLetterFilter | undefined) => Promise<R>,
@@ -123,11 +125,30 @@ async function byMember<R>(
   } else {
     filters = filtersByMember(members, checked);
   }
-  return Promise.all([...filters].map(async ([name, memberFilter]) => [name, await act(members.get(name)!, memberFilter)] as [string, R]));
+  return onMembers(operation, [...filters], async (name, memberFilter) => [name, await act(members.get(name)!, memberFilter)] as [string, R]);
+}
+
+/**
+ * Runs `call` for each member at once. A member that fails (its server down) fails the call with
+ * its name on it (`MemberFailuresError`), after every member has answered: nothing is left running.
+ */
+async function onMembers<T>(
+  operation: string,
+  targets: Array<[string, DeadLetterFilter | undefined]>,
+  call: (name: string, filter: DeadLetterFilter | undefined) => Promise<T>,
+): Promise<T[]> {
+  const results = await Promise.allSettled(targets.map(([name, filter]) => call(name, filter)));
+  const failures: MemberFailure[] = [];
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') failures.push({ member: targets[i]![0], error: result.reason });
+  });
+  const error = memberFailure(operation, failures, targets.length);
+  if (error !== undefined) throw error;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 export async function redriveDeadLetters(members: ReadonlyMap<string, MessageBus>, filter: unknown): Promise<RedriveResult> {
-  const results = await byMember(members, filter, (bus, memberFilter) => bus.redriveDeadLetters(memberFilter));
+  const results = await byMember('redriveDeadLetters', members, filter, (bus, memberFilter) => bus.redriveDeadLetters(memberFilter));
   const out: RedriveResult = { redriven: [], skipped: [] };
   for (const [name, result] of results) {
     for (const id of result.redriven) out.redriven.push(routedRecordId(name, id));
@@ -137,6 +158,6 @@ export async function redriveDeadLetters(members: ReadonlyMap<string, MessageBus
 }
 
 export async function purgeDeadLetters(members: ReadonlyMap<string, MessageBus>, filter: unknown): Promise<PurgeResult> {
-  const results = await byMember(members, filter, (bus, memberFilter) => bus.purgeDeadLetters(memberFilter));
+  const results = await byMember('purgeDeadLetters', members, filter, (bus, memberFilter) => bus.purgeDeadLetters(memberFilter));
   return { purged: results.reduce((sum, [, result]) => sum + result.purged, 0) };
 }

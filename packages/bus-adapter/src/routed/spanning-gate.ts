@@ -100,8 +100,11 @@ export class SpanningGate {
       concurrency: this.options.concurrency,
       handlerTimeoutMs: this.options.handlerTimeoutMs,
       handler: (envelope, gateContext) => {
-        const delivery = this.starting as GateDelivery;
+        const delivery = this.starting;
         this.starting = undefined;
+        // SessionLanes calls envelopeFor and then the handler in one synchronous step; if that ever
+        // changed, fail the attempt (the member retries it) rather than run it with another's context.
+        if (delivery === undefined || delivery.memberEnvelope !== envelope) throw new Error('routed gate: the delivery of this attempt is unknown');
         const context = new RoutedDeliveryContext(delivery.memberContext, this.options.subscriptionId, gateContext);
         return this.options.handler(envelope, context);
       },
