@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError, type DeadLetterRecord, type MessageBus } from '@woodwork/bus-core';
 import { createMessageBus } from '@woodwork/bus-memory';
 import { DashboardListenError, startDashboard, type Dashboard } from '../src/index.js';
+import { chromiumPath } from './support/browser.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -254,5 +255,18 @@ describe('the live tail', () => {
     await dashboard.close();
     expect((await bus.healthCheck()).groups.length).toBe(groupsBefore);
     await bus.publish({ sessionId: 'x', eventType: 'srv.any', componentSource: 'test', payload: {} });
+  });
+});
+
+describe('the browser tests', () => {
+  it('fail saying what to install when Chromium is missing (never a silent skip)', () => {
+    const before = process.env['CHROMIUM_PATH'];
+    process.env['CHROMIUM_PATH'] = '/nonexistent/chromium';
+    try {
+      expect(() => chromiumPath()).toThrow(/Chromium is missing: .* found none at \/nonexistent\/chromium\. Install Debian's package \(apt-get install -y chromium/);
+    } finally {
+      if (before === undefined) delete process.env['CHROMIUM_PATH'];
+      else process.env['CHROMIUM_PATH'] = before;
+    }
   });
 });
