@@ -285,17 +285,21 @@ export class ConsumerGroup<D extends LaneDelivery> {
   }
 
   /**
-   * The group's health. Without `counts`, pending and lag are what this process holds; a backend
-   * that reads them from its server passes them.
+   * The group's health. Without `counts`, pending, lag and the oldest held message's age are what
+   * this process holds; a backend that reads them from its server passes them (the age only when
+   * its server tells it cheaply).
    */
-  health(counts?: { pending: number; lag: number }): GroupHealth {
+  health(counts?: { pending: number; lag: number; oldestPendingAgeMs?: number | null }): GroupHealth {
     let pending: number;
     let lag: number;
-    if (counts) ({ pending, lag } = counts);
+    let oldestPendingAgeMs: number | null | undefined;
+    if (counts) ({ pending, lag, oldestPendingAgeMs } = counts);
     else {
       const stats = this.lanes.stats;
       pending = stats.running + stats.retrying + stats.settling;
       lag = stats.queued;
+      const oldest = this.lanes.oldestTimestamp();
+      oldestPendingAgeMs = oldest === undefined ? null : Math.max(0, Math.round(Date.now() - oldest * 1000));
     }
     return {
       group: this.spec.group,
@@ -307,6 +311,7 @@ export class ConsumerGroup<D extends LaneDelivery> {
       pending,
       lag,
       lastActiveAt: this.lastActiveAt / 1000,
+      ...(oldestPendingAgeMs === undefined ? {} : { oldestPendingAgeMs }),
     };
   }
 

@@ -64,6 +64,12 @@ export interface GroupHealth {
   lag: number;
   /** Seconds since the epoch a replica was last attached. */
   lastActiveAt: number;
+  /**
+   * Milliseconds since the oldest message the group holds (waiting, running or waiting for a retry)
+   * was published, from its envelope's `timestamp` (never negative); `null` when it holds none.
+   * Optional: a backend that cannot tell cheaply leaves it out (memory always fills it).
+   */
+  oldestPendingAgeMs?: number | null;
 }
 
 export interface HealthReport {

@@ -101,6 +101,21 @@ export class SessionLanes<D extends LaneDelivery> {
     return this.counts.held;
   }
 
+  /**
+   * The smallest envelope `timestamp` (seconds) among the lanes' heads, or undefined when no lane
+   * holds anything. A head is its session's oldest delivery, so this is one look per session.
+   */
+  oldestTimestamp(): number | undefined {
+    let oldest: number | undefined;
+    for (const lane of this.lanes.values()) {
+      const head = lane.queue.peek();
+      if (head === undefined) continue;
+      const t = head.delivery.envelope.timestamp;
+      if (oldest === undefined || t < oldest) oldest = t;
+    }
+    return oldest;
+  }
+
   /** Adds a consumer; it takes deliveries from the next turn on. */
   attach(consumer: LaneConsumer): void {
     this.consumers.attach(consumer);

@@ -245,8 +245,14 @@ describe('ConsumerGroup', () => {
     const h = group.health();
     expect(h).toMatchObject({ group: 'g', eventPattern: '*', componentId: 'c', sessionId: null, durable: true, consumers: 1, pending: 1, lag: 2 });
     expect(h.lastActiveAt).toBeCloseTo(Date.now() / 1000, -1);
+    expect(h.oldestPendingAgeMs).toBeGreaterThanOrEqual(0);
     expect(group.health({ pending: 9, lag: 40 })).toMatchObject({ consumers: 1, pending: 9, lag: 40 });
-    release();
+    expect(group.health({ pending: 9, lag: 40 })).not.toHaveProperty('oldestPendingAgeMs');
+    expect(group.health({ pending: 9, lag: 40, oldestPendingAgeMs: 1234 }).oldestPendingAgeMs).toBe(1234);
+    await vi.waitFor(() => {
+      release(); // each delivery waits for its own release
+      expect(group.health().oldestPendingAgeMs).toBeNull();
+    }, GUARD);
     await group.stop(1000);
   });
 });

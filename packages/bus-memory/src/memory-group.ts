@@ -184,7 +184,7 @@ export class MemoryGroup {
   health(): GroupHealth {
     if (this.active) return this.active.health();
     const { group, eventPattern, componentId, sessionId, durable } = this.spec;
-    return { group, eventPattern, componentId, sessionId, durable, consumers: 0, pending: 0, lag: 0, lastActiveAt: this.restingSince / 1000 };
+    return { group, eventPattern, componentId, sessionId, durable, consumers: 0, pending: 0, lag: 0, lastActiveAt: this.restingSince / 1000, oldestPendingAgeMs: null };
   }
 
   /** Drops the engine when nothing needs it: no replica, nothing held. */

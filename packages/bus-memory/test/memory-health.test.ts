@@ -54,4 +54,21 @@ describe('memory health', () => {
     });
     expect(health.metrics.messageProcessingTimeMs.count).toBe(6);
   });
+
+  it('oldestPendingAgeMs: the age of the oldest held message by its publish timestamp, null when the group holds none', async () => {
+    const bus = makeBus();
+    const hold = gate();
+    await bus.subscribe('hl.work', () => hold.opened, { group: 'aged' });
+    const g = () => bus.healthCheck().then((h) => h.groups.find((x) => x.group === 'aged'));
+    expect((await g())?.oldestPendingAgeMs).toBeNull();
+    const now = Date.now() / 1000;
+    await bus.publish(msg('a', 0, { timestamp: now - 30 })); // running
+    await bus.publish(msg('a', 1, { timestamp: now - 5 })); // behind it
+    await bus.publish(msg('b', 0, { timestamp: now - 60 })); // another session's head: the oldest
+    const age = (await g())?.oldestPendingAgeMs ?? 0;
+    expect(age).toBeGreaterThanOrEqual(60_000);
+    expect(age).toBeLessThan(60_000 + 30_000); // wall clock passes, but nowhere near another 30 s
+    hold.open();
+    await expect.poll(async () => (await g())?.oldestPendingAgeMs).toBeNull();
+  });
 });

@@ -239,8 +239,13 @@ export class RedisMessageBus implements MessageBus {
     try {
       if (!isReady(this.client)) throw new Error(`disconnected (${this.client.status}); reconnecting`);
       await this.expireIdleGroups();
-      const [stored, numbers, active] = await Promise.all([listGroups(this.registry), groupNumbers(this.client, this.layout), lastActive(this.client, this.layout)]);
-      groups = stored.map((s) => groupHealth(s, numbers.get(s.key), this.groups.get(s.group)?.consumers ?? 0, active.get(s.key)));
+      const [stored, numbers, active, nowMs] = await Promise.all([
+        listGroups(this.registry),
+        groupNumbers(this.client, this.layout),
+        lastActive(this.client, this.layout),
+        serverNowMs(this.client),
+      ]);
+      groups = stored.map((s) => groupHealth(s, numbers.get(s.key), this.groups.get(s.group)?.consumers ?? 0, active.get(s.key), nowMs));
       deadLetterQueueSize = await this.deadLetters.size();
     } catch (cause) {
       status = 'degraded';

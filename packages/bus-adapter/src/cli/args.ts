@@ -19,6 +19,10 @@ Commands:
                                           delete dead letters
   tail --session S [--event E]            print a session's messages as they arrive, consuming
                                           nothing (Ctrl-C or SIGTERM to stop)
+  ui [--port N] [--host H] [--token T]    a web dashboard (overview, dead letters, live tail) on
+                                          127.0.0.1:4319 by default; prints its link with the token
+                                          (needs the package @woodwork/bus-dashboard; the token may
+                                          come from WOODWORK_UI_TOKEN instead of --token)
 
 Options:
   --config <file.yml>  a config file with a "message_bus:" section (default: the environment)
@@ -55,7 +59,8 @@ export type CliCommand =
   | { name: 'dlq-show'; id: string }
   | { name: 'dlq-redrive'; selection: DeadLetterSelection }
   | { name: 'dlq-purge'; selection: DeadLetterSelection }
-  | { name: 'tail'; sessionId: string; eventType?: string };
+  | { name: 'tail'; sessionId: string; eventType?: string }
+  | { name: 'ui'; port?: number; host?: string; token?: string };
 
 export interface ParsedCommandLine {
   command: CliCommand;
@@ -72,6 +77,9 @@ const OPTIONS = {
   event: { type: 'string' },
   limit: { type: 'string' },
   all: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  token: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -110,6 +118,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       return { ...base, command: { name: 'tail', sessionId: sessionOption(values.session), ...eventOption(values.event) } };
     case 'dlq':
       return { ...base, command: parseDlq(second, rest, values) };
+    case 'ui':
+      allowOnly(values, ['port', 'host', 'token'], 'ui');
+      noPositionals([second, ...rest], 'ui');
+      return { ...base, command: { name: 'ui', ...uiOptions(values) } };
     default:
       throw new UsageError(`unknown command "${first}"${didYouMean(first, COMMANDS)}`);
   }
@@ -146,7 +158,7 @@ function parseDlq(sub: string | undefined, args: string[], values: Values): CliC
   }
 }
 
-const COMMANDS = ['health', 'dlq', 'tail', 'help'];
+const COMMANDS = ['health', 'dlq', 'tail', 'ui', 'help'];
 const DLQ_SUBCOMMANDS = ['list', 'show', 'redrive', 'purge'];
 const LONG_NAMES = Object.keys(OPTIONS) as OptionName[];
 const STRING_OPTIONS = new Set(LONG_NAMES.filter((name) => OPTIONS[name].type === 'string').map((name) => `--${name}`));
@@ -257,6 +269,21 @@ function sessionOption(value: string): string {
 
 function eventOption(value: string | undefined): { eventType?: string } {
   return value === undefined ? {} : { eventType: checked(() => validateEventType(value, 'eventType'), '--event') };
+}
+
+function uiOptions(values: Values): { port?: number; host?: string; token?: string } {
+  const out: { port?: number; host?: string; token?: string } = {};
+  if (values.port !== undefined) {
+    const port = /^\d{1,5}$/.test(values.port) ? Number(values.port) : Number.NaN;
+    if (!(port >= 0 && port <= 65_535)) throw new UsageError(`--port must be an integer from 0 to 65535 (0: a free port); got "${values.port}"`);
+    out.port = port;
+  }
+  if (values.host !== undefined) {
+    if (values.host.trim() === '') throw new UsageError('--host needs an address, such as 127.0.0.1');
+    out.host = values.host;
+  }
+  if (values.token !== undefined) out.token = values.token;
+  return out;
 }
 
 function limitOption(value: string | undefined): number {

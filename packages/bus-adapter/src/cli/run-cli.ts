@@ -15,6 +15,7 @@ import { runDlqList, runDlqPurge, runDlqRedrive, runDlqShow } from './dlq-comman
 import { runHealth } from './health-command.js';
 import type { TextSink } from './output.js';
 import { runTail } from './tail-command.js';
+import { runUi } from './ui-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -58,8 +59,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (owned && bus.backend === 'memory') {
       io.stderr.write('woodwork-bus: note: the memory backend lives inside one process; this one sees only its own messages\n');
     }
-    const run = runCommand(bus, parsed.command, { out: io.stdout, err: io.stderr, json: parsed.json, signal });
-    return parsed.command.name === 'tail' ? await run : await unlessAborted(run, signal, io.stderr);
+    const command = parsed.command.name === 'ui' && parsed.command.token === undefined && io.env['WOODWORK_UI_TOKEN'] ? { ...parsed.command, token: io.env['WOODWORK_UI_TOKEN'] } : parsed.command;
+    const run = runCommand(bus, command, { out: io.stdout, err: io.stderr, json: parsed.json, signal });
+    return command.name === 'tail' || command.name === 'ui' ? await run : await unlessAborted(run, signal, io.stderr);
   } catch (error) {
     io.stderr.write(`woodwork-bus: ${describeError(error)}\n`);
     return EXIT_FAILURE;
@@ -97,6 +99,10 @@ function runCommand(bus: MessageBus, command: Exclude<CliCommand, { name: 'help'
       return runDlqPurge(bus, io, command.selection);
     case 'tail':
       return runTail(bus, io, command.sessionId, command.eventType);
+    case 'ui': {
+      const { port, host, token } = command;
+      return runUi(bus, io, { ...(port === undefined ? {} : { port }), ...(host === undefined ? {} : { host }), ...(token === undefined ? {} : { token }) });
+    }
   }
 }
 
