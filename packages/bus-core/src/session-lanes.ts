@@ -39,6 +39,9 @@ import type {
 
 export type * from './lane-types.js';
 
+/** Attempts one `pump` call starts before it yields to the next microtask. */
+const PUMP_BUDGET = 256;
+
 export class SessionLanes<D extends LaneDelivery> {
   private readonly lanes = new Map<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
@@ -55,6 +58,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private pumpAgain = false;
   private stopped = false;
   private readonly settledWaiters: Array<() => void> = [];
+  private readonly pumpTask = (): void => this.pump();
 
   constructor(
     private readonly hooks: SessionLanesHooks<D>,
@@ -74,6 +78,8 @@ export class SessionLanes<D extends LaneDelivery> {
       clearFailing: (held) => this.clearFailing(held),
       settleStarted: () => void this.settlesInFlight++,
       settleEnded: () => this.settleEnded(),
+      freeSlot: (slot) => this.freeSlot(slot),
+      makeReady: (lane) => this.makeReady(lane),
     });
     const leaseMs = options.leaseMs ?? 0;
     if (hooks.renew && leaseMs > 0) {
@@ -153,7 +159,11 @@ export class SessionLanes<D extends LaneDelivery> {
     return true;
   }
 
-  /** Starts what free consumer slots allow. */
+  /**
+   * Starts what free consumer slots allow. Attempts that end at once (sync handlers and hooks) free
+   * their slot and ready their lane's next delivery within the same call; after `PUMP_BUDGET`
+   * starts the rest goes to the next microtask, so a busy group cannot hold the turn for long.
+   */
   pump(): void {
     this.pumpScheduled = false;
     if (this.pumping) {
@@ -161,14 +171,16 @@ export class SessionLanes<D extends LaneDelivery> {
       return;
     }
     this.pumping = true;
+    let budget = PUMP_BUDGET;
     try {
       do {
         this.pumpAgain = false;
-        this.pumpOnce();
-      } while (this.pumpAgain);
+        budget = this.pumpOnce(budget);
+      } while (this.pumpAgain && budget > 0);
     } finally {
       this.pumping = false;
     }
+    if (budget <= 0) this.schedulePump();
   }
 
   /**
@@ -244,9 +256,11 @@ export class SessionLanes<D extends LaneDelivery> {
 
   // ---- dispatch ----
 
-  private pumpOnce(): void {
-    if (this.stopped) return;
+  /** Starts ready heads while slots and `budget` last; returns the budget left. */
+  private pumpOnce(budget: number): number {
+    if (this.stopped) return budget;
     while (this.ready.length > 0) {
+      if (budget <= 0) return 0;
       const lane = this.ready.peek() as Lane<D>;
       const head = lane.queue.peek();
       if (lane.abandoned || lane.phase !== 'ready' || head === undefined) {
@@ -259,10 +273,12 @@ export class SessionLanes<D extends LaneDelivery> {
         continue;
       }
       const slot = this.consumers.take();
-      if (!slot) return;
+      if (!slot) return budget;
       this.ready.shift();
-      void this.runHead(lane, head, slot);
+      budget--;
+      this.runHead(lane, head, slot);
     }
+    return budget;
   }
 
   private makeReady(lane: Lane<D>): void {
@@ -277,23 +293,25 @@ export class SessionLanes<D extends LaneDelivery> {
     else this.schedulePump();
   }
 
-  /** The start hooks (lane-settling.ts), then the handler; then what its outcome asks. */
-  private async runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): Promise<void> {
+  /**
+   * The start hooks (lane-settling.ts), then the handler; then what its outcome asks. When the hooks
+   * and the handler return no promise (memory's sync handlers) all of it happens here, in this turn:
+   * no promise, no deadline watch, and the lane's next delivery can start in the same pump.
+   */
+  private runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): void {
     held.started = true;
     this.setPhase(lane, 'starting');
-    const release = (): void => this.freeSlot(slot);
-    const started = this.settler.start(lane, held, slot.consumer, release, () => this.makeReady(lane));
-    if (started === false || (started !== true && !(await started))) return;
-    const attempt = held.begun as number;
-    held.begun = undefined;
-    const startedAt = performance.now();
-    const result = await this.runHandler(lane, held.delivery, attempt, slot.consumer, startedAt);
-    this.freeSlot(slot);
-    this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
-    if (this.settledWaiters.length > 0) this.notifySettled();
+    const started = this.settler.start(lane, held, slot);
+    if (started === true) this.runStarted(lane, held, slot);
+    else if (started !== false) void started.then((ok) => ok && this.runStarted(lane, held, slot));
   }
 
-  private runHandler(lane: Lane<D>, delivery: D, attempt: number, consumer: LaneConsumer, startedAt: number): Promise<AttemptResult> {
+  private runStarted(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): void {
+    const attempt = held.begun as number;
+    held.begun = undefined;
+    const consumer = slot.consumer;
+    const delivery = held.delivery;
+    const startedAt = performance.now();
     this.setPhase(lane, 'running');
     let envelope: MessageEnvelope;
     try {
@@ -304,17 +322,31 @@ export class SessionLanes<D extends LaneDelivery> {
           : { ...delivery.envelope, retryCount: attempt - 1 };
     } catch (error) {
       // The handler never saw it, but the start is counted: a broken decode must not loop forever.
-      return Promise.resolve({ ok: false, error });
+      this.endAttempt(lane, held, attempt, slot, { ok: false, error }, startedAt);
+      return;
     }
     const running = new RunningAttempt(consumer, attempt, startedAt);
     lane.attempt = running;
-    if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
     running.run(envelope);
-    return running.done.then((result) => {
+    const result = running.result;
+    if (result !== undefined) {
+      // Returned (or threw) without a promise: no timer could have fired meanwhile.
+      lane.attempt = undefined;
+      this.endAttempt(lane, held, attempt, slot, result, startedAt);
+      return;
+    }
+    if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
+    void running.done.then((outcome) => {
       lane.attempt = undefined;
       this.deadlines.forget(running);
-      return result;
+      this.endAttempt(lane, held, attempt, slot, outcome, startedAt);
     });
+  }
+
+  private endAttempt(lane: Lane<D>, held: Held<D>, attempt: number, slot: ConsumerSlot, result: AttemptResult, startedAt: number): void {
+    this.freeSlot(slot);
+    this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
+    if (this.settledWaiters.length > 0) this.notifySettled();
   }
 
   private afterAttempt(lane: Lane<D>, held: Held<D>, attempt: number, result: AttemptResult, durationMs: number, consumer: LaneConsumer): void {
@@ -482,7 +514,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => this.pump());
+    queueMicrotask(this.pumpTask);
   }
 
   /** Runs an observer; its throw is counted and ignored. */

@@ -129,7 +129,7 @@ export function preparePublish(
   // Whatever payload type the caller declared, only a JSON object passes the validation below.
   const envelope = createEnvelope(input as EnvelopeInit, options);
   const body = validateAndEncodeBody(envelope, options);
-  return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size };
+  return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size, payloadCopy: body.payloadCopy, metadataCopy: body.metadataCopy };
 }
 
 const ENVELOPE_KEYS = new Set<string>([
