@@ -26,7 +26,7 @@ import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, ty
 import type { MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
 import { LaneConsumers, type ConsumerSlot } from './lane-consumers.js';
-import { LaneSettler, attemptsAllowed } from './lane-settling.js';
+import { LaneSettler, attemptsAllowed, type SettlerHost } from './lane-settling.js';
 import { LeaseRenewer } from './lane-leases.js';
 import type {
   LaneConsumer,
@@ -46,8 +46,10 @@ export class SessionLanes<D extends LaneDelivery> {
   private readonly lanes = new Map<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
   private readonly consumers = new LaneConsumers();
-  private readonly byId = new Map<string, Held<D>>();
-  private readonly deadlines = new DeadlineTicker();
+  /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
+  private byId: Map<string, Held<D>> | undefined;
+  /** Made on the first attempt that must be watched (a handler returning a promise, with a timeout). */
+  private deadlineTicker: DeadlineTicker | undefined;
   private readonly renewer: LeaseRenewer<D> | undefined;
   private readonly counts = new LaneCounts();
   private readonly settler: LaneSettler<D>;
@@ -58,29 +60,14 @@ export class SessionLanes<D extends LaneDelivery> {
   private pumpAgain = false;
   private stopped = false;
   private readonly settledWaiters: Array<() => void> = [];
-  private readonly pumpTask = (): void => this.pump();
+  private pumpTask: (() => void) | undefined;
 
   constructor(
     private readonly hooks: SessionLanesHooks<D>,
     private readonly observer: LaneObserver<D> = {},
     options: SessionLanesOptions = {},
   ) {
-    this.settler = new LaneSettler<D>({
-      hooks,
-      observer,
-      counts: this.counts,
-      setPhase: (lane, phase) => this.setPhase(lane, phase),
-      wait: (lane, phase, delayMs, then) => this.wait(lane, phase, delayMs, then),
-      completeHead: (lane, held) => this.completeHead(lane, held),
-      endInterrupted: (lane, held) => this.endInterrupted(lane, held),
-      interrupted: (lane, held) => this.interrupted(lane, held),
-      safely: (observe) => this.safely(observe),
-      clearFailing: (held) => this.clearFailing(held),
-      settleStarted: () => void this.settlesInFlight++,
-      settleEnded: () => this.settleEnded(),
-      freeSlot: (slot) => this.freeSlot(slot),
-      makeReady: (lane) => this.makeReady(lane),
-    });
+    this.settler = new LaneSettler<D>(new SettlerAccess(this));
     const leaseMs = options.leaseMs ?? 0;
     if (hooks.renew && leaseMs > 0) {
       const renew = hooks.renew.bind(hooks);
@@ -131,14 +118,14 @@ export class SessionLanes<D extends LaneDelivery> {
     if (this.stopped) return false;
     const id = delivery.deliveryId;
     if (id !== undefined) {
-      const existing = this.byId.get(id);
+      const existing = this.byId?.get(id);
       if (existing) {
         if (delivery.attemptsMade > existing.delivery.attemptsMade) existing.delivery.attemptsMade = delivery.attemptsMade;
         return false;
       }
     }
     const held = newHeld(delivery);
-    if (id !== undefined) this.byId.set(id, held);
+    if (id !== undefined) (this.byId ??= new Map()).set(id, held);
     this.counts.held++;
     this.renewer?.ensureRunning();
     const key = delivery.envelope.sessionId;
@@ -226,9 +213,9 @@ export class SessionLanes<D extends LaneDelivery> {
     // Attempts still running (abort: false, or past the timeout) end in abandoned lanes: nothing
     // is acknowledged or retried after this.
     for (const lane of this.lanes.values()) unfinished.push(...this.abandon(lane));
-    this.deadlines.clear();
+    this.deadlineTicker?.clear();
     this.lanes.clear();
-    this.byId.clear();
+    this.byId?.clear();
     return unfinished;
   }
 
@@ -242,7 +229,7 @@ export class SessionLanes<D extends LaneDelivery> {
     this.cancelWait(lane);
     const items = lane.queue.drain();
     for (const held of items) {
-      if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+      if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
       this.clearFailing(held);
     }
     if (inFlight) {
@@ -338,7 +325,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
     void running.done.then((outcome) => {
       lane.attempt = undefined;
-      this.deadlines.forget(running);
+      this.deadlineTicker?.forget(running);
       this.endAttempt(lane, held, attempt, slot, outcome, startedAt);
     });
   }
@@ -380,7 +367,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private completeHead(lane: Lane<D>, held: Held<D>): void {
     this.clearFailing(held);
     lane.queue.shift();
-    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.safely(() => this.observer.left?.(held.delivery));
@@ -406,7 +393,7 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private dropHead(lane: Lane<D>, held: Held<D>): void {
     lane.queue.shift();
-    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.safely(() => this.observer.left?.(held.delivery));
@@ -439,7 +426,7 @@ export class SessionLanes<D extends LaneDelivery> {
       this.safely(() => this.observer.leaseLost?.(delivery));
       if (index > 0) {
         lane.queue.retain((h) => h !== found);
-        if (delivery.deliveryId !== undefined) this.byId.delete(delivery.deliveryId);
+        if (delivery.deliveryId !== undefined) this.byId?.delete(delivery.deliveryId);
         this.counts.held--;
         this.safely(() => this.observer.left?.(delivery));
         continue;
@@ -514,7 +501,16 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask(this.pumpTask);
+    queueMicrotask((this.pumpTask ??= () => this.pump()));
+  }
+
+  /** Handler timeouts (made when first needed). */
+  private get deadlines(): DeadlineTicker {
+    return (this.deadlineTicker ??= new DeadlineTicker());
+  }
+
+  private settleStarted(): void {
+    this.settlesInFlight++;
   }
 
   /** Runs an observer; its throw is counted and ignored. */
@@ -524,5 +520,65 @@ export class SessionLanes<D extends LaneDelivery> {
     } catch {
       this.counts.observerErrors++;
     }
+  }
+}
+
+/**
+ * The settler's access to the lanes' private state and steps: one small object per lanes instead of
+ * a closure per method (a session-bound group per session makes 100,000 lanes: issue 11).
+ */
+class SettlerAccess<D extends LaneDelivery> implements SettlerHost<D> {
+  readonly hooks: SessionLanesHooks<D>;
+  readonly observer: LaneObserver<D>;
+  readonly counts: LaneCounts;
+
+  constructor(private readonly lanes: SessionLanes<D>) {
+    this.hooks = lanes['hooks'];
+    this.observer = lanes['observer'];
+    this.counts = lanes['counts'];
+  }
+
+  setPhase(lane: Lane<D>, phase: Phase): void {
+    this.lanes['setPhase'](lane, phase);
+  }
+
+  wait(lane: Lane<D>, phase: 'retrying' | 'settling', delayMs: number, then: () => void): void {
+    this.lanes['wait'](lane, phase, delayMs, then);
+  }
+
+  completeHead(lane: Lane<D>, held: Held<D>): void {
+    this.lanes['completeHead'](lane, held);
+  }
+
+  endInterrupted(lane: Lane<D>, held: Held<D>): void {
+    this.lanes['endInterrupted'](lane, held);
+  }
+
+  interrupted(lane: Lane<D>, held: Held<D>): boolean {
+    return this.lanes['interrupted'](lane, held);
+  }
+
+  safely(observe: () => void): void {
+    this.lanes['safely'](observe);
+  }
+
+  clearFailing(held: Held<D>): void {
+    this.lanes['clearFailing'](held);
+  }
+
+  settleStarted(): void {
+    this.lanes['settleStarted']();
+  }
+
+  settleEnded(): void {
+    this.lanes['settleEnded']();
+  }
+
+  freeSlot(slot: ConsumerSlot): void {
+    this.lanes['freeSlot'](slot);
+  }
+
+  makeReady(lane: Lane<D>): void {
+    this.lanes['makeReady'](lane);
   }
 }
