@@ -146,8 +146,8 @@ export const MUTATIONS = [
     edits: [
       {
         file: CONSUMER_GROUP,
-        find: '        return hooks.storeDeadLetter(record, delivery, failure);',
-        replace: '        if (failure.attempts > 1) void hooks.storeDeadLetter(record, delivery, failure);\n        return hooks.storeDeadLetter(record, delivery, failure);',
+        find: '    return hooks.storeDeadLetter(record, delivery, failure);',
+        replace: '    if (failure.attempts > 1) void hooks.storeDeadLetter(record, delivery, failure);\n    return hooks.storeDeadLetter(record, delivery, failure);',
       },
     ],
   },
