@@ -25,7 +25,7 @@ export const MUTATIONS = [
     missed: 'a redrive without a fresh attempt count',
     edits: [
       { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {', replace: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, attemptsMade = 0): boolean {' },
-      { file: MEMORY_GROUP, find: 'const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };', replace: 'const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade, held: true };' },
+      { file: MEMORY_GROUP, find: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, held: true };', replace: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade, held: true };' },
       { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {', replace: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, record.attempts - 1)) {' },
     ],
   },
@@ -146,8 +146,8 @@ export const MUTATIONS = [
     edits: [
       {
         file: CONSUMER_GROUP,
-        find: '        return hooks.storeDeadLetter(record, delivery, failure);',
-        replace: '        if (failure.attempts > 1) void hooks.storeDeadLetter(record, delivery, failure);\n        return hooks.storeDeadLetter(record, delivery, failure);',
+        find: '    return hooks.storeDeadLetter(record, delivery, failure);',
+        replace: '    if (failure.attempts > 1) void hooks.storeDeadLetter(record, delivery, failure);\n    return hooks.storeDeadLetter(record, delivery, failure);',
       },
     ],
   },

@@ -42,13 +42,18 @@ export class AttemptContext implements DeliveryContext {
   }
 }
 
-/** One running attempt. `done` resolves (never rejects) with its outcome; `timeOut()` fails it early. */
+/**
+ * One running attempt. `result` is its outcome once settled (at once when the handler returned no
+ * promise); `done` resolves (never rejects) with it, and is made only when asked for, so a handler
+ * that returns synchronously costs no promise. `timeOut()` fails it early.
+ */
 export class RunningAttempt {
-  readonly done: Promise<AttemptResult>;
   readonly context: AttemptContext;
   readonly deadline: number;
-  private resolve!: (result: AttemptResult) => void;
-  private settled = false;
+  /** The outcome, once settled. */
+  result: AttemptResult | undefined;
+  private donePromise: Promise<AttemptResult> | undefined;
+  private resolve: ((result: AttemptResult) => void) | undefined;
 
   constructor(
     readonly consumer: LaneConsumer,
@@ -57,11 +62,19 @@ export class RunningAttempt {
   ) {
     this.context = new AttemptContext(attempt, consumer.group, consumer.subscriptionId);
     this.deadline = consumer.handlerTimeoutMs > 0 ? startedAt + consumer.handlerTimeoutMs : Number.POSITIVE_INFINITY;
-    this.done = new Promise<AttemptResult>((resolve) => (this.resolve = resolve));
+  }
+
+  /** Resolves with the outcome (never rejects). */
+  get done(): Promise<AttemptResult> {
+    if (!this.donePromise) {
+      const settled = this.result;
+      this.donePromise = settled ? Promise.resolve(settled) : new Promise<AttemptResult>((resolve) => (this.resolve = resolve));
+    }
+    return this.donePromise;
   }
 
   get isSettled(): boolean {
-    return this.settled;
+    return this.result !== undefined;
   }
 
   get timeoutMs(): number {
@@ -85,16 +98,16 @@ export class RunningAttempt {
   }
 
   timeOut(): void {
-    if (this.settled) return;
+    if (this.result !== undefined) return;
     const error = new HandlerTimeoutError(this.timeoutMs);
     this.context.abort(error);
     this.settle({ ok: false, error });
   }
 
   private settle(result: AttemptResult): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolve(result);
+    if (this.result !== undefined) return;
+    this.result = result;
+    this.resolve?.(result);
   }
 }
 

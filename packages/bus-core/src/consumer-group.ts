@@ -26,7 +26,7 @@
  * close:       await group.stop(closeTimeoutMs)
  * ```
  */
-import type { AcknowledgeReason, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
+import type { AcknowledgeReason, LaneConsumer, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
 import { SessionLanes } from './session-lanes.js';
 import { errorToDeadLetterError } from './dead-letters.js';
 import type { NewDeadLetterRecord } from './undecodable.js';
@@ -132,107 +132,10 @@ export class ConsumerGroup<D extends LaneDelivery> {
   private readonly attached: ((subscription: ResolvedSubscription) => void) | undefined;
 
   constructor(options: ConsumerGroupOptions<D>) {
-    const { spec, hooks, metrics, logger, retry } = options;
-    const own = options.observer ?? {};
-    this.spec = spec;
+    this.spec = options.spec;
     this.attached = options.attached;
-    const group = spec.group;
-    const lanesHooks: SessionLanesHooks<D> = {
-      acknowledge: (delivery, reason) => hooks.acknowledge(delivery, reason),
-      deadLetter: (delivery, failure) => {
-        const retryCount = Math.max(0, failure.attempts - 1);
-        const envelope = hooks.deadLetterEnvelope ? hooks.deadLetterEnvelope(delivery, retryCount) : { ...delivery.envelope, retryCount };
-        const record = buildDeadLetterRecord({ envelope, failure, firstFailedAt: delivery.firstFailedAt, source: hooks.sourceOf(delivery), group });
-        return hooks.storeDeadLetter(record, delivery, failure);
-      },
-      retryDelayMs: (failures) => retryDelayMs(retry, failures),
-    };
-    if (hooks.beginAttempt) lanesHooks.beginAttempt = hooks.beginAttempt.bind(hooks);
-    if (hooks.renew) lanesHooks.renew = hooks.renew.bind(hooks);
-    if (hooks.comparePositions) lanesHooks.comparePositions = hooks.comparePositions.bind(hooks);
-    if (hooks.envelopeFor) lanesHooks.envelopeFor = hooks.envelopeFor.bind(hooks);
-
-    const observer: LaneObserver<D> = {
-      handled: (delivery, durationMs, consumer) => {
-        try {
-          metrics.recordConsumed(delivery.envelope.eventType, group, durationMs);
-        } finally {
-          own.handled?.(delivery, durationMs, consumer);
-        }
-      },
-      attemptFailed: (delivery, error, attempt, durationMs) => {
-        try {
-          metrics.recordFailed(delivery.envelope.eventType, group);
-          logger.warn('handler attempt failed', {
-            group,
-            messageId: delivery.envelope.messageId,
-            attempt,
-            error: errorToDeadLetterError(error).message,
-          });
-        } finally {
-          own.attemptFailed?.(delivery, error, attempt, durationMs);
-        }
-      },
-      deadLettered: (delivery, failure) => {
-        try {
-          const count = hooks.deadLetterCount();
-          if (typeof count === 'number') metrics.recordDeadLettered(count, group);
-          else void count.then((n) => metrics.recordDeadLettered(n, group), () => metrics.recordDeadLettered(0, group));
-          logger.error('message dead-lettered', {
-            group,
-            messageId: delivery.envelope.messageId,
-            attempts: failure.attempts,
-            reason: failure.reason,
-          });
-        } finally {
-          own.deadLettered?.(delivery, failure);
-        }
-      },
-      settleFailed: (delivery, hook, error, tries) => {
-        try {
-          logger.error(`${hook} failed; retrying, the session waits`, {
-            group,
-            messageId: delivery.envelope.messageId,
-            tries,
-            error: errorToDeadLetterError(error).message,
-          });
-        } finally {
-          own.settleFailed?.(delivery, hook, error, tries);
-        }
-      },
-      renewFailed: (error, deliveries) => {
-        try {
-          logger.warn('lease renewal failed; retrying at the next tick', { group, deliveries: deliveries.length, error: errorToDeadLetterError(error).message });
-        } finally {
-          own.renewFailed?.(error, deliveries);
-        }
-      },
-      leaseLost: (delivery) => {
-        try {
-          logger.warn('lease lost: another consumer owns the message now; dropped here unacknowledged', {
-            group,
-            messageId: delivery.envelope.messageId,
-          });
-        } finally {
-          own.leaseLost?.(delivery);
-        }
-      },
-      outOfOrder: (pushed, started) => {
-        this.orderViolations++;
-        try {
-          metrics.recordOrderViolation(group);
-          logger.warn('message runs out of order: a newer message of its session had already started', {
-            group,
-            sessionId: pushed.envelope.sessionId,
-            messageId: pushed.envelope.messageId,
-            startedMessageId: started.envelope.messageId,
-          });
-        } finally {
-          own.outOfOrder?.(pushed, started);
-        }
-      },
-    };
-    if (own.left) observer.left = own.left.bind(own);
+    const lanesHooks = new GroupLaneHooks<D>(options.hooks, options.retry, options.spec.group);
+    const observer = new GroupObserver<D>(this, options);
     this.lanes = new SessionLanes<D>(lanesHooks, observer, options.leaseMs ? { leaseMs: options.leaseMs } : {});
   }
 
@@ -252,7 +155,8 @@ export class ConsumerGroup<D extends LaneDelivery> {
 
   /** Adds a replica behind the subscribe gate (see the class comment). */
   addReplica(subscription: ResolvedSubscription): void {
-    this.replicaList.push(subscription);
+    // A new array of the exact size (a push onto an empty one reserves 16 slots; a group per session).
+    this.replicaList = this.replicaList.concat(subscription);
     this.lastActiveAt = Date.now();
     if (this.lanes.size === 0) {
       this.attach(subscription);
@@ -318,5 +222,163 @@ export class ConsumerGroup<D extends LaneDelivery> {
   private attach(subscription: ResolvedSubscription): void {
     this.lanes.attach(subscription);
     this.attached?.(subscription);
+  }
+}
+
+/*
+ * The lanes' hooks and observer of a group, as small objects whose methods live on their class: a
+ * closure per callback per group cost about 2 KB for each of 100,000 session-bound groups (issue 11).
+ * An optional hook or observer the backend did not give stays absent (the lanes test for it).
+ */
+
+class GroupLaneHooks<D extends LaneDelivery> implements SessionLanesHooks<D> {
+  declare beginAttempt?: SessionLanesHooks<D>['beginAttempt'];
+  declare renew?: SessionLanesHooks<D>['renew'];
+  declare comparePositions?: SessionLanesHooks<D>['comparePositions'];
+  declare envelopeFor?: SessionLanesHooks<D>['envelopeFor'];
+
+  constructor(
+    private readonly backend: ConsumerGroupHooks<D>,
+    private readonly retry: RetryBackoff,
+    private readonly group: string,
+  ) {
+    if (backend.beginAttempt) this.beginAttempt = backend.beginAttempt.bind(backend);
+    if (backend.renew) this.renew = backend.renew.bind(backend);
+    // The lanes hand this one around as a plain function.
+    if (backend.comparePositions) this.comparePositions = backend.comparePositions.bind(backend);
+    // Memory's one optional hook: a shared forwarder, no function per group.
+    if (backend.envelopeFor) this.envelopeFor = GroupLaneHooks.forwardEnvelopeFor;
+  }
+
+  acknowledge(delivery: D, reason: AcknowledgeReason): void | Promise<void> {
+    return this.backend.acknowledge(delivery, reason);
+  }
+
+  deadLetter(delivery: D, failure: LaneFailure): void | Promise<void> {
+    const hooks = this.backend;
+    const retryCount = Math.max(0, failure.attempts - 1);
+    const envelope = hooks.deadLetterEnvelope ? hooks.deadLetterEnvelope(delivery, retryCount) : { ...delivery.envelope, retryCount };
+    const record = buildDeadLetterRecord({ envelope, failure, firstFailedAt: delivery.firstFailedAt, source: hooks.sourceOf(delivery), group: this.group });
+    return hooks.storeDeadLetter(record, delivery, failure);
+  }
+
+  retryDelayMs(failures: number): number {
+    return retryDelayMs(this.retry, failures);
+  }
+
+  private static forwardEnvelopeFor<D extends LaneDelivery>(this: GroupLaneHooks<D>, delivery: D, attempt: number): MessageEnvelope {
+    return (this.backend.envelopeFor as (delivery: D, attempt: number) => MessageEnvelope)(delivery, attempt);
+  }
+}
+
+/** Metrics and logs of a group (see the class comment of `ConsumerGroup`), then the backend's own observer. */
+class GroupObserver<D extends LaneDelivery> implements LaneObserver<D> {
+  declare left?: LaneObserver<D>['left'];
+  private readonly metrics: MetricsRecorder;
+  private readonly logger: BusLogger;
+  private readonly own: LaneObserver<D>;
+  private readonly hooks: ConsumerGroupHooks<D>;
+  private readonly group: string;
+
+  constructor(
+    private readonly engine: ConsumerGroup<D>,
+    options: ConsumerGroupOptions<D>,
+  ) {
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.own = options.observer ?? {};
+    this.hooks = options.hooks;
+    this.group = options.spec.group;
+    if (this.own.left) this.left = GroupObserver.forwardLeft;
+  }
+
+  handled(delivery: D, durationMs: number, consumer: LaneConsumer): void {
+    try {
+      this.metrics.recordConsumed(delivery.envelope.eventType, this.group, durationMs);
+    } finally {
+      this.own.handled?.(delivery, durationMs, consumer);
+    }
+  }
+
+  attemptFailed(delivery: D, error: unknown, attempt: number, durationMs: number): void {
+    try {
+      this.metrics.recordFailed(delivery.envelope.eventType, this.group);
+      this.logger.warn('handler attempt failed', {
+        group: this.group,
+        messageId: delivery.envelope.messageId,
+        attempt,
+        error: errorToDeadLetterError(error).message,
+      });
+    } finally {
+      this.own.attemptFailed?.(delivery, error, attempt, durationMs);
+    }
+  }
+
+  deadLettered(delivery: D, failure: LaneFailure): void {
+    const { metrics, group } = this;
+    try {
+      const count = this.hooks.deadLetterCount();
+      if (typeof count === 'number') metrics.recordDeadLettered(count, group);
+      else void count.then((n) => metrics.recordDeadLettered(n, group), () => metrics.recordDeadLettered(0, group));
+      this.logger.error('message dead-lettered', {
+        group,
+        messageId: delivery.envelope.messageId,
+        attempts: failure.attempts,
+        reason: failure.reason,
+      });
+    } finally {
+      this.own.deadLettered?.(delivery, failure);
+    }
+  }
+
+  settleFailed(delivery: D, hook: 'acknowledge' | 'deadLetter' | 'beginAttempt', error: unknown, tries: number): void {
+    try {
+      this.logger.error(`${hook} failed; retrying, the session waits`, {
+        group: this.group,
+        messageId: delivery.envelope.messageId,
+        tries,
+        error: errorToDeadLetterError(error).message,
+      });
+    } finally {
+      this.own.settleFailed?.(delivery, hook, error, tries);
+    }
+  }
+
+  renewFailed(error: unknown, deliveries: readonly D[]): void {
+    try {
+      this.logger.warn('lease renewal failed; retrying at the next tick', { group: this.group, deliveries: deliveries.length, error: errorToDeadLetterError(error).message });
+    } finally {
+      this.own.renewFailed?.(error, deliveries);
+    }
+  }
+
+  leaseLost(delivery: D): void {
+    try {
+      this.logger.warn('lease lost: another consumer owns the message now; dropped here unacknowledged', {
+        group: this.group,
+        messageId: delivery.envelope.messageId,
+      });
+    } finally {
+      this.own.leaseLost?.(delivery);
+    }
+  }
+
+  outOfOrder(pushed: D, started: D): void {
+    this.engine.orderViolations++;
+    try {
+      this.metrics.recordOrderViolation(this.group);
+      this.logger.warn('message runs out of order: a newer message of its session had already started', {
+        group: this.group,
+        sessionId: pushed.envelope.sessionId,
+        messageId: pushed.envelope.messageId,
+        startedMessageId: started.envelope.messageId,
+      });
+    } finally {
+      this.own.outOfOrder?.(pushed, started);
+    }
+  }
+
+  private static forwardLeft<D extends LaneDelivery>(this: GroupObserver<D>, delivery: D): void {
+    this.own.left?.(delivery);
   }
 }

@@ -1,6 +1,9 @@
-/** A FIFO queue with O(1) push and shift (a growable ring buffer). */
+/**
+ * A FIFO queue with O(1) push and shift (a growable ring buffer, a power of two long). An empty new
+ * queue holds no buffer: groups and lanes make many that stay empty.
+ */
 export class Deque<T> {
-  private items: (T | undefined)[] = new Array(16);
+  private items: (T | undefined)[] = [];
   private head = 0;
   private count = 0;
 
@@ -64,7 +67,7 @@ export class Deque<T> {
   }
 
   private grow(): void {
-    const next: (T | undefined)[] = new Array(this.items.length * 2);
+    const next: (T | undefined)[] = new Array(Math.max(4, this.items.length * 2));
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) & (this.items.length - 1)];
     this.items = next;
     this.head = 0;

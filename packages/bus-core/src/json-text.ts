@@ -11,6 +11,7 @@
  */
 import { InvalidMessageError } from './errors.js';
 import { describeValue } from './describe-value.js';
+import type { JsonObject } from './envelope.js';
 
 /**
  * Deepest nesting of objects and arrays in a payload or metadata object, the object itself being
@@ -43,6 +44,22 @@ interface Frame {
  * here: about as fast as the former recursive check followed by `JSON.stringify` of the original.
  */
 export function encodeJsonObject(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): string {
+  return encodeJsonCopy(value, field, maxDepth).json;
+}
+
+/** A checked JSON object: its text, and the plain copy the text was made from. */
+export interface EncodedJson {
+  readonly json: string;
+  /**
+   * Fresh plain objects and arrays (strings shared) that no one else holds, equal to
+   * `JSON.parse(json)` (same keys in the same order, `-0` read as `0`, own `__proto__` keys kept as
+   * keys). A backend without a wire may give it to one reader instead of decoding the text again.
+   */
+  readonly copy: JsonObject;
+}
+
+/** `encodeJsonObject`, also returning the plain copy the text was made from. */
+export function encodeJsonCopy(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): EncodedJson {
   if (!isPlainObject(value)) {
     throw new InvalidMessageError(field, `must be a plain JSON object; got ${describeValue(value)}`);
   }
@@ -89,7 +106,8 @@ export function encodeJsonObject(value: unknown, field: string, maxDepth = MAX_J
         break;
       case 'number':
         if (!Number.isFinite(item)) fail(step, `must be JSON-serialisable; ${item} is not a finite number`);
-        copied = item;
+        // -0 is written "0": the copy holds what a reader of the text gets.
+        copied = item === 0 ? 0 : item;
         break;
       case 'object':
         if (item === null) copied = null;
@@ -106,7 +124,7 @@ export function encodeJsonObject(value: unknown, field: string, maxDepth = MAX_J
       (frame.copy as Record<string | number, unknown>)[step] = copied;
     }
   }
-  return JSON.stringify(root);
+  return { json: JSON.stringify(root), copy: root as JsonObject };
 }
 
 /**

@@ -23,7 +23,8 @@ export class LaneConsumers {
   /** Adds a consumer (a second attach of the same subscription id replaces the first). */
   attach(consumer: LaneConsumer): void {
     this.detach(consumer.subscriptionId);
-    this.slots.push({ consumer, running: 0, attached: true });
+    // Exact size: a push onto an empty array reserves 16 slots (lanes are made per group, one per session).
+    this.slots = this.slots.concat({ consumer, running: 0, attached: true });
   }
 
   /** Takes the consumer out of the turn; its running attempts finish. False when unknown. */

@@ -7,8 +7,9 @@
  */
 import { MessageDeliveryMode } from './envelope.js';
 import { UnrecoverableError } from './errors.js';
+import type { ConsumerSlot } from './lane-consumers.js';
 import type { LaneCounts, Held, Lane, Phase } from './lane-table.js';
-import type { AcknowledgeReason, LaneConsumer, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
+import type { AcknowledgeReason, LaneDelivery, LaneFailure, LaneObserver, SessionLanesHooks } from './lane-types.js';
 
 /** What the settler needs of the lanes. */
 export interface SettlerHost<D extends LaneDelivery> {
@@ -24,6 +25,10 @@ export interface SettlerHost<D extends LaneDelivery> {
   clearFailing(held: Held<D>): void;
   settleStarted(): void;
   settleEnded(): void;
+  /** The consumer's slot is free again (its attempt did not start). */
+  freeSlot(slot: ConsumerSlot): void;
+  /** The lane's head may be started again (after a failed start's backoff). */
+  makeReady(lane: Lane<D>): void;
 }
 
 export function attemptsAllowed(delivery: LaneDelivery): number {
@@ -37,37 +42,37 @@ export class LaneSettler<D extends LaneDelivery> {
    * The hooks before a handler start: `beginAttempt` (once per attempt number; the start is counted
    * when it succeeded), then the acknowledgement of an `at_most_once` delivery. True (at once, or
    * through the promise when a hook was async) when the handler may run, with `held.begun` set to
-   * the attempt's number. False when a hook failed (retried after the backoff through `again`) or
-   * the head was interrupted meanwhile; `release` (the consumer's slot) is called first then.
+   * the attempt's number. False when a hook failed (retried after the backoff: the lane is made
+   * ready again) or the head was interrupted meanwhile; the consumer's slot is freed first then.
    * Synchronous when no hook returns a promise: memory's attempts cost no extra turn.
    */
-  start(lane: Lane<D>, held: Held<D>, consumer: LaneConsumer, release: () => void, again: () => void): boolean | Promise<boolean> {
+  start(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): boolean | Promise<boolean> {
     const { hooks } = this.lanes;
     if (held.begun === undefined && hooks.beginAttempt) {
       const attempt = held.delivery.attemptsMade + 1;
       let returned: void | Promise<void>;
       try {
-        returned = hooks.beginAttempt(held.delivery, attempt, consumer);
+        returned = hooks.beginAttempt(held.delivery, attempt, slot.consumer);
       } catch (error) {
-        return this.startFailed(lane, held, 'beginAttempt', error, release, again);
+        return this.startFailed(lane, held, 'beginAttempt', error, slot);
       }
       if (isThenable(returned)) {
         return returned.then(
-          () => this.begun(lane, held, attempt, release) && this.acknowledgeAtMostOnce(lane, held, release, again),
-          (error: unknown) => this.startFailed(lane, held, 'beginAttempt', error, release, again),
+          () => this.begun(lane, held, attempt, slot) && this.acknowledgeAtMostOnce(lane, held, slot),
+          (error: unknown) => this.startFailed(lane, held, 'beginAttempt', error, slot),
         );
       }
-      if (!this.begun(lane, held, attempt, release)) return false;
+      if (!this.begun(lane, held, attempt, slot)) return false;
     } else if (held.begun === undefined) {
-      this.begun(lane, held, held.delivery.attemptsMade + 1, release);
+      this.begun(lane, held, held.delivery.attemptsMade + 1, slot);
     }
-    return this.acknowledgeAtMostOnce(lane, held, release, again);
+    return this.acknowledgeAtMostOnce(lane, held, slot);
   }
 
   /** `beginAttempt` succeeded (or there is none): the start counts. False when interrupted meanwhile. */
-  private begun(lane: Lane<D>, held: Held<D>, attempt: number, release: () => void): boolean {
+  private begun(lane: Lane<D>, held: Held<D>, attempt: number, slot: ConsumerSlot): boolean {
     if (this.lanes.hooks.beginAttempt && this.lanes.interrupted(lane, held)) {
-      release();
+      this.lanes.freeSlot(slot);
       this.lanes.endInterrupted(lane, held);
       return false;
     }
@@ -78,33 +83,33 @@ export class LaneSettler<D extends LaneDelivery> {
   }
 
   /** An `at_most_once` delivery is acknowledged before its handler runs: a crash then loses it, as promised. */
-  private acknowledgeAtMostOnce(lane: Lane<D>, held: Held<D>, release: () => void, again: () => void): boolean | Promise<boolean> {
+  private acknowledgeAtMostOnce(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): boolean | Promise<boolean> {
     if (held.delivery.envelope.deliveryMode !== MessageDeliveryMode.AT_MOST_ONCE || held.acked) return true;
     let returned: void | Promise<void>;
     try {
       returned = this.lanes.hooks.acknowledge(held.delivery, 'at-most-once');
     } catch (error) {
-      return this.startFailed(lane, held, 'acknowledge', error, release, again);
+      return this.startFailed(lane, held, 'acknowledge', error, slot);
     }
-    if (!isThenable(returned)) return this.acknowledgedAtMostOnce(lane, held, release);
+    if (!isThenable(returned)) return this.acknowledgedAtMostOnce(lane, held, slot);
     return returned.then(
-      () => this.acknowledgedAtMostOnce(lane, held, release),
-      (error: unknown) => this.startFailed(lane, held, 'acknowledge', error, release, again),
+      () => this.acknowledgedAtMostOnce(lane, held, slot),
+      (error: unknown) => this.startFailed(lane, held, 'acknowledge', error, slot),
     );
   }
 
-  private acknowledgedAtMostOnce(lane: Lane<D>, held: Held<D>, release: () => void): boolean {
+  private acknowledgedAtMostOnce(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): boolean {
     held.acked = true;
     this.lanes.clearFailing(held);
     if (!this.lanes.interrupted(lane, held)) return true;
-    release();
+    this.lanes.freeSlot(slot);
     this.lanes.endInterrupted(lane, held);
     return false;
   }
 
-  private startFailed(lane: Lane<D>, held: Held<D>, hook: 'beginAttempt' | 'acknowledge', error: unknown, release: () => void, again: () => void): false {
-    release();
-    this.retryAfterFailure(lane, held, hook, error, 'retrying', again);
+  private startFailed(lane: Lane<D>, held: Held<D>, hook: 'beginAttempt' | 'acknowledge', error: unknown, slot: ConsumerSlot): false {
+    this.lanes.freeSlot(slot);
+    this.retryAfterFailure(lane, held, hook, error, 'retrying', () => this.lanes.makeReady(lane));
     return false;
   }
 

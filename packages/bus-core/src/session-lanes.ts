@@ -26,7 +26,7 @@ import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, ty
 import type { MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
 import { LaneConsumers, type ConsumerSlot } from './lane-consumers.js';
-import { LaneSettler, attemptsAllowed } from './lane-settling.js';
+import { LaneSettler, attemptsAllowed, type SettlerHost } from './lane-settling.js';
 import { LeaseRenewer } from './lane-leases.js';
 import type {
   LaneConsumer,
@@ -39,12 +39,17 @@ import type {
 
 export type * from './lane-types.js';
 
+/** Attempts one `pump` call starts before it yields to the next microtask. */
+const PUMP_BUDGET = 256;
+
 export class SessionLanes<D extends LaneDelivery> {
   private readonly lanes = new Map<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
   private readonly consumers = new LaneConsumers();
-  private readonly byId = new Map<string, Held<D>>();
-  private readonly deadlines = new DeadlineTicker();
+  /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
+  private byId: Map<string, Held<D>> | undefined;
+  /** Made on the first attempt that must be watched (a handler returning a promise, with a timeout). */
+  private deadlineTicker: DeadlineTicker | undefined;
   private readonly renewer: LeaseRenewer<D> | undefined;
   private readonly counts = new LaneCounts();
   private readonly settler: LaneSettler<D>;
@@ -55,26 +60,14 @@ export class SessionLanes<D extends LaneDelivery> {
   private pumpAgain = false;
   private stopped = false;
   private readonly settledWaiters: Array<() => void> = [];
+  private pumpTask: (() => void) | undefined;
 
   constructor(
     private readonly hooks: SessionLanesHooks<D>,
     private readonly observer: LaneObserver<D> = {},
     options: SessionLanesOptions = {},
   ) {
-    this.settler = new LaneSettler<D>({
-      hooks,
-      observer,
-      counts: this.counts,
-      setPhase: (lane, phase) => this.setPhase(lane, phase),
-      wait: (lane, phase, delayMs, then) => this.wait(lane, phase, delayMs, then),
-      completeHead: (lane, held) => this.completeHead(lane, held),
-      endInterrupted: (lane, held) => this.endInterrupted(lane, held),
-      interrupted: (lane, held) => this.interrupted(lane, held),
-      safely: (observe) => this.safely(observe),
-      clearFailing: (held) => this.clearFailing(held),
-      settleStarted: () => void this.settlesInFlight++,
-      settleEnded: () => this.settleEnded(),
-    });
+    this.settler = new LaneSettler<D>(new SettlerAccess(this));
     const leaseMs = options.leaseMs ?? 0;
     if (hooks.renew && leaseMs > 0) {
       const renew = hooks.renew.bind(hooks);
@@ -140,14 +133,14 @@ export class SessionLanes<D extends LaneDelivery> {
     if (this.stopped) return false;
     const id = delivery.deliveryId;
     if (id !== undefined) {
-      const existing = this.byId.get(id);
+      const existing = this.byId?.get(id);
       if (existing) {
         if (delivery.attemptsMade > existing.delivery.attemptsMade) existing.delivery.attemptsMade = delivery.attemptsMade;
         return false;
       }
     }
     const held = newHeld(delivery);
-    if (id !== undefined) this.byId.set(id, held);
+    if (id !== undefined) (this.byId ??= new Map()).set(id, held);
     this.counts.held++;
     this.renewer?.ensureRunning();
     const key = delivery.envelope.sessionId;
@@ -168,7 +161,11 @@ export class SessionLanes<D extends LaneDelivery> {
     return true;
   }
 
-  /** Starts what free consumer slots allow. */
+  /**
+   * Starts what free consumer slots allow. Attempts that end at once (sync handlers and hooks) free
+   * their slot and ready their lane's next delivery within the same call; after `PUMP_BUDGET`
+   * starts the rest goes to the next microtask, so a busy group cannot hold the turn for long.
+   */
   pump(): void {
     this.pumpScheduled = false;
     if (this.pumping) {
@@ -176,14 +173,16 @@ export class SessionLanes<D extends LaneDelivery> {
       return;
     }
     this.pumping = true;
+    let budget = PUMP_BUDGET;
     try {
       do {
         this.pumpAgain = false;
-        this.pumpOnce();
-      } while (this.pumpAgain);
+        budget = this.pumpOnce(budget);
+      } while (this.pumpAgain && budget > 0);
     } finally {
       this.pumping = false;
     }
+    if (budget <= 0) this.schedulePump();
   }
 
   /**
@@ -229,9 +228,9 @@ export class SessionLanes<D extends LaneDelivery> {
     // Attempts still running (abort: false, or past the timeout) end in abandoned lanes: nothing
     // is acknowledged or retried after this.
     for (const lane of this.lanes.values()) unfinished.push(...this.abandon(lane));
-    this.deadlines.clear();
+    this.deadlineTicker?.clear();
     this.lanes.clear();
-    this.byId.clear();
+    this.byId?.clear();
     return unfinished;
   }
 
@@ -245,7 +244,7 @@ export class SessionLanes<D extends LaneDelivery> {
     this.cancelWait(lane);
     const items = lane.queue.drain();
     for (const held of items) {
-      if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+      if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
       this.clearFailing(held);
     }
     if (inFlight) {
@@ -259,9 +258,11 @@ export class SessionLanes<D extends LaneDelivery> {
 
   // ---- dispatch ----
 
-  private pumpOnce(): void {
-    if (this.stopped) return;
+  /** Starts ready heads while slots and `budget` last; returns the budget left. */
+  private pumpOnce(budget: number): number {
+    if (this.stopped) return budget;
     while (this.ready.length > 0) {
+      if (budget <= 0) return 0;
       const lane = this.ready.peek() as Lane<D>;
       const head = lane.queue.peek();
       if (lane.abandoned || lane.phase !== 'ready' || head === undefined) {
@@ -274,10 +275,12 @@ export class SessionLanes<D extends LaneDelivery> {
         continue;
       }
       const slot = this.consumers.take();
-      if (!slot) return;
+      if (!slot) return budget;
       this.ready.shift();
-      void this.runHead(lane, head, slot);
+      budget--;
+      this.runHead(lane, head, slot);
     }
+    return budget;
   }
 
   private makeReady(lane: Lane<D>): void {
@@ -292,23 +295,25 @@ export class SessionLanes<D extends LaneDelivery> {
     else this.schedulePump();
   }
 
-  /** The start hooks (lane-settling.ts), then the handler; then what its outcome asks. */
-  private async runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): Promise<void> {
+  /**
+   * The start hooks (lane-settling.ts), then the handler; then what its outcome asks. When the hooks
+   * and the handler return no promise (memory's sync handlers) all of it happens here, in this turn:
+   * no promise, no deadline watch, and the lane's next delivery can start in the same pump.
+   */
+  private runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): void {
     held.started = true;
     this.setPhase(lane, 'starting');
-    const release = (): void => this.freeSlot(slot);
-    const started = this.settler.start(lane, held, slot.consumer, release, () => this.makeReady(lane));
-    if (started === false || (started !== true && !(await started))) return;
-    const attempt = held.begun as number;
-    held.begun = undefined;
-    const startedAt = performance.now();
-    const result = await this.runHandler(lane, held.delivery, attempt, slot.consumer, startedAt);
-    this.freeSlot(slot);
-    this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
-    if (this.settledWaiters.length > 0) this.notifySettled();
+    const started = this.settler.start(lane, held, slot);
+    if (started === true) this.runStarted(lane, held, slot);
+    else if (started !== false) void started.then((ok) => ok && this.runStarted(lane, held, slot));
   }
 
-  private runHandler(lane: Lane<D>, delivery: D, attempt: number, consumer: LaneConsumer, startedAt: number): Promise<AttemptResult> {
+  private runStarted(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): void {
+    const attempt = held.begun as number;
+    held.begun = undefined;
+    const consumer = slot.consumer;
+    const delivery = held.delivery;
+    const startedAt = performance.now();
     this.setPhase(lane, 'running');
     let envelope: MessageEnvelope;
     try {
@@ -319,17 +324,31 @@ export class SessionLanes<D extends LaneDelivery> {
           : { ...delivery.envelope, retryCount: attempt - 1 };
     } catch (error) {
       // The handler never saw it, but the start is counted: a broken decode must not loop forever.
-      return Promise.resolve({ ok: false, error });
+      this.endAttempt(lane, held, attempt, slot, { ok: false, error }, startedAt);
+      return;
     }
     const running = new RunningAttempt(consumer, attempt, startedAt);
     lane.attempt = running;
-    if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
     running.run(envelope);
-    return running.done.then((result) => {
+    const result = running.result;
+    if (result !== undefined) {
+      // Returned (or threw) without a promise: no timer could have fired meanwhile.
       lane.attempt = undefined;
-      this.deadlines.forget(running);
-      return result;
+      this.endAttempt(lane, held, attempt, slot, result, startedAt);
+      return;
+    }
+    if (consumer.handlerTimeoutMs > 0) this.deadlines.watch(running);
+    void running.done.then((outcome) => {
+      lane.attempt = undefined;
+      this.deadlineTicker?.forget(running);
+      this.endAttempt(lane, held, attempt, slot, outcome, startedAt);
     });
+  }
+
+  private endAttempt(lane: Lane<D>, held: Held<D>, attempt: number, slot: ConsumerSlot, result: AttemptResult, startedAt: number): void {
+    this.freeSlot(slot);
+    this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
+    if (this.settledWaiters.length > 0) this.notifySettled();
   }
 
   private afterAttempt(lane: Lane<D>, held: Held<D>, attempt: number, result: AttemptResult, durationMs: number, consumer: LaneConsumer): void {
@@ -363,7 +382,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private completeHead(lane: Lane<D>, held: Held<D>): void {
     this.clearFailing(held);
     lane.queue.shift();
-    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.safely(() => this.observer.left?.(held.delivery));
@@ -389,7 +408,7 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private dropHead(lane: Lane<D>, held: Held<D>): void {
     lane.queue.shift();
-    if (held.delivery.deliveryId !== undefined) this.byId.delete(held.delivery.deliveryId);
+    if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.safely(() => this.observer.left?.(held.delivery));
@@ -422,7 +441,7 @@ export class SessionLanes<D extends LaneDelivery> {
       this.safely(() => this.observer.leaseLost?.(delivery));
       if (index > 0) {
         lane.queue.retain((h) => h !== found);
-        if (delivery.deliveryId !== undefined) this.byId.delete(delivery.deliveryId);
+        if (delivery.deliveryId !== undefined) this.byId?.delete(delivery.deliveryId);
         this.counts.held--;
         this.safely(() => this.observer.left?.(delivery));
         continue;
@@ -497,7 +516,16 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => this.pump());
+    queueMicrotask((this.pumpTask ??= () => this.pump()));
+  }
+
+  /** Handler timeouts (made when first needed). */
+  private get deadlines(): DeadlineTicker {
+    return (this.deadlineTicker ??= new DeadlineTicker());
+  }
+
+  private settleStarted(): void {
+    this.settlesInFlight++;
   }
 
   /** Runs an observer; its throw is counted and ignored. */
@@ -507,5 +535,65 @@ export class SessionLanes<D extends LaneDelivery> {
     } catch {
       this.counts.observerErrors++;
     }
+  }
+}
+
+/**
+ * The settler's access to the lanes' private state and steps: one small object per lanes instead of
+ * a closure per method (a session-bound group per session makes 100,000 lanes: issue 11).
+ */
+class SettlerAccess<D extends LaneDelivery> implements SettlerHost<D> {
+  readonly hooks: SessionLanesHooks<D>;
+  readonly observer: LaneObserver<D>;
+  readonly counts: LaneCounts;
+
+  constructor(private readonly lanes: SessionLanes<D>) {
+    this.hooks = lanes['hooks'];
+    this.observer = lanes['observer'];
+    this.counts = lanes['counts'];
+  }
+
+  setPhase(lane: Lane<D>, phase: Phase): void {
+    this.lanes['setPhase'](lane, phase);
+  }
+
+  wait(lane: Lane<D>, phase: 'retrying' | 'settling', delayMs: number, then: () => void): void {
+    this.lanes['wait'](lane, phase, delayMs, then);
+  }
+
+  completeHead(lane: Lane<D>, held: Held<D>): void {
+    this.lanes['completeHead'](lane, held);
+  }
+
+  endInterrupted(lane: Lane<D>, held: Held<D>): void {
+    this.lanes['endInterrupted'](lane, held);
+  }
+
+  interrupted(lane: Lane<D>, held: Held<D>): boolean {
+    return this.lanes['interrupted'](lane, held);
+  }
+
+  safely(observe: () => void): void {
+    this.lanes['safely'](observe);
+  }
+
+  clearFailing(held: Held<D>): void {
+    this.lanes['clearFailing'](held);
+  }
+
+  settleStarted(): void {
+    this.lanes['settleStarted']();
+  }
+
+  settleEnded(): void {
+    this.lanes['settleEnded']();
+  }
+
+  freeSlot(slot: ConsumerSlot): void {
+    this.lanes['freeSlot'](slot);
+  }
+
+  makeReady(lane: Lane<D>): void {
+    this.lanes['makeReady'](lane);
   }
 }

@@ -2,7 +2,8 @@
  * What every backend does the same with a subscribe call and a publish call: check the input,
  * name the group, and decide which groups a message reaches.
  */
-import { v4 as uuidv4 } from 'uuid';
+// Node's own uuid v4: a flat string (a JS-built one is a tree of ~19 concatenated pieces, ~600 B).
+import { randomUUID } from 'node:crypto';
 import type { MessageHandler, SubscribeOptions } from './bus.js';
 import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
@@ -64,16 +65,20 @@ export function resolveSubscription(
   if (o.durable !== undefined && componentId === null && explicitGroup === null) {
     throw new InvalidConfigError('durable', 'needs componentId or group (without them a subscription is always private)');
   }
-  const subscriptionId = `sub-${uuidv4()}`;
+  // Names are joined, not concatenated with `+`: a joined string is one flat string, where `+` makes
+  // a tree of pieces (about 32 B each) that a group kept for each of 100,000 sessions would hold.
+  const uuid = randomUUID();
+  const subscriptionId = ['sub-', uuid].join('');
   let group: string;
-  if (observer) group = `observer-${subscriptionId.slice(4)}`;
+  if (observer) group = ['observer-', uuid].join('');
   else if (explicitGroup !== null) group = explicitGroup;
   else if (componentId !== null) {
-    group = componentId;
-    if (pattern !== '*') group += `~${pattern.replaceAll('.', '~')}`;
-    if (targetedOnly) group += '~targeted';
-    if (sessionId !== null) group += `@${sessionId}`;
-  } else group = `private-${subscriptionId.slice(4)}`;
+    const parts = [componentId];
+    if (pattern !== '*') parts.push('~', pattern.replaceAll('.', '~'));
+    if (targetedOnly) parts.push('~targeted');
+    if (sessionId !== null) parts.push('@', sessionId);
+    group = parts.join('');
+  } else group = ['private-', uuid].join('');
   return {
     subscriptionId,
     handler: handler as MessageHandler,
@@ -129,7 +134,7 @@ export function preparePublish(
   // Whatever payload type the caller declared, only a JSON object passes the validation below.
   const envelope = createEnvelope(input as EnvelopeInit, options);
   const body = validateAndEncodeBody(envelope, options);
-  return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size };
+  return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size, payloadCopy: body.payloadCopy, metadataCopy: body.metadataCopy };
 }
 
 const ENVELOPE_KEYS = new Set<string>([

@@ -4,13 +4,13 @@
  * before a handler sees it (decode).
  */
 import { describeRange, describeValue } from './describe-value.js';
-import { MessageDeliveryMode, MessagePattern, type MessageEnvelope } from './envelope.js';
+import { MessageDeliveryMode, MessagePattern, type JsonObject, type MessageEnvelope } from './envelope.js';
 import { InvalidMessageError } from './errors.js';
-import { encodeJsonObject } from './json-text.js';
+import { encodeJsonCopy, encodeJsonObject } from './json-text.js';
 import { hasUnsafeCharacters } from './text-safety.js';
 
 export { describeValue } from './describe-value.js';
-export { MAX_JSON_DEPTH, assertParsedJsonDepth, encodeJsonObject, isPlainObject } from './json-text.js';
+export { MAX_JSON_DEPTH, assertParsedJsonDepth, encodeJsonCopy, encodeJsonObject, isPlainObject, type EncodedJson } from './json-text.js';
 export { escapeControlCharacters, hasLoneSurrogate, hasUnsafeCharacters } from './text-safety.js';
 
 const TOKEN = '[A-Za-z0-9_-]+';
@@ -122,6 +122,13 @@ export interface EncodedBody {
   metadataJson: string;
   /** UTF-8 bytes of both. */
   size: number;
+  /**
+   * The plain copies of payload and metadata that the checks read and the text encodes: fresh
+   * objects no one else holds, equal to decoding the text (`encodeJsonCopy`). A backend without a
+   * wire (memory) may give them to one handler instead of decoding the text; never to two.
+   */
+  payloadCopy: JsonObject;
+  metadataCopy: JsonObject;
 }
 
 /**
@@ -139,13 +146,15 @@ export function validateEnvelope(envelope: MessageEnvelope, limits: EnvelopeLimi
  */
 export function validateAndEncodeBody(envelope: MessageEnvelope, limits: EnvelopeLimits): EncodedBody {
   validateEnvelopeFields(envelope);
-  const payloadJson = encodeJsonObject(envelope.payload, 'payload');
-  const metadataJson = encodeJsonObject(envelope.metadata, 'metadata');
+  const payload = encodeJsonCopy(envelope.payload, 'payload');
+  const metadata = encodeJsonCopy(envelope.metadata, 'metadata');
+  const payloadJson = payload.json;
+  const metadataJson = metadata.json;
   const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(metadataJson);
   if (size > limits.maxPayloadBytes) {
     throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
   }
-  return { payloadJson, metadataJson, size };
+  return { payloadJson, metadataJson, size, payloadCopy: payload.copy, metadataCopy: metadata.copy };
 }
 
 /** Every rule of `validateEnvelope` but the payload and metadata ones (ids, names, ranges, enums). */

@@ -17,6 +17,7 @@ import {
   deadLetterToWire,
   decodeEnvelope,
   encodeEnvelope,
+  encodeJsonCopy,
   encodeJsonObject,
   encodeWireText,
   fromWire,
@@ -126,6 +127,25 @@ describe('what is validated is what is sent', () => {
     expect(encodeJsonObject(payload, 'payload')).toBe(JSON.stringify(payload));
     const bare = Object.assign(Object.create(null) as object, { k: 'v', __proto__x: 1 });
     expect(encodeJsonObject(bare, 'payload')).toBe('{"k":"v","__proto__x":1}');
+  });
+
+  it('the copy the text was made from equals decoding the text, and shares no object with the input', () => {
+    const inner = { deep: [1, { x: 'y' }] };
+    const payload: Record<string, unknown> = { s: 'é \ud83d\ude80', n: [0, -0, 1e21, 1.5], b: [true, null], '2': 'two', '1': 'one', inner };
+    Object.defineProperty(payload, '__proto__', { value: { own: true }, enumerable: true, configurable: true, writable: true });
+    const { json, copy } = encodeJsonCopy(payload, 'payload');
+    expect(json).toBe(encodeJsonObject(payload, 'payload'));
+    expect(copy).toStrictEqual(JSON.parse(json));
+    expect(Object.keys(copy)).toEqual(Object.keys(JSON.parse(json) as object));
+    expect(Object.is((copy['n'] as number[])[1], 0)).toBe(true);
+    expect(Object.hasOwn(copy, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(copy).not.toBe(payload);
+    expect(copy['inner']).not.toBe(inner);
+    expect((copy['inner'] as typeof inner).deep).not.toBe(inner.deep);
+    expect((copy['inner'] as typeof inner).deep[1]).not.toBe(inner.deep[1]);
+    const prepared = preparePublish({ ...init, payload: { a: 1 }, metadata: { m: 2 } }, OPTIONS);
+    expect([prepared.payloadCopy, prepared.metadataCopy]).toEqual([{ a: 1 }, { m: 2 }]);
   });
 
   it('encodeWireText sends exactly the checked body, and equals encodeEnvelope', () => {

@@ -4,7 +4,7 @@
  * session leaves behind once it has nothing left.
  */
 import { describe, expect, it } from 'vitest';
-import type { DeliveryContext, MessageEnvelope } from '../src/index.js';
+import { SessionLanes, type DeliveryContext, type LaneDelivery, type MessageEnvelope } from '../src/index.js';
 import { call, delivery, gate, makeLanes, nOf, settle, sleep, waitFor, type Call } from './support/lanes-harness.js';
 
 describe('ordering and parallelism', () => {
@@ -171,5 +171,28 @@ describe('what a session leaves behind', () => {
     expect(h.lanes.sessions).toBe(0);
     expect(h.lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
     expect(n).toBe(10_000);
+  });
+});
+
+describe('handlers and hooks that return no promise', () => {
+  it('settle in the same turn: one pump runs a session\'s deliveries back to back, in order, and yields after 256 starts', async () => {
+    const ran: number[] = [];
+    const acknowledged: number[] = [];
+    const lanes = new SessionLanes<LaneDelivery>({
+      acknowledge: (d) => void acknowledged.push(nOf(d)),
+      deadLetter: () => undefined,
+      retryDelayMs: () => 1,
+    });
+    lanes.attach({ subscriptionId: 'sub-1', group: 'g', handler: (e) => void ran.push((e.payload as { n: number }).n), handlerTimeoutMs: 1_000, concurrency: 1 });
+    for (let i = 0; i < 300; i++) lanes.push(delivery('s', i));
+    // The first push queued the pump; this microtask comes right after it.
+    const afterFirstPump = await new Promise<number[]>((resolve) => queueMicrotask(() => resolve([ran.length, acknowledged.length])));
+    expect(afterFirstPump).toEqual([256, 256]);
+    await waitFor(() => acknowledged.length === 300, 'every delivery');
+    const inOrder = Array.from({ length: 300 }, (_, i) => i);
+    expect(ran).toEqual(inOrder);
+    expect(acknowledged).toEqual(inOrder);
+    expect(lanes.size).toBe(0);
+    expect(lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
   });
 });

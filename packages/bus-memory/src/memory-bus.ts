@@ -6,8 +6,9 @@
  * use Redis or NATS for that.
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
- * Every attempt gets its own payload and metadata, decoded from the JSON made at publish
- * (message-bodies.ts, kept on each delivery), as a handler on a wire backend would.
+ * Every attempt gets its own payload and metadata, as a handler on a wire backend would: the first
+ * the plain copies made while validating, the others decoded from the JSON made at publish
+ * (message-bodies.ts, kept on each delivery).
  */
 import {
   BusClosedError,
@@ -126,8 +127,14 @@ export class MemoryMessageBus implements MessageBus {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
-    // The JSON made while validating goes with every delivery: each attempt decodes its own copy.
-    const body: MessageBody = { payloadJson: prepared.payloadJson, metadataJson: prepared.metadataJson };
+    // The JSON made while validating goes with every delivery: each attempt gets its own objects
+    // (the first the copies the checks made, the others decoded from the text: message-bodies.ts).
+    const body: MessageBody = {
+      payloadJson: prepared.payloadJson,
+      metadataJson: prepared.metadataJson,
+      payloadCopy: prepared.payloadCopy,
+      metadataCopy: prepared.metadataCopy,
+    };
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }

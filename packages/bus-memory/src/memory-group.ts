@@ -12,9 +12,12 @@
 import {
   ConsumerGroup,
   MessageDeliveryMode,
+  type AcknowledgeReason,
+  type ConsumerGroupHooks,
   type GroupHealth,
   type GroupSpec,
   type LaneDelivery,
+  type LaneObserver,
   type MessageEnvelope,
   type MetricsRecorder,
   type NewDeadLetterRecord,
@@ -26,6 +29,8 @@ import { freshEnvelope, type MessageBody } from './message-bodies.js';
 import type { ResolvedMemoryBusOptions } from './options.js';
 
 export interface MemoryDelivery extends LaneDelivery {
+  /** The group it was queued in. */
+  readonly group: MemoryGroup;
   /** Position in the bus's publish sequence (the "id" in its stream). */
   readonly seq: number;
   /** The payload and metadata JSON made at publish: each attempt decodes its own objects from it. */
@@ -47,6 +52,13 @@ export interface GroupContext {
   sessionHeld(group: MemoryGroup, sessionId: string): void;
   /** `group` holds no unfinished delivery of the session any more. */
   sessionReleased(group: MemoryGroup, sessionId: string): void;
+  /** The engines' hooks and observer, made by the first group that wakes and shared by all. */
+  callbacks?: GroupCallbacks;
+}
+
+export interface GroupCallbacks {
+  readonly hooks: ConsumerGroupHooks<MemoryDelivery>;
+  readonly observer: LaneObserver<MemoryDelivery>;
 }
 
 export class MemoryGroup {
@@ -158,7 +170,7 @@ export class MemoryGroup {
   enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds?.has(envelope.messageId)) return false;
     this.sessionDeleted = false;
-    const delivery: MemoryDelivery = { envelope, body, seq, attemptsMade: 0, held: true };
+    const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, held: true };
     this.hold(envelope.sessionId);
     if (!this.engine.push(delivery)) this.release(delivery);
     return true;
@@ -198,37 +210,27 @@ export class MemoryGroup {
 
   private wake(): ConsumerGroup<MemoryDelivery> {
     const { context, spec } = this;
-    const streamName = this.streamName;
-    const { options } = context;
-    const engine = new ConsumerGroup<MemoryDelivery>({
-      spec,
-      metrics: context.metrics,
-      logger: options.logger,
-      retry: options.retry,
-      hooks: {
-        envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, delivery.body, attempt - 1),
-        acknowledge: (delivery, reason) => {
-          if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
-            (this.acknowledgedIds ??= new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds)).remember(delivery.envelope.messageId);
-          }
-        },
-        deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, delivery.body, retryCount),
-        sourceOf: (delivery) => ({ stream: streamName, id: String(delivery.seq) }),
-        storeDeadLetter: (record) => context.storeDeadLetter(record),
-        deadLetterCount: () => context.deadLetterCount(),
-      },
-      // Called once the delivery no longer counts in `size`: only then is there room to admit a publish.
-      observer: {
-        left: (delivery) => {
-          this.release(delivery);
-          context.onProgress(this);
-          // The last delivery of a group nobody listens to: rest once the lanes are done with it.
-          if (engine.consumers === 0 && engine.size === 0) queueMicrotask(() => this.active === engine && this.rest());
-        },
-      },
-    });
+    const { hooks, observer } = (context.callbacks ??= groupCallbacks(context));
+    const engine = new ConsumerGroup<MemoryDelivery>({ spec, metrics: context.metrics, logger: context.options.logger, retry: context.options.retry, hooks, observer });
     engine.lastActiveAt = this.restingSince;
     return engine;
+  }
+
+  /** Its engine acknowledged a delivery: an `exactly_once` id handled is remembered for the dedupe window. */
+  acknowledged(delivery: MemoryDelivery, reason: AcknowledgeReason): void {
+    if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
+      const { options } = this.context;
+      (this.acknowledgedIds ??= new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds)).remember(delivery.envelope.messageId);
+    }
+  }
+
+  /** A delivery left its engine, so it no longer counts in `size`: only then is there room to admit a publish. */
+  left(delivery: MemoryDelivery): void {
+    this.release(delivery);
+    this.context.onProgress(this);
+    const engine = this.active;
+    // The last delivery of a group nobody listens to: rest once the lanes are done with it.
+    if (engine && engine.consumers === 0 && engine.size === 0) queueMicrotask(() => this.active === engine && this.rest());
   }
 
   private hold(sessionId: string): void {
@@ -251,4 +253,22 @@ export class MemoryGroup {
     if (this.heldBySession?.size === 0) this.heldBySession = undefined;
     this.context.sessionReleased(this, sessionId);
   }
+}
+
+/**
+ * The hooks and the observer every group of a bus hands its engine: one set for all of them (a
+ * delivery knows its group), so a group costs no closures of its own (issue 11: 100,000 groups).
+ */
+function groupCallbacks(context: GroupContext): GroupCallbacks {
+  return {
+    hooks: {
+      envelopeFor: (delivery, attempt) => freshEnvelope(delivery.envelope, delivery.body, attempt - 1),
+      acknowledge: (delivery, reason) => delivery.group.acknowledged(delivery, reason),
+      deadLetterEnvelope: (delivery, retryCount) => freshEnvelope(delivery.envelope, delivery.body, retryCount),
+      sourceOf: (delivery) => ({ stream: delivery.group.streamName, id: String(delivery.seq) }),
+      storeDeadLetter: (record) => context.storeDeadLetter(record),
+      deadLetterCount: () => context.deadLetterCount(),
+    },
+    observer: { left: (delivery) => delivery.group.left(delivery) },
+  };
 }
