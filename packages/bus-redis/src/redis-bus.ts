@@ -2,8 +2,9 @@
  * The Redis Streams backend of the woodwork bus. The key layout is in keys.ts; publishing in
  * publisher.ts; one group's delivery in redis-group.ts (leases in partition-owner.ts, reads in
  * partition-reader.ts); the registry in group-registry.ts; dead letters in dead-letter-store.ts
- * and session-cleanup.ts. Connections: one command connection per bus (auto-pipelined), plus one
- * blocking reader per group consuming in this process; never one per session or subscription.
+ * and session-cleanup.ts. Connections: one command connection per bus (pipelined on its socket,
+ * not auto-pipelined), one for acks, plus one blocking reader per group consuming in this process;
+ * never one per session or subscription.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -76,6 +77,7 @@ export class RedisMessageBus implements MessageBus {
     readonly options: ResolvedRedisBusOptions,
     private readonly client: RedisClient,
     private readonly scripts: Scripts,
+    private readonly ackClient: RedisClient,
     readonly layout: Layout,
     readonly consumerBase: string,
   ) {
@@ -86,6 +88,8 @@ export class RedisMessageBus implements MessageBus {
     this.groupHost = {
       client,
       scripts,
+      ackClient,
+      ackScripts: defineScripts(ackClient),
       layout,
       options,
       metrics: this.metrics,
@@ -101,9 +105,17 @@ export class RedisMessageBus implements MessageBus {
   static async connect(options: RedisBusOptions = {}): Promise<RedisMessageBus> {
     const resolved = resolveRedisBusOptions(options);
     const consumerBase = resolved.consumerName ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`, { enableAutoPipelining: true });
+    const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`);
     client.on('error', () => undefined);
     await connectClient(client, resolved);
+    const ackClient = createClient(resolved, `woodwork-acks ${resolved.streamPrefix} ${consumerBase}`);
+    ackClient.on('error', () => undefined);
+    try {
+      await connectClient(ackClient, resolved);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
     try {
       const scripts = defineScripts(client);
       const probe = layoutFor(resolved.streamPrefix, resolved.partitions);
@@ -117,9 +129,10 @@ export class RedisMessageBus implements MessageBus {
       if (partitions !== resolved.partitions && Object.hasOwn(options, 'partitions')) {
         throw new InvalidConfigError('partitions', `must be ${partitions}: the namespace "${resolved.streamPrefix}" was created with ${partitions} partitions; got ${resolved.partitions}`);
       }
-      return new RedisMessageBus({ ...resolved, partitions }, client, scripts, layoutFor(resolved.streamPrefix, partitions), consumerBase);
+      return new RedisMessageBus({ ...resolved, partitions }, client, scripts, ackClient, layoutFor(resolved.streamPrefix, partitions), consumerBase);
     } catch (error) {
       client.disconnect();
+      ackClient.disconnect();
       throw error;
     }
   }
@@ -288,7 +301,7 @@ export class RedisMessageBus implements MessageBus {
     this.groups.clear();
     this.subscriptions.clear();
     this.publisher.failAll(new BusClosedError('publish'));
-    await this.client.quit().catch(() => this.client.disconnect());
+    await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.ackClient.quit().catch(() => this.ackClient.disconnect())]);
   }
 
   private assertOpen(operation: string): void {

@@ -46,6 +46,9 @@ export interface RedisDelivery extends LaneDelivery {
 export interface GroupHost {
   client: RedisClient;
   scripts: Scripts;
+  /** The acknowledgement connection and its scripts (acks never wait behind publishes). */
+  ackClient: RedisClient;
+  ackScripts: Scripts;
   layout: Layout;
   options: ResolvedRedisBusOptions;
   metrics: MetricsRecorder;
@@ -74,7 +77,7 @@ export class RedisGroup {
     const { options, metrics, layout, scripts } = host;
     this.heldIn = new Array<number>(layout.partitions).fill(0);
     // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
-    this.acks = new AckBatcher(scripts, layout, stored.key, () => this.owner.checkNow());
+    this.acks = new AckBatcher(host.ackClient, options.cluster, host.ackScripts, layout, stored.key, () => this.owner.checkNow());
     this.owner = new PartitionOwner({
       scripts,
       layout,
