@@ -48,6 +48,7 @@ import { Publisher } from './publisher.js';
 import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
+import { SessionNotices } from './session-notices.js';
 import type { StreamEntry } from './stream-replies.js';
 
 const MAX_EXPIRED_REPORTED = 100;
@@ -69,6 +70,8 @@ export class RedisMessageBus implements MessageBus {
   private readonly groupHost: GroupHost;
   private readonly registry: RegistryContext;
   private readonly maintenance: NodeJS.Timeout;
+  /** deleteSessionQueue's notices to the other buses of the prefix. */
+  private readonly notices: SessionNotices;
   private serial = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -97,6 +100,7 @@ export class RedisMessageBus implements MessageBus {
       deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
       recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
     };
+    this.notices = new SessionNotices(client, options, layout, consumerBase, (sessionId) => this.dropSession(sessionId), options.logger);
     this.maintenance = setInterval(() => void this.maintain().catch(() => undefined), options.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -190,7 +194,9 @@ export class RedisMessageBus implements MessageBus {
     validateName(sessionId, 'sessionId');
     const stored = await listGroups(this.registry);
     await deleteSessionEntries(this.client, this.layout, sessionId, stored.map((g) => g.key));
-    for (const group of this.groups.values()) group.abortSession(sessionId);
+    this.dropSession(sessionId);
+    // The other processes drop what they had read of it (session-notices.ts), and answer.
+    await this.notices.announce(sessionId);
     const records = await this.deadLetters.list({ sessionId }, Number.MAX_SAFE_INTEGER);
     for (const record of records) await this.deadLetters.remove(record.id);
     if (records.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
@@ -301,7 +307,13 @@ export class RedisMessageBus implements MessageBus {
     this.groups.clear();
     this.subscriptions.clear();
     this.publisher.failAll(new BusClosedError('publish'));
+    await this.notices.close();
     await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.ackClient.quit().catch(() => this.ackClient.disconnect())]);
+  }
+
+  /** Drops what this bus holds of a deleted session (its entries are gone from the server). */
+  private dropSession(sessionId: string): void {
+    for (const group of this.groups.values()) group.abortSession(sessionId);
   }
 
   private assertOpen(operation: string): void {
@@ -321,6 +333,8 @@ export class RedisMessageBus implements MessageBus {
     let opening = this.opening.get(spec.group);
     if (!opening) {
       opening = (async () => {
+        // A bus that consumes hears deleteSessionQueue's notices from the other processes.
+        await this.notices.listen();
         const stored = await registerGroup(this.registry, specOf(spec), this.groupKey(spec.group));
         const group = new RedisGroup(stored, this.groupHost, `${this.consumerBase}-${++this.serial}`);
         await group.start();
