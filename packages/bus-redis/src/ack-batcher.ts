@@ -1,5 +1,5 @@
 /**
- * Acknowledgements in bulk: every ack asked for in one turn of the event loop goes out as one
+ * Acknowledgements in bulk: every ack asked for by the promise chains running now goes out as one
  * fenced `XACK` per partition and lease (the ack script checks the lease is still ours), all
  * written together in one pipeline (one write to the socket, not one per partition; on Cluster,
  * where a pipeline holds one slot, one call each). One awaited XACK per message made peers five
@@ -48,7 +48,9 @@ export class AckBatcher {
       batch.waiters.push({ resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        // Once the promise chains running now have settled (their acks joined the batch), not at
+        // the end of the loop's turn: a session's next message waits for this ack.
+        process.nextTick(() => this.flush());
       }
     });
   }

@@ -49,7 +49,7 @@ import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
 import { SessionNotices } from './session-notices.js';
-import type { StreamEntry } from './stream-replies.js';
+import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 /** A private group whose process died (no live member) is removed after this long unused. */
@@ -384,7 +384,7 @@ export class RedisMessageBus implements MessageBus {
   }
 
   private async deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void> {
-    const raw = entry.fields['envelope'] ?? { ...entry.fields };
+    const raw = entry.envelope ?? fieldsOf(entry);
     await this.deadLetters.add(undecodableDeadLetter({ raw, reason, source: { stream: eventsKey(this.layout, n), id: entry.id }, group: group.stored.group }));
     this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.stored.group);
     this.options.logger.error('undecodable entry dead-lettered', { group: group.stored.group, id: entry.id, error: String((reason as Error)?.message ?? reason) });

@@ -30,7 +30,7 @@ import { PartitionOwner } from './partition-owner.js';
 import { PartitionReader } from './partition-reader.js';
 import type { Scripts } from './scripts.js';
 import type { StoredGroup } from './group-registry.js';
-import type { StreamEntry } from './stream-replies.js';
+import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
 export interface RedisDelivery extends LaneDelivery {
   readonly deliveryId: string;
@@ -212,15 +212,15 @@ export class RedisGroup {
   /** An entry read (`delivered` 1) or claimed (its times delivered) from partition n under `lease`. */
   private onEntry(n: number, lease: string, entry: StreamEntry, delivered: number): void {
     const { stored } = this;
-    const text = entry.fields['envelope'];
-    const only = entry.fields['group'];
+    const text = entry.envelope;
+    const only = entry.group;
     if (only !== undefined && only !== stored.group) return this.reader.skip(n, lease, entry.id);
     let envelope: MessageEnvelope;
     try {
       if (text === undefined) throw new InvalidMessageError('envelope', 'is missing from the stream entry (field "envelope")');
       envelope = decodeEnvelope(text);
     } catch (reason) {
-      const raw = text ?? JSON.stringify(entry.fields);
+      const raw = text ?? JSON.stringify(fieldsOf(entry));
       if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) return this.reader.skip(n, lease, entry.id);
       // Never retried: one dead letter, then the entry is acknowledged and its session goes on.
       void this.host.deadLetterUndecodable(this, n, entry, reason).then(
