@@ -14,7 +14,8 @@
  * throughput at saturation (first publish to last handled), then p50/p99 of publish call to
  * handler start at a fixed rate of half the raw maximum after a 1 s warm-up, with at most 4,096
  * publishes unanswered (lib/stats.mjs: a target that cannot publish at that rate is reported as not
- * sustaining it, with the rate it reached, instead of measuring a backlog), then 100,000
+ * sustaining it, with the rate it reached, instead of measuring a backlog; the bus is then also
+ * measured at half its own saturated max), then 100,000
  * sessions with one message each on the same connections (time, client heap growth). Prints a
  * table and, last, one JSON line.
  *
@@ -214,6 +215,11 @@ try {
   }
   const rate = Math.floor(rows[0].perSecond / 2);
   for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  // The rate asked for may be above what the bus sustains (its saturated max below it): its latency
+  // there measures a backlog. Then also measure it at half its own max, the hop at a rate it keeps.
+  const busAtRate = rows[1];
+  const ownRate = Math.floor(busAtRate.perSecond / 2);
+  const busAtOwnHalf = busAtRate.sustained ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope })) };
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
   const [rawRow, busRow, orderedRow] = rows;
@@ -228,6 +234,11 @@ try {
   console.log(`bus / raw with the bus's per-session order (next message of a session after the previous XACK's reply): ${fmt(busRow.perSecond / orderedRow.perSecond, 2)}`);
   for (const r of rows) {
     console.log(`at ${fmt(rate)}/s (half the raw max): ${r.name} published ${fmt(r.sentPerSecond)}/s, ${r.sustained ? 'sustained' : 'NOT sustained (its latency includes a backlog)'}; its max at saturation ${fmt(r.perSecond)}/s`);
+  }
+  if (busAtOwnHalf) {
+    console.log(
+      `bus at half its own max (${fmt(busAtOwnHalf.rate)}/s): published ${fmt(busAtOwnHalf.sentPerSecond)}/s (${busAtOwnHalf.sustained ? 'sustained' : 'NOT sustained'}), p50 ${fmt(busAtOwnHalf.p50Us)} us, p99 ${fmt(busAtOwnHalf.p99Us)} us`,
+    );
   }
   if (sessions) {
     console.log(`100,000 sessions x 1 message: ${fmt(sessions.ms)} ms, client heap +${fmt(sessions.clientMb, 1)} MB, session lanes left ${sessions.lanesLeft}, held ${sessions.heldLeft}`);
@@ -250,6 +261,10 @@ try {
       p99Us: busRow.p99Us,
       rawP50Us: rawRow.p50Us,
       rawP99Us: rawRow.p99Us,
+      busOwnHalfRate: busAtOwnHalf?.rate ?? null,
+      busOwnHalfSustained: busAtOwnHalf?.sustained ?? null,
+      busOwnHalfP50Us: busAtOwnHalf?.p50Us ?? null,
+      busOwnHalfP99Us: busAtOwnHalf?.p99Us ?? null,
       orderedRawThroughput: Math.round(orderedRow.perSecond),
       ratioToOrderedRaw: Number((busRow.perSecond / orderedRow.perSecond).toFixed(3)),
       cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
