@@ -24,6 +24,12 @@ export class Deque<T> {
     this.count++;
   }
 
+  /** The item at `index` (0 = the front), or undefined outside the queue. O(1). */
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    return this.items[(this.head + index) & (this.items.length - 1)];
+  }
+
   peek(): T | undefined {
     return this.count === 0 ? undefined : this.items[this.head];
   }

@@ -12,6 +12,7 @@ export * from './deque.js';
 export * from './session-lanes.js';
 export * from './consumer-group.js';
 export * from './publish-admission.js';
+export * from './publish-buffer.js';
 export * from './subscription.js';
 export type * from './bus.js';
 export * from './redact.js';

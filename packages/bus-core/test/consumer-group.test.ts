@@ -234,6 +234,27 @@ describe('ConsumerGroup', () => {
     await group.stop(1000);
   });
 
+  it('with comparePositions, deliveries pushed out of order run in position order behind a started head (searched from the back)', async () => {
+    const { group } = makeGroup({ comparePositions: (a, b) => a.id - b.id });
+    let release!: () => void;
+    const started: number[] = [];
+    group.addReplica(
+      replica('r', (e) => {
+        started.push(e.payload['id'] as number);
+        if (e.payload['id'] === 50) return new Promise<void>((resolve) => (release = resolve));
+        return undefined;
+      }),
+    );
+    group.push(delivery(50, 's'));
+    await vi.waitFor(() => expect(started).toEqual([50]), GUARD);
+    // In order (the common case: appended), then claimed older ones landing in the middle and front.
+    for (const id of [60, 70, 80, 65, 55, 75, 90, 51, 85]) group.push(delivery(id, 's'));
+    expect(group.orderViolations).toBe(0);
+    release();
+    await vi.waitFor(() => expect(started).toEqual([50, 51, 55, 60, 65, 70, 75, 80, 85, 90]), GUARD);
+    await group.stop(1000);
+  });
+
   it('health: consumers, pending and lag from the lanes, or the counts a backend passes', async () => {
     const { group } = makeGroup();
     let release!: () => void;

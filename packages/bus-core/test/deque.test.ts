@@ -28,6 +28,15 @@ describe('Deque', () => {
     expect([...d]).toEqual([3, 4]);
   });
 
+  it('at reads any index in O(1), also wrapped around its ring, undefined outside', () => {
+    const d = new Deque<number>();
+    for (let i = 0; i < 12; i++) d.push(i);
+    for (let i = 0; i < 10; i++) d.shift();
+    for (let i = 12; i < 20; i++) d.push(i);
+    expect(Array.from({ length: d.length }, (_, i) => d.at(i))).toEqual([...d]);
+    expect([d.at(-1), d.at(d.length)]).toEqual([undefined, undefined]);
+  });
+
   it('an empty deque shifts and peeks undefined and stays usable', () => {
     const d = new Deque<string>();
     expect(d.shift()).toBeUndefined();

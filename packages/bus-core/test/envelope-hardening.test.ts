@@ -79,6 +79,21 @@ describe('nesting depth', () => {
     expect(invalidMessage(() => decodeEnvelope(arrays)).field).toMatch(/^metadata\.l\[0\]/);
   });
 
+  it(`decode accepts ${MAX_JSON_DEPTH} levels of wire text and rejects one more; Infinity inside arrays is named by its path`, () => {
+    const at = (levels: number): string => `{"message_id":"m","session_id":"s","event_type":"e","component_source":"c","payload":${nestedText(levels)}}`;
+    expect(decodeEnvelope(at(MAX_JSON_DEPTH)).payload).toHaveProperty('a');
+    expect(invalidMessage(() => decodeEnvelope(at(MAX_JSON_DEPTH + 1))).field).toMatch(/^payload\.a\.a/);
+    const inArray = `{"message_id":"m","session_id":"s","event_type":"e","component_source":"c","metadata":{"l":[[1e999]]}}`;
+    expect(invalidMessage(() => decodeEnvelope(inArray)).field).toBe('metadata.l[0][0]');
+  });
+
+  it('decode measures the size of the body as encoded again (an exponent grows: 1e20 is 21 characters)', () => {
+    const text = `{"message_id":"m","session_id":"s","event_type":"e","component_source":"c","payload":{"n":1e20}}`;
+    const size = JSON.stringify({ n: 1e20 }).length + 2; // plus metadata {}
+    expect(() => decodeEnvelope(text, { maxPayloadBytes: size })).not.toThrow();
+    expect(invalidMessage(() => decodeEnvelope(text, { maxPayloadBytes: size - 1 })).field).toBe('payload');
+  });
+
   it('arrays count as levels too, and the path shows their indexes', () => {
     let value: unknown = [1];
     for (let i = 1; i < MAX_JSON_DEPTH; i++) value = [value];

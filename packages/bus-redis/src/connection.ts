@@ -7,7 +7,12 @@
  * - commands in flight when the connection drops are rejected at once (`maxRetriesPerRequest: 0`),
  *   never held until the server is back;
  * - reconnect by itself, with a backoff capped at about 0.5 s.
- * One command connection per bus (auto-pipelined), plus one blocking reader per consuming group.
+ * One command connection per bus, one for acks, plus one blocking reader per consuming group. Not ioredis's
+ * auto-pipelining: it keeps one pipeline in flight and answers each of its commands only when the
+ * whole pipeline has been answered, so an ack waited behind every publish queued before it (at a
+ * fixed publish rate the lanes, which start a session's next message once the previous one is
+ * acknowledged, fell seconds behind). Commands written one by one are still pipelined on the
+ * socket (each is sent at once, replies are matched in order), and each resolves on its own reply.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BackendUnavailableError, redactSecrets } from '@woodwork/bus-core';

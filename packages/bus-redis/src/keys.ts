@@ -12,6 +12,7 @@
  *   <prefix>:{<prefix>/<n>}:dedupe:<message id>   STRING  `exactly_once` id seen (dedupe window), PX
  *   <prefix>:{<prefix>/<n>}:targets               HASH    component -> first entry id waiting for it (no group yet)
  *   <prefix>:{<prefix>/<n>}:subscribed            SET     components that have a group (their messages never wait)
+ *   <prefix>:{<prefix>}:control                   CHANNEL pub/sub notices between buses (deleteSessionQueue)
  *
  * A message's partition is `fnv1a32(session id) mod P`, so one session lives in one stream. Every
  * consumer group of the bus is a Redis consumer group named by its group key on each partition.
@@ -42,6 +43,11 @@ export interface Layout {
 export function layoutFor(prefix: string, partitions: number): Layout {
   const base = `${prefix}:{${prefix}}`;
   return { prefix, partitions, meta: `${base}:meta`, groups: `${base}:groups`, groupActive: `${base}:group-active`, dlq: `${base}:dlq` };
+}
+
+/** The pub/sub channel of notices between the buses of a prefix (session-notices.ts). */
+export function controlChannel(layout: Layout): string {
+  return `${layout.prefix}:{${layout.prefix}}:control`;
 }
 
 /** The tag of partition n: what all of its keys share. */

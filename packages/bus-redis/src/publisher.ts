@@ -1,5 +1,5 @@
 /**
- * Publishing, auto-pipelined with every other command of the bus. Each publish call gets its own
+ * Publishing, pipelined with every other command of the bus on its connection. Each publish call gets its own
  * token (never the message id: an `at_least_once` message published twice is two messages), so a
  * resend of the same call after a lost reply stores nothing new and answers the first id:
  * - untargeted messages without dedupe: a plain `XADD` with the token as a field; a resend runs a
@@ -14,13 +14,14 @@
  *   connection is resent with the same token within that bound (stored once). Fail fast is
  *   the default because a caller that waits cannot tell a slow server from a dead one, and a
  *   process that dies with a buffer loses it;
- * - `publishBufferSize` > 0: up to that many publishes wait in order, in memory, and are sent one
- *   after another (in order, each with its token) once the server is back; each rejects when its
- *   `publishTimeoutMs` deadline passes first, and a publish past the bound fails with
- *   `QueueFullError` at once. Publishes made while the buffer is not empty queue behind it.
+ * - `publishBufferSize` > 0: core's `PublishBuffer`: up to that many publishes wait in order, in
+ *   memory, and are sent one after another (each with its token, so a resend is stored once) once
+ *   the server is back; each rejects with `BackendUnavailableError` when its `publishTimeoutMs`
+ *   deadline passes first, and a publish past the bound fails with `QueueFullError` at once.
+ *   Publishes made while the buffer is not empty queue behind it.
  */
 import { randomBytes } from 'node:crypto';
-import { BackendUnavailableError, QueueFullError, isTargeted, type MessageEnvelope } from '@woodwork/bus-core';
+import { BackendUnavailableError, PublishBuffer, isTargeted, type MessageEnvelope } from '@woodwork/bus-core';
 import { isConnectionError, isReady, unavailable, type RedisClient } from './connection.js';
 import { compareEntryIds, dedupeKey, eventsKey, partitionOf, subscribedKey, targetsKey, tokenKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
@@ -33,14 +34,6 @@ export interface Stored {
   partition: number;
 }
 
-interface Waiting {
-  send: () => Promise<string>;
-  deadline: number;
-  resolve: (id: string) => void;
-  reject: (error: unknown) => void;
-  timer: NodeJS.Timeout;
-}
-
 const DEFAULT_DEADLINE_MS = 10_000;
 /** How long a fail-fast publish waits for a reconnect (at most publishTimeoutMs). */
 const MAX_DISCONNECTED_WAIT_MS = 1_000;
@@ -50,13 +43,13 @@ function delay(ms: number): Promise<void> {
 }
 
 export class Publisher {
-  private readonly buffer: Waiting[] = [];
+  /** The bounded buffer while the server is away (`publishBufferSize` > 0). */
+  private readonly buffer: PublishBuffer | undefined;
   /** Tokens: random per publisher, then a counter (unique per publish call, cheap). */
   private readonly tokenBase = `${randomBytes(9).toString('base64url')}.`;
   private tokens = 0;
   /** Per partition, the newest entry id this publisher stored: the lower bound of a resend's search. */
   private readonly lastStored: Array<string | undefined> = [];
-  private flushing = false;
 
   constructor(
     private readonly client: RedisClient,
@@ -64,12 +57,23 @@ export class Publisher {
     private readonly layout: Layout,
     private readonly options: ResolvedRedisBusOptions,
   ) {
-    client.on('ready', () => void this.flush());
+    if (options.publishBufferSize > 0) {
+      const buffer = new PublishBuffer({
+        size: options.publishBufferSize,
+        deadlineMs: options.publishTimeoutMs > 0 ? options.publishTimeoutMs : DEFAULT_DEADLINE_MS,
+        server: 'Redis',
+        connected: () => isReady(client),
+        retryable: isConnectionError,
+        failure: (error) => unavailable(options, error),
+      });
+      client.on('ready', () => void buffer.flush());
+      this.buffer = buffer;
+    }
   }
 
   /** Publishes waiting in the buffer for the server. */
   get buffered(): number {
-    return this.buffer.length;
+    return this.buffer?.buffered ?? 0;
   }
 
   /** Stores `text` (the envelope's wire JSON) in the session's partition. `onlyGroup`: a redrive to one group. */
@@ -108,42 +112,21 @@ export class Publisher {
     return id === 'dup' ? { id: '', duplicate: true, partition: n } : { id, duplicate: false, partition: n };
   }
 
-  private async sendOrBuffer(send: () => Promise<string>, deadlineMs: number): Promise<string> {
-    const size = this.options.publishBufferSize;
-    if (size === 0) return this.sendFailingFast(send, deadlineMs);
-    if (isReady(this.client) && this.buffer.length === 0) {
-      try {
-        return await send();
-      } catch (error) {
-        if (!isConnectionError(error)) throw unavailable(this.options, error);
-        // The reply was lost with the connection: resend (same token) once the server is back.
-      }
-    }
-    if (this.buffer.length >= size) throw new QueueFullError('publish buffer', size, `the publish buffer is full (${size} publishes wait for Redis)`);
-    return new Promise<string>((resolve, reject) => {
-      const waiting: Waiting = {
-        send,
-        deadline: Date.now() + deadlineMs,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const at = this.buffer.indexOf(waiting);
-          if (at >= 0) this.buffer.splice(at, 1);
-          reject(new BackendUnavailableError(`Redis did not come back within publishTimeoutMs (${deadlineMs} ms)`));
-        }, deadlineMs),
-      };
-      this.buffer.push(waiting);
-      void this.flush();
-    });
+  private sendOrBuffer(send: () => Promise<string>, deadlineMs: number): Promise<string> {
+    return this.buffer ? this.buffer.send(send) : this.sendFailingFast(send, deadlineMs);
   }
 
   /**
    * Fail fast, but not in the moment between the server's return and the client's reconnect: wait
    * at most 1 s (or publishTimeoutMs if shorter) for the connection; a reply lost with the
-   * connection is resent (same token, so stored once) within the same bound.
+   * connection is resent (same token, so stored once) after waiting for the reconnect again, until
+   * the publish's deadline. Between tries it always waits a timer: a command refused at once while
+   * the client still says "ready" (its socket already closed) must not loop on microtasks, which
+   * would keep the client from ever seeing the close.
    */
   private async sendFailingFast(send: () => Promise<string>, deadlineMs: number): Promise<string> {
     const windowMs = Math.min(deadlineMs, MAX_DISCONNECTED_WAIT_MS);
+    const giveUpAt = Date.now() + Math.max(deadlineMs, windowMs);
     let waitUntil = Date.now() + windowMs;
     for (;;) {
       while (!isReady(this.client) && Date.now() < waitUntil) await delay(20);
@@ -153,44 +136,15 @@ export class Publisher {
       try {
         return await send();
       } catch (error) {
-        if (!isConnectionError(error) || Date.now() >= waitUntil + windowMs) throw unavailable(this.options, error);
-        waitUntil = Date.now() + windowMs;
+        if (!isConnectionError(error) || Date.now() >= giveUpAt) throw unavailable(this.options, error);
+        await delay(20);
+        waitUntil = Math.min(giveUpAt, Date.now() + windowMs);
       }
-    }
-  }
-
-  /** Sends the buffer in order, one after another, while the server answers. */
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.buffer.length > 0 && isReady(this.client)) {
-        const head = this.buffer[0]!;
-        const done = (): void => {
-          const at = this.buffer.indexOf(head);
-          if (at >= 0) this.buffer.splice(at, 1);
-          clearTimeout(head.timer);
-        };
-        try {
-          const id = await head.send();
-          done();
-          head.resolve(id);
-        } catch (error) {
-          if (isConnectionError(error)) break;
-          done();
-          head.reject(unavailable(this.options, error));
-        }
-      }
-    } finally {
-      this.flushing = false;
     }
   }
 
   /** Rejects everything still buffered (close). */
   failAll(error: unknown): void {
-    for (const waiting of this.buffer.splice(0)) {
-      clearTimeout(waiting.timer);
-      waiting.reject(error);
-    }
+    this.buffer?.failAll(error);
   }
 }

@@ -2,8 +2,9 @@
  * The Redis Streams backend of the woodwork bus. The key layout is in keys.ts; publishing in
  * publisher.ts; one group's delivery in redis-group.ts (leases in partition-owner.ts, reads in
  * partition-reader.ts); the registry in group-registry.ts; dead letters in dead-letter-store.ts
- * and session-cleanup.ts. Connections: one command connection per bus (auto-pipelined), plus one
- * blocking reader per group consuming in this process; never one per session or subscription.
+ * and session-cleanup.ts. Connections: one command connection per bus (pipelined on its socket,
+ * not auto-pipelined), one for acks, plus one blocking reader per group consuming in this process;
+ * never one per session or subscription.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -47,7 +48,8 @@ import { Publisher } from './publisher.js';
 import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
-import type { StreamEntry } from './stream-replies.js';
+import { SessionNotices } from './session-notices.js';
+import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 /** A private group whose process died (no live member) is removed after this long unused. */
@@ -68,6 +70,8 @@ export class RedisMessageBus implements MessageBus {
   private readonly groupHost: GroupHost;
   private readonly registry: RegistryContext;
   private readonly maintenance: NodeJS.Timeout;
+  /** deleteSessionQueue's notices to the other buses of the prefix. */
+  private readonly notices: SessionNotices;
   private serial = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -76,6 +80,7 @@ export class RedisMessageBus implements MessageBus {
     readonly options: ResolvedRedisBusOptions,
     private readonly client: RedisClient,
     private readonly scripts: Scripts,
+    private readonly ackClient: RedisClient,
     readonly layout: Layout,
     readonly consumerBase: string,
   ) {
@@ -86,6 +91,8 @@ export class RedisMessageBus implements MessageBus {
     this.groupHost = {
       client,
       scripts,
+      ackClient,
+      ackScripts: defineScripts(ackClient),
       layout,
       options,
       metrics: this.metrics,
@@ -93,6 +100,7 @@ export class RedisMessageBus implements MessageBus {
       deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
       recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
     };
+    this.notices = new SessionNotices(client, options, layout, consumerBase, (sessionId) => this.dropSession(sessionId), options.logger);
     this.maintenance = setInterval(() => void this.maintain().catch(() => undefined), options.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -101,9 +109,17 @@ export class RedisMessageBus implements MessageBus {
   static async connect(options: RedisBusOptions = {}): Promise<RedisMessageBus> {
     const resolved = resolveRedisBusOptions(options);
     const consumerBase = resolved.consumerName ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`, { enableAutoPipelining: true });
+    const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`);
     client.on('error', () => undefined);
     await connectClient(client, resolved);
+    const ackClient = createClient(resolved, `woodwork-acks ${resolved.streamPrefix} ${consumerBase}`);
+    ackClient.on('error', () => undefined);
+    try {
+      await connectClient(ackClient, resolved);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
     try {
       const scripts = defineScripts(client);
       const probe = layoutFor(resolved.streamPrefix, resolved.partitions);
@@ -117,9 +133,10 @@ export class RedisMessageBus implements MessageBus {
       if (partitions !== resolved.partitions && Object.hasOwn(options, 'partitions')) {
         throw new InvalidConfigError('partitions', `must be ${partitions}: the namespace "${resolved.streamPrefix}" was created with ${partitions} partitions; got ${resolved.partitions}`);
       }
-      return new RedisMessageBus({ ...resolved, partitions }, client, scripts, layoutFor(resolved.streamPrefix, partitions), consumerBase);
+      return new RedisMessageBus({ ...resolved, partitions }, client, scripts, ackClient, layoutFor(resolved.streamPrefix, partitions), consumerBase);
     } catch (error) {
       client.disconnect();
+      ackClient.disconnect();
       throw error;
     }
   }
@@ -177,7 +194,9 @@ export class RedisMessageBus implements MessageBus {
     validateName(sessionId, 'sessionId');
     const stored = await listGroups(this.registry);
     await deleteSessionEntries(this.client, this.layout, sessionId, stored.map((g) => g.key));
-    for (const group of this.groups.values()) group.abortSession(sessionId);
+    this.dropSession(sessionId);
+    // The other processes drop what they had read of it (session-notices.ts), and answer.
+    await this.notices.announce(sessionId);
     const records = await this.deadLetters.list({ sessionId }, Number.MAX_SAFE_INTEGER);
     for (const record of records) await this.deadLetters.remove(record.id);
     if (records.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
@@ -293,7 +312,13 @@ export class RedisMessageBus implements MessageBus {
     this.groups.clear();
     this.subscriptions.clear();
     this.publisher.failAll(new BusClosedError('publish'));
-    await this.client.quit().catch(() => this.client.disconnect());
+    await this.notices.close();
+    await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.ackClient.quit().catch(() => this.ackClient.disconnect())]);
+  }
+
+  /** Drops what this bus holds of a deleted session (its entries are gone from the server). */
+  private dropSession(sessionId: string): void {
+    for (const group of this.groups.values()) group.abortSession(sessionId);
   }
 
   private assertOpen(operation: string): void {
@@ -313,6 +338,8 @@ export class RedisMessageBus implements MessageBus {
     let opening = this.opening.get(spec.group);
     if (!opening) {
       opening = (async () => {
+        // A bus that consumes hears deleteSessionQueue's notices from the other processes.
+        await this.notices.listen();
         const stored = await registerGroup(this.registry, specOf(spec), this.groupKey(spec.group));
         const group = new RedisGroup(stored, this.groupHost, `${this.consumerBase}-${++this.serial}`);
         await group.start();
@@ -362,7 +389,7 @@ export class RedisMessageBus implements MessageBus {
   }
 
   private async deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void> {
-    const raw = entry.fields['envelope'] ?? { ...entry.fields };
+    const raw = entry.envelope ?? fieldsOf(entry);
     await this.deadLetters.add(undecodableDeadLetter({ raw, reason, source: { stream: eventsKey(this.layout, n), id: entry.id }, group: group.stored.group }));
     this.metrics.recordDeadLettered(await this.deadLetters.size().catch(() => 0), group.stored.group);
     this.options.logger.error('undecodable entry dead-lettered', { group: group.stored.group, id: entry.id, error: String((reason as Error)?.message ?? reason) });

@@ -30,7 +30,7 @@ import { PartitionOwner } from './partition-owner.js';
 import { PartitionReader } from './partition-reader.js';
 import type { Scripts } from './scripts.js';
 import type { StoredGroup } from './group-registry.js';
-import type { StreamEntry } from './stream-replies.js';
+import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
 export interface RedisDelivery extends LaneDelivery {
   readonly deliveryId: string;
@@ -46,6 +46,9 @@ export interface RedisDelivery extends LaneDelivery {
 export interface GroupHost {
   client: RedisClient;
   scripts: Scripts;
+  /** The acknowledgement connection and its scripts (acks never wait behind publishes). */
+  ackClient: RedisClient;
+  ackScripts: Scripts;
   layout: Layout;
   options: ResolvedRedisBusOptions;
   metrics: MetricsRecorder;
@@ -74,7 +77,7 @@ export class RedisGroup {
     const { options, metrics, layout, scripts } = host;
     this.heldIn = new Array<number>(layout.partitions).fill(0);
     // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
-    this.acks = new AckBatcher(scripts, layout, stored.key, () => this.owner.checkNow());
+    this.acks = new AckBatcher(host.ackClient, options.cluster, host.ackScripts, layout, stored.key, () => this.owner.checkNow());
     this.owner = new PartitionOwner({
       scripts,
       layout,
@@ -99,7 +102,11 @@ export class RedisGroup {
       metrics,
       logger: options.logger,
       retry: options.retry,
-      leaseMs: options.claimIdleMs,
+      // The lanes' renew hook below only asks the partition owner (no server call: the owner renews
+      // the leases itself), so it can run often: every 250 ms at most, so that deliveries of a lease
+      // lost (a wiped or paused server) leave their sessions' lanes at once instead of after a
+      // third of claimIdleMs.
+      leaseMs: Math.min(options.claimIdleMs, 750),
       hooks: {
         envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
         acknowledge: (delivery) => this.acks.ack(delivery.n, delivery.lease, delivery.id),
@@ -209,15 +216,15 @@ export class RedisGroup {
   /** An entry read (`delivered` 1) or claimed (its times delivered) from partition n under `lease`. */
   private onEntry(n: number, lease: string, entry: StreamEntry, delivered: number): void {
     const { stored } = this;
-    const text = entry.fields['envelope'];
-    const only = entry.fields['group'];
+    const text = entry.envelope;
+    const only = entry.group;
     if (only !== undefined && only !== stored.group) return this.reader.skip(n, lease, entry.id);
     let envelope: MessageEnvelope;
     try {
       if (text === undefined) throw new InvalidMessageError('envelope', 'is missing from the stream entry (field "envelope")');
       envelope = decodeEnvelope(text);
     } catch (reason) {
-      const raw = text ?? JSON.stringify(entry.fields);
+      const raw = text ?? JSON.stringify(fieldsOf(entry));
       if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) return this.reader.skip(n, lease, entry.id);
       // Never retried: one dead letter, then the entry is acknowledged and its session goes on.
       void this.host.deadLetterUndecodable(this, n, entry, reason).then(

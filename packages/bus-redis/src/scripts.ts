@@ -205,10 +205,13 @@ export interface Scripts {
 
 type Call = (...args: unknown[]) => Promise<unknown>;
 
+/** The SHA1 of the ack script, for sending several acks in one pipeline (ack-batcher.ts). */
+export const ACK_SHA = createHash('sha1').update(ACK).digest('hex');
+
 /**
  * Typed calls of the scripts on a client: `EVALSHA`, and `EVAL` with the source when the server
- * answers NOSCRIPT (a restarted server lost its script cache). Not ioredis's `defineCommand`: under
- * auto-pipelining that sends the whole source with every call.
+ * answers NOSCRIPT (a restarted server lost its script cache). Not ioredis's `defineCommand`: in a
+ * pipeline that checks or sends the whole source with every call.
  */
 export function defineScripts(client: RedisClient): Scripts {
   const define = (_name: string, numberOfKeys: number, lua: string): Call => {

@@ -6,19 +6,37 @@
 
 export interface StreamEntry {
   readonly id: string;
-  /** Field map of the entry; empty when the entry was deleted or trimmed (its id still pending). */
-  readonly fields: Record<string, string>;
+  /** The `envelope` field (the wire JSON), if the entry has one. */
+  readonly envelope: string | undefined;
+  /** The `group` field (a redriven entry: only that group takes it), if any. */
+  readonly group: string | undefined;
+  /** Every field, as the server sent them (name, value, ...); empty when deleted or trimmed. */
+  readonly list: readonly unknown[];
+  /** The entry was deleted or trimmed (its id still pending). */
   readonly deleted: boolean;
 }
 
+/** The field map of an entry (for the rare reader that needs every field: a dead letter's raw form). */
+export function fieldsOf(entry: StreamEntry): Record<string, string> {
+  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i + 1 < entry.list.length; i += 2) fields[String(entry.list[i])] = String(entry.list[i + 1]);
+  return fields;
+}
+
+/** One entry of a reply; the two fields the bus reads are picked out once, without a field map. */
 export function toEntry(raw: unknown): StreamEntry | undefined {
   if (!Array.isArray(raw) || raw.length < 1) return undefined;
   const id = String(raw[0]);
   const list = raw[1];
-  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
-  if (!Array.isArray(list)) return { id, fields, deleted: true };
-  for (let i = 0; i + 1 < list.length; i += 2) fields[String(list[i])] = String(list[i + 1]);
-  return { id, fields, deleted: list.length === 0 };
+  if (!Array.isArray(list)) return { id, envelope: undefined, group: undefined, list: [], deleted: true };
+  let envelope: string | undefined;
+  let group: string | undefined;
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = list[i];
+    if (name === 'envelope') envelope ??= String(list[i + 1]);
+    else if (name === 'group') group ??= String(list[i + 1]);
+  }
+  return { id, envelope, group, list, deleted: list.length === 0 };
 }
 
 /** XREADGROUP: per stream key, its entries. */

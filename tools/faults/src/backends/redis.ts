@@ -105,7 +105,10 @@ export const redisHarness: BusHarness = {
   recoveryIdleMs: 1_500,
   timing: { quietMs: 200 },
   serverLossWindowMs: FSYNC === 'always' ? 0 : 1_000,
-  faultScenarios: ['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'consumer-killed', 'poison-message', 'hot-session'],
+  // trim-while-lagging: trimming as eager as it gets (every entry older than 1 ms, every 50 ms), so
+  // it runs all the time a group lags; it may remove only what every group acknowledged.
+  boundedQueueOptions: () => ({ retentionMs: 1, maintenanceIntervalMs: 50 }),
+  faultScenarios: ['server-kill-9', 'server-wiped', 'server-paused', 'server-down', 'consumer-killed', 'trim-while-lagging', 'poison-message', 'hot-session'],
   async countStoredCopies(busOptions) {
     return withRedis(busOptions, async (redis, partitions) => {
       const layout = layoutFor(String(busOptions['streamPrefix']), partitions);
