@@ -6,7 +6,7 @@
  * Without an SDK the API's no-op tracer and meter make every step a few cheap calls (the `otel` case
  * of tools/bench measures it); with `traces: false, metrics: false` the calls go straight through.
  */
-import { SpanKind, SpanStatusCode, context, metrics as metricsApi, propagation, trace, type Link, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, createNoopMeter, metrics as metricsApi, propagation, trace, type Link, type Tracer } from '@opentelemetry/api';
 import {
   InvalidConfigError,
   type DeadLetterFilter,
@@ -156,7 +156,10 @@ export function instrumentBus(bus: MessageBus, options?: InstrumentBusOptions): 
   const system = bus.backend;
   const tracer = o.traces === false ? undefined : (o.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
   const propagator = o.traces === false ? undefined : (o.propagator ?? propagation);
-  const meter = o.metrics === false ? undefined : (o.meterProvider ?? metricsApi.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  const provided = o.metrics === false ? undefined : (o.meterProvider ?? metricsApi.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  // The API's no-op meter never records, and (unlike tracing) the metrics API has no proxy that an
+  // SDK registered later would fill in: with it, nothing is measured at all.
+  const meter = provided === createNoopMeter() ? undefined : provided;
   const metrics = meter === undefined ? undefined : new BusMetrics(meter, bus, { [Attr.messagingSystem]: system, ...(o.attributes ?? {}) });
   return new InstrumentedBus(bus, tracer, { tracer, propagator, metrics, system });
 }

@@ -3,7 +3,7 @@
  * OpenTelemetry's propagation API. With the W3C propagator the keys are `traceparent` and
  * `tracestate`, the names a Python process's `opentelemetry.propagate.extract(metadata)` reads.
  */
-import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, isSpanContextValid, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { JsonObject } from '@woodwork/bus-core';
 
 export const metadataGetter: TextMapGetter<JsonObject> = {
@@ -45,4 +45,18 @@ export function withMetadataEntries<T>(input: T, entries: Record<string, string>
   const metadata = input['metadata'];
   if (metadata !== undefined && !isPlainObject(metadata)) return input;
   return { ...input, metadata: { ...(metadata ?? {}), ...entries } } as T;
+}
+
+export const NO_FIELDS: readonly string[] = Object.freeze([]);
+
+/** True when the metadata holds one of the propagator's fields (else there is nothing to extract). */
+export function hasAnyField(metadata: JsonObject, fields: readonly string[]): boolean {
+  for (const field of fields) if (Object.prototype.hasOwnProperty.call(metadata, field)) return true;
+  return false;
+}
+
+/** A span whose context can be propagated (the no-op tracer's root span's cannot). */
+export function hasValidContext(span: Span): boolean {
+  const spanContext = span.spanContext();
+  return spanContext !== INVALID_SPAN_CONTEXT && isSpanContextValid(spanContext);
 }

@@ -10,6 +10,8 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { attributesKey, groupAttributes } from './group-attributes.js';
 import { Attr, Instruments } from './semconv.js';
 
+const MAX_CACHED = 4096;
+
 export class BusMetrics {
   private readonly publishDuration: Histogram;
   private readonly processDuration: Histogram;
@@ -17,6 +19,7 @@ export class BusMetrics {
   private readonly observables: Observable[];
   private readonly callback: BatchObservableCallback;
   private stopped = false;
+  private readonly attributeCache = new Map<string, Attributes>();
 
   constructor(
     private readonly meter: Meter,
@@ -87,18 +90,31 @@ export class BusMetrics {
   }
 
   /**
-   * `attributes` (with the base ones) describe the group and event type; `outcome` is added for the
-   * process duration. The design's processing time counts successes only, as core's recorder does.
+   * One handler attempt: `withOutcome` (group, event type, outcome, error type) for the process
+   * duration; `succeeded` (the same without outcome) when it succeeded, for the design's processing
+   * time, which counts successes only, as core's recorder does.
    */
-  recordProcess(seconds: number, attributes: Attributes, outcome: string, failure: string | undefined): void {
-    const withOutcome: Attributes = { ...attributes, [Attr.outcome]: outcome };
-    if (failure !== undefined) withOutcome[Attr.errorType] = failure;
+  recordProcess(seconds: number, withOutcome: Attributes, succeeded: Attributes | undefined): void {
     this.processDuration.record(seconds, withOutcome);
-    if (failure === undefined && outcome === 'acknowledged') this.processingTime.record(seconds * 1000, attributes);
+    if (succeeded !== undefined) this.processingTime.record(seconds * 1000, succeeded);
   }
 
   withBase(attributes: Attributes): Attributes {
     return { ...this.base, ...attributes };
+  }
+
+  /**
+   * The attribute set under `key`, built once: a few sets (event type x group x outcome) serve
+   * every message, so recording allocates nothing. Past `MAX_CACHED` sets (an app with very many
+   * event types) they are built per call instead.
+   */
+  cachedAttributes(key: string, build: () => Attributes): Attributes {
+    let attributes = this.attributeCache.get(key);
+    if (attributes === undefined) {
+      attributes = build();
+      if (this.attributeCache.size < MAX_CACHED) this.attributeCache.set(key, attributes);
+    }
+    return attributes;
   }
 
   /** Stops observing `healthCheck()` (before the bus closes: a closed bus has no health to read). */

@@ -6,9 +6,9 @@
  * already in the metadata (a message forwarded from another process, a Python publisher's) is the
  * parent instead, so forwarding keeps the trace. The metadata then gets this span's context.
  */
-import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { MessageBus, PublishResult } from '@woodwork/bus-core';
-import { inputMetadata, metadataGetter, recordSetter, withMetadataEntries } from './metadata-carrier.js';
+import { hasAnyField, hasValidContext, inputMetadata, metadataGetter, NO_FIELDS, recordSetter, withMetadataEntries } from './metadata-carrier.js';
 import type { BusMetrics } from './metrics.js';
 import { errorMessage, errorType } from './outcome.js';
 import { Attr } from './semconv.js';
@@ -33,28 +33,38 @@ function destinationOf(input: unknown): string | undefined {
 }
 
 export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTelemetry): Promise<PublishResult> {
-  const destination = destinationOf(input);
-  let span: ReturnType<Tracer['startSpan']> | undefined;
+  let span: Span | undefined;
+  let destination: string | undefined;
   let toSend: T = input;
   if (t.tracer !== undefined) {
     let parent: Context = context.active();
-    const metadata = inputMetadata(input);
-    if (trace.getSpan(parent) === undefined && metadata !== undefined && t.propagator !== undefined) {
-      parent = t.propagator.extract(parent, metadata, metadataGetter);
+    // The API's no-op propagator has no fields: then there is nothing to read or write.
+    const fields = t.propagator === undefined ? NO_FIELDS : t.propagator.fields();
+    if (fields.length > 0 && trace.getSpan(parent) === undefined) {
+      const metadata = inputMetadata(input);
+      if (metadata !== undefined && hasAnyField(metadata, fields)) parent = t.propagator!.extract(parent, metadata, metadataGetter);
     }
-    span = t.tracer.startSpan(destination === undefined ? 'publish' : `publish ${destination}`, { kind: SpanKind.PRODUCER }, parent);
-    if (span.isRecording()) span.setAttributes(producerAttributes(input, destination, t.system));
-    if (t.propagator !== undefined) {
+    const started = t.tracer.startSpan('publish', { kind: SpanKind.PRODUCER }, parent);
+    if (started.isRecording()) {
+      span = started;
+      destination = destinationOf(input);
+      if (destination !== undefined) span.updateName(`publish ${destination}`);
+      span.setAttributes(producerAttributes(input, destination, t.system));
+    }
+    // A span that neither records nor carries a valid context (no SDK, no parent) has nothing to
+    // propagate: the input goes as it is.
+    if (fields.length > 0 && (span !== undefined || hasValidContext(started))) {
       const entries: Record<string, string> = {};
-      t.propagator.inject(trace.setSpan(parent, span), entries, recordSetter);
-      // No propagator registered (the API's no-op) writes nothing: the input goes as it is.
+      t.propagator!.inject(trace.setSpan(parent, started), entries, recordSetter);
       for (const _key in entries) {
         toSend = withMetadataEntries(input, entries);
         break;
       }
     }
+    if (span === undefined) started.end();
   }
-  if (span === undefined && t.metrics === undefined) return bus.publish(input as never);
+  if (span === undefined && t.metrics === undefined) return bus.publish(toSend as never);
+  if (destination === undefined) destination = destinationOf(input);
   const started = performance.now();
   let pending: Promise<PublishResult>;
   try {
@@ -65,10 +75,8 @@ export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTe
   return pending.then(
     (result) => {
       if (span !== undefined) {
-        if (span.isRecording()) {
-          span.setAttribute(Attr.messageId, result.messageId);
-          if (result.duplicate) span.setAttribute(Attr.duplicate, true);
-        }
+        span.setAttribute(Attr.messageId, result.messageId);
+        if (result.duplicate) span.setAttribute(Attr.duplicate, true);
         span.end();
       }
       t.metrics?.recordPublish((performance.now() - started) / 1000, publishMetricAttributes(t, destination, undefined));
@@ -76,11 +84,9 @@ export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTe
     },
     (error: unknown) => {
       if (span !== undefined) {
-        if (span.isRecording()) {
-          span.setAttribute(Attr.errorType, errorType(error));
-          if (error instanceof Error) span.recordException(error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-        }
+        span.setAttribute(Attr.errorType, errorType(error));
+        if (error instanceof Error) span.recordException(error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
         span.end();
       }
       t.metrics?.recordPublish((performance.now() - started) / 1000, publishMetricAttributes(t, destination, errorType(error)));
@@ -90,6 +96,10 @@ export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTe
 }
 
 function publishMetricAttributes(t: ProducerTelemetry, destination: string | undefined, failure: string | undefined): Attributes {
+  return t.metrics!.cachedAttributes(`publish\u0000${destination ?? ''}\u0000${failure ?? ''}`, () => buildPublishMetricAttributes(t, destination, failure));
+}
+
+function buildPublishMetricAttributes(t: ProducerTelemetry, destination: string | undefined, failure: string | undefined): Attributes {
   const attributes: Attributes = { [Attr.messagingSystem]: t.system, [Attr.operationName]: 'publish', [Attr.operationType]: 'send' };
   // A refused publish may carry any text as its event type: only accepted ones name a series.
   if (failure === undefined && destination !== undefined) attributes[Attr.destinationName] = destination;

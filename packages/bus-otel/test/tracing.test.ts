@@ -102,6 +102,22 @@ describe('a publish and its handling', () => {
     expect(process!.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 
+  it('a handler that publishes continues the trace: a chain of components is one tree', async () => {
+    const bus = makeBus();
+    await bus.subscribe('step.one', async (e) => {
+      await bus.publish({ sessionId: e.sessionId, eventType: 'step.two', componentSource: 'one', componentTarget: 'two' });
+    }, { componentId: 'one' });
+    await bus.subscribe('step.two', () => {}, { componentId: 'two' });
+    await testTracer.startActiveSpan('request', async (root) => {
+      await bus.publish({ sessionId: 's', eventType: 'step.one', componentSource: 'ui', componentTarget: 'one' });
+      root.end();
+    });
+    await waitFor(() => byName('process step.two').length === 1, 'the second step');
+    expect(spanTree(sdk.spans())).toBe(
+      ['request', '  publish step.one', '    process step.one [1/acknowledged]', '      publish step.two', '        process step.two [1/acknowledged]'].join('\n'),
+    );
+  });
+
   it('a message forwarded with a traceparent and no active span continues that trace', async () => {
     const bus = makeBus();
     await bus.subscribe('job.step', () => {});

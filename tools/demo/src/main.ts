@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { formatSummary, hanging } from './report.js';
+import { formatTrace } from './trace.js';
 import { DemoUsageError, ROLES, defaultTimeoutMs, runDemo, type Role } from './run.js';
 
 const USAGE = `Usage: npm run demo -- [options]
@@ -22,6 +23,9 @@ Options:
   --session <id>    session id (default: a fresh one; with --role, give every
                     process the same)
   --json            print only the summary, as JSON
+  --trace           record the run with OpenTelemetry (@woodwork/bus-otel)
+                    and print its spans as a tree with timings (with --json:
+                    the summary's "trace")
   --delay-ms <n>    pause between the agent's chunks (default 20; output reads
                     at half that speed)
   --window <n>      stream window: chunks the agent may send ahead of the
@@ -49,6 +53,7 @@ async function main(): Promise<number> {
         role: { type: 'string', default: 'all' },
         session: { type: 'string' },
         json: { type: 'boolean', default: false },
+        trace: { type: 'boolean', default: false },
         'delay-ms': { type: 'string' },
         window: { type: 'string' },
         'timeout-ms': { type: 'string' },
@@ -73,6 +78,7 @@ async function main(): Promise<number> {
       window: integerOption(values.window, 'window', 3, 1),
       timeoutMs: integerOption(values['timeout-ms'], 'timeout-ms', defaultTimeoutMs(delayMs), 1),
       print: !json,
+      trace: values.trace,
       env: process.env,
     }, {
       // One role of several processes: say (on stderr, apart from the summary) when this one listens,
@@ -82,6 +88,7 @@ async function main(): Promise<number> {
       },
     });
     console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    if (!json && summary.trace !== undefined) console.log(`\n${formatTrace(summary.trace)}`);
     return 0;
   } catch (error) {
     const usage = error instanceof DemoUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

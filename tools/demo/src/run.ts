@@ -8,6 +8,7 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
+import { DemoTracing } from './trace.js';
 import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
@@ -21,6 +22,8 @@ export interface DemoOptions {
   timeoutMs: number;
   /** Print the timeline as it happens. */
   print: boolean;
+  /** Record the run with OpenTelemetry (`--trace`): the summary's `trace` holds its spans. */
+  trace?: boolean;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -79,7 +82,9 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
         `WOODWORK_MESSAGE_BUS=redis or nats and start each role in its own process with the same --session.`,
     );
   }
-  const bus: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
+  const tracing = options.trace === true ? new DemoTracing() : undefined;
+  const created: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
+  const bus = tracing === undefined ? created : tracing.wrap(created);
   const timeline = new Timeline(options.print);
   const summary = emptySummary(bus.backend, options.role, options.sessionId, {
     delay_ms: options.delayMs,
@@ -106,16 +111,24 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     timeline.log('demo', `backend ${bus.backend}, role ${options.role}, session ${options.sessionId}`);
     // Listeners first, the input last: everything is subscribed before the question goes out.
     const roles = options.role === 'all' ? (['hooks', 'output', 'agent', 'input'] as const) : [options.role];
-    for (const role of roles) running.push(await STARTERS[role](ctx));
-    deps.onStarted?.();
-    await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
+    const run = async (): Promise<void> => {
+      for (const role of roles) running.push(await STARTERS[role](ctx));
+      deps.onStarted?.();
+      await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
+    };
+    await (tracing === undefined ? run() : tracing.inRootSpan(`demo run (${options.role})`, run));
     await fillFromBus(ctx);
     fillTimings(ctx);
-    return summary;
   } finally {
     for (const component of running.reverse()) await component.close().catch(() => undefined);
     await adapter.close({ closeBus: deps.bus === undefined });
+    // After the close: every attempt has ended its span.
+    if (tracing !== undefined) {
+      summary.trace = tracing.lines();
+      await tracing.shutdown();
+    }
   }
+  return summary;
 }
 
 async function fillFromBus(ctx: DemoContext): Promise<void> {
