@@ -8,7 +8,7 @@
 import type { Attributes, BatchObservableCallback, BatchObservableResult, Histogram, Meter, Observable } from '@opentelemetry/api';
 import type { MessageBus } from '@woodwork/bus-core';
 import { attributesKey, groupAttributes } from './group-attributes.js';
-import { Attr, Instruments } from './semconv.js';
+import { Attr, Instruments, MILLISECONDS_BUCKETS, SECONDS_BUCKETS } from './semconv.js';
 
 const MAX_CACHED = 4096;
 
@@ -27,7 +27,11 @@ export class BusMetrics {
     private readonly base: Attributes,
   ) {
     const histogram = (spec: { name: string; unit: string; description: string }): Histogram =>
-      meter.createHistogram(spec.name, { unit: spec.unit, description: spec.description });
+      meter.createHistogram(spec.name, {
+        unit: spec.unit,
+        description: spec.description,
+        advice: { explicitBucketBoundaries: spec.unit === 'ms' ? MILLISECONDS_BUCKETS : SECONDS_BUCKETS },
+      });
     this.publishDuration = histogram(Instruments.publishDuration);
     this.processDuration = histogram(Instruments.processDuration);
     this.processingTime = histogram(Instruments.processingTime);

@@ -67,3 +67,12 @@ export const Instruments = {
   publishDuration: { name: 'messaging.client.operation.duration', unit: 's', description: 'Duration of each publish, until the backend accepted or refused it.' },
   processDuration: { name: 'messaging.process.duration', unit: 's', description: 'Duration of each handler attempt, whatever its outcome.' },
 } as const;
+
+/**
+ * Histogram buckets (the SDK's defaults, 0 to 10,000, are made for milliseconds of HTTP calls: a
+ * duration in seconds, or a handler of a few milliseconds, would all fall in the first one).
+ * Seconds: the messaging conventions' boundaries, with finer ones below 5 ms, where an in-memory
+ * bus and most handlers are. Milliseconds: the same points.
+ */
+export const SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+export const MILLISECONDS_BUCKETS = SECONDS_BUCKETS.map((s) => Number((s * 1000).toPrecision(6)));

@@ -111,6 +111,11 @@ describe('metrics', () => {
     expect(pointSum(metrics.get('messaging.client.operation.duration'), { 'messaging.destination.name': 'chat.turn' })).toBe(6);
     expect(metrics.get('messaging.process.duration')?.descriptor.unit).toBe('s');
     expect(metrics.get('message_bus.message_processing_time_ms')?.descriptor.unit).toBe('ms');
+    // Buckets fit the unit: sub-millisecond handlers do not all land in one bucket.
+    const secondsPoint = points(metrics.get('messaging.process.duration'))[0]!.value as Histogram;
+    expect(secondsPoint.buckets.boundaries.slice(0, 4)).toEqual([0.0001, 0.00025, 0.0005, 0.001]);
+    const msPoint = points(metrics.get('message_bus.message_processing_time_ms'))[0]!.value as Histogram;
+    expect(msPoint.buckets.boundaries.slice(0, 4)).toEqual([0.1, 0.25, 0.5, 1]);
 
     // Bounded cardinality: no attribute anywhere holds a session id, a message id or a private group name.
     const forbidden = new Set<unknown>([...sessions, ...messageIds]);
