@@ -6,7 +6,6 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { formatSummary, hanging } from './report.js';
-import { formatTrace } from './trace.js';
 import { DemoUsageError, ROLES, defaultTimeoutMs, runDemo, type Role } from './run.js';
 
 const USAGE = `Usage: npm run demo -- [options]
@@ -88,7 +87,6 @@ async function main(): Promise<number> {
       },
     });
     console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
-    if (!json && summary.trace !== undefined) console.log(`\n${formatTrace(summary.trace)}`);
     return 0;
   } catch (error) {
     const usage = error instanceof DemoUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

@@ -8,7 +8,7 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
-import { DemoTracing } from './trace.js';
+import { DemoTracing, formatTrace } from './trace.js';
 import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
@@ -22,7 +22,10 @@ export interface DemoOptions {
   timeoutMs: number;
   /** Print the timeline as it happens. */
   print: boolean;
-  /** Record the run with OpenTelemetry (`--trace`): the summary's `trace` holds its spans. */
+  /**
+   * Record the run with OpenTelemetry (`--trace`): the summary's `trace` holds its spans, and with
+   * `print` the tree is printed after the run.
+   */
   trace?: boolean;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -82,9 +85,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
         `WOODWORK_MESSAGE_BUS=redis or nats and start each role in its own process with the same --session.`,
     );
   }
-  const tracing = options.trace === true ? new DemoTracing() : undefined;
-  const created: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
-  const bus = tracing === undefined ? created : tracing.wrap(created);
+  const bus: MessageBus = deps.bus ?? (await MessageBusFactory.createMessageBus(config));
   const timeline = new Timeline(options.print);
   const summary = emptySummary(bus.backend, options.role, options.sessionId, {
     delay_ms: options.delayMs,
@@ -93,9 +94,12 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     max_retries: DEMO_MAX_RETRIES,
     retry_waits_ms: retryWaits(),
   });
-  const adapter = new MessageBusAdapter(bus);
+  // `--trace`: the components see the bus through `instrumentBus`, and start inside the run's root span.
+  const tracing = options.trace === true ? new DemoTracing(`demo run (${options.role})`) : undefined;
+  const traced = tracing === undefined ? bus : tracing.wrap(bus);
+  const adapter = new MessageBusAdapter(traced);
   const ctx: DemoContext = {
-    bus,
+    bus: traced,
     adapter,
     timeline,
     summary,
@@ -111,24 +115,21 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     timeline.log('demo', `backend ${bus.backend}, role ${options.role}, session ${options.sessionId}`);
     // Listeners first, the input last: everything is subscribed before the question goes out.
     const roles = options.role === 'all' ? (['hooks', 'output', 'agent', 'input'] as const) : [options.role];
-    const run = async (): Promise<void> => {
-      for (const role of roles) running.push(await STARTERS[role](ctx));
-      deps.onStarted?.();
-      await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
-    };
-    await (tracing === undefined ? run() : tracing.inRootSpan(`demo run (${options.role})`, run));
+    for (const role of roles) running.push(await (tracing === undefined ? STARTERS[role](ctx) : tracing.inRoot(() => STARTERS[role](ctx))));
+    deps.onStarted?.();
+    await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
     await fillFromBus(ctx);
     fillTimings(ctx);
+    return summary;
   } finally {
     for (const component of running.reverse()) await component.close().catch(() => undefined);
     await adapter.close({ closeBus: deps.bus === undefined });
     // After the close: every attempt has ended its span.
     if (tracing !== undefined) {
-      summary.trace = tracing.lines();
-      await tracing.shutdown();
+      summary.trace = await tracing.finish();
+      if (options.print) console.log(`${formatTrace(summary.trace)}\n`);
     }
   }
-  return summary;
 }
 
 async function fillFromBus(ctx: DemoContext): Promise<void> {

@@ -6,7 +6,7 @@
  * id is the same in every process (the context travels in the messages), a subtree whose parent is
  * in another process starts at the left.
  */
-import { context, propagation, trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context, propagation, trace, type Context, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -32,34 +32,35 @@ export class DemoTracing {
   private readonly provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.exporter)] });
   private readonly propagator = new W3CTraceContextPropagator();
 
-  constructor() {
+  private readonly root: Span;
+  private readonly rootContext: Context;
+
+  /** Starts the root span `rootName`; it ends in `finish()`. */
+  constructor(rootName: string) {
     // `context.with` (the handler inside its attempt's span) needs a context manager.
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(this.propagator);
+    this.root = this.provider.getTracer('woodwork-demo').startSpan(rootName);
+    this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
   }
 
   wrap(bus: MessageBus): MessageBus {
     return instrumentBus(bus, { tracerProvider: this.provider, propagator: this.propagator, metrics: false });
   }
 
-  /** Runs `fn` inside the root span `name` (ended when `fn` settles). */
-  async inRootSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const span: Span = this.provider.getTracer('woodwork-demo').startSpan(name);
-    try {
-      return await context.with(trace.setSpan(context.active(), span), fn);
-    } finally {
-      span.end();
-    }
+  /** Runs `fn` inside the root span: what it starts (subscriptions, publishes) belongs to the run. */
+  inRoot<T>(fn: () => T): T {
+    return context.with(this.rootContext, fn);
   }
 
-  lines(): TraceLine[] {
-    return spanLines(this.exporter.getFinishedSpans());
-  }
-
-  async shutdown(): Promise<void> {
+  /** Ends the root span and the SDK; the spans recorded, as tree lines. */
+  async finish(): Promise<TraceLine[]> {
+    this.root.end();
+    const lines = spanLines(this.exporter.getFinishedSpans());
     await this.provider.shutdown();
     context.disable();
     propagation.disable();
+    return lines;
   }
 }
 
