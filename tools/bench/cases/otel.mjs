@@ -14,10 +14,26 @@
  *   npm run bench -- otel [--messages 100000] [--rounds 9] [--sessions 100] [--inflight 256]
  *                         [--payload 1024] [--seconds 2]
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createMessageBus } from '@woodwork/bus-memory';
-import { instrumentBus } from '@woodwork/bus-otel';
+
+// The root `npm run bench` builds the backends; this case also needs @woodwork/bus-otel built.
+const otelDist = new URL('../../../packages/bus-otel/dist/index.js', import.meta.url);
+if (!existsSync(otelDist)) {
+  const built = spawnSync('npx', ['nx', 'run', '@woodwork/bus-otel:build', '--outputStyle=static'], {
+    cwd: new URL('../../../', import.meta.url),
+    stdio: ['ignore', 2, 2],
+    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true' },
+  });
+  if (built.status !== 0) {
+    console.error('could not build @woodwork/bus-otel (npx nx run @woodwork/bus-otel:build)');
+    process.exit(1);
+  }
+}
+const { instrumentBus } = await import('@woodwork/bus-otel');
 import { envelopeMaker, fmt, latencyAtRate, printTable, throughput } from '../lib/stats.mjs';
 
 const { values } = parseArgs({
