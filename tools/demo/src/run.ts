@@ -8,8 +8,8 @@ import type { MessageBus } from '@woodwork/bus-core';
 import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, Timeline, type DemoSummary } from './report.js';
-import { DemoTracing, formatTrace } from './trace.js';
 import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
+import { DemoTracing, formatTrace } from './trace.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
 export type Role = (typeof ROLES)[number];
