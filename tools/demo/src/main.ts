@@ -22,6 +22,9 @@ Options:
   --session <id>    session id (default: a fresh one; with --role, give every
                     process the same)
   --json            print only the summary, as JSON
+  --trace           record the run with OpenTelemetry (@woodwork/bus-otel)
+                    and print its spans as a tree with timings (with --json:
+                    the summary's "trace")
   --delay-ms <n>    pause between the agent's chunks (default 20; output reads
                     at half that speed)
   --window <n>      stream window: chunks the agent may send ahead of the
@@ -49,6 +52,7 @@ async function main(): Promise<number> {
         role: { type: 'string', default: 'all' },
         session: { type: 'string' },
         json: { type: 'boolean', default: false },
+        trace: { type: 'boolean', default: false },
         'delay-ms': { type: 'string' },
         window: { type: 'string' },
         'timeout-ms': { type: 'string' },
@@ -73,6 +77,7 @@ async function main(): Promise<number> {
       window: integerOption(values.window, 'window', 3, 1),
       timeoutMs: integerOption(values['timeout-ms'], 'timeout-ms', defaultTimeoutMs(delayMs), 1),
       print: !json,
+      trace: values.trace,
       env: process.env,
     }, {
       // One role of several processes: say (on stderr, apart from the summary) when this one listens,

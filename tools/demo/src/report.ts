@@ -3,6 +3,8 @@
  * component, what), and the summary at the end, as text or as JSON (`--json`).
  */
 
+import type { TraceLine } from './trace.js';
+
 export interface DeadLetterSummary {
   event_type: string;
   group: string;
@@ -45,6 +47,8 @@ export interface DemoSummary {
    * retry wait), `total`. A timing a process could not see (another role's) is left out.
    */
   timings_ms: Record<string, number>;
+  /** With `--trace`: the run's spans, depth-first (see trace.ts). */
+  trace?: TraceLine[];
   /** What the timings depend on. */
   settings: { delay_ms: number; reader_delay_ms: number; window: number; max_retries: number; retry_waits_ms: number[] };
 }

@@ -9,6 +9,7 @@ import { defaultHookGroupName } from '@woodwork/bus-events-bridge';
 import { DEAD_LETTER_SCAN_LIMIT, startAgent, startHooks, startInput, startOutput, type DemoContext, type RunningComponent } from './components.js';
 import { emptySummary, tally, Timeline, type DemoSummary } from './report.js';
 import { COMPONENTS, DEMO_EVENTS, FAILING_HOOK, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from './script.js';
+import { DemoTracing, formatTrace } from './trace.js';
 
 export const ROLES = ['all', 'input', 'agent', 'output', 'hooks'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,6 +22,11 @@ export interface DemoOptions {
   timeoutMs: number;
   /** Print the timeline as it happens. */
   print: boolean;
+  /**
+   * Record the run with OpenTelemetry (`--trace`): the summary's `trace` holds its spans, and with
+   * `print` the tree is printed after the run.
+   */
+  trace?: boolean;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -112,9 +118,12 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     max_retries: DEMO_MAX_RETRIES,
     retry_waits_ms: retryWaits(),
   });
-  const adapter = new MessageBusAdapter(bus);
+  // `--trace`: the components see the bus through `instrumentBus`, and start inside the run's root span.
+  const tracing = options.trace === true ? new DemoTracing(`demo run (${options.role})`) : undefined;
+  const traced = tracing === undefined ? bus : tracing.wrap(bus);
+  const adapter = new MessageBusAdapter(traced);
   const ctx: DemoContext = {
-    bus,
+    bus: traced,
     adapter,
     timeline,
     summary,
@@ -130,7 +139,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
     timeline.log('demo', `backend ${bus.backend}, role ${options.role}, session ${options.sessionId}`);
     // Listeners first, the input last: everything is subscribed before the question goes out.
     const roles = options.role === 'all' ? (['hooks', 'output', 'agent', 'input'] as const) : [options.role];
-    for (const role of roles) running.push(await STARTERS[role](ctx));
+    for (const role of roles) running.push(await (tracing === undefined ? STARTERS[role](ctx) : tracing.inRoot(() => STARTERS[role](ctx))));
     deps.onStarted?.();
     await withTimeout(Promise.all(running.map((c) => c.done)), options.timeoutMs);
     await fillFromBus(ctx);
@@ -140,6 +149,11 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps = {}): Promis
   } finally {
     for (const component of running.reverse()) await component.close().catch(() => undefined);
     await adapter.close({ closeBus: deps.bus === undefined });
+    // After the close: every attempt has ended its span.
+    if (tracing !== undefined) {
+      summary.trace = await tracing.finish();
+      if (options.print) console.log(`${formatTrace(summary.trace)}\n`);
+    }
   }
 }
 

@@ -1,0 +1,24 @@
+/**
+ * The whole conformance suite through the wrapper over NATS JetStream, every feature on (the same
+ * harness as packages/bus-nats/test/conformance.test.ts, each bus wrapped by `instrumentBus`, child
+ * processes included). No SDK: the wrapped bus must behave exactly as the bus.
+ */
+import { fileURLToPath } from 'node:url';
+import { describeBusConformance } from '@woodwork/bus-conformance';
+import { NatsMessageBus } from '@woodwork/bus-nats';
+import { ownServerControls, sharedNatsUrl } from '../../bus-nats/test/support/nats-server.js';
+import { instrumentBus } from '../src/index.js';
+
+const sharedUrl = await sharedNatsUrl();
+process.env['WW_NATS_TEST_URL'] = sharedUrl;
+
+describeBusConformance({
+  name: 'otel over nats',
+  features: { persistence: true, crossProcess: true, serverRestart: true },
+  makeBus: async (options) => instrumentBus(await NatsMessageBus.connect({ url: sharedUrl, ...options })),
+  ownServer: ownServerControls,
+  childBusModule: fileURLToPath(new URL('./support/child-bus-nats.mjs', import.meta.url)),
+  fastRecoveryOptions: { ackWaitMs: 1_500, leaseMs: 4_000 },
+  recoveryIdleMs: 1_500,
+  timing: { quietMs: 200 },
+});
