@@ -5,6 +5,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,10 +24,21 @@ const env = {
 };
 let bus: MessageBus;
 
+/** True when dist is missing or older than a source file (vitest run by hand after an edit). */
+function distIsStale(): boolean {
+  if (!existsSync(bin)) return true;
+  const built = statSync(bin).mtimeMs;
+  const srcDir = join(packageDir, 'src');
+  return readdirSync(srcDir, { recursive: true }).some((f) => String(f).endsWith('.ts') && statSync(join(srcDir, String(f))).mtimeMs > built);
+}
+
 beforeAll(async () => {
-  // nx builds this package's dependencies before its tests, not the package itself: build the bin.
-  const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
-  await run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
+  // `npm test` (nx) builds the package before its tests; rebuild only a stale dist, so this file never
+  // rewrites dist while another project's tests import it.
+  if (distIsStale()) {
+    const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
+    await run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
+  }
   bus = await MessageBusFactory.createFromEnvironment(env);
 }, 180_000);
 afterAll(async () => {
