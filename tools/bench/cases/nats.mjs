@@ -7,22 +7,16 @@
  *   JSON.parse per message, the handler, `ack()` per message;
  * - bus: `publish` with the same number in flight, a durable group with the same concurrency and
  *   pull batch; per-session order, retries, acks as the contract says.
- * Both use file-storage streams with the same settings, and the client's default connection
- * options. Measured: throughput at saturation (first publish to last handled) in `--rounds` paired
- * rounds after one warm-up each (raw and bus back to back, the order alternating, so load that
- * drifts on a shared machine hits both; the ratio is the median of the rounds' ratios), with the
- * client's and, on its own server, the server's CPU per message; then p50/p99 of publish call to
- * handler start at a fixed rate of half the raw maximum, with how far handling lagged publishing
- * when publishing ended (the hop, not a backlog, when that is near 0); then 100,000 sessions with
- * one message each on the same connection (time, client heap growth). Prints a table and, last,
- * one JSON line.
+ * Both use file-storage streams with the same settings. Measured: throughput at saturation (first
+ * publish to last handled), then p50/p99 of publish call to handler start at a fixed rate of half
+ * the raw maximum (the hop, not a backlog), then 100,000 sessions with one message each on the same
+ * connection (time, client heap growth). Prints a table and, last, one JSON line.
  *
  *   npm run bench -- nats [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
- *                         [--payload 1024] [--seconds 3] [--rounds 3] [--url nats://...]
- *                         [--partitions P] [--skip-100k]
+ *                         [--payload 1024] [--seconds 3] [--url nats://...] [--skip-100k]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,7 +34,6 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '256' },
     payload: { type: 'string', default: '1024' },
     seconds: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '3' },
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     partitions: { type: 'string' },
@@ -52,7 +45,6 @@ const INFLIGHT = Number(values.inflight);
 const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
-const ROUNDS = Math.max(1, Number(values.rounds));
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
@@ -60,7 +52,7 @@ const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
 // ---------- the server ----------
 async function startServer() {
   const url = values.url ?? process.env.NATS_URL;
-  if (url) return { url, own: false, cpuMs: () => undefined, stop: async () => undefined };
+  if (url) return { url, own: false, stop: async () => undefined };
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-nats-'));
   const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -73,15 +65,6 @@ async function startServer() {
   return {
     url: `nats://127.0.0.1:${port}`,
     own: true,
-    /** The server's CPU (user + system) so far, from /proc (Linux; undefined elsewhere). */
-    cpuMs: () => {
-      try {
-        const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      } catch {
-        return undefined;
-      }
-    },
     stop: async () => {
       proc.kill('SIGKILL');
       await exited;
@@ -171,57 +154,26 @@ async function manySessions(url) {
   return { ms, clientMb: (heapAfter - heapBefore) / (1024 * 1024), lanesLeft: health.details.sessionLanes, heldLeft: health.details.heldMessages };
 }
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 const server = await startServer();
 try {
-  const makers = [makeRaw, makeBus];
-  const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
-  for (const make of makers) await throughput(() => make(server.url), work); // warm-up
-  /** Per target: each round's { perSecond, cpuUsPerMessage, serverCpuUsPerMessage }. */
-  const runs = [[], []];
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
-      const before = server.cpuMs();
-      const result = await throughput(() => makers[i](server.url), work);
-      const after = server.cpuMs();
-      runs[i].push({ ...result, serverCpuUsPerMessage: before === undefined || after === undefined ? undefined : ((after - before) * 1000) / MESSAGES });
-    }
+  const rows = [];
+  for (const make of [makeRaw, makeBus]) {
+    await throughput(() => make(server.url), work); // warm-up
+    rows.push({ make, ...(await throughput(() => make(server.url), work)) });
   }
-  const ratios = runs[1].map((bus, round) => bus.perSecond / runs[0][round].perSecond);
-  const rows = runs.map((rounds, i) => ({
-    name: names[i],
-    make: makers[i],
-    perSecond: median(rounds.map((r) => r.perSecond)),
-    cpuUsPerMessage: median(rounds.map((r) => r.cpuUsPerMessage)),
-    serverCpuUsPerMessage: rounds[0].serverCpuUsPerMessage === undefined ? undefined : median(rounds.map((r) => r.serverCpuUsPerMessage)),
-  }));
   const rate = Math.floor(rows[0].perSecond / 2);
   for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
   const [rawRow, busRow] = rows;
-  const ratio = median(ratios);
+  const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
   console.log(`nats bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
   console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 16} partitions (one durable consumer each)`);
-  console.log(`throughput: ${ROUNDS} paired rounds after a warm-up each (medians below)`);
-  runs[0].forEach((raw, round) => {
-    const bus = runs[1][round];
-    const server = (r) => (r.serverCpuUsPerMessage === undefined ? '' : `, server ${fmt(r.serverCpuUsPerMessage, 1)} us/msg`);
-    console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s${server(raw)}; bus ${fmt(bus.perSecond)} msgs/s${server(bus)}; ratio ${fmt(ratios[round], 2)}`);
-  });
   console.log('');
+  rows.forEach((r, i) => (r.name = names[i]));
   printTable(rows);
   console.log('');
-  console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds); added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
-  if (busRow.serverCpuUsPerMessage !== undefined) {
-    console.log(`server CPU per message: raw ${fmt(rawRow.serverCpuUsPerMessage, 1)} us, bus ${fmt(busRow.serverCpuUsPerMessage, 1)} us`);
-  }
-  console.log(`handling behind publishing when the fixed-rate publishing ended: raw ${fmt(rawRow.behindAtEnd)}, bus ${fmt(busRow.behindAtEnd)} messages`);
+  console.log(`bus / raw throughput: ${fmt(busRow.perSecond / rawRow.perSecond, 2)}; added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
   if (sessions) {
     console.log(`100,000 sessions x 1 message: ${fmt(sessions.ms)} ms, client heap +${fmt(sessions.clientMb, 1)} MB, session lanes left ${sessions.lanesLeft}, held ${sessions.heldLeft}`);
   }
@@ -235,9 +187,7 @@ try {
       batch: BATCH,
       throughput: Math.round(busRow.perSecond),
       rawThroughput: Math.round(rawRow.perSecond),
-      ratio: Number(ratio.toFixed(3)),
-      rounds: ROUNDS,
-      ratios: ratios.map((r) => Number(r.toFixed(3))),
+      ratio: Number((busRow.perSecond / rawRow.perSecond).toFixed(3)),
       rateForLatency: rate,
       p50Us: busRow.p50Us,
       p99Us: busRow.p99Us,
@@ -245,10 +195,6 @@ try {
       rawP99Us: rawRow.p99Us,
       cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
       rawCpuUsPerMessage: Number(rawRow.cpuUsPerMessage.toFixed(1)),
-      serverCpuUsPerMessage: busRow.serverCpuUsPerMessage === undefined ? null : Number(busRow.serverCpuUsPerMessage.toFixed(1)),
-      rawServerCpuUsPerMessage: rawRow.serverCpuUsPerMessage === undefined ? null : Number(rawRow.serverCpuUsPerMessage.toFixed(1)),
-      behindAtEnd: busRow.behindAtEnd,
-      rawBehindAtEnd: rawRow.behindAtEnd,
       sessions100kMs: sessions ? Math.round(sessions.ms) : null,
       sessions100kClientMb: sessions ? Number(sessions.clientMb.toFixed(1)) : null,
     }),
