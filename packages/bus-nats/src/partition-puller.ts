@@ -155,8 +155,13 @@ export class PartitionPuller implements InboxReader {
     if (this.open.length === 0) this.host.requestsEnded(this.partition);
   }
 
-  /** Withdraws the interest: the server drops the open requests. */
+  /**
+   * Withdraws the interest: the server drops the open requests. Messages it had already sent to
+   * them are not taken here; pending on the server, they are handed back (in order) before this
+   * puller pulls again, as after a reconnect.
+   */
   private closeInbox(): void {
+    if (this.inbox) this.needsHandBack = true;
     this.inbox?.close();
     this.inbox = undefined;
     if (this.open.length > 0) {

@@ -1,0 +1,292 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench -- nats-rounds`: the `nats` case measured in paired rounds, with server CPU and the
+ * handling lag at the end of the fixed-rate run (the figures in packages/bus-nats/README.md).
+ *
+ * The NATS bus beside the bare nats.js JetStream client doing the same work against the same server
+ * in one run:
+ * - raw: `js.publish` of the envelope's wire JSON awaiting each PubAck (the same number of publishes
+ *   in flight), a durable pull consumer read with `consume()` in batches of the same size,
+ *   JSON.parse per message, the handler, `ack()` per message;
+ * - bus: `publish` with the same number in flight, a durable group with the same concurrency and
+ *   pull batch; per-session order, retries, acks as the contract says.
+ * Both use file-storage streams with the same settings, and the client's default connection
+ * options. Measured: throughput at saturation (first publish to last handled) in `--rounds` paired
+ * rounds after one warm-up each (raw and bus back to back, the order alternating, so load that
+ * drifts on a shared machine hits both; the ratio is the median of the rounds' ratios), with the
+ * client's and, on its own server, the server's CPU per message; then p50/p99 of publish call to
+ * handler start at a fixed rate of half the raw maximum, with how far handling lagged publishing
+ * when publishing ended (the hop, not a backlog, when that is near 0); then 100,000 sessions with
+ * one message each on the same connection (time, client heap growth). Prints a table and, last,
+ * one JSON line.
+ *
+ *   npm run bench -- nats-rounds [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
+ *                         [--payload 1024] [--seconds 3] [--rounds 3] [--url nats://...]
+ *                         [--partitions P] [--skip-100k]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createMessageBus } from '@woodwork/bus-nats';
+import { envelopeMaker, fmt, heapAfterGc, latencyHistogram, printTable, publishAll, throughput, wire } from '../lib/stats.mjs';
+import { freePort, portOpen } from '../lib/servers.mjs';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '20000' },
+    sessions: { type: 'string', default: '100' },
+    inflight: { type: 'string', default: '64' },
+    batch: { type: 'string', default: '256' },
+    payload: { type: 'string', default: '1024' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    url: { type: 'string' },
+    'skip-100k': { type: 'boolean', default: false },
+    partitions: { type: 'string' },
+  },
+});
+const MESSAGES = Number(values.messages);
+const SESSIONS = Number(values.sessions);
+const INFLIGHT = Number(values.inflight);
+const BATCH = Number(values.batch);
+const PAYLOAD = Number(values.payload);
+const LATENCY_SECONDS = Number(values.seconds);
+const ROUNDS = Math.max(1, Number(values.rounds));
+const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
+const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
+const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
+
+// ---------- the server ----------
+async function startServer() {
+  const url = values.url ?? process.env.NATS_URL;
+  if (url) return { url, own: false, cpuMs: () => undefined, stop: async () => undefined };
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-nats-'));
+  const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
+  const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  for (let i = 0; !(await portOpen(port)); i++) {
+    if (i > 400) throw new Error('nats-server did not start (install it, or pass --url)');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    own: true,
+    /** The server's CPU (user + system) so far, from /proc (Linux; undefined elsewhere). */
+    cpuMs: () => {
+      try {
+        const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        return undefined;
+      }
+    },
+    stop: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+
+// ---------- targets ----------
+async function makeRaw(url) {
+  const nc = await connect({ servers: url });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const name = `${PREFIX}-raw-${++seq}`;
+  await jsm.streams.add({ name, subjects: [`${name}.>`], duplicate_window: 120e9 });
+  let messages;
+  return {
+    name: 'nats.js JetStream publish/pull/ack',
+    async publish(e) {
+      await js.publish(`${name}.${e.sessionId}.${e.eventType}`, wire(e), { msgID: `pub-${e.messageId}` });
+    },
+    async subscribe(handler) {
+      await jsm.consumers.add(name, { durable_name: 'c', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_ack_pending: 20_000 });
+      const consumer = await js.consumers.get(name, 'c');
+      messages = await consumer.consume({ max_messages: BATCH });
+      void (async () => {
+        for await (const m of messages) {
+          const data = JSON.parse(m.string());
+          handler({ payload: data.payload, sessionId: data.session_id });
+          m.ack();
+        }
+      })();
+    },
+    async close() {
+      messages?.stop();
+      await jsm.streams.delete(name);
+      await nc.close();
+    },
+  };
+}
+
+async function makeBus(url) {
+  const streamPrefix = `${PREFIX}-bus-${++seq}`;
+  const bus = await createMessageBus({
+    url, streamPrefix, concurrency: INFLIGHT, fetchBatch: BATCH, maxHeldPerGroup: 20_000, maxAckPending: 20_000,
+    ...(values.partitions ? { partitions: Number(values.partitions) } : {}),
+  });
+  return {
+    name: '@woodwork/bus-nats',
+    bus,
+    publish: (e) => bus.publish(e),
+    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
+    async close() {
+      await bus.close();
+      await deletePrefix(url, streamPrefix);
+    },
+  };
+}
+
+/** Removes a bench prefix's three streams (only ever our own). */
+async function deletePrefix(url, prefix) {
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [`${prefix}~EVENTS`, `${prefix}~DLQ`, `${prefix}~STATE`]) await jsm.streams.delete(stream).catch(() => undefined);
+  await nc.close();
+}
+
+async function manySessions(url) {
+  const count = 100_000;
+  const heapBefore = heapAfterGc();
+  const target = await makeBus(url);
+  let received = 0;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  await target.subscribe(() => {
+    if (++received === count) done();
+  });
+  const started = performance.now();
+  await publishAll(target, count, (i) => envelope(i, 0, `session-${i}`), INFLIGHT);
+  await finished;
+  const ms = performance.now() - started;
+  const health = await target.bus.healthCheck();
+  const heapAfter = heapAfterGc();
+  await target.close();
+  return { ms, clientMb: (heapAfter - heapBefore) / (1024 * 1024), lanesLeft: health.details.sessionLanes, heldLeft: health.details.heldMessages };
+}
+
+/**
+ * lib/stats.mjs's `latencyAtRate` plus `behindAtEnd`: how many published messages no handler had
+ * started when publishing ended (near 0: the latencies are the hop; large: a backlog).
+ */
+async function latencyAtRate(open, { ratePerSecond, seconds, envelope }) {
+  const target = await open();
+  const histogram = latencyHistogram();
+  await target.subscribe((m) => histogram.recordMs(performance.now() - m.payload.sentAt));
+  const total = Math.max(1, Math.floor(ratePerSecond * seconds));
+  const started = performance.now();
+  let sent = 0;
+  const pending = new Set();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * ratePerSecond));
+    while (sent < due) {
+      const p = target.publish(envelope(sent, performance.now()));
+      pending.add(p);
+      p.finally(() => pending.delete(p));
+      sent++;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const behindAtEnd = total - histogram.count;
+  await Promise.all(pending);
+  while (histogram.count < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  await target.close();
+  return { p50Us: histogram.percentileUs(50), p99Us: histogram.percentileUs(99), count: total, behindAtEnd };
+}
+
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const server = await startServer();
+try {
+  const makers = [makeRaw, makeBus];
+  const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
+  for (const make of makers) await throughput(() => make(server.url), work); // warm-up
+  /** Per target: each round's { perSecond, cpuUsPerMessage, serverCpuUsPerMessage }. */
+  const runs = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const before = server.cpuMs();
+      const result = await throughput(() => makers[i](server.url), work);
+      const after = server.cpuMs();
+      runs[i].push({ ...result, serverCpuUsPerMessage: before === undefined || after === undefined ? undefined : ((after - before) * 1000) / MESSAGES });
+    }
+  }
+  const ratios = runs[1].map((bus, round) => bus.perSecond / runs[0][round].perSecond);
+  const rows = runs.map((rounds, i) => ({
+    name: names[i],
+    make: makers[i],
+    perSecond: median(rounds.map((r) => r.perSecond)),
+    cpuUsPerMessage: median(rounds.map((r) => r.cpuUsPerMessage)),
+    serverCpuUsPerMessage: rounds[0].serverCpuUsPerMessage === undefined ? undefined : median(rounds.map((r) => r.serverCpuUsPerMessage)),
+  }));
+  const rate = Math.floor(rows[0].perSecond / 2);
+  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
+
+  const [rawRow, busRow] = rows;
+  const ratio = median(ratios);
+  console.log(`nats bus benchmark (paired rounds): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
+  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 16} partitions (one durable consumer each)`);
+  console.log(`throughput: ${ROUNDS} paired rounds after a warm-up each (medians below)`);
+  runs[0].forEach((raw, round) => {
+    const bus = runs[1][round];
+    const server = (r) => (r.serverCpuUsPerMessage === undefined ? '' : `, server ${fmt(r.serverCpuUsPerMessage, 1)} us/msg`);
+    console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s${server(raw)}; bus ${fmt(bus.perSecond)} msgs/s${server(bus)}; ratio ${fmt(ratios[round], 2)}`);
+  });
+  console.log('');
+  printTable(rows);
+  console.log('');
+  console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds); added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
+  if (busRow.serverCpuUsPerMessage !== undefined) {
+    console.log(`server CPU per message: raw ${fmt(rawRow.serverCpuUsPerMessage, 1)} us, bus ${fmt(busRow.serverCpuUsPerMessage, 1)} us`);
+  }
+  console.log(`handling behind publishing when the fixed-rate publishing ended: raw ${fmt(rawRow.behindAtEnd)}, bus ${fmt(busRow.behindAtEnd)} messages`);
+  if (sessions) {
+    console.log(`100,000 sessions x 1 message: ${fmt(sessions.ms)} ms, client heap +${fmt(sessions.clientMb, 1)} MB, session lanes left ${sessions.lanesLeft}, held ${sessions.heldLeft}`);
+  }
+  console.log(
+    JSON.stringify({
+      backend: 'nats',
+      case: 'nats-rounds',
+      messages: MESSAGES,
+      payloadBytes: PAYLOAD,
+      sessions: SESSIONS,
+      inflight: INFLIGHT,
+      batch: BATCH,
+      throughput: Math.round(busRow.perSecond),
+      rawThroughput: Math.round(rawRow.perSecond),
+      ratio: Number(ratio.toFixed(3)),
+      rounds: ROUNDS,
+      ratios: ratios.map((r) => Number(r.toFixed(3))),
+      rateForLatency: rate,
+      p50Us: busRow.p50Us,
+      p99Us: busRow.p99Us,
+      rawP50Us: rawRow.p50Us,
+      rawP99Us: rawRow.p99Us,
+      cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
+      rawCpuUsPerMessage: Number(rawRow.cpuUsPerMessage.toFixed(1)),
+      serverCpuUsPerMessage: busRow.serverCpuUsPerMessage === undefined ? null : Number(busRow.serverCpuUsPerMessage.toFixed(1)),
+      rawServerCpuUsPerMessage: rawRow.serverCpuUsPerMessage === undefined ? null : Number(rawRow.serverCpuUsPerMessage.toFixed(1)),
+      behindAtEnd: busRow.behindAtEnd,
+      rawBehindAtEnd: rawRow.behindAtEnd,
+      sessions100kMs: sessions ? Math.round(sessions.ms) : null,
+      sessions100kClientMb: sessions ? Number(sessions.clientMb.toFixed(1)) : null,
+    }),
+  );
+} finally {
+  await server.stop();
+}
+process.exit(0);
