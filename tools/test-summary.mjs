@@ -65,7 +65,7 @@ const SKIPPED = new Set(['skipped', 'pending', 'todo', 'disabled']);
 
 /** Counts one report; never throws (an unreadable report is a failure). */
 function summarise(file) {
-  const result = { passed: 0, failed: 0, skipped: 0, skippedNames: [], problems: [] };
+  const result = { passed: 0, failed: 0, skipped: 0, skippedNames: [], failedNames: [], problems: [] };
   let report;
   try {
     report = JSON.parse(readFileSync(file, 'utf8'));
@@ -81,6 +81,7 @@ function summarise(file) {
       else if (test.status === 'failed') {
         result.failed++;
         failedHere++;
+        result.failedNames.push(`${relative(root, testFile.name)} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
       } else if (SKIPPED.has(test.status)) {
         result.skipped++;
         result.skippedNames.push(`${relative(root, testFile.name)} > ${test.fullName}`);
@@ -134,6 +135,7 @@ if (expectAll) {
       failed: 1,
       skipped: 0,
       skippedNames: [],
+      failedNames: [],
       problems: ['wrote no test report: its test target did not run to the end (see the nx output above)'],
     });
   }
@@ -145,6 +147,7 @@ console.log('\nTest summary');
 for (const row of rows) {
   console.log(`${row.name}: ${row.passed} passed, ${row.failed} failed, ${row.skipped} skipped`);
   for (const problem of row.problems) console.log(`  ! ${problem}`);
+  for (const name of row.failedNames) console.log(`  FAILED: ${name}`);
   for (const name of row.skippedNames) console.log(`  skipped: ${name}`);
   total.passed += row.passed;
   total.failed += row.failed;

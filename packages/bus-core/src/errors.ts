@@ -10,6 +10,8 @@ export const BusErrorCode = {
   BUS_CLOSED: 'BUS_CLOSED',
   HANDLER_TIMEOUT: 'HANDLER_TIMEOUT',
   AUTHENTICATION: 'AUTHENTICATION',
+  /** The server accepted the login but refused an operation: the user lacks a permission (an ACL rule, a subject permission). */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
   QUEUE_FULL: 'QUEUE_FULL',
   /** A stream's consumer cancelled it (streaming, `@woodwork/bus-adapter`). */
   STREAM_CANCELLED: 'STREAM_CANCELLED',
@@ -105,11 +107,47 @@ export class HandlerTimeoutError extends BusError {
   }
 }
 
-/** The server rejected the credentials. Retrying with the same credentials will not help. */
+/** Who was refused and where; never the secret itself. The server is shown with any secret redacted. */
+export interface AccessDeniedDetails {
+  cause?: unknown;
+  /** The server, as `host:port` or a URL with its secret replaced (`redactSecrets`). */
+  server?: string;
+  /** The user name that was refused, when the login has one (never a password, token or key). */
+  user?: string;
+}
+
+/**
+ * The server rejected the credentials (a wrong password, token, key or credentials file). Retrying
+ * with the same credentials will not help, so backends give up after a bounded number of attempts
+ * instead of reconnecting for ever.
+ */
 export class AuthenticationError extends BusError {
   override readonly name: string = 'AuthenticationError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly server: string | undefined;
+  readonly user: string | undefined;
+  constructor(message: string, options?: AccessDeniedDetails) {
     super(BusErrorCode.AUTHENTICATION, message, options);
+    this.server = options?.server;
+    this.user = options?.user;
+  }
+}
+
+/**
+ * The login worked but the server refused an operation the bus needs: the user lacks an ACL
+ * permission (a Redis command or key pattern) or a subject / JetStream API permission (NATS).
+ * `operation` names what was refused (`XADD woodwork:...`, `publish woodwork.events.x`), so the
+ * operator knows which rule to add. Not retried: the same user gets the same answer.
+ */
+export class PermissionDeniedError extends BusError {
+  override readonly name: string = 'PermissionDeniedError';
+  readonly server: string | undefined;
+  readonly user: string | undefined;
+  readonly operation: string | undefined;
+  constructor(message: string, options?: AccessDeniedDetails & { operation?: string }) {
+    super(BusErrorCode.PERMISSION_DENIED, message, options);
+    this.server = options?.server;
+    this.user = options?.user;
+    this.operation = options?.operation;
   }
 }
 

@@ -1,3 +1,5 @@
+import { redactError, redactKnownSecrets } from './redact.js';
+
 /**
  * The one place the bus logs. Quiet unless the app injects a logger (console works as one).
  */
@@ -14,15 +16,17 @@ export const quietLogger: BusLogger = Object.freeze({ debug: noop, info: noop, w
 
 /**
  * The app's logger with every call guarded: a logger that throws (a closed stream, a bad
- * serialiser) must never crash the process from a timer, nor change what the bus does.
+ * serialiser) must never crash the process from a timer, nor change what the bus does. With
+ * `secrets`, the message and every string in `context` (errors included, down their `cause`) are
+ * redacted first (`redactError`), so no password, token or key reaches the app's log.
  */
-export function guardedLogger(logger: BusLogger): BusLogger {
+export function guardedLogger(logger: BusLogger, secrets: readonly string[] = []): BusLogger {
   if (logger === quietLogger) return logger;
   const guard =
     (level: keyof BusLogger) =>
     (message: string, context?: Record<string, unknown>): void => {
       try {
-        logger[level](message, context);
+        logger[level](redactKnownSecrets(message, secrets), context === undefined ? undefined : redactError(context, secrets));
       } catch {
         // Logging failed; there is nowhere left to report it.
       }
