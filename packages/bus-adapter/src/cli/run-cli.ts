@@ -6,10 +6,11 @@
  * `MessageBusFactory.createFromEnvironment`. A bus the CLI creates, it closes; one handed over by
  * `createBus` stays the caller's.
  */
-import { BusError, type MessageBus } from '@woodwork/bus-core';
+import { BusError, redactKnownSecrets, type MessageBus } from '@woodwork/bus-core';
 import { safeText } from './output.js';
 import { loadConfigFile, type Environment } from '../config.js';
-import { MessageBusFactory, type ResolvedBusConfig } from '../factory.js';
+import { MessageBusFactory, SECURITY_ENVIRONMENT_VARIABLES, type ResolvedBusConfig } from '../factory.js';
+import { busConfigSecrets } from '../bus-config.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
 import { runDlqList, runDlqPurge, runDlqRedrive, runDlqShow } from './dlq-command.js';
 import { runHealth } from './health-command.js';
@@ -32,7 +33,11 @@ export interface CliIo {
 }
 
 /** Runs one command line; resolves with the exit code (0 ok, 1 failure, 2 usage error). Never rejects. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  // Everything printed, errors included, passes the known secrets' redaction: the environment's
+  // from the start, the config's once it is loaded.
+  const secrets = environmentSecrets(given.env);
+  const io: CliIo = { ...given, stdout: redacting(given.stdout, secrets), stderr: redacting(given.stderr, secrets) };
   let parsed;
   try {
     parsed = parseCommandLine(argv);
@@ -53,6 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const owned = io.createBus === undefined;
   try {
     const config = parsed.configPath === undefined ? await MessageBusFactory.loadEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
+    secrets.push(...busConfigSecrets(config));
     for (const warning of config.warnings) io.stderr.write(`woodwork-bus: warning: ${safeText(warning)}\n`);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
     // Only a memory bus the CLI made itself is a separate, empty one; a bus handed over is the app's.
@@ -132,4 +138,22 @@ function describeError(error: unknown): string {
     text = 'an error that cannot be shown';
   }
   return safeText(text);
+}
+
+/** The values of the environment's secret variables (`WOODWORK_REDIS_PASSWORD`, `WOODWORK_NATS_TOKEN`...). */
+function environmentSecrets(env: Environment): string[] {
+  const out: string[] = [];
+  for (const table of Object.values(SECURITY_ENVIRONMENT_VARIABLES)) {
+    for (const [variable, key] of Object.entries(table)) {
+      if (!/password|token/.test(key)) continue;
+      const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+      if (value) out.push(value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
+    }
+  }
+  return out;
+}
+
+/** `sink` with every known secret replaced by `***` (the list may grow while the command runs). */
+function redacting(sink: TextSink, secrets: readonly string[]): TextSink {
+  return { write: (text: string) => sink.write(redactKnownSecrets(String(text), secrets)) };
 }
