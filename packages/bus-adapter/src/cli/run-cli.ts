@@ -6,7 +6,7 @@
  * `MessageBusFactory.createFromEnvironment`. A bus the CLI creates, it closes; one handed over by
  * `createBus` stays the caller's.
  */
-import { BusError, redactKnownSecrets, type MessageBus } from '@woodwork/bus-core';
+import { BusError, REDACTED, type MessageBus } from '@woodwork/bus-core';
 import { safeText } from './output.js';
 import { loadConfigFile, type Environment } from '../config.js';
 import { MessageBusFactory, SECURITY_ENVIRONMENT_VARIABLES, type ResolvedBusConfig } from '../factory.js';
@@ -153,7 +153,17 @@ function environmentSecrets(env: Environment): string[] {
   return out;
 }
 
-/** `sink` with every known secret replaced by `***` (the list may grow while the command runs). */
+/**
+ * `sink` with every known secret (a password, a token) replaced by `***`; the list may grow while
+ * the command runs. Only the known values: URLs in text from outside already went through
+ * `safeText` (core's `redactSecrets`), and the `ui` command's own link must keep its access token.
+ */
 function redacting(sink: TextSink, secrets: readonly string[]): TextSink {
-  return { write: (text: string) => sink.write(redactKnownSecrets(String(text), secrets)) };
+  return {
+    write: (text: string) => {
+      let out = String(text);
+      for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join(REDACTED);
+      return sink.write(out);
+    },
+  };
 }
