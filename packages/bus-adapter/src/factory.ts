@@ -88,6 +88,37 @@ function securityFromEnvironment(type: 'redis' | 'nats', env: Environment, confi
   }
 }
 
+/**
+ * The values of the environment's secret variables (`WOODWORK_REDIS_PASSWORD`,
+ * `WOODWORK_NATS_TOKEN`...) and of the passwords in `WOODWORK_REDIS_URL` / `WOODWORK_NATS_URL`, in
+ * the forms they could be printed in (as given, URL-encoded, inside JSON): for core's
+ * `redactKnownSecrets`, before any config is read (the CLI and the demo redact all they print with them).
+ */
+export function environmentSecrets(env: Environment = process.env): string[] {
+  const out: string[] = [];
+  const add = (value: string): void => void out.push(value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
+  for (const table of Object.values(SECURITY_ENVIRONMENT_VARIABLES)) {
+    for (const [variable, key] of Object.entries(table)) {
+      if (!/password|token/.test(key)) continue;
+      const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+      if (value) add(value);
+    }
+  }
+  for (const variable of ['WOODWORK_REDIS_URL', 'WOODWORK_NATS_URL']) {
+    const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+    for (const part of value?.split(',') ?? []) {
+      try {
+        const url = new URL(part.trim());
+        if (url.password) add(decodeURIComponent(url.password));
+        else if (url.username && variable === 'WOODWORK_NATS_URL') add(decodeURIComponent(url.username)); // nats://TOKEN@host
+      } catch {
+        // Not a URL: the config check says so; nothing to redact.
+      }
+    }
+  }
+  return out;
+}
+
 const SECURITY_VARIABLE_OF_KEY = new Map<string, string>(
   Object.values(SECURITY_ENVIRONMENT_VARIABLES).flatMap((table) => Object.entries(table).map(([variable, key]) => [key, variable] as [string, string])),
 );

@@ -14,7 +14,7 @@ import { AuthenticationError, BackendUnavailableError, ConfigFileError, InvalidC
 import { randomName, sleep, waitFor } from '@woodwork/bus-conformance';
 import { RedisMessageBus } from '../src/index.js';
 import { OwnRedisServer, freePort } from './support/redis-server.js';
-import { makeCertificates, type TestCertificates } from './support/tls-certs.js';
+import { makeCertificates, type TestCertificates } from './support/tls-certs.mjs';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.js';
 
 let certs: TestCertificates;

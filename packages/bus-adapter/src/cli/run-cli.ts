@@ -9,7 +9,7 @@
 import { BusError, REDACTED, type MessageBus } from '@woodwork/bus-core';
 import { safeText } from './output.js';
 import { loadConfigFile, type Environment } from '../config.js';
-import { MessageBusFactory, SECURITY_ENVIRONMENT_VARIABLES, type ResolvedBusConfig } from '../factory.js';
+import { MessageBusFactory, environmentSecrets, type ResolvedBusConfig } from '../factory.js';
 import { busConfigSecrets } from '../bus-config.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
 import { runDlqList, runDlqPurge, runDlqRedrive, runDlqShow } from './dlq-command.js';
@@ -138,19 +138,6 @@ function describeError(error: unknown): string {
     text = 'an error that cannot be shown';
   }
   return safeText(text);
-}
-
-/** The values of the environment's secret variables (`WOODWORK_REDIS_PASSWORD`, `WOODWORK_NATS_TOKEN`...). */
-function environmentSecrets(env: Environment): string[] {
-  const out: string[] = [];
-  for (const table of Object.values(SECURITY_ENVIRONMENT_VARIABLES)) {
-    for (const [variable, key] of Object.entries(table)) {
-      if (!/password|token/.test(key)) continue;
-      const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
-      if (value) out.push(value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
-    }
-  }
-  return out;
 }
 
 /**

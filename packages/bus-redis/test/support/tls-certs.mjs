@@ -1,40 +1,29 @@
 /**
- * Certificates for the TLS tests, made with `openssl` in a folder of the test's own: a CA, a server
- * certificate for 127.0.0.1 / localhost signed by it, a client certificate signed by it, and a
- * second, unrelated CA (the "wrong CA" a client may be given).
+ * Certificates for TLS tests and benchmarks, made with `openssl` in a folder of their own: a CA, a
+ * server certificate for 127.0.0.1 / localhost signed by it, a client certificate signed by it, and
+ * a second, unrelated CA (the "wrong CA" a client may be given). Plain JS, so the benchmark
+ * (tools/bench) uses the same one as the tests. Types: tls-certs.d.mts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface TestCertificates {
-  dir: string;
-  caFile: string;
-  serverCertFile: string;
-  serverKeyFile: string;
-  clientCertFile: string;
-  clientKeyFile: string;
-  /** A CA that signed nothing here. */
-  otherCaFile: string;
-  remove(): void;
-}
-
-function openssl(args: string[], cwd: string): void {
+function openssl(args, cwd) {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function makeCa(dir: string, name: string): void {
+function makeCa(dir, name) {
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`], dir);
 }
 
-function signed(dir: string, ca: string, name: string, cn: string, ext: string): void {
+function signed(dir, ca, name, cn, ext) {
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
   openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
 }
 
-export function makeCertificates(): TestCertificates {
+export function makeCertificates() {
   const dir = mkdtempSync(join(tmpdir(), 'ww-tls-'));
   makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
