@@ -42,5 +42,4 @@ describe('readConfigFile', () => {
     expect(failure('credentialsFile', '').reason).toBe('not a file path');
     expect(failure('credentialsFile', 42).message).toContain('credentialsFile names the file 42');
   });
-
 });
