@@ -67,7 +67,11 @@ export function accessError(error: unknown, context: AccessContext): Authenticat
   if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) return error;
   const who = context.username === undefined ? 'the default user' : `user "${context.username}"`;
   const details = { cause: redactError(error, context.secrets), server: context.server, ...(context.username !== undefined ? { user: context.username } : {}) };
-  const reason = messageOf(error).trim().replace(/\s*\n\s*/g, ' ');
+  // The bus does not retry a refusal, whatever the driver's text says.
+  const reason = messageOf(error).trim().replace(/\s*\n\s*/g, ' ').replace(/ Retrying from scratch after \d+ms\./, '');
+  if (isLoginRefusal(error) && /All sentinels are unreachable/.test(reason)) {
+    return new AuthenticationError(`Redis Sentinel refused the login (sentinelUsername / sentinelPassword) at ${context.server}: ${reason}`, details);
+  }
   if (isLoginRefusal(error)) {
     return new AuthenticationError(`Redis at ${context.server} refused the login of ${who}: ${reason}`, details);
   }

@@ -97,7 +97,7 @@ export interface ResolvedRedisBusOptions extends ResolvedBusOptions {
   cluster: boolean;
   sentinels: string;
   sentinelName: string;
-  /** `url` with every secret replaced (`redactSecrets`): what errors, logs and health show. */
+  /** `url` with every secret replaced (`redactSecrets`), or the sentinels and master name: what errors, logs and health show. */
   server: string;
   /** The login and TLS material, read once; inspect and JSON print it without its secrets. */
   credentials: RedisCredentials;
@@ -168,7 +168,7 @@ export function resolveRedisBusOptions(options: RedisBusOptions = {}): ResolvedR
     cluster,
     sentinels,
     sentinelName,
-    server: redactSecrets(givenUrl),
+    server: sentinels !== '' ? `Redis Sentinel ${sentinels} (master ${sentinelName})` : redactSecrets(givenUrl),
     credentials,
   };
   if (resolved.cluster && resolved.sentinels !== '') throw new InvalidConfigError('cluster', 'cannot be combined with sentinels');
