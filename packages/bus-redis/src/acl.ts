@@ -7,7 +7,8 @@
 
 /** Commands the backend sends, directly or from its scripts (subcommands where a command has them). */
 export const REDIS_ACL_COMMANDS: readonly string[] = Object.freeze([
-  // connection set-up: ioredis's ready check and connection names; readers' ids for CLIENT UNBLOCK
+  // connection set-up: ioredis's ready check, SELECT for a db in the URL, connection names;
+  // readers' ids for CLIENT UNBLOCK
   'info',
   'select',
   'client|setname',
@@ -25,9 +26,6 @@ export const REDIS_ACL_COMMANDS: readonly string[] = Object.freeze([
   'xclaim',
   'xgroup|create',
   'xgroup|destroy',
-  'xgroup|setid',
-  'xgroup|createconsumer',
-  'xgroup|delconsumer',
   'xinfo|stream',
   'xinfo|groups',
   'xpending',
@@ -37,7 +35,6 @@ export const REDIS_ACL_COMMANDS: readonly string[] = Object.freeze([
   'xtrim',
   // registries, leases, tokens, dedupe ids
   'hsetnx',
-  'hset',
   'hget',
   'hgetall',
   'hdel',
@@ -59,7 +56,6 @@ export const REDIS_ACL_COMMANDS: readonly string[] = Object.freeze([
   // deleteSessionQueue's notices between buses
   'publish',
   'subscribe',
-  'unsubscribe',
 ]);
 
 /**
