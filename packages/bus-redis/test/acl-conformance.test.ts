@@ -5,7 +5,8 @@
  * ACL LOG holds no refusal (a rule missing from the list would show there even where the bus
  * swallowed the error).
  */
-import { afterAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { describeBusConformance } from '@woodwork/bus-conformance';
 import { RedisMessageBus, redisAclRules } from '../src/index.js';
@@ -40,4 +41,11 @@ describeBusConformance({
   fastRecoveryOptions: { claimIdleMs: 1_500 },
   recoveryIdleMs: 1_500,
   timing: { quietMs: 200 },
+});
+
+describe('the README', () => {
+  it('prints exactly the rules this test runs with (redisAclRules)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(`ACL SETUSER orders on >PASSWORD ${redisAclRules('orders').join(' ')}\n`);
+  });
 });
