@@ -7,6 +7,7 @@
  * never one per session or subscription.
  */
 import { hostname } from 'node:os';
+import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
   BusClosedError,
@@ -340,6 +341,11 @@ export class RedisMessageBus implements MessageBus {
       },
       ...(error ? { error } : {}),
     };
+  }
+
+  /** What `util.inspect` / `console.log` show of a bus: never its connections (ioredis keeps the password in their options). */
+  [inspect.custom](): string {
+    return `RedisMessageBus { server: ${JSON.stringify(this.options.server)}, streamPrefix: ${JSON.stringify(this.options.streamPrefix)}, consumer: ${JSON.stringify(this.consumerBase)}, connection: ${this.client.status}, closed: ${this.closed} }`;
   }
 
   close(): Promise<void> {

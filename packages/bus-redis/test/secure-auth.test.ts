@@ -62,7 +62,9 @@ describe('Redis logins', () => {
     try {
       for (const bus of [viaUrl, viaOptions, aclInUrl]) await roundTrip(bus);
       // The resolved options keep no password: not in the url, and the credentials print redacted.
-      const shown = inspect(viaUrl.options, { depth: null }) + JSON.stringify(viaUrl.options) + inspect(viaOptions.options, { depth: null });
+      const shown =
+        inspect(viaUrl.options, { depth: null }) + JSON.stringify(viaUrl.options) + inspect(viaOptions.options, { depth: null }) + inspect(viaUrl, { depth: null }) + inspect(viaOptions, { depth: null });
+      expect(inspect(viaOptions)).toMatch(/^RedisMessageBus \{ server: "redis:\/\/127\.0\.0\.1:\d+", streamPrefix: "auth-/);
       expectNoSecret(shown, ADMIN_PASSWORD, APP_PASSWORD);
       const health = JSON.stringify(await viaUrl.healthCheck());
       expect(health).toContain(`127.0.0.1:${server.port}`);
