@@ -15,7 +15,7 @@
  */
 import { WakeableDelay } from '@woodwork/bus-core';
 import { compareEntryIds, eventsKey, partitionOfKey } from './keys.js';
-import { connectClient, createClient, describeError, type RedisClient } from './connection.js';
+import { connectClient, createClient, type RedisClient } from './connection.js';
 import type { GroupHost } from './redis-group.js';
 import type { PartitionOwner } from './partition-owner.js';
 import type { StoredGroup } from './group-registry.js';
@@ -150,7 +150,7 @@ export class PartitionReader {
         }
         failures++;
         this.reclaim = true;
-        if (failures === 1 || failures % 20 === 0) host.options.logger.warn('read failed; retrying', { group: this.p.stored.group, error: describeError(error, host.options) });
+        if (failures === 1 || failures % 20 === 0) host.options.logger.warn('read failed; retrying', { group: this.p.stored.group, error: String((error as Error)?.message ?? error) });
         await this.delay.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
       }
     }
