@@ -191,9 +191,3 @@ export function unavailable(options: ResolvedRedisBusOptions, cause: unknown, cl
   if (typed) return surfaceError(typed, context) as BusError;
   return surfaceError(new BackendUnavailableError(`Redis at ${options.server} is unavailable: ${String((cause as Error)?.message ?? cause)}`, { cause }), context) as BusError;
 }
-
-/** One line for a log: the typed refusal's message when it is one (a missing ACL permission names the command and key), redacted. */
-export function describeError(error: unknown, options: ResolvedRedisBusOptions): string {
-  const surfaced = surfaceError(error, accessContext(options));
-  return surfaced instanceof Error ? `${surfaced.name}: ${surfaced.message}` : String(surfaced);
-}
