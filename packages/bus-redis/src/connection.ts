@@ -95,6 +95,8 @@ export function createClient(options: ResolvedRedisBusOptions, name: string, ext
   const track = (client: RedisClient): RedisClient => {
     refusals.set(client, count);
     client.on('error', (error: unknown) => count.observe(error));
+    // A Cluster reports a node's refused login as a 'node error', its own error only says no node answered.
+    if (client instanceof Cluster) client.on('node error', (error: unknown) => count.observe(error));
     client.on('ready', () => {
       count.inARow = 0;
     });
@@ -148,6 +150,7 @@ export async function connectClient(client: RedisClient, options: ResolvedRedisB
     if (refused === undefined && (isLoginRefusal(error) || isTlsRefusal(error))) refused = error;
   };
   client.on('error', watch);
+  client.on('node error', watch);
   try {
     await Promise.race([
       client.connect(),
@@ -167,6 +170,7 @@ export async function connectClient(client: RedisClient, options: ResolvedRedisB
   } finally {
     clearTimeout(timer);
     client.off('error', watch);
+    client.off('node error', watch);
   }
 }
 
