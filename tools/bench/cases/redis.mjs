@@ -262,20 +262,30 @@ try {
   const loadAtStart = load();
   const makers = [makeRaw, makeBus, makeRawOrdered];
   for (const make of makers) await throughput(() => make(server.url), work); // warm-up
-  /** Per target: each round's { perSecond, cpuUsPerMessage }. */
+  // The server's CPU (INFO cpu, user + sys) per message of each run: where TLS and ACL checks cost.
+  const admin = new Redis(server.url, security.raw);
+  const serverCpuSeconds = async () => {
+    const info = await admin.info('cpu');
+    return ['used_cpu_user', 'used_cpu_sys'].reduce((sum, k) => sum + Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0), 0);
+  };
+  /** Per target: each round's { perSecond, cpuUsPerMessage, serverCpuUsPerMessage }. */
   const runs = makers.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < makers.length; k++) {
       const i = (k + round) % makers.length;
-      runs[i].push(await throughput(() => makers[i](server.url), work));
+      const before = await serverCpuSeconds();
+      const result = await throughput(() => makers[i](server.url), work);
+      runs[i].push({ ...result, serverCpuUsPerMessage: ((await serverCpuSeconds()) - before) * 1e6 / MESSAGES });
     }
   }
+  await admin.quit();
   const ratios = runs[1].map((bus, round) => bus.perSecond / runs[0][round].perSecond);
   const orderedRatios = runs[1].map((bus, round) => bus.perSecond / runs[2][round].perSecond);
   const rows = runs.map((rounds, i) => ({
     make: makers[i],
     perSecond: median(rounds.map((r) => r.perSecond)),
     cpuUsPerMessage: median(rounds.map((r) => r.cpuUsPerMessage)),
+    serverCpuUsPerMessage: median(rounds.map((r) => r.serverCpuUsPerMessage)),
   }));
   const rate = Math.floor(rows[0].perSecond / 2);
   for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
@@ -298,6 +308,7 @@ try {
   console.log('');
   rows.forEach((r, i) => (r.name = names[i]));
   printTable(rows);
+  console.log(`redis-server CPU per message (INFO cpu, median of the rounds): raw ${fmt(rawRow.serverCpuUsPerMessage, 1)} us, bus ${fmt(busRow.serverCpuUsPerMessage, 1)} us, raw ordered ${fmt(orderedRow.serverCpuUsPerMessage, 1)} us`);
   console.log('');
   const ratio = median(ratios);
   console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds' ratios); added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
@@ -317,6 +328,8 @@ try {
     JSON.stringify({
       backend: 'redis',
       server: server.own ? { appendfsync: values.appendfsync, acl: values.acl, tls: values.tls } : 'given',
+      serverCpuUsPerMessage: Number(busRow.serverCpuUsPerMessage.toFixed(1)),
+      rawServerCpuUsPerMessage: Number(rawRow.serverCpuUsPerMessage.toFixed(1)),
       messages: MESSAGES,
       payloadBytes: PAYLOAD,
       sessions: SESSIONS,
