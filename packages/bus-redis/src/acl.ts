@@ -21,6 +21,10 @@ export const REDIS_ACL_COMMANDS: readonly string[] = Object.freeze([
   // streams
   'xadd',
   'xreadgroup',
+  // the one read loop of a bus (read-loop.ts): a partition's last id (XREVRANGE, in a script) and
+  // the XREAD BLOCK doorbell while no group has anything to read
+  'xread',
+  'xrevrange',
   'xack',
   'xautoclaim',
   'xclaim',
