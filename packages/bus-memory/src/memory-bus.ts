@@ -6,9 +6,8 @@
  * use Redis or NATS for that.
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
- * Every attempt gets its own payload and metadata, as a handler on a wire backend would: the first
- * the plain copies made while validating, the others decoded from the JSON made at publish
- * (message-bodies.ts, kept on each delivery).
+ * Every attempt gets its own payload and metadata, as a handler on a wire backend would: a copy of
+ * the plain copies made while validating (message-bodies.ts, kept on each delivery).
  */
 import {
   BusClosedError,
@@ -52,7 +51,7 @@ import { TargetInbox } from './target-inbox.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 
-/** A message accepted for delivery: its envelope and the JSON of its payload and metadata. */
+/** A message accepted for delivery: its envelope and the checked copies of its payload and metadata. */
 interface Publication {
   readonly envelope: MessageEnvelope;
   readonly body: MessageBody;
@@ -127,14 +126,9 @@ export class MemoryMessageBus implements MessageBus {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
-    // The JSON made while validating goes with every delivery: each attempt gets its own objects
-    // (the first the copies the checks made, the others decoded from the text: message-bodies.ts).
-    const body: MessageBody = {
-      payloadJson: prepared.payloadJson,
-      metadataJson: prepared.metadataJson,
-      payloadCopy: prepared.payloadCopy,
-      metadataCopy: prepared.metadataCopy,
-    };
+    // The plain copies made while validating go with every delivery, handed to nobody: each attempt
+    // gets its own copy of them (message-bodies.ts).
+    const body: MessageBody = { payload: prepared.payloadCopy, metadata: prepared.metadataCopy };
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
@@ -383,7 +377,7 @@ export class MemoryMessageBus implements MessageBus {
     if (this.groups.get(group.spec.group) !== group) return;
     this.groups.delete(group.spec.group);
     this.unattached.delete(group);
-    this.routes.remove(group, [...group.heldSessions()]);
+    this.routes.remove(group, group.heldSessions());
     // Publishes waiting for its room no longer route to it.
     this.waiting.routesChanged();
     // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
