@@ -22,6 +22,7 @@
  */
 import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-runner.js';
 import { Deque } from './deque.js';
+import { FirstEntryMap } from './first-entry-map.js';
 import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, type Lane, type Phase } from './lane-table.js';
 import type { MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
@@ -42,8 +43,11 @@ export type * from './lane-types.js';
 /** Attempts one `pump` call starts before it yields to the next microtask. */
 const PUMP_BUDGET = 256;
 
+const RESOLVED = Promise.resolve();
+
 export class SessionLanes<D extends LaneDelivery> {
-  private readonly lanes = new Map<string, Lane<D>>();
+  /** By session; most groups run one session at a time, so its lane sits in fields (first-entry-map.ts). */
+  private readonly lanes = new FirstEntryMap<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
   private readonly consumers = new LaneConsumers();
   /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
@@ -516,7 +520,9 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask((this.pumpTask ??= () => this.pump()));
+    // The same microtask queue as `queueMicrotask`, in the same order, without the AsyncResource and
+    // bound function Node makes for each call (a fan-out to 1,000 groups schedules 1,000 pumps).
+    void RESOLVED.then((this.pumpTask ??= () => this.pump()));
   }
 
   /** Handler timeouts (made when first needed). */

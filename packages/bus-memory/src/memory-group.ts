@@ -11,6 +11,7 @@
  */
 import {
   ConsumerGroup,
+  FirstEntryMap,
   MessageDeliveryMode,
   type AcknowledgeReason,
   type ConsumerGroupHooks,
@@ -86,10 +87,10 @@ export class MemoryGroup {
    */
   private heldOwn = 0;
   /**
-   * Unfinished deliveries per other session (made on first use, kept while the engine is awake:
-   * a busy shared group would otherwise make a table per message; a dormant group keeps none).
+   * Unfinished deliveries per other session (made on first use, kept while the engine is awake; a
+   * dormant group keeps none). Mostly one session at a time: its count sits in fields, no table.
    */
-  private heldBySession: Map<string, number> | undefined;
+  private heldBySession: FirstEntryMap<string, number> | undefined;
   /**
    * Its session was deleted while replicas were attached: it is removed with its last replica,
    * unless the session starts afresh (a new message) or a replica subscribes again first.
@@ -312,7 +313,7 @@ export class MemoryGroup {
       this.heldOwn++;
       return;
     }
-    const map = (this.heldBySession ??= new Map());
+    const map = (this.heldBySession ??= new FirstEntryMap());
     const n = map.get(sessionId) ?? 0;
     map.set(sessionId, n + 1);
     if (n === 0) this.context.sessionHeld(this, sessionId);
