@@ -66,6 +66,8 @@ export class MemoryMessageBus implements MessageBus {
   private readonly routes = new RouteIndex<MemoryGroup>();
   /** Durable groups without replicas: the only ones expiry looks at. */
   private readonly unattached = new Set<MemoryGroup>();
+  /** Groups remembering acknowledged `exactly_once` ids: the only ones the sweep forgets ids of. */
+  private readonly rememberingIds = new Set<MemoryGroup>();
   private readonly subscriptions = new Map<string, MemoryGroup>();
   private readonly inbox = new TargetInbox();
   private readonly limits: QueueLimits;
@@ -98,6 +100,7 @@ export class MemoryMessageBus implements MessageBus {
       onProgress: (group) => this.waiting.roomIn(group),
       sessionHeld: (group, sessionId) => this.routes.held(sessionId, group),
       sessionReleased: (group, sessionId) => this.routes.released(sessionId, group),
+      remembersIds: (group) => void this.rememberingIds.add(group),
     };
     this.waiting = new PublishAdmission<Publication>(
       {
@@ -302,6 +305,7 @@ export class MemoryMessageBus implements MessageBus {
     this.groups.clear();
     this.routes.clear();
     this.unattached.clear();
+    this.rememberingIds.clear();
     this.subscriptions.clear();
     this.inbox.clear();
   }
@@ -377,6 +381,7 @@ export class MemoryMessageBus implements MessageBus {
     if (this.groups.get(group.spec.group) !== group) return;
     this.groups.delete(group.spec.group);
     this.unattached.delete(group);
+    this.rememberingIds.delete(group);
     this.routes.remove(group, group.heldSessions());
     // Publishes waiting for its room no longer route to it.
     this.waiting.routesChanged();
@@ -389,7 +394,7 @@ export class MemoryMessageBus implements MessageBus {
     const now = Date.now();
     // Ids past their window are otherwise forgotten only when another exactly_once message comes.
     this.publishedIds.sweep(now);
-    for (const group of this.groups.values()) group.sweepAcknowledgedIds(now);
+    for (const group of this.rememberingIds) if (!group.sweepAcknowledgedIds(now)) this.rememberingIds.delete(group);
     const cutoff = now - this.options.groupExpiryMs;
     // A target that never subscribed: its queue goes the way of an unused durable group.
     const expiredTargets = this.inbox.removeIdleSince(cutoff);

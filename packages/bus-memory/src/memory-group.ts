@@ -54,6 +54,8 @@ export interface GroupContext {
   sessionHeld(group: MemoryGroup, sessionId: string): void;
   /** `group` holds no unfinished delivery of the session any more. */
   sessionReleased(group: MemoryGroup, sessionId: string): void;
+  /** `group` started remembering acknowledged `exactly_once` ids: the expiry sweep looks at it. */
+  remembersIds(group: MemoryGroup): void;
   /** The engines' hooks and observer, made by the first group that wakes and shared by all. */
   callbacks?: GroupCallbacks;
 }
@@ -146,14 +148,19 @@ export class MemoryGroup {
     return this.evictedBefore + (this.acknowledgedIds?.evicted ?? 0);
   }
 
-  /** Forgets acknowledged ids whose dedupe window has passed. */
-  sweepAcknowledgedIds(now = Date.now()): void {
-    if (!this.acknowledgedIds) return;
+  /**
+   * Forgets acknowledged ids whose dedupe window has passed; false once it remembers none (the
+   * bus then stops sweeping it).
+   */
+  sweepAcknowledgedIds(now = Date.now()): boolean {
+    if (!this.acknowledgedIds) return false;
     this.acknowledgedIds.sweep(now);
     if (this.acknowledgedIds.size === 0) {
       this.evictedBefore += this.acknowledgedIds.evicted;
       this.acknowledgedIds = undefined;
+      return false;
     }
+    return true;
   }
 
   /** Deliveries held: waiting, running or waiting for a retry. */
@@ -292,7 +299,11 @@ export class MemoryGroup {
   acknowledged(delivery: MemoryDelivery, reason: AcknowledgeReason): void {
     if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
       const { options } = this.context;
-      (this.acknowledgedIds ??= new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds)).remember(delivery.envelope.messageId);
+      if (!this.acknowledgedIds) {
+        this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
+        this.context.remembersIds(this);
+      }
+      this.acknowledgedIds.remember(delivery.envelope.messageId);
     }
   }
 

@@ -228,6 +228,21 @@ describe('routing and session deletion at scale', () => {
     }
   });
 
+  it('the periodic sweep looks only at the groups remembering exactly_once ids, and they still forget them', async () => {
+    const bus = makeBus({ dedupeWindowMs: 40, groupExpiryMs: 20 });
+    const remembering = () => (bus as unknown as { rememberingIds: Set<MemoryGroup> }).rememberingIds;
+    const seen: string[] = [];
+    for (let g = 0; g < 1000; g++) await bus.subscribe('sc.sweep', () => undefined, { componentId: `plain${g}` });
+    await bus.subscribe('sc.once', (e) => void seen.push(e.messageId), { componentId: 'once' });
+    await bus.publish(msg({ sessionId: 'a', eventType: 'sc.once', deliveryMode: 'exactly_once', messageId: 'once-1' }));
+    await waitFor(() => seen.length === 1, 'the exactly_once delivery');
+    expect([...remembering()].map((g) => g.spec.componentId)).toEqual(['once']);
+    // Past the window the sweep (every 20 ms here) forgets the id and stops looking at the group.
+    await waitFor(() => remembering().size === 0, 'the group forgetting its ids');
+    await bus.publish(msg({ sessionId: 'a', eventType: 'sc.once', deliveryMode: 'exactly_once', messageId: 'once-1' }));
+    await waitFor(() => seen.length === 2, 'the same id delivered again after the window');
+  });
+
   it('a dormant group still expires after groupExpiryMs without a replica', async () => {
     const bus = makeBus({ groupExpiryMs: 50 });
     const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
