@@ -8,17 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { builtBin } from './support/built-bin.js';
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 
 const childEnv = { PATH: process.env['PATH'] ?? '', WOODWORK_MESSAGE_BUS: 'memory' };
 
 beforeAll(async () => {
-  // nx builds this package's dependencies before its tests, not the package itself: build the bin.
-  const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
-  await run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
+  await builtBin();
   // A hang guard: tsc took over 60 s on the shared machine under load.
 }, 180_000);
 

@@ -5,15 +5,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageBus } from '@woodwork/bus-core';
 import { MessageBusFactory } from '../src/index.js';
+import { builtBin } from './support/built-bin.js';
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 const env = {
@@ -24,21 +22,8 @@ const env = {
 };
 let bus: MessageBus;
 
-/** True when dist is missing or older than a source file (vitest run by hand after an edit). */
-function distIsStale(): boolean {
-  if (!existsSync(bin)) return true;
-  const built = statSync(bin).mtimeMs;
-  const srcDir = join(packageDir, 'src');
-  return readdirSync(srcDir, { recursive: true }).some((f) => String(f).endsWith('.ts') && statSync(join(srcDir, String(f))).mtimeMs > built);
-}
-
 beforeAll(async () => {
-  // `npm test` (nx) builds the package before its tests; rebuild only a stale dist, so this file never
-  // rewrites dist while another project's tests import it.
-  if (distIsStale()) {
-    const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
-    await run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
-  }
+  await builtBin();
   bus = await MessageBusFactory.createFromEnvironment(env);
 }, 180_000);
 afterAll(async () => {

@@ -10,18 +10,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageBus } from '@woodwork/bus-core';
 import { MessageBusFactory } from '../../src/index.js';
+import { builtBin } from './built-bin.js';
 
-const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const run = promisify(execFile);
-
-let built: Promise<unknown> | undefined;
-/** nx builds this package's dependencies before its tests, not the package itself: build the bin, once. */
-function buildBin(): Promise<unknown> {
-  const tsc = fileURLToPath(new URL('../../../../node_modules/typescript/bin/tsc', import.meta.url));
-  built ??= run(process.execPath, [tsc, '-p', 'tsconfig.lib.json'], { cwd: packageDir });
-  return built;
-}
 
 export interface CliBackend {
   /** `redis` or `nats`: WOODWORK_MESSAGE_BUS and what health reports. */
@@ -36,7 +28,7 @@ export function describeCliOverBackend({ backend, env: backendEnv }: CliBackend)
   let bus: MessageBus;
 
   beforeAll(async () => {
-    await buildBin();
+    await builtBin();
     bus = await MessageBusFactory.createFromEnvironment(env);
   }, 180_000);
   afterAll(async () => {
