@@ -49,6 +49,12 @@ export class SessionLanes<D extends LaneDelivery> {
   /** By session; most groups run one session at a time, so its lane sits in fields (first-entry-map.ts). */
   private readonly lanes = new FirstEntryMap<string, Lane<D>>();
   private readonly ready = new Deque<Lane<D>>();
+  /**
+   * The last lane emptied, kept for the next new session: a group taking one message at a time
+   * would otherwise make a lane, its queue and the queue's array for every message (issue 11).
+   * Only a lane nothing refers to any more: not abandoned, no entry left in `ready`.
+   */
+  private spareLane: Lane<D> | undefined;
   private readonly consumers = new LaneConsumers();
   /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
   private byId: Map<string, Held<D>> | undefined;
@@ -150,7 +156,9 @@ export class SessionLanes<D extends LaneDelivery> {
     const key = delivery.envelope.sessionId;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = newLane<D>(key);
+      lane = this.spareLane ?? newLane<D>(key);
+      this.spareLane = undefined;
+      lane.key = key;
       this.lanes.set(key, lane);
     }
     if (lane.queue.length === 0) {
@@ -270,21 +278,27 @@ export class SessionLanes<D extends LaneDelivery> {
       const lane = this.ready.peek() as Lane<D>;
       const head = lane.queue.peek();
       if (lane.abandoned || lane.phase !== 'ready' || head === undefined) {
-        this.ready.shift();
+        this.shiftReady(lane);
         continue;
       }
       if (head.begun === undefined && this.attemptsLeft(head.delivery) <= 0) {
-        this.ready.shift();
+        this.shiftReady(lane);
         this.settler.giveUpUnstarted(lane, head);
         continue;
       }
       const slot = this.consumers.take();
       if (!slot) return budget;
-      this.ready.shift();
+      this.shiftReady(lane);
       budget--;
       this.runHead(lane, head, slot);
     }
     return budget;
+  }
+
+  /** Takes `lane`, the ready queue's front, off it. */
+  private shiftReady(lane: Lane<D>): void {
+    this.ready.shift();
+    lane.readyEntries--;
   }
 
   private makeReady(lane: Lane<D>): void {
@@ -295,6 +309,7 @@ export class SessionLanes<D extends LaneDelivery> {
     }
     this.setPhase(lane, 'ready');
     this.ready.push(lane);
+    lane.readyEntries++;
     if (this.pumping) this.pumpAgain = true;
     else this.schedulePump();
   }
@@ -422,7 +437,10 @@ export class SessionLanes<D extends LaneDelivery> {
   private advance(lane: Lane<D>): void {
     if (this.stopped || lane.abandoned) return;
     if (lane.queue.length > 0) this.makeReady(lane);
-    else if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
+    else if (this.lanes.get(lane.key) === lane) {
+      this.lanes.delete(lane.key);
+      if (lane.readyEntries === 0 && lane.phase === 'none') this.spareLane = lane;
+    }
   }
 
   // ---- leases and positions ----
