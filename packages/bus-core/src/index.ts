@@ -17,3 +17,4 @@ export * from './subscription.js';
 export type * from './bus.js';
 export * from './redact.js';
 export * from './wakeable-delay.js';
+export * from './first-entry-map.js';
