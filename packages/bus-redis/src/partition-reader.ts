@@ -29,10 +29,12 @@ export interface ReaderParams {
   skip(n: number, lease: string, id: string): void;
 }
 
-/** One group's read: the partitions and how many entries at most. */
+/** One group's read: the partitions, how many entries at most, how long a blocking read may wait. */
 export interface ReadSpec {
   parts: number[];
   count: number;
+  /** Shorter than the shortest lease of `parts` surely lasts on the server. */
+  blockMs: number;
 }
 
 const CLAIM_PAGE = 256;
@@ -110,7 +112,8 @@ export class PartitionReader {
     if (parts.length === 0) return undefined;
     const room = this.p.room();
     if (room <= 0) return 'no-room';
-    return { parts, count: Math.min(this.p.host.options.readBatchSize, room) };
+    const blockMs = Math.min(this.p.host.options.blockMs, ...parts.map((n) => owner.leaseLeftMs(n, now) - MIN_LEASE_LEFT_MS));
+    return { parts, count: Math.min(this.p.host.options.readBatchSize, room), blockMs: Math.max(1, Math.floor(blockMs)) };
   }
 
   /** Hands the entries of an XREADGROUP reply (or several, merged) to the group; how many. */

@@ -4,12 +4,14 @@
  * wait for one group only, so the loop never blocks in one:
  *
  * 1. each group claims what it must first (partition-reader.ts: takeovers, re-claims after an error);
- * 2. one pipeline: the last entry id of every partition some group reads (a small script), then a
- *    non-blocking `XREADGROUP ... >` per group with room, each for the partitions it owns;
- * 3. if any group got entries, go again at once; if none did, wait in one blocking
- *    `XREAD COUNT 1 BLOCK <blockMs>` on those partitions after the ids of step 2 (the doorbell: it
- *    reads without a group, so it changes no pending list). The ids were taken before the group
- *    reads, so an entry added after a group's read is newer than them and ends the wait.
+ * 2. when one group has something to read (the common case: one group per process), one blocking
+ *    `XREADGROUP ... BLOCK` for it, no longer than its leases surely last;
+ * 3. when several have, one pipeline: the last entry id of every partition they read (a small
+ *    script), then a non-blocking `XREADGROUP ... >` per group with room, each for the partitions
+ *    it owns; if any group got entries, go again at once; if none did, wait in one blocking
+ *    `XREAD COUNT 1 BLOCK <blockMs>` on those partitions after the ids of the pipeline (the
+ *    doorbell: it reads without a group, so it changes no pending list). The ids were taken before
+ *    the group reads, so an entry added after a group's read is newer than them and ends the wait.
  *
  * A change of ownership, a new group, or room freed for a group that had none ends the wait
  * (CLIENT UNBLOCK). On Cluster (partitions on different nodes, no multi-key wait) the groups poll
@@ -71,6 +73,9 @@ export class ReadLoop {
   async remove(reader: PartitionReader): Promise<void> {
     this.readers.delete(reader);
     this.starved.delete(reader);
+    // A blocking read of its partitions ends now (CLIENT UNBLOCK, on the command connection: before
+    // the releases of its leases that follow on it).
+    if (reader.busyAny()) this.interrupt();
     while (reader.busyAny()) {
       const polling = this.polling;
       if (!polling) break;
@@ -136,6 +141,9 @@ export class ReadLoop {
         }
         if (this.host.options.cluster) {
           if ((await this.track(this.guarded(conn, this.pollEach(conn, specs), POLL_GUARD_MS))) === 0) await this.delay.sleep(CLUSTER_IDLE_POLL_MS);
+        } else if (specs.length === 1) {
+          const [{ reader, spec }] = specs as [{ reader: PartitionReader; spec: ReadSpec }];
+          await this.track(this.guarded(conn, this.readBlocking(conn, reader, spec), spec.blockMs + POLL_GUARD_MS));
         } else {
           const { got, ids, keys } = await this.track(this.guarded(conn, this.poll(conn, specs), POLL_GUARD_MS));
           if (got === 0 && !this.stopped) await this.guarded(conn, this.waitForEntries(conn, keys, ids), this.host.options.blockMs + POLL_GUARD_MS);
@@ -198,7 +206,7 @@ export class ReadLoop {
     return out;
   }
 
-  /** Step 2: the partitions' last ids, then every group's new entries, in one pipeline. */
+  /** Step 3: the partitions' last ids, then every group's new entries, in one pipeline. */
   private async poll(conn: RedisClient, specs: Array<{ reader: PartitionReader; spec: ReadSpec }>): Promise<{ got: number; ids: string[]; keys: string[] }> {
     const parts = [...new Set(specs.flatMap(({ spec }) => spec.parts))].sort((a, b) => a - b);
     const keys = parts.map((n) => eventsKey(this.host.layout, n));
@@ -223,6 +231,26 @@ export class ReadLoop {
       return { got, ids: (idsReply as unknown[]).map(String), keys };
     } finally {
       for (const { reader } of specs) reader.markBusy([]);
+    }
+  }
+
+  /** Step 2: one group's blocking read (its partitions cannot be released while it waits). */
+  private async readBlocking(conn: RedisClient, reader: PartitionReader, spec: ReadSpec): Promise<number> {
+    const streams = spec.parts.map((n) => eventsKey(this.host.layout, n));
+    reader.markBusy(spec.parts);
+    this.blocked = true;
+    try {
+      const reply = await conn.xreadgroup('GROUP', reader.groupKey, reader.consumer, 'COUNT', spec.count, 'BLOCK', spec.blockMs, 'STREAMS', ...streams, ...streams.map(() => '>'));
+      this.blocked = false;
+      return reader.deliver(reply);
+    } catch (error) {
+      if (!isNoGroup(error)) throw error;
+      this.blocked = false;
+      await reader.recreate().catch(() => undefined);
+      return 0;
+    } finally {
+      this.blocked = false;
+      reader.markBusy([]);
     }
   }
 
