@@ -179,6 +179,8 @@ export class PartitionReader {
     const { host, stored } = this.p;
     host.options.logger.warn('consumer group missing (NOGROUP): recreating it', { group: stored.group });
     for (let n = 0; n < host.layout.partitions; n++) await host.recreate(stored, n, this.lastRead[n]);
+    // A server that lost its groups lost the leases too: find out before reading under them.
+    await this.p.owner.verify();
     this.reclaim = true;
   }
 }
