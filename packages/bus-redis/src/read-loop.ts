@@ -29,12 +29,20 @@ const CLUSTER_IDLE_POLL_MS = 50;
 /** A read without an answer this long (beyond its blocking time) means a dead connection. */
 const POLL_GUARD_MS = 15_000;
 
-/** The last entry id of each stream (`0-0` when empty): where the doorbell's wait starts. */
+/**
+ * The last id each stream generated (`0-0` when it does not exist): where the doorbell's wait
+ * starts. XINFO STREAM, not XREVRANGE: the ACL rules of a tenant (redisAclRules) allow it.
+ */
 const LAST_IDS = `
 local out = {}
 for i, key in ipairs(KEYS) do
-  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-  out[i] = last and last[1] or '0-0'
+  local info = redis.pcall('XINFO', 'STREAM', key)
+  out[i] = '0-0'
+  if type(info) == 'table' and not info.err then
+    for j = 1, #info, 2 do
+      if info[j] == 'last-generated-id' then out[i] = info[j + 1] end
+    end
+  end
 end
 return out
 `;
