@@ -229,7 +229,12 @@ export class RedisGroup {
       envelope = decodeEnvelope(text);
     } catch (reason) {
       const raw = text ?? JSON.stringify(fieldsOf(entry));
-      if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) return this.reader.skip(n, lease, entry.id);
+      if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) {
+        // Not this group's to dead-letter (no readable event type of its pattern: groups on '*'
+        // dead-letter it); said here so that it never goes unnoticed.
+        this.host.options.logger.warn('undecodable entry skipped (dead-lettered by the groups it may be for)', { group: stored.group, id: entry.id, error: String((reason as Error)?.message ?? reason) });
+        return this.reader.skip(n, lease, entry.id);
+      }
       // Never retried: one dead letter, then the entry is acknowledged and its session goes on.
       void this.host.deadLetterUndecodable(this, n, entry, reason).then(
         () => this.reader.skip(n, lease, entry.id),

@@ -1,7 +1,8 @@
 /**
  * Entries a consumer cannot use, on a redis-server of the test's own (its command counts are ours):
  * - an entry that fails core's wire validation (written by a client of another language, say) goes
- *   to the dead letters once, with the reason, and its session goes on;
+ *   to the dead letters once, with the reason, and its session goes on; bytes with no readable
+ *   event type are skipped by a group not on '*', with a warning naming the entry;
  * - pending ids whose entries were deleted or trimmed (XDEL, XTRIM) while a consumer held them are
  *   dropped by the next owner's claim: the live ones run in order, the gone ones never, the
  *   pending list empties, and nothing claims them again and again.
@@ -42,7 +43,9 @@ async function calls(redis: Redis, command: string): Promise<number> {
 describe('entries a consumer cannot use', () => {
   it('an entry failing wire validation is dead-lettered once with the reason, and its session goes on', async () => {
     const { server, redis, prefix, streamOf } = await setup();
-    const bus = await RedisMessageBus.connect({ url: server.url, streamPrefix: prefix });
+    const warnings: Array<{ message: string; context: Record<string, unknown> | undefined }> = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (message: string, context?: Record<string, unknown>) => void warnings.push({ message, context }) };
+    const bus = await RedisMessageBus.connect({ url: server.url, streamPrefix: prefix, logger });
     buses.push(bus);
     const handled: number[] = [];
     await bus.subscribe('bad.x', (e: MessageEnvelope) => void handled.push(e.payload['i'] as number), { componentId: 'worker' });
@@ -51,6 +54,9 @@ describe('entries a consumer cannot use', () => {
     // What a careless client of another language might write: a readable event type and session, no message id.
     const wire = { session_id: 'x', event_type: 'bad.x', component_source: 'py', timestamp: Date.now() / 1000, delivery_mode: 'at_least_once', pattern: 'pub_sub', payload: { i: 1 } };
     const badId = await redis.xadd(streamOf('x'), '*', 'envelope', JSON.stringify(wire));
+    // And bytes that are no envelope at all: no event type to tell whose it is. Only groups on '*'
+    // dead-letter it; this group skips it, and says so.
+    const garbageId = await redis.xadd(streamOf('x'), '*', 'envelope', 'not json {');
     await bus.publish({ sessionId: 'x', eventType: 'bad.x', componentSource: 'test', payload: { i: 2 } });
     await waitFor(() => handled.includes(2), 'the session going on past the bad entry');
     await waitFor(async () => (await bus.getDeadLetterMessages(10)).length > 0, 'the dead letter');
@@ -63,6 +69,7 @@ describe('entries a consumer cannot use', () => {
     expect(letters[0]!.raw).toContain('"payload":{"i":1}');
     expect(letters[0]!.error.message).toMatch(/message_?id/i);
     expect(handled).toEqual([0, 2]);
+    expect(warnings.filter((w) => w.context?.['id'] === garbageId)).toHaveLength(1);
     const health = await bus.healthCheck();
     expect(health.groups.find((g) => g.componentId === 'worker')?.pending ?? 0).toBe(0);
   }, 60_000);
