@@ -6,9 +6,11 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
+  BackendUnavailableError,
   BusClosedError,
   InvalidConfigError,
   MetricsRecorder,
+  PublishBuffer,
   assertSameGroupSpec,
   encodeEnvelope,
   errorToDeadLetterError,
@@ -39,7 +41,6 @@ import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
-import { PublishBuffer } from './publish-buffer.js';
 import { PubAcks } from './pub-acks.js';
 import type { PulledMessage } from './pulled-message.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
@@ -102,7 +103,19 @@ export class NatsMessageBus implements MessageBus {
       connected: () => this.connected && !this.nc.isClosed(),
       recreateStreams: async () => void (await ensureStreams(jsm, layout, options, options.logger)),
     };
-    this.buffer = options.publishBufferSize > 0 ? new PublishBuffer(this.publisher, options.publishBufferSize, options.publishTimeoutMs) : undefined;
+    const publisher = this.publisher;
+    this.buffer =
+      options.publishBufferSize > 0
+        ? new PublishBuffer({
+            size: options.publishBufferSize,
+            deadlineMs: options.publishTimeoutMs,
+            server: 'NATS',
+            connected: publisher.connected,
+            // publishRaw resends a lost request itself until publishTimeoutMs; what it gives up on
+            // while the connection is down waits for the reconnect (same Nats-Msg-Id: stored once).
+            retryable: (error) => error instanceof BackendUnavailableError && !publisher.connected(),
+          })
+        : undefined;
     this.groupHost = {
       nc,
       connected: () => this.connected && !this.nc.isClosed(),
@@ -157,7 +170,7 @@ export class NatsMessageBus implements MessageBus {
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
     const buffer = this.buffer;
-    const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(subject, body, msgID) : undefined);
+    const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(() => publishRaw(this.publisher, subject, body, msgID)) : undefined);
     if (!ack.duplicate) this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: ack.duplicate };
   }
