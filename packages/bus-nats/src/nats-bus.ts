@@ -38,6 +38,7 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
+import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
@@ -324,7 +325,25 @@ export class NatsMessageBus implements MessageBus {
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * Closes this bus, then deletes its prefix's streams (`<p>~EVENTS`, `<p>~DLQ`, `<p>~STATE`) and so
+   * every message, dead letter, consumer and assignment of the prefix: the tenant is gone. Close the
+   * prefix's other buses first (a live one recreates the streams it finds missing). Resolves with
+   * the names of the streams it deleted.
+   */
+  async deleteNamespace(): Promise<string[]> {
+    this.assertOpen('deleteNamespace');
+    const deleted: string[] = [];
+    this.closing = this.shutdown(async () => {
+      for (const stream of [this.layout.eventsStream, this.layout.dlqStream, this.layout.stateStream]) {
+        if (await deleteStreamIfPresent(this.jsm, stream)) deleted.push(stream);
+      }
+    });
+    await this.closing;
+    return deleted;
+  }
+
+  private async shutdown(beforeDisconnect?: () => Promise<void>): Promise<void> {
     this.closed = true;
     this.buffer?.failAll(new BusClosedError('publish'));
     await Promise.allSettled([...this.opening.values()]);
@@ -336,6 +355,7 @@ export class NatsMessageBus implements MessageBus {
     this.assignments.unsubscribe();
     this.groups.clear();
     this.subscriptions.clear();
+    await beforeDisconnect?.();
     // Bounded: draining waits for the server, which may have gone a moment ago.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.nc.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);

@@ -6,19 +6,22 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, QueueFullError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus, consumerName, layoutFor, messageSubject, partitionConsumerName, partitionOf, type NatsBusOptions } from '../src/index.js';
+import { SharedNamespaces } from './support/namespaces.js';
 import { OwnNatsServer, sharedNatsUrl } from './support/nats-server.js';
 
 const open: NatsMessageBus[] = [];
 afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((b) => b.close()));
 });
+const namespaces = new SharedNamespaces(sharedNatsUrl);
+afterAll(() => namespaces.deleteAll(), 60_000);
 
 async function makeBus(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
-  const bus = await NatsMessageBus.connect({ url: await sharedNatsUrl(), streamPrefix: randomName('nb'), retry: { initialDelayMs: 5, maxDelayMs: 20, multiplier: 2, jitter: 0 }, ...options });
+  const bus = await NatsMessageBus.connect(namespaces.remember({ url: await sharedNatsUrl(), streamPrefix: randomName('nb'), retry: { initialDelayMs: 5, maxDelayMs: 20, multiplier: 2, jitter: 0 }, ...options }));
   open.push(bus);
   return bus;
 }
@@ -111,6 +114,30 @@ describe('NATS specifics', () => {
     expect(got).toEqual([...first, later].map((m) => m.messageId));
     expect((await jsm.consumers.info(layout.eventsStream, name)).name).toBe(name);
     await nc.close();
+  });
+
+  it('deleteNamespace closes the bus and deletes its prefix\'s three streams; a second call is a closed-bus error', async () => {
+    const bus = await makeBus();
+    await bus.subscribe('ns.x', () => undefined, { componentId: randomName('ns') });
+    await bus.publish(msg({ sessionId: 's', eventType: 'ns.x' }));
+    const layout = layoutFor(bus.options.streamPrefix);
+    const streams = [layout.eventsStream, layout.dlqStream, layout.stateStream];
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const present = async (): Promise<string[]> => {
+        const names: string[] = [];
+        for await (const name of jsm.streams.names()) if (streams.includes(name)) names.push(name);
+        return names.sort();
+      };
+      expect(await present()).toEqual([...streams].sort());
+      expect((await bus.deleteNamespace()).sort()).toEqual([...streams].sort());
+      expect(await present()).toEqual([]);
+      await expect(bus.publish(msg({ sessionId: 's', eventType: 'ns.x' }))).rejects.toMatchObject({ code: 'BUS_CLOSED' });
+      await expect(bus.deleteNamespace()).rejects.toMatchObject({ code: 'BUS_CLOSED' });
+    } finally {
+      await nc.close();
+    }
   });
 
   it('close right after its server vanished still resolves (every server step of a close is bounded)', async () => {
