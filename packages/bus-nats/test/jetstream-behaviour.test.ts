@@ -69,6 +69,21 @@ describe('NATS specifics', () => {
     await waitFor(() => starts.includes(next.messageId), 'the message behind the long one', 20_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(starts).toEqual([long.messageId, next.messageId]);
+    // Nothing on the server overrides ack_wait: no backoff list on any of the group's consumers.
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix);
+      let consumers = 0;
+      for await (const info of jsm.consumers.list(layout.eventsStream)) {
+        consumers++;
+        expect(info.config.backoff, info.name).toBeUndefined();
+        expect(info.config.ack_wait, info.name).toBe(400 * 1_000_000);
+      }
+      expect(consumers).toBe(bus.options.partitions);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('an undecodable message is dead-lettered at once with its raw text, and its session goes on', async () => {
@@ -78,18 +93,25 @@ describe('NATS specifics', () => {
     await bus.subscribe('raw.x', (e) => void got.push(e.messageId), { group });
     const nc = await connect({ servers: bus.options.url });
     const { jetstream } = await import('@nats-io/jetstream');
-    await jetstream(nc).publish(messageSubject(layoutFor(bus.options.streamPrefix), 'poison', null, 'raw.x'), '{not json');
+    const subject = messageSubject(layoutFor(bus.options.streamPrefix), 'poison', null, 'raw.x');
+    await jetstream(nc).publish(subject, '{not json');
+    // JSON, but not a valid envelope (core's wire validation refuses it): the same, at once.
+    const invalid = JSON.stringify({ message_id: 'm-invalid', session_id: 'poison', event_type: 'raw.x', retry_count: -1 });
+    await jetstream(nc).publish(subject, invalid);
     await nc.close();
     const after = msg({ sessionId: 'poison', eventType: 'raw.x' });
     await bus.publish(after);
     await waitFor(() => got.length === 1, 'the next message of the session');
     expect(got).toEqual([after.messageId]);
-    const [record] = await bus.getDeadLetterMessages();
-    expect(record?.attempts).toBe(0);
-    expect(record?.group).toBe(group);
-    expect(record?.envelope.sessionId).toBe('poison');
-    expect(record?.envelope.metadata['undecodable_body']).toBe('{not json');
-    expect(record?.error.code).toBe('INVALID_MESSAGE');
+    await waitFor(async () => (await bus.getDeadLetterMessages()).length === 2, 'both dead letters');
+    const records = await bus.getDeadLetterMessages();
+    expect(records.map((r) => r.envelope.metadata['undecodable_body']).sort()).toEqual(['{not json', invalid].sort());
+    for (const record of records) {
+      expect(record.attempts).toBe(0);
+      expect(record.group).toBe(group);
+      expect(record.envelope.sessionId).toBe('poison');
+      expect(record.error.code).toBe('INVALID_MESSAGE');
+    }
   });
 
   it('a consumer deleted from outside is recreated after the last acknowledged message', async () => {

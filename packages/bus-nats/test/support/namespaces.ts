@@ -5,6 +5,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { STREAM_PREFIX_PATTERN } from '@woodwork/bus-core';
 import { layoutFor } from '../../src/index.js';
 
 export class SharedNamespaces {
@@ -14,7 +15,8 @@ export class SharedNamespaces {
 
   /** Remembers the prefix of bus options (or a prefix) made on the shared server; returns it. */
   remember<T extends { streamPrefix?: unknown }>(options: T): T {
-    if (typeof options.streamPrefix === 'string') this.prefixes.add(options.streamPrefix);
+    // A prefix the bus refuses (the bad-input tests) made nothing.
+    if (typeof options.streamPrefix === 'string' && STREAM_PREFIX_PATTERN.test(options.streamPrefix)) this.prefixes.add(options.streamPrefix);
     return options;
   }
 
