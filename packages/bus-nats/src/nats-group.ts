@@ -500,8 +500,11 @@ export class NatsGroup {
   private onMessage(msg: PulledMessage, partition: number | null): void {
     const seq = msg.seq;
     const state = this.partitions.get(partition);
-    if (!state || this.stopped || !this.active || (this.leases && !(this.leases.owns(partition as number) && this.leases.fresh()))) {
-      // Pulled just before this process stopped running the partition: whoever runs it next hands it back.
+    if (!state || this.stopped || !this.active || (this.leases && !this.leases.mayRun(partition as number))) {
+      // Pulled just before this process stopped running the partition (its lease not fresh, or
+      // the partition to be handed over: draining takes nothing new, or the partition could be
+      // freed while this message is still taken in and run, and the next owner, handing back what
+      // it does not hold, would run it a second time). Whoever runs it next hands it back.
       return;
     }
     const held = this.held.get(seq);
