@@ -80,6 +80,8 @@ interface PartitionState {
   held: number;
   /** Highest stream sequence of this partition settled here: a recreated consumer starts after it. */
   lastSettledSeq: number;
+  /** The events stream's creation time its consumer was made on (a recreated stream starts again at 1). */
+  streamCreated: string | undefined;
 }
 
 export class NatsGroup {
@@ -142,6 +144,14 @@ export class NatsGroup {
    * form (one consumer, as a client of PROTOCOL.md may make it).
    */
   static async open(spec: GroupSpec, host: GroupHost, shareable: boolean): Promise<NatsGroup> {
+    const group = await NatsGroup.openConsumers(spec, host, shareable);
+    // Which stream the consumers are on: one deleted with its stream is recreated from its start.
+    const streamCreated = (await host.jsm.streams.info(host.layout.eventsStream)).created;
+    for (const state of group.partitions.values()) state.streamCreated = streamCreated;
+    return group;
+  }
+
+  private static async openConsumers(spec: GroupSpec, host: GroupHost, shareable: boolean): Promise<NatsGroup> {
     const base = consumerName(host.layout, spec.group);
     const single = !shareable || (await infoOrUndefined(host, base)) !== undefined;
     if (single) {
@@ -483,13 +493,17 @@ export class NatsGroup {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    // The stream itself may be gone too (a server restarted with its data lost).
-    await host.recreateStreams();
+    // The stream itself may be gone too (deleted, or a server restarted with its data lost).
+    if ((await host.jsm.streams.info(host.layout.eventsStream).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)))) === undefined) {
+      await host.recreateStreams();
+    }
     const state = this.partitions.get(puller.partition)!;
     const heldSeqs = [...this.held.values()].filter((d) => d.partition === puller.partition).map((d) => d.seq);
     const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : state.lastSettledSeq + 1;
     host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: puller.consumer, start });
-    state.stored = (await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since } })).stored;
+    const made = await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since, streamCreated: state.streamCreated } });
+    state.stored = made.stored;
+    if (made.streamCreated !== undefined) state.streamCreated = made.streamCreated;
     // Sequences of a reset stream start again at 1: what was settled before says nothing now.
     if (state.stored.since === 0) {
       this.recentlySettled.clear();
@@ -551,5 +565,5 @@ async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void
 }
 
 function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {
-  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0 };
+  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0, streamCreated: undefined };
 }

@@ -138,6 +138,29 @@ describe('NATS specifics', () => {
     await nc.close();
   });
 
+  it('an events stream deleted from outside is recreated by the next publish, and the group goes on with what is published after', async () => {
+    const bus = await makeBus();
+    const got: string[] = [];
+    await bus.subscribe('wiped.x', (e) => void got.push(e.messageId), { componentId: randomName('w') });
+    const before = [0, 1].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+    for (const m of before) await bus.publish(m);
+    await waitFor(() => got.length === 2, 'the first two');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix);
+      await jsm.streams.delete(layout.eventsStream);
+      const after = [2, 3].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+      for (const m of after) expect((await bus.publish(m)).duplicate).toBe(false);
+      expect((await jsm.streams.info(layout.eventsStream)).state.messages).toBe(2);
+      await waitFor(() => got.length >= 4, 'the messages published after the deletion', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual([...before, ...after].map((m) => m.messageId));
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('deleteNamespace closes the bus and deletes its prefix\'s three streams; a second call is a closed-bus error', async () => {
     const bus = await makeBus();
     await bus.subscribe('ns.x', () => undefined, { componentId: randomName('ns') });
