@@ -504,8 +504,16 @@ export class NatsGroup {
     const made = await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since, streamCreated: state.streamCreated } });
     state.stored = made.stored;
     if (made.streamCreated !== undefined) state.streamCreated = made.streamCreated;
-    // Sequences of a reset stream start again at 1: what was settled before says nothing now.
+    // Sequences of a reset stream start again at 1: what was settled before says nothing now, and
+    // what is still held of the old stream is no longer the partition's (its handler may still
+    // run; nothing is acknowledged or handed back for it), so the new stream's messages with the
+    // same sequences are taken in as the new deliveries they are.
     if (state.stored.since === 0) {
+      for (const delivery of [...this.held.values()]) {
+        if (delivery.partition !== puller.partition) continue;
+        this.forget(delivery);
+        delivery.settled = true;
+      }
       this.recentlySettled.clear();
       for (const s of this.partitions.values()) s.lastSettledSeq = 0;
     }
@@ -528,7 +536,7 @@ export class NatsGroup {
       this.engine.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
       return;
     }
-    const read = readDelivery(msg, partition, { layout: this.host.layout, spec: this.spec, consumer: this.consumer, since: state.stored.since });
+    const read = readDelivery(msg, partition, { layout: this.host.layout, spec: this.spec, consumer: this.consumer, since: state.stored.since, streamCreated: state.streamCreated });
     if (read.kind === 'foreign') {
       // Not this group's (a wider filter than its routing, on servers without filter_subjects).
       msg.ack();

@@ -161,6 +161,43 @@ describe('NATS specifics', () => {
     }
   });
 
+  it('a message still held when its stream is deleted does not swallow the new stream\'s message with the same sequence', async () => {
+    const bus = await makeBus();
+    const component = randomName('held');
+    const got: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.subscribe(
+      'held.x',
+      async (e) => {
+        got.push(e.messageId);
+        if ((e.payload as { wait?: boolean }).wait) await gate;
+      },
+      { group: component },
+    );
+    const old = msg({ sessionId: 's', eventType: 'held.x', payload: { wait: true } });
+    await bus.publish(old);
+    await waitFor(() => got.length === 1, 'the first message running');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix, bus.options.partitions);
+      await jsm.streams.delete(layout.eventsStream);
+      // Stored as sequence 1 of the new stream, like the held one was of the old.
+      const fresh = msg({ sessionId: 's', eventType: 'held.x' });
+      await bus.publish(fresh);
+      const name = partitionConsumerName(consumerName(layout, component), partitionOf('s', layout.partitions));
+      // The recreated consumer has handed it to this process (it waits behind the held one).
+      await waitFor(async () => ((await jsm.consumers.info(layout.eventsStream, name).catch(() => undefined))?.num_ack_pending ?? 0) === 1, 'the new message delivered', 30_000);
+      release();
+      await waitFor(() => got.length >= 2, 'the new message run', 30_000);
+      expect(got).toEqual([old.messageId, fresh.messageId]);
+    } finally {
+      release();
+      await nc.close();
+    }
+  });
+
   it('deleteNamespace closes the bus and deletes its prefix\'s three streams; a second call is a closed-bus error', async () => {
     const bus = await makeBus();
     await bus.subscribe('ns.x', () => undefined, { componentId: randomName('ns') });
