@@ -18,3 +18,4 @@ export type * from './bus.js';
 export * from './redact.js';
 export * from './config-file.js';
 export * from './wakeable-delay.js';
+export * from './first-entry-map.js';

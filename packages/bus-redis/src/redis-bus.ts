@@ -3,8 +3,8 @@
  * publisher.ts; one group's delivery in redis-group.ts (leases in partition-owner.ts, reads in
  * partition-reader.ts); the registry in group-registry.ts; dead letters in dead-letter-store.ts
  * and session-cleanup.ts. Connections: one command connection per bus (pipelined on its socket,
- * not auto-pipelined), one for acks, plus one blocking reader per group consuming in this process;
- * never one per session or subscription.
+ * not auto-pipelined), one for acks, one read loop for every group consuming in this process
+ * (read-loop.ts), one pub/sub subscriber for notices: never one per group, session or subscription.
  */
 import { hostname } from 'node:os';
 import { inspect } from 'node:util';
@@ -46,6 +46,7 @@ import { deleteGroup, listGroups, readGroup, recreateGroup, registerGroup, specO
 import { LAYOUT_VERSION, eventsKey, groupKeyOf, layoutFor, membersKey, targetsKey, type Layout } from './keys.js';
 import { resolveRedisBusOptions, type RedisBusOptions, type ResolvedRedisBusOptions } from './options.js';
 import { Publisher } from './publisher.js';
+import { ReadLoop } from './read-loop.js';
 import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
@@ -100,6 +101,7 @@ export class RedisMessageBus implements MessageBus {
       deadLetters: this.deadLetters,
       deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
       recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
+      readLoop: new ReadLoop({ client, layout, options }),
     };
     this.notices = new SessionNotices(client, options, layout, consumerBase, (sessionId) => this.dropSession(sessionId), options.logger);
     this.maintenance = setInterval(() => void this.maintain().catch(() => undefined), options.maintenanceIntervalMs);
@@ -359,6 +361,7 @@ export class RedisMessageBus implements MessageBus {
     await Promise.allSettled([...this.opening.values()]);
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
+    await this.groupHost.readLoop.stop();
     await Promise.allSettled([...this.leaving]);
     if (isReady(this.client)) {
       await Promise.allSettled(groups.filter((g) => !g.stored.durable).map((g) => deleteGroup(this.registry, g.stored, membersKey(this.layout, g.stored.key))));
