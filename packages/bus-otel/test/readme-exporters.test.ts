@@ -1,16 +1,16 @@
 /**
- * The README's OTLP snippet, run as written: the test takes the code block under "To an OTLP
- * collector" from README.md, points its collector URLs at a local OTLP/HTTP receiver (a node:http
- * server answering /v1/traces and /v1/metrics), and runs it in a child process after a prelude that
- * defines the snippet's placeholders (`createMessageBus`, `config`: a memory bus) and before an
- * epilogue that publishes and handles one message and flushes the providers. The receiver must get
- * the publish and process spans in one trace, under the snippet's `service.name`, and the design's
- * metrics.
+ * The README's exporter snippets, run as written. Each test takes a code block from README.md,
+ * changes only where it sends or serves (a local address instead of `collector:4318`, a free port
+ * instead of 9464), and runs it in a child process. A prelude defines the snippet's placeholders
+ * (`createMessageBus`, `config`: a memory bus). An epilogue publishes and handles one message.
+ * - OTLP: a node:http OTLP/HTTP receiver (/v1/traces, /v1/metrics) must get the publish and process
+ *   spans in one trace, under the snippet's `service.name`, and the design's metrics.
+ * - Prometheus: a scrape of the exporter's /metrics must show what the README says it serves.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { afterAll, expect, it } from 'vitest';
@@ -85,26 +85,9 @@ function metricNamesOf(bodies: Received[]): Set<string> {
   return names;
 }
 
-it("the README's OTLP snippet exports the bus's spans and metrics to an OTLP/HTTP receiver", async () => {
-  const snippet = readmeBlock('To an OTLP collector');
-  expect(snippet).toContain('http://collector:4318/v1/traces');
-  const program = [
-    "import { MemoryMessageBus } from '@woodwork/bus-memory';",
-    'const createMessageBus = async (options) => new MemoryMessageBus(options);',
-    'const config = {};',
-    // The snippet's imports go first in a module; everything else of it runs as written.
-    snippet.replaceAll('http://collector:4318', origin),
-    "let handled = false;",
-    "await bus.subscribe('order.placed', () => { handled = true; }, { componentId: 'billing' });",
-    "await bus.publish({ sessionId: 's1', eventType: 'order.placed', componentSource: 'shop', payload: { n: 1 } });",
-    'while (!handled) await new Promise((r) => setTimeout(r, 10));',
-    // Flushed while the bus is open: its observable instruments read healthCheck() at collection.
-    'await trace.getTracerProvider().getDelegate().forceFlush();',
-    'await metrics.getMeterProvider().forceFlush();',
-    'await bus.close();',
-    'process.exit(0);',
-  ].join('\n');
-  const file = `${packageDir}test/.otlp-snippet-${randomName('run')}.mjs`;
+/** Runs `program` as an ES module in this package (so its imports resolve); returns its output. */
+async function runModule(program: string): Promise<string> {
+  const file = `${packageDir}test/.readme-snippet-${randomName('run')}.mjs`;
   writeFileSync(file, program);
   try {
     const child = spawn(process.execPath, [file], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,9 +98,37 @@ it("the README's OTLP snippet exports the bus's spans and metrics to an OTLP/HTT
     const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() => clearTimeout(guard));
     expect(code, `the snippet failed:\n${output}`).toBe(0);
+    return output;
   } finally {
     rmSync(file, { force: true });
   }
+}
+
+const PRELUDE = [
+  "import { MemoryMessageBus } from '@woodwork/bus-memory';",
+  'const createMessageBus = async (options) => new MemoryMessageBus(options);',
+  'const config = {};',
+];
+
+it("the README's OTLP snippet exports the bus's spans and metrics to an OTLP/HTTP receiver", async () => {
+  const snippet = readmeBlock('To an OTLP collector');
+  expect(snippet).toContain('http://collector:4318/v1/traces');
+  await runModule(
+    [
+      ...PRELUDE,
+      // The snippet's imports go first in a module; everything else of it runs as written.
+      snippet.replaceAll('http://collector:4318', origin),
+      'let handled = false;',
+      "await bus.subscribe('order.placed', () => { handled = true; }, { componentId: 'billing' });",
+      "await bus.publish({ sessionId: 's1', eventType: 'order.placed', componentSource: 'shop', payload: { n: 1 } });",
+      'while (!handled) await new Promise((r) => setTimeout(r, 10));',
+      // Flushed while the bus is open: its observable instruments read healthCheck() at collection.
+      'await trace.getTracerProvider().getDelegate().forceFlush();',
+      'await metrics.getMeterProvider().forceFlush();',
+      'await bus.close();',
+      'process.exit(0);',
+    ].join('\n'),
+  );
 
   await waitFor(() => received.some((r) => r.path === '/v1/traces') && received.some((r) => r.path === '/v1/metrics'), 'spans and metrics at the receiver');
   const traces = received.filter((r) => r.path === '/v1/traces');
@@ -135,4 +146,48 @@ it("the README's OTLP snippet exports the bus's spans and metrics to an OTLP/HTT
   for (const name of ['message_bus.messages_published_total', 'message_bus.messages_consumed_total', 'messaging.process.duration', 'messaging.client.operation.duration']) {
     expect(names.has(name), `${name} among ${[...names].join(', ')}`).toBe(true);
   }
+});
+
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+it("the README's Prometheus snippet serves the bus's metrics as the README describes", async () => {
+  const snippet = readmeBlock('To Prometheus');
+  expect(snippet).toContain('port: 9464');
+  const port = await freePort();
+  const output = await runModule(
+    [
+      ...PRELUDE,
+      snippet.replace('port: 9464', `port: ${port}`),
+      'let handled = false;',
+      "await bus.subscribe('agent.thought', () => { handled = true; }, { componentId: 'planner' });",
+      "await bus.publish({ sessionId: 's1', eventType: 'agent.thought', componentSource: 'ui', payload: {} });",
+      'while (!handled) await new Promise((r) => setTimeout(r, 10));',
+      // The exporter starts its server without a callback here: scrape until it answers.
+      'let text;',
+      'for (;;) {',
+      `  try { const res = await fetch('http://127.0.0.1:${port}/metrics'); if (res.ok) { text = await res.text(); break; } } catch {}`,
+      '  await new Promise((r) => setTimeout(r, 50));',
+      '}',
+      "process.stdout.write('-----BEGIN SCRAPE-----\\n' + text + '\\n-----END SCRAPE-----\\n');",
+      'await bus.close();',
+      'await prometheus.shutdown();',
+      'process.exit(0);',
+    ].join('\n'),
+  );
+  const scrape = /-----BEGIN SCRAPE-----\n([\s\S]*)\n-----END SCRAPE-----/.exec(output)?.[1];
+  expect(scrape, output).toBeDefined();
+  // What the README says: dots become underscores, one `_total`, names kept, a `# UNIT` line, labels.
+  expect(scrape).toMatch(/^message_bus_messages_published_total\{[^}]*messaging_system="memory"[^}]*\} 1$/m);
+  expect(scrape).not.toContain('_total_total');
+  expect(scrape).toMatch(/^message_bus_group_lag\{/m);
+  expect(scrape).toMatch(/^messaging_process_duration_bucket\{[^}]*le="0\.001"/m);
+  expect(scrape).toMatch(/^# UNIT /m);
+  expect(scrape).toContain('messaging_consumer_group_name="planner~agent~thought"');
+  expect(scrape).toContain('woodwork_group_kind="durable"');
 });
