@@ -3,6 +3,7 @@
  * subjects.ts; delivery per group in nats-group.ts; publishing in publisher.ts; dead letters in
  * dead-letter-store.ts. One connection per bus, whatever the groups and sessions.
  */
+import { inspect } from 'node:util';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
@@ -79,6 +80,11 @@ export class NatsMessageBus implements MessageBus {
   }
 
   readonly backend = 'nats';
+
+  /** What `util.inspect` / `console.log` show: never the connection, whose options hold the login. */
+  [inspect.custom](): string {
+    return `NatsMessageBus { backend: 'nats', streamPrefix: ${JSON.stringify(this.options.streamPrefix)}, server: ${JSON.stringify(redactUrl(this.options.url))}, login: ${JSON.stringify(this.options.auth.method)}, closed: ${this.closed} }`;
+  }
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, NatsGroup>();
   private readonly opening = new Map<string, Promise<NatsGroup>>();
@@ -157,7 +163,7 @@ export class NatsMessageBus implements MessageBus {
   static async connect(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
     const resolved = resolveNatsBusOptions(options);
     const layout = layoutFor(resolved.streamPrefix);
-    const nc = await openConnection(resolved.url, resolved.connectTimeoutMs, `woodwork-bus ${resolved.streamPrefix}`, resolved.auth);
+    const nc = await openConnection(resolved.url, resolved.connectTimeoutMs, `woodwork-bus ${resolved.streamPrefix}`, resolved.auth, resolved.inboxPrefix);
     const access = new AccessWatch(nc);
     let bus: NatsMessageBus | undefined;
     try {

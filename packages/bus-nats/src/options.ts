@@ -15,6 +15,7 @@ import {
   type ResolvedBusOptions,
 } from '@woodwork/bus-core';
 import { AUTH_OPTION_KEYS, resolveNatsAuth, type NatsAuth, type NatsAuthOptions } from './auth.js';
+import { defaultInboxPrefix } from './permissions.js';
 import { DEFAULT_PARTITIONS } from './subjects.js';
 
 export interface NatsBusOptions extends BusOptions, NatsAuthOptions {
@@ -56,6 +57,12 @@ export interface NatsBusOptions extends BusOptions, NatsAuthOptions {
    * stream's): the most processes one shared group runs on at once. Default 16.
    */
   partitions?: number;
+  /**
+   * Prefix of this bus's reply inboxes (JetStream API answers, PubAcks, pulled messages). Default
+   * `_INBOX.<streamPrefix>`, so a user's subscribe permission `_INBOX.<streamPrefix>.>` covers them
+   * and never another tenant's (see minimalPermissions).
+   */
+  inboxPrefix?: string;
 }
 
 export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
@@ -71,6 +78,7 @@ export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
   connectTimeoutMs: number;
   leaseMs: number;
   partitions: number;
+  inboxPrefix: string;
   /** The login and TLS settings, with the files read; prints its secrets as `***`. */
   auth: NatsAuth;
 }
@@ -88,6 +96,7 @@ export const NATS_OPTION_KEYS = [
   'connectTimeoutMs',
   'leaseMs',
   'partitions',
+  'inboxPrefix',
   ...AUTH_OPTION_KEYS,
 ] as const;
 
@@ -115,6 +124,7 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
     connectTimeoutMs: configInteger(options.connectTimeoutMs ?? 5_000, 'connectTimeoutMs', 1, MAX_MS),
     leaseMs: configInteger(options.leaseMs ?? 10_000, 'leaseMs', 4_000, MAX_MS),
     partitions: configInteger(options.partitions ?? DEFAULT_PARTITIONS, 'partitions', 1, 1_024),
+    inboxPrefix: subjectPrefix(options.inboxPrefix ?? defaultInboxPrefix(shared.streamPrefix), 'inboxPrefix'),
     auth,
   };
   // Every log line goes out with the login's secrets replaced (core's redaction).
@@ -132,4 +142,12 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
 /** Milliseconds to the nanoseconds JetStream configs take (ack_wait, duplicate_window, max_age...). */
 export function msToNanos(ms: number): number {
   return ms * 1_000_000;
+}
+
+/** A subject without wildcards or empty tokens (an inbox prefix). */
+function subjectPrefix(value: unknown, key: string): string {
+  if (typeof value !== 'string' || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(value)) {
+    throw new InvalidConfigError(key, `must be a subject without wildcards (dot-separated tokens); got ${describeValue(value)}`);
+  }
+  return value;
 }

@@ -43,7 +43,7 @@ export function redactUrl(url: string): string {
  * - `tls` asked for but the server has none: `InvalidConfigError` on `tls`;
  * - anything else: `BackendUnavailableError`.
  */
-export async function openConnection(url: string, timeoutMs: number, name: string, auth: NatsAuth): Promise<NatsConnection> {
+export async function openConnection(url: string, timeoutMs: number, name: string, auth: NatsAuth, inboxPrefix?: string): Promise<NatsConnection> {
   const servers = [...auth.servers];
   try {
     return await connect({
@@ -58,6 +58,7 @@ export async function openConnection(url: string, timeoutMs: number, name: strin
       ignoreAuthErrorAbort: false,
       pingInterval: 5_000,
       maxPingOut: 3,
+      ...(inboxPrefix === undefined ? {} : { inboxPrefix }),
       ...(auth.connectOptions as object),
     });
   } catch (error) {

@@ -179,6 +179,50 @@ describe('token login', () => {
   });
 });
 
+describe('secrets never leak', () => {
+  const dir = testDir('nats-leak');
+  let server: ConfiguredNatsServer;
+
+  beforeAll(async () => {
+    server = await ConfiguredNatsServer.start(dir.path, `authorization {\n  token: "${TOKEN}"\n}\n`);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('not in log lines, metrics, health (up and down), errors, or util.inspect of the bus and its options', async () => {
+    const seen: unknown[] = [];
+    const record = (level: string) => (message: string, context?: object) => void seen.push({ level, message, context: inspect(context, { depth: null, showHidden: true }) });
+    const logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+    const bus = await connectBus({ url: `nats://${TOKEN}@127.0.0.1:${server.port}`, logger, onMetric: (event) => void seen.push(event), publishTimeoutMs: 1_000 });
+    let failed = false;
+    await bus.subscribe('leak.check', async () => {
+      if (!failed) {
+        failed = true;
+        // An app error quoting the connection string: the bus's log lines must still hide the token.
+        throw new Error(`a handler error that quotes nats://${TOKEN}@127.0.0.1:${server.port} and ${TOKEN}`);
+      }
+    }, { componentId: 'leak' });
+    await bus.publish(createEnvelope({ sessionId: 's1', eventType: 'leak.check', componentSource: 'test', pattern: 'pub_sub', payload: {} }));
+    await waitFor(() => failed, 'the failing attempt', 20_000);
+    seen.push(await bus.healthCheck(), inspect(bus, { depth: 4 }), inspect(bus.options, { depth: null }));
+    await server.server.stopProcess();
+    try {
+      seen.push(await bus.publish(createEnvelope({ sessionId: 's1', eventType: 'leak.check', componentSource: 'test', pattern: 'pub_sub', payload: {} })).catch((e: unknown) => e));
+      const down = await bus.healthCheck();
+      expect(down.status).not.toBe('healthy');
+      seen.push(down);
+    } finally {
+      await server.server.startProcess();
+    }
+    await bus.close();
+    expect(seen.some((e) => e instanceof BackendUnavailableError)).toBe(true);
+    expect(seen.some((e) => typeof e === 'object' && e !== null && 'level' in e)).toBe(true);
+    expectNoSecret(seen, [TOKEN]);
+  });
+});
+
 describe('TLS', () => {
   const dir = testDir('nats-tls');
   let certs: Certificates;
