@@ -5,8 +5,9 @@
  * compare-owner script every third of `claimIdleMs`).
  *
  * - A member that joins takes free partitions; members above their share drain the excess
- *   (stop reading it, let what they hold settle) and only then release it, so a session never runs
- *   on two processes at once during a move.
+ *   (stop reading it, let what they hold settle, wait for the read or claim that may still be
+ *   taking entries from it to come back) and only then release it, so a session never runs on two
+ *   processes at once during a move, and no entry is handed to a member after it let go.
  * - A member that dies stops renewing: after `claimIdleMs` its leases lapse and live members take
  *   them. A new owner first claims the partition's pending entries (`needsClaim`), which run
  *   before anything newer of their sessions.
@@ -25,6 +26,11 @@ interface Partition {
   needsClaim: boolean;
   /** Last time the server confirmed the lease (local clock). */
   confirmedAt: number;
+  /**
+   * The lease lasts on the server at least until then (local clock): the renewal or acquisition
+   * was sent at `validUntil - claimIdleMs`, so the server set its expiry no earlier.
+   */
+  validUntil: number;
 }
 
 export interface OwnerHost {
@@ -36,6 +42,8 @@ export interface OwnerHost {
   logger: BusLogger;
   /** Deliveries of partition n this process still holds. */
   held(n: number): number;
+  /** True while a read or claim that may take entries of partition n is on its way. */
+  reading(n: number): boolean;
   /** Ownership changed: the reader should look again. */
   changed(): void;
 }
@@ -51,7 +59,7 @@ export class PartitionOwner {
   private readonly tickMs: number;
 
   constructor(private readonly host: OwnerHost) {
-    this.parts = Array.from({ length: host.layout.partitions }, () => ({ owned: false, lease: '', draining: false, needsClaim: false, confirmedAt: 0 }));
+    this.parts = Array.from({ length: host.layout.partitions }, () => ({ owned: false, lease: '', draining: false, needsClaim: false, confirmedAt: 0, validUntil: 0 }));
     this.tickMs = Math.max(20, Math.min(500, Math.floor(host.claimIdleMs / 3)));
   }
 
@@ -96,6 +104,12 @@ export class PartitionOwner {
     return p !== undefined && p.owned && p.lease === lease;
   }
 
+  /** Milliseconds the lease of partition n surely lasts on the server from now (0 when not owned). */
+  leaseLeftMs(n: number, now = Date.now()): number {
+    const p = this.parts[n]!;
+    return p.owned ? Math.max(0, p.validUntil - now) : 0;
+  }
+
   leaseOf(n: number): string | undefined {
     const p = this.parts[n]!;
     return p.owned ? p.lease : undefined;
@@ -136,9 +150,12 @@ export class PartitionOwner {
       await Promise.all(
         this.parts.map(async (p, n) => {
           if (!p.owned) return;
+          const sentAt = Date.now();
           try {
-            if ((await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'renew')) === 1) p.confirmedAt = Date.now();
-            else changed = this.lose(n, 'taken over') || changed;
+            if ((await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'renew')) === 1) {
+              p.confirmedAt = Date.now();
+              p.validUntil = sentAt + claimIdleMs;
+            } else changed = this.lose(n, 'taken over') || changed;
           } catch {
             // Unknown: keep it until the lease would have lapsed anyway.
           }
@@ -162,11 +179,16 @@ export class PartitionOwner {
       }
     }
     for (const { p, n } of owned) {
-      if (!p.draining || this.host.held(n) > 0) continue;
-      await scripts.wwLease(leaseKey(layout, n, groupKey), p.lease, claimIdleMs, 'release');
+      // Not while a read or claim that included it is on its way back: the server may have handed
+      // it entries that are not counted as held yet, and the next owner would run them too.
+      if (!p.draining || this.host.held(n) > 0 || this.host.reading(n)) continue;
+      // Let go here first: from now on nothing read from it is taken in (the reader skips entries
+      // of partitions not owned, and they stay pending for the next owner's claim).
+      const lease = p.lease;
       p.owned = false;
       p.draining = false;
       changed = true;
+      await scripts.wwLease(leaseKey(layout, n, groupKey), lease, claimIdleMs, 'release');
     }
 
     // Acquire free partitions, preferred ones (n mod members = my index) first.
@@ -176,8 +198,9 @@ export class PartitionOwner {
       for (const n of order) {
         if (have >= share || this.stopped) break;
         const value = `${consumer}#${++this.serial}`;
+        const sentAt = Date.now();
         if ((await scripts.wwLease(leaseKey(layout, n, groupKey), value, claimIdleMs, 'acquire')) !== 1) continue;
-        this.parts[n] = { owned: true, lease: value, draining: false, needsClaim: true, confirmedAt: Date.now() };
+        this.parts[n] = { owned: true, lease: value, draining: false, needsClaim: true, confirmedAt: Date.now(), validUntil: sentAt + claimIdleMs };
         have++;
         changed = true;
       }

@@ -6,6 +6,12 @@
  * ownership interrupts the read (CLIENT UNBLOCK). After a read error the group re-claims its own
  * pending entries (a reply lost with the connection must not strand them), and after NOGROUP (the
  * server lost its data) it recreates what it needs and goes on.
+ *
+ * A read must never take entries of a partition this process no longer holds on the server: they
+ * would land in its pending list after the next owner claimed that list, and wait there. So the
+ * owner releases a partition only when no read or claim that includes it is on its way
+ * (`reading`), and a blocking read waits no longer than the shortest lease it reads under surely
+ * lasts on the server (`leaseLeftMs`, less a margin).
  */
 import { WakeableDelay } from '@woodwork/bus-core';
 import { compareEntryIds, eventsKey, partitionOfKey } from './keys.js';
@@ -28,6 +34,8 @@ export interface ReaderParams {
 
 const CLAIM_PAGE = 256;
 const IDLE_WAIT_MS = 200;
+/** Below this much lease left, a partition is not read until its lease is renewed. */
+const MIN_LEASE_LEFT_MS = 100;
 
 export class PartitionReader {
   private conn: RedisClient | undefined;
@@ -40,6 +48,8 @@ export class PartitionReader {
   private reclaim = false;
   /** Highest id read per partition: where a lost consumer group is recreated. */
   private readonly lastRead: Array<string | undefined>;
+  /** Partitions of the read or claim on its way (entries the server may hand over, not yet held). */
+  private busy: ReadonlySet<number> = new Set();
 
   constructor(private readonly p: ReaderParams) {
     this.lastRead = new Array<string | undefined>(p.host.layout.partitions).fill(undefined);
@@ -52,6 +62,11 @@ export class PartitionReader {
 
   skip(n: number, lease: string, id: string): void {
     this.p.skip(n, lease, id);
+  }
+
+  /** True while a read or claim that may take entries of partition n is on its way. */
+  reading(n: number): boolean {
+    return this.busy.has(n);
   }
 
   /** Look again now: room changed (ends an idle wait, never a blocking read). */
@@ -70,7 +85,14 @@ export class PartitionReader {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.interrupt();
+    this.wake();
+    // The server ends a blocked read before the leases are released (the next command on the same
+    // connection as the releases): a read it still served afterwards would hand this consumer new
+    // entries after the next owner claimed its pending list.
+    if (this.blocked && this.connId !== undefined && !this.p.host.options.cluster) {
+      this.blocked = false;
+      await this.p.host.client.client('UNBLOCK', this.connId).catch(() => undefined);
+    }
     this.conn?.disconnect();
     await this.running;
   }
@@ -100,14 +122,23 @@ export class PartitionReader {
           this.reclaim = false;
         }
         for (const { n, lease } of owner.claimsDue()) await this.claim(n, lease);
-        const parts = owner.readable();
+        const now = Date.now();
+        const parts = owner.readable().filter((n) => owner.leaseLeftMs(n, now) > MIN_LEASE_LEFT_MS);
         const room = this.p.room();
         if (parts.length === 0 || room <= 0) {
-          await this.delay.sleep(IDLE_WAIT_MS);
+          await this.delay.sleep(parts.length === 0 && owner.readable().length > 0 ? 20 : IDLE_WAIT_MS);
           continue;
         }
         const count = Math.min(host.options.readBatchSize, room);
-        const got = host.options.cluster ? await this.readEach(conn, parts, count) : await this.readAll(conn, parts, count);
+        // A blocked read ends before the shortest of its leases may lapse on the server.
+        const blockMs = Math.min(host.options.blockMs, ...parts.map((n) => owner.leaseLeftMs(n, now) - MIN_LEASE_LEFT_MS));
+        let got: number;
+        this.busy = new Set(parts);
+        try {
+          got = host.options.cluster ? await this.readEach(conn, parts, count) : await this.readAll(conn, parts, count, Math.max(1, Math.floor(blockMs)));
+        } finally {
+          this.busy = new Set();
+        }
         if (got === 0 && host.options.cluster) await this.delay.sleep(50);
         failures = 0;
       } catch (error) {
@@ -125,13 +156,13 @@ export class PartitionReader {
     }
   }
 
-  private async readAll(conn: RedisClient, parts: number[], count: number): Promise<number> {
-    const { layout, options } = this.p.host;
+  private async readAll(conn: RedisClient, parts: number[], count: number, blockMs: number): Promise<number> {
+    const { layout } = this.p.host;
     const keys = parts.map((n) => eventsKey(layout, n));
     this.blocked = true;
     let reply: unknown;
     try {
-      reply = await conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'));
+      reply = await conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'));
     } finally {
       this.blocked = false;
     }
@@ -170,6 +201,15 @@ export class PartitionReader {
 
   /** Takes over partition n's pending entries (any consumer's) in id order, before reading it. */
   private async claim(n: number, lease: string): Promise<void> {
+    this.busy = new Set([n]);
+    try {
+      await this.claimPages(n, lease);
+    } finally {
+      this.busy = new Set();
+    }
+  }
+
+  private async claimPages(n: number, lease: string): Promise<void> {
     const { client, layout } = this.p.host;
     const key = eventsKey(layout, n);
     let cursor = '0-0';

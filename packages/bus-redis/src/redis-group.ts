@@ -86,6 +86,7 @@ export class RedisGroup {
       claimIdleMs: options.claimIdleMs,
       logger: options.logger,
       held: (n) => this.heldIn[n] ?? 0,
+      reading: (n) => this.reader.reading(n),
       changed: () => this.reader.interrupt(),
     });
     this.reader = new PartitionReader({

@@ -19,12 +19,17 @@
  * sessions with one message each on the same connections (time, client heap growth). Prints a
  * table and, last, one JSON line.
  *
+ * Throughput is measured in `--rounds` rounds (default 5) after one warm-up of each target, the
+ * order of the targets rotating from round to round so that load drifting on a shared machine hits
+ * all of them; the ratio is the median of the rounds' ratios, the rows show medians. The load
+ * average is printed at the start and at the end.
+ *
  *   npm run bench -- redis [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
- *                          [--payload 1024] [--seconds 3] [--url redis://...] [--skip-100k]
+ *                          [--payload 1024] [--seconds 3] [--rounds 5] [--url redis://...] [--skip-100k]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -40,6 +45,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '256' },
     payload: { type: 'string', default: '1024' },
     seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
   },
@@ -50,6 +56,7 @@ const INFLIGHT = Number(values.inflight);
 const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
+const ROUNDS = Math.max(1, Number(values.rounds));
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
@@ -206,13 +213,33 @@ async function manySessions(url) {
   return { ms, clientMb: (heapAfter - heapBefore) / (1024 * 1024), lanesLeft: health.details.sessionLanes, heldLeft: health.details.heldMessages };
 }
 
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
 const server = await startServer();
 try {
-  const rows = [];
-  for (const make of [makeRaw, makeBus, makeRawOrdered]) {
-    await throughput(() => make(server.url), work); // warm-up
-    rows.push({ make, ...(await throughput(() => make(server.url), work)) });
+  const loadAtStart = load();
+  const makers = [makeRaw, makeBus, makeRawOrdered];
+  for (const make of makers) await throughput(() => make(server.url), work); // warm-up
+  /** Per target: each round's { perSecond, cpuUsPerMessage }. */
+  const runs = makers.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < makers.length; k++) {
+      const i = (k + round) % makers.length;
+      runs[i].push(await throughput(() => makers[i](server.url), work));
+    }
   }
+  const ratios = runs[1].map((bus, round) => bus.perSecond / runs[0][round].perSecond);
+  const orderedRatios = runs[1].map((bus, round) => bus.perSecond / runs[2][round].perSecond);
+  const rows = runs.map((rounds, i) => ({
+    make: makers[i],
+    perSecond: median(rounds.map((r) => r.perSecond)),
+    cpuUsPerMessage: median(rounds.map((r) => r.cpuUsPerMessage)),
+  }));
   const rate = Math.floor(rows[0].perSecond / 2);
   for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
   // The rate asked for may be above what the bus sustains (its saturated max below it): its latency
@@ -221,17 +248,23 @@ try {
   const ownRate = Math.floor(busAtRate.perSecond / 2);
   const busAtOwnHalf = busAtRate.sustained ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope })) };
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
+  const loadAtEnd = load();
 
   const [rawRow, busRow, orderedRow] = rows;
   const names = ['ioredis XADD/XREADGROUP/XACK', '@woodwork/bus-redis', 'ioredis + per-session order'];
   console.log(`redis bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, read batch ${BATCH}, node ${process.version}`);
   console.log(`server: ${server.own ? `own redis-server (AOF everysec) at ${server.url}` : server.url}; bus: concurrency ${INFLIGHT}, one durable group over its partitions`);
+  console.log(`load average (1, 5, 15 min): ${loadAtStart} at the start, ${loadAtEnd} at the end; ${ROUNDS} rounds after a warm-up of each target, order rotating (medians below)`);
+  runs[0].forEach((raw, round) => {
+    console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s; bus ${fmt(runs[1][round].perSecond)}; raw ordered ${fmt(runs[2][round].perSecond)}; ratio ${fmt(ratios[round], 2)}`);
+  });
   console.log('');
   rows.forEach((r, i) => (r.name = names[i]));
   printTable(rows);
   console.log('');
-  console.log(`bus / raw throughput: ${fmt(busRow.perSecond / rawRow.perSecond, 2)}; added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
-  console.log(`bus / raw with the bus's per-session order (next message of a session after the previous XACK's reply): ${fmt(busRow.perSecond / orderedRow.perSecond, 2)}`);
+  const ratio = median(ratios);
+  console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds' ratios); added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
+  console.log(`bus / raw with the bus's per-session order (next message of a session after the previous XACK's reply): ${fmt(median(orderedRatios), 2)}`);
   for (const r of rows) {
     console.log(`at ${fmt(rate)}/s (half the raw max): ${r.name} published ${fmt(r.sentPerSecond)}/s, ${r.sustained ? 'sustained' : 'NOT sustained (its latency includes a backlog)'}; its max at saturation ${fmt(r.perSecond)}/s`);
   }
@@ -253,7 +286,11 @@ try {
       batch: BATCH,
       throughput: Math.round(busRow.perSecond),
       rawThroughput: Math.round(rawRow.perSecond),
-      ratio: Number((busRow.perSecond / rawRow.perSecond).toFixed(3)),
+      ratio: Number(ratio.toFixed(3)),
+      rounds: ROUNDS,
+      roundRatios: ratios.map((r) => Number(r.toFixed(3))),
+      loadAverageStart: loadAtStart,
+      loadAverageEnd: loadAtEnd,
       rateForLatency: rate,
       rateSustained: busRow.sustained,
       rawRateSustained: rawRow.sustained,
@@ -266,7 +303,7 @@ try {
       busOwnHalfP50Us: busAtOwnHalf?.p50Us ?? null,
       busOwnHalfP99Us: busAtOwnHalf?.p99Us ?? null,
       orderedRawThroughput: Math.round(orderedRow.perSecond),
-      ratioToOrderedRaw: Number((busRow.perSecond / orderedRow.perSecond).toFixed(3)),
+      ratioToOrderedRaw: Number(median(orderedRatios).toFixed(3)),
       cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
       rawCpuUsPerMessage: Number(rawRow.cpuUsPerMessage.toFixed(1)),
       sessions100kMs: sessions ? Math.round(sessions.ms) : null,

@@ -1,0 +1,94 @@
+/**
+ * Partitions moving between the members of one durable group while messages keep coming: buses
+ * join and leave (clean closes) again and again, so the members above their share keep draining
+ * and releasing partitions that their blocking read is waiting on. Nothing crashes, so nothing may
+ * run twice: every message starts exactly once, in its session's order, and none is left behind in
+ * a released partition's pending list. On a redis-server of the test's own (it leaves nothing on
+ * the shared one).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MessageEnvelope } from '@woodwork/bus-core';
+import { randomName, waitFor } from '@woodwork/bus-conformance';
+import { RedisMessageBus } from '../src/index.js';
+import { OwnRedisServer } from './support/redis-server.js';
+
+const servers: OwnRedisServer[] = [];
+const buses: RedisMessageBus[] = [];
+afterEach(async () => {
+  await Promise.allSettled(buses.splice(0).map((b) => b.close()));
+  await Promise.allSettled(servers.splice(0).map((s) => s.stop()));
+});
+
+describe('partitions moving between members', () => {
+  it('members joining and leaving while messages flow: each message starts once, in session order, none left behind', async () => {
+    const server = await OwnRedisServer.start();
+    servers.push(server);
+    const streamPrefix = randomName('rebalance');
+    const options = { url: server.url, streamPrefix, claimIdleMs: 900, blockMs: 2_000, closeTimeoutMs: 5_000 };
+    const publisher = await RedisMessageBus.connect(options);
+    buses.push(publisher);
+    /** Starts in the order they happened (one process: one timeline). */
+    const starts: Array<{ id: string; session: string; i: number; bus: number }> = [];
+    let busSerial = 0;
+    const member = async (): Promise<RedisMessageBus> => {
+      const bus = await RedisMessageBus.connect(options);
+      buses.push(bus);
+      const me = ++busSerial;
+      await bus.subscribe(
+        'rb.work',
+        async (e: MessageEnvelope) => {
+          starts.push({ id: e.messageId, session: e.sessionId, i: e.payload['i'] as number, bus: me });
+          await new Promise((r) => setTimeout(r, 1));
+        },
+        { componentId: 'worker' },
+      );
+      return bus;
+    };
+    await member();
+
+    const sessions = 24;
+    let published = 0;
+    let publishing = true;
+    const flow = (async () => {
+      while (publishing) {
+        const session = `s${published % sessions}`;
+        await publisher.publish({ sessionId: session, eventType: 'rb.work', componentSource: 'test', payload: { i: published } });
+        published++;
+        // Sparse enough that partitions go idle between messages (an idle partition is released
+        // at once when drained, while the read may still be blocked on it).
+        if (published % 4 === 0) await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    // Members come and go: each join makes the others drain partitions, each leave frees them.
+    for (let round = 0; round < 6; round++) {
+      const joined = await member();
+      await new Promise((r) => setTimeout(r, 700));
+      const another = await member();
+      await new Promise((r) => setTimeout(r, 700));
+      await joined.close();
+      buses.splice(buses.indexOf(joined), 1);
+      await new Promise((r) => setTimeout(r, 400));
+      await another.close();
+      buses.splice(buses.indexOf(another), 1);
+    }
+    publishing = false;
+    await flow;
+    await waitFor(() => new Set(starts.map((s) => s.id)).size === published, `all ${published} messages handled`, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const seen = new Map<string, number[]>();
+    for (const s of starts) seen.set(s.id, [...(seen.get(s.id) ?? []), s.bus]);
+    const duplicates = [...seen].filter(([, on]) => on.length > 1).map(([id, on]) => `${id} started on buses ${on.join(', ')}`);
+    expect(duplicates).toEqual([]);
+    const lastOf = new Map<string, number>();
+    const outOfOrder: string[] = [];
+    for (const s of starts) {
+      const last = lastOf.get(s.session) ?? -1;
+      if (s.i < last) outOfOrder.push(`${s.session}: ${s.i} after ${last}`);
+      lastOf.set(s.session, Math.max(last, s.i));
+    }
+    expect(outOfOrder).toEqual([]);
+    expect(published).toBeGreaterThan(500);
+    expect(new Set(starts.map((s) => s.bus)).size).toBeGreaterThan(2);
+  }, 120_000);
+});
