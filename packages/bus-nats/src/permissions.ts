@@ -7,11 +7,11 @@
  * publish:
  *   `<p>.>`                                      messages, dead letters, group assignments
  *   `$JS.API.INFO`                               the client's JetStream check
- *   `$JS.API.STREAM.{CREATE,UPDATE,INFO,PURGE,MSG.GET}.<stream>` for the three streams,
+ *   `$JS.API.STREAM.{CREATE,INFO,PURGE,MSG.GET}.<stream>` for the three streams,
  *   `$JS.API.STREAM.MSG.DELETE.<p>~DLQ`          redrive / purge of dead letters
- *   `$JS.API.CONSUMER.{CREATE,DURABLE.CREATE}.<p>~EVENTS.>`  groups (2.9+ and older create calls)
+ *   `$JS.API.CONSUMER.CREATE.<p>~EVENTS.>`       groups (the create call of servers 2.9+)
  *   `$JS.API.CONSUMER.{INFO,DELETE,MSG.NEXT}.<p>~EVENTS.*`   group state, removal, pulls
- *   `$JS.API.CONSUMER.{LIST,NAMES}.<p>~EVENTS`    groups in health and the CLI
+ *   `$JS.API.CONSUMER.LIST.<p>~EVENTS`           groups in health and the CLI
  *   `$JS.ACK.<p>~EVENTS.>`                       ack, nak, working, term
  * subscribe:
  *   `<inboxPrefix>.>`                            replies (API answers, PubAcks, pulled messages);
@@ -34,7 +34,7 @@ export function defaultInboxPrefix(prefix: string): string {
 export function minimalPermissions(prefix: string, inboxPrefix = defaultInboxPrefix(prefix)): NatsPermissions {
   const layout = layoutFor(prefix);
   const streams = [layout.eventsStream, layout.dlqStream, layout.stateStream];
-  const streamCalls = ['CREATE', 'UPDATE', 'INFO', 'PURGE', 'MSG.GET'].flatMap((call) => streams.map((stream) => `$JS.API.STREAM.${call}.${stream}`));
+  const streamCalls = ['CREATE', 'INFO', 'PURGE', 'MSG.GET'].flatMap((call) => streams.map((stream) => `$JS.API.STREAM.${call}.${stream}`));
   const events = layout.eventsStream;
   return {
     publish: [
@@ -43,12 +43,10 @@ export function minimalPermissions(prefix: string, inboxPrefix = defaultInboxPre
       ...streamCalls,
       `$JS.API.STREAM.MSG.DELETE.${layout.dlqStream}`,
       `$JS.API.CONSUMER.CREATE.${events}.>`,
-      `$JS.API.CONSUMER.DURABLE.CREATE.${events}.>`,
       `$JS.API.CONSUMER.INFO.${events}.*`,
       `$JS.API.CONSUMER.DELETE.${events}.*`,
       `$JS.API.CONSUMER.MSG.NEXT.${events}.*`,
       `$JS.API.CONSUMER.LIST.${events}`,
-      `$JS.API.CONSUMER.NAMES.${events}`,
       `$JS.ACK.${events}.>`,
     ],
     subscribe: [`${inboxPrefix}.>`, `${prefix}.state.g.>`],
