@@ -216,7 +216,7 @@ export class NatsGroup {
   /** The connection was re-established: hand back lost deliveries before pulling again. */
   reconnected(): void {
     for (const state of this.partitions.values()) state.puller?.reconnected();
-    this.leases?.request(true);
+    this.leases?.reconnected();
   }
 
   /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
