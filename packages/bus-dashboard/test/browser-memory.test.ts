@@ -250,7 +250,8 @@ describe('the page in Chromium (memory bus)', () => {
       expect(await page.locator('#tail-pause').textContent()).toBe('Resume');
       await page.click('#tail-pause');
       await page.locator('#tail-state', { hasText: 'live · 3 messages' }).waitFor();
-      expect(await page.locator('#tail-window .tail-row:not(.empty)').count()).toBe(3);
+      // The rows are drawn on the next animation frame after the state line: wait for them.
+      await expect.poll(() => page.locator('#tail-window .tail-row:not(.empty)').count()).toBe(3);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -52,6 +52,7 @@ import type { PulledMessage } from './pulled-message.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
 import { ensureStreams } from './streams.js';
+import { StreamRecreation } from './stream-recreation.js';
 import {
   assignmentSubject,
   consumerName,
@@ -119,13 +120,14 @@ export class NatsMessageBus implements MessageBus {
     const timeoutMs = options.publishTimeoutMs || 5_000;
     this.deadLetters = new DeadLetterStore(js, jsm, layout, timeoutMs);
     this.pubAcks = new PubAcks(nc);
+    const streams = new StreamRecreation(() => ensureStreams(jsm, layout, options, options.logger));
     this.publisher = {
       pubAcks: this.pubAcks,
       layout,
       timeoutMs,
       maxPayload: () => this.nc.info?.max_payload ?? features.maxPayload,
       connected: () => this.connected && !this.nc.isClosed(),
-      recreateStreams: async () => void (await ensureStreams(jsm, layout, options, options.logger)),
+      recreateStreams: () => streams.recreate(),
     };
     const publisher = this.publisher;
     this.buffer =
@@ -145,7 +147,7 @@ export class NatsMessageBus implements MessageBus {
       connected: () => this.connected && !this.nc.isClosed(),
       member: nuid.next(),
       leaseClients,
-      recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
+      recreateStreams: () => streams.recreate(),
       js,
       jsm,
       layout,

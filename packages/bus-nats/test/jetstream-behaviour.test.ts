@@ -138,6 +138,66 @@ describe('NATS specifics', () => {
     await nc.close();
   });
 
+  it('an events stream deleted from outside is recreated by the next publish, and the group goes on with what is published after', async () => {
+    const bus = await makeBus();
+    const got: string[] = [];
+    await bus.subscribe('wiped.x', (e) => void got.push(e.messageId), { componentId: randomName('w') });
+    const before = [0, 1].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+    for (const m of before) await bus.publish(m);
+    await waitFor(() => got.length === 2, 'the first two');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix);
+      await jsm.streams.delete(layout.eventsStream);
+      const after = [2, 3].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+      for (const m of after) expect((await bus.publish(m)).duplicate).toBe(false);
+      expect((await jsm.streams.info(layout.eventsStream)).state.messages).toBe(2);
+      await waitFor(() => got.length >= 4, 'the messages published after the deletion', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual([...before, ...after].map((m) => m.messageId));
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('a message still held when its stream is deleted does not swallow the new stream\'s message with the same sequence', async () => {
+    const bus = await makeBus();
+    const component = randomName('held');
+    const got: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.subscribe(
+      'held.x',
+      async (e) => {
+        got.push(e.messageId);
+        if ((e.payload as { wait?: boolean }).wait) await gate;
+      },
+      { group: component },
+    );
+    const old = msg({ sessionId: 's', eventType: 'held.x', payload: { wait: true } });
+    await bus.publish(old);
+    await waitFor(() => got.length === 1, 'the first message running');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix, bus.options.partitions);
+      await jsm.streams.delete(layout.eventsStream);
+      // Stored as sequence 1 of the new stream, like the held one was of the old.
+      const fresh = msg({ sessionId: 's', eventType: 'held.x' });
+      await bus.publish(fresh);
+      const name = partitionConsumerName(consumerName(layout, component), partitionOf('s', layout.partitions));
+      // The recreated consumer has handed it to this process (it waits behind the held one).
+      await waitFor(async () => ((await jsm.consumers.info(layout.eventsStream, name).catch(() => undefined))?.num_ack_pending ?? 0) === 1, 'the new message delivered', 30_000);
+      release();
+      await waitFor(() => got.length >= 2, 'the new message run', 30_000);
+      expect(got).toEqual([old.messageId, fresh.messageId]);
+    } finally {
+      release();
+      await nc.close();
+    }
+  });
+
   it('deleteNamespace closes the bus and deletes its prefix\'s three streams; a second call is a closed-bus error', async () => {
     const bus = await makeBus();
     await bus.subscribe('ns.x', () => undefined, { componentId: randomName('ns') });
