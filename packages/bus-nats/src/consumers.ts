@@ -7,7 +7,11 @@
  *   of that component exists yet: it starts at the first of them, and broadcasts before `since`
  *   are skipped in the client;
  * - a consumer deleted from outside is recreated from the position the process still knows
- *   (`recreateFrom`, right after the last acknowledged message), never from the stream's start.
+ *   (`recreateFrom`, right after the last acknowledged message), never from the stream's start;
+ *   unless the stream itself is another one now (deleted and recreated, or a server that lost its
+ *   data): its sequences started again at 1, so everything in it is new and the consumer starts at
+ *   its first message. The stream's creation time tells (sequences alone do not, once the new
+ *   stream has grown past the old position).
  * A group's partitions all start where its first consumer started (`basis`), so a partition whose
  * consumer is created later (a crash between creations) still gets the group's messages.
  */
@@ -32,6 +36,12 @@ export interface StoredGroup extends GroupSpec {
 export interface StartBasis {
   start: number;
   since: number;
+}
+
+/** Where a consumer deleted from outside starts again, and the stream it was made on. */
+export interface RecreateFrom extends StartBasis {
+  /** The events stream's creation time (`StreamInfo.created`) when the consumer was made. */
+  streamCreated: string | undefined;
 }
 
 /** Private groups left by a crashed process are removed by the server after this long unused. */
@@ -111,8 +121,8 @@ export async function ensureConsumer(
   spec: GroupSpec,
   name: string,
   partition: number | null,
-  from: { basis?: StartBasis; recreateFrom?: StartBasis } = {},
-): Promise<{ stored: StoredGroup; basis: StartBasis }> {
+  from: { basis?: StartBasis; recreateFrom?: RecreateFrom } = {},
+): Promise<{ stored: StoredGroup; basis: StartBasis; streamCreated?: string }> {
   const { jsm, layout } = ctx;
   const { basis, recreateFrom } = from;
   const existing = await infoOrUndefined(ctx, name);
@@ -121,11 +131,13 @@ export async function ensureConsumer(
     return { stored, basis: basisOf(existing, stored) };
   }
   if (basis && !recreateFrom) return createConsumer(ctx, spec, name, partition, basis.start, basis.since);
-  const state = (await jsm.streams.info(layout.eventsStream)).state;
+  const info = await jsm.streams.info(layout.eventsStream);
+  const state = info.state;
   const next = state.last_seq + 1;
-  // A stream that went back below what this process saw lost its data (a server restarted empty):
-  // everything in it now is new, so a recreated consumer starts at its beginning.
-  const reset = recreateFrom !== undefined && recreateFrom.start > next;
+  // Another stream than the one this process saw (recreated, or went back below what it saw: a
+  // server restarted empty): everything in it now is new, so a recreated consumer starts at its beginning.
+  const otherStream = recreateFrom?.streamCreated !== undefined && info.created !== recreateFrom.streamCreated;
+  const reset = recreateFrom !== undefined && (otherStream || recreateFrom.start > next);
   let start = reset ? Math.max(1, state.first_seq) : (recreateFrom?.start ?? next);
   const since = reset ? 0 : (recreateFrom?.since ?? next);
   if (!recreateFrom && spec.componentId !== null && !spec.observer) {
@@ -135,7 +147,7 @@ export async function ensureConsumer(
       if (first !== undefined) start = Math.min(start, first);
     }
   }
-  return createConsumer(ctx, spec, name, partition, start, since);
+  return { ...(await createConsumer(ctx, spec, name, partition, start, since)), streamCreated: info.created };
 }
 
 async function createConsumer(

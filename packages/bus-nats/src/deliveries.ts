@@ -30,7 +30,7 @@ export type ReadResult =
 export function readDelivery(
   msg: PulledMessage,
   partition: number | null,
-  group: { layout: Layout; spec: GroupSpec; consumer: string; since: number },
+  group: { layout: Layout; spec: GroupSpec; consumer: string; since: number; streamCreated?: string | undefined },
 ): ReadResult {
   const seq = msg.seq;
   const parsed = parseMessageSubject(group.layout, msg.subject);
@@ -45,8 +45,17 @@ export function readDelivery(
   }
   return {
     kind: 'delivery',
-    delivery: { envelope, attemptsMade: attemptsFrom(envelope, msg), seq, deliveryId: String(seq), partition, subject: msg.subject, body, msg, settled: false, used: false },
+    delivery: { envelope, attemptsMade: attemptsFrom(envelope, msg), seq, deliveryId: deliveryIdOf(seq, group.streamCreated), partition, subject: msg.subject, body, msg, settled: false, used: false },
   };
+}
+
+/**
+ * The lanes' id of a delivery: its stream sequence, and the stream's creation time, since a stream
+ * deleted and recreated numbers its messages from 1 again (a message of the old one still held
+ * here must not swallow the new one with the same sequence).
+ */
+export function deliveryIdOf(seq: number, streamCreated: string | undefined): string {
+  return streamCreated === undefined ? String(seq) : `${seq}@${streamCreated}`;
 }
 
 /**

@@ -6,9 +6,11 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
+  BackendUnavailableError,
   BusClosedError,
   InvalidConfigError,
   MetricsRecorder,
+  PublishBuffer,
   assertSameGroupSpec,
   encodeEnvelope,
   errorToDeadLetterError,
@@ -36,15 +38,16 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
+import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
-import { PublishBuffer } from './publish-buffer.js';
 import { PubAcks } from './pub-acks.js';
 import type { PulledMessage } from './pulled-message.js';
 import { publishEnvelope, publishRaw, type PublisherHost } from './publisher.js';
 import { featuresOf, openConnection, redactUrl, type ServerFeatures } from './server.js';
 import { ensureStreams } from './streams.js';
+import { StreamRecreation } from './stream-recreation.js';
 import {
   assignmentSubject,
   consumerName,
@@ -94,21 +97,34 @@ export class NatsMessageBus implements MessageBus {
     const timeoutMs = options.publishTimeoutMs || 5_000;
     this.deadLetters = new DeadLetterStore(js, jsm, layout, timeoutMs);
     this.pubAcks = new PubAcks(nc);
+    const streams = new StreamRecreation(() => ensureStreams(jsm, layout, options, options.logger));
     this.publisher = {
       pubAcks: this.pubAcks,
       layout,
       timeoutMs,
       maxPayload: () => this.nc.info?.max_payload ?? features.maxPayload,
       connected: () => this.connected && !this.nc.isClosed(),
-      recreateStreams: async () => void (await ensureStreams(jsm, layout, options, options.logger)),
+      recreateStreams: () => streams.recreate(),
     };
-    this.buffer = options.publishBufferSize > 0 ? new PublishBuffer(this.publisher, options.publishBufferSize, options.publishTimeoutMs) : undefined;
+    const publisher = this.publisher;
+    this.buffer =
+      options.publishBufferSize > 0
+        ? new PublishBuffer({
+            size: options.publishBufferSize,
+            deadlineMs: options.publishTimeoutMs,
+            server: 'NATS',
+            connected: publisher.connected,
+            // publishRaw resends a lost request itself until publishTimeoutMs; what it gives up on
+            // while the connection is down waits for the reconnect (same Nats-Msg-Id: stored once).
+            retryable: (error) => error instanceof BackendUnavailableError && !publisher.connected(),
+          })
+        : undefined;
     this.groupHost = {
       nc,
       connected: () => this.connected && !this.nc.isClosed(),
       member: nuid.next(),
       leaseClients,
-      recreateStreams: () => ensureStreams(jsm, layout, options, options.logger),
+      recreateStreams: () => streams.recreate(),
       js,
       jsm,
       layout,
@@ -157,7 +173,7 @@ export class NatsMessageBus implements MessageBus {
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
     const buffer = this.buffer;
-    const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(subject, body, msgID) : undefined);
+    const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(() => publishRaw(this.publisher, subject, body, msgID)) : undefined);
     if (!ack.duplicate) this.metrics.recordPublished(envelope.eventType);
     return { messageId: envelope.messageId, duplicate: ack.duplicate };
   }
@@ -311,7 +327,25 @@ export class NatsMessageBus implements MessageBus {
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * Closes this bus, then deletes its prefix's streams (`<p>~EVENTS`, `<p>~DLQ`, `<p>~STATE`) and so
+   * every message, dead letter, consumer and assignment of the prefix: the tenant is gone. Close the
+   * prefix's other buses first (a live one recreates the streams it finds missing). Resolves with
+   * the names of the streams it deleted.
+   */
+  async deleteNamespace(): Promise<string[]> {
+    this.assertOpen('deleteNamespace');
+    const deleted: string[] = [];
+    this.closing = this.shutdown(async () => {
+      for (const stream of [this.layout.eventsStream, this.layout.dlqStream, this.layout.stateStream]) {
+        if (await deleteStreamIfPresent(this.jsm, stream)) deleted.push(stream);
+      }
+    });
+    await this.closing;
+    return deleted;
+  }
+
+  private async shutdown(beforeDisconnect?: () => Promise<void>): Promise<void> {
     this.closed = true;
     this.buffer?.failAll(new BusClosedError('publish'));
     await Promise.allSettled([...this.opening.values()]);
@@ -323,6 +357,7 @@ export class NatsMessageBus implements MessageBus {
     this.assignments.unsubscribe();
     this.groups.clear();
     this.subscriptions.clear();
+    await beforeDisconnect?.();
     // Bounded: draining waits for the server, which may have gone a moment ago.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.nc.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);

@@ -80,6 +80,8 @@ interface PartitionState {
   held: number;
   /** Highest stream sequence of this partition settled here: a recreated consumer starts after it. */
   lastSettledSeq: number;
+  /** The events stream's creation time its consumer was made on (a recreated stream starts again at 1). */
+  streamCreated: string | undefined;
 }
 
 export class NatsGroup {
@@ -142,6 +144,14 @@ export class NatsGroup {
    * form (one consumer, as a client of PROTOCOL.md may make it).
    */
   static async open(spec: GroupSpec, host: GroupHost, shareable: boolean): Promise<NatsGroup> {
+    const group = await NatsGroup.openConsumers(spec, host, shareable);
+    // Which stream the consumers are on: one deleted with its stream is recreated from its start.
+    const streamCreated = (await host.jsm.streams.info(host.layout.eventsStream)).created;
+    for (const state of group.partitions.values()) state.streamCreated = streamCreated;
+    return group;
+  }
+
+  private static async openConsumers(spec: GroupSpec, host: GroupHost, shareable: boolean): Promise<NatsGroup> {
     const base = consumerName(host.layout, spec.group);
     const single = !shareable || (await infoOrUndefined(host, base)) !== undefined;
     if (single) {
@@ -216,7 +226,7 @@ export class NatsGroup {
   /** The connection was re-established: hand back lost deliveries before pulling again. */
   reconnected(): void {
     for (const state of this.partitions.values()) state.puller?.reconnected();
-    this.leases?.request(true);
+    this.leases?.reconnected();
   }
 
   /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
@@ -483,15 +493,27 @@ export class NatsGroup {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    // The stream itself may be gone too (a server restarted with its data lost).
-    await host.recreateStreams();
+    // The stream itself may be gone too (deleted, or a server restarted with its data lost).
+    if ((await host.jsm.streams.info(host.layout.eventsStream).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)))) === undefined) {
+      await host.recreateStreams();
+    }
     const state = this.partitions.get(puller.partition)!;
     const heldSeqs = [...this.held.values()].filter((d) => d.partition === puller.partition).map((d) => d.seq);
     const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : state.lastSettledSeq + 1;
     host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: puller.consumer, start });
-    state.stored = (await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since } })).stored;
-    // Sequences of a reset stream start again at 1: what was settled before says nothing now.
+    const made = await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since, streamCreated: state.streamCreated } });
+    state.stored = made.stored;
+    if (made.streamCreated !== undefined) state.streamCreated = made.streamCreated;
+    // Sequences of a reset stream start again at 1: what was settled before says nothing now, and
+    // what is still held of the old stream is no longer the partition's (its handler may still
+    // run; nothing is acknowledged or handed back for it), so the new stream's messages with the
+    // same sequences are taken in as the new deliveries they are.
     if (state.stored.since === 0) {
+      for (const delivery of [...this.held.values()]) {
+        if (delivery.partition !== puller.partition) continue;
+        this.forget(delivery);
+        delivery.settled = true;
+      }
       this.recentlySettled.clear();
       for (const s of this.partitions.values()) s.lastSettledSeq = 0;
     }
@@ -500,8 +522,11 @@ export class NatsGroup {
   private onMessage(msg: PulledMessage, partition: number | null): void {
     const seq = msg.seq;
     const state = this.partitions.get(partition);
-    if (!state || this.stopped || !this.active || (this.leases && !(this.leases.owns(partition as number) && this.leases.fresh()))) {
-      // Pulled just before this process stopped running the partition: whoever runs it next hands it back.
+    if (!state || this.stopped || !this.active || (this.leases && !this.leases.mayRun(partition as number))) {
+      // Pulled just before this process stopped running the partition (its lease not fresh, or
+      // the partition to be handed over: draining takes nothing new, or the partition could be
+      // freed while this message is still taken in and run, and the next owner, handing back what
+      // it does not hold, would run it a second time). Whoever runs it next hands it back.
       return;
     }
     const held = this.held.get(seq);
@@ -511,7 +536,7 @@ export class NatsGroup {
       this.engine.push({ ...held, attemptsMade: attemptsFrom(held.envelope, msg) });
       return;
     }
-    const read = readDelivery(msg, partition, { layout: this.host.layout, spec: this.spec, consumer: this.consumer, since: state.stored.since });
+    const read = readDelivery(msg, partition, { layout: this.host.layout, spec: this.spec, consumer: this.consumer, since: state.stored.since, streamCreated: state.streamCreated });
     if (read.kind === 'foreign') {
       // Not this group's (a wider filter than its routing, on servers without filter_subjects).
       msg.ack();
@@ -548,5 +573,5 @@ async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void
 }
 
 function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {
-  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0 };
+  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0, streamCreated: undefined };
 }

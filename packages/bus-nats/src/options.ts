@@ -40,7 +40,7 @@ export interface NatsBusOptions extends BusOptions {
   connectTimeoutMs?: number;
   /**
    * A shared group's partition lease, ms: a process that stops heartbeating (crashed, paused, cut
-   * off) has its partitions taken over after this long; heartbeats every third of it. At least
+   * off) has its partitions taken over after this long; heartbeats every sixth of it. At least
    * 4 000 (pulls last at least 1 s and must end within a quarter of it). Default 10 000.
    */
   leaseMs?: number;

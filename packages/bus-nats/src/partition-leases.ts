@@ -1,8 +1,13 @@
 /**
  * One process's membership in a shared group: it reads and replaces the group's assignment record
  * (assignment.ts) by compare-and-set (`Nats-Expected-Last-Subject-Sequence` on
- * `<p>.state.g.<consumer>`), heartbeats every third of the lease, and tells the group which
- * partitions it owns and may pull.
+ * `<p>.state.g.<consumer>`), heartbeats every sixth of the lease, and tells the group which
+ * partitions it owns and may pull. A heartbeat is one write when nothing changed since this
+ * process's last step: it builds on the record it last wrote or read (the compare-and-set
+ * refuses it if anyone wrote in between, and the step then reads); it reads first after another
+ * member's write was seen, a failure, or a reconnect. The JetStream API (the read) is what queues
+ * first on a loaded server, so a beat does not wait for it; and three beats fit in the window a
+ * process may run on, so two slow or lost beats in a row do not stop its partitions.
  *
  * Timing rules, all on this process's own clock (no clock is compared across processes):
  * - a member is dead when its beat stayed the same over a whole lease period of this process's
@@ -26,6 +31,8 @@ const WRONG_LAST_SEQUENCE = 10071;
 const MAX_CAS_TRIES = 8;
 /** A failed step (the server away or busy) is tried again after this long. */
 const STEP_RETRY_MS = 250;
+/** Heartbeats per lease period (the window `fresh` allows is 2/3 of a lease: four beats). */
+const BEATS_PER_LEASE = 6;
 
 export interface LeaseHost {
   js: JetStreamClient;
@@ -51,6 +58,8 @@ export class PartitionLeases {
   private readonly seen = new Map<string, { beat: number; at: number }>();
   private lastReadAt = Number.NEGATIVE_INFINITY;
   private lastWritten = '';
+  /** The record as this process last wrote or read it, and its sequence; heartbeats build on it. */
+  private known: { seq: number; record: AssignmentRecord } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private queued: { beat: boolean } | undefined;
@@ -73,7 +82,8 @@ export class PartitionLeases {
   async start(): Promise<void> {
     this.stopped = false;
     this.seen.clear();
-    this.timer = setInterval(() => this.request(true), Math.max(10, Math.floor(this.leaseMs / 3)));
+    this.known = undefined;
+    this.timer = setInterval(() => this.request(true), Math.max(10, Math.floor(this.leaseMs / BEATS_PER_LEASE)));
     this.timer.unref();
     this.request(true);
     await this.running;
@@ -92,7 +102,15 @@ export class PartitionLeases {
 
   /** Another process's write to the record (our own writes are recognised and skipped). */
   notified(body: string): void {
-    if (body !== this.lastWritten) this.request(false);
+    if (body === this.lastWritten) return;
+    this.known = undefined;
+    this.request(false);
+  }
+
+  /** The connection came back: read the record afresh, and beat. */
+  reconnected(): void {
+    this.known = undefined;
+    this.request(true);
   }
 
   /** Owned, not draining, and the last heartbeat recent enough: this process may pull and start. */
@@ -152,6 +170,7 @@ export class PartitionLeases {
           try {
             if (await this.step(beat, false)) break;
           } catch (error) {
+            this.known = undefined;
             this.host.logger.debug?.('partition assignment step failed', { subject: this.subject, error: String((error as Error)?.message ?? error) });
             // Soon again, not a heartbeat later: a server just back may need a moment for JetStream.
             this.retryTimer ??= setTimeout(() => {
@@ -170,7 +189,8 @@ export class PartitionLeases {
 
   /** One read-decide-write; false when another writer got there first (read again). */
   private async step(beat: boolean, leaving: boolean): Promise<boolean> {
-    const { seq, record } = await this.read();
+    const { seq, record } = beat && !leaving && this.known ? this.known : await this.read();
+    this.known = undefined;
     const dead = this.observe(record);
     const sentAt = performance.now();
     const result = nextAssignment(record, {
@@ -185,13 +205,16 @@ export class PartitionLeases {
       const text = formatRecord(result.record);
       try {
         this.lastWritten = text;
-        await this.host.js.publish(this.subject, text, { expect: { lastSubjectSequence: seq } });
+        const ack = await this.host.js.publish(this.subject, text, { expect: { lastSubjectSequence: seq } });
+        this.known = { seq: ack.seq, record: result.record };
       } catch (error) {
         if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE) return false;
         if (/no.?responders|503/i.test(String((error as Error)?.message ?? error))) await this.host.recreateStreams().catch(() => undefined);
         throw error;
       }
       if (!leaving && this.member in result.record.members) this.confirmedAt = sentAt;
+    } else {
+      this.known = { seq, record };
     }
     if (leaving) {
       this.membersLeft = Object.keys(result.record.members).length;

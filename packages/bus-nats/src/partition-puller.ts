@@ -13,7 +13,9 @@
  * is not fresh), the inbox is closed at once: the server drops the requests still waiting, so no
  * message of the partition comes here after that, and `hasLiveRequests` turns false. A request also
  * ends when it got its batch, when the server says so (408 expired, 409 refused), or when its local
- * deadline (its expiry plus a margin) passed.
+ * deadline (its expiry plus a margin) passed. A request the server never answered means its
+ * consumer may be gone without a word (deleted with its stream: nothing answers a pull request for
+ * a consumer that does not exist), so the puller then checks the consumer and recreates it if missing.
  */
 import type { ConsumerInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -132,21 +134,25 @@ export class PartitionPuller implements InboxReader {
     if (code === 503 || (code === 409 && /deleted/i.test(description))) {
       // No such consumer (deleted from outside, or a server that lost its data).
       this.pauseUntil = Date.now() + 250;
-      if (!this.stopped && !this.recovering && this.host.connected()) {
-        this.recovering = true;
-        void this.host
-          .recover(this)
-          .catch((error: unknown) => this.host.logger.warn('recreating a consumer failed; retrying', { consumer: this.consumer, error: String(error) }))
-          .finally(() => {
-            this.recovering = false;
-            this.wake();
-          });
-      }
+      this.recoverConsumer();
     } else if (code === 409) {
       this.host.logger.warn('pull request refused', { group: this.host.group, consumer: this.consumer, status: `${code} ${description}` });
       this.pauseUntil = Date.now() + 250;
     }
     this.wake();
+  }
+
+  /** Checks the consumer and recreates it when it is gone (at most one check at a time). */
+  private recoverConsumer(): void {
+    if (this.stopped || this.recovering || !this.host.connected()) return;
+    this.recovering = true;
+    void this.host
+      .recover(this)
+      .catch((error: unknown) => this.host.logger.warn('recreating a consumer failed; retrying', { consumer: this.consumer, error: String(error) }))
+      .finally(() => {
+        this.recovering = false;
+        this.wake();
+      });
   }
 
   private close(request: OpenRequest): void {
@@ -172,7 +178,14 @@ export class PartitionPuller implements InboxReader {
 
   private dropExpired(): void {
     const now = Date.now();
-    for (const request of [...this.open]) if (request.deadline < now) this.close(request);
+    let unanswered = false;
+    for (const request of [...this.open]) {
+      if (request.deadline >= now) continue;
+      this.close(request);
+      unanswered = true;
+    }
+    // The server lets a request expire with a 408; silence may be a consumer that is gone.
+    if (unanswered && this.inbox && !this.inbox.closed) this.recoverConsumer();
   }
 
   /** Hands what arrived together to the group, oldest first. */

@@ -6,7 +6,7 @@
  * While the connection is down a publish fails fast with `BackendUnavailableError`: after at most
  * 1 s (or `publishTimeoutMs` if shorter) waiting for a reconnect (`publishBufferSize` 0, the
  * default; JetStream publish is request-reply and cannot be buffered by the client), or waits in
- * the bounded buffer of publish-buffer.ts (`publishBufferSize` > 0). A publish already sent when the connection drops (or whose PubAck is lost) is
+ * core's bounded `PublishBuffer` (`publishBufferSize` > 0, as on the Redis backend). A publish already sent when the connection drops (or whose PubAck is lost) is
  * sent again with the same `Nats-Msg-Id` once the connection is back, until `publishTimeoutMs`
  * passes: the server stores it once, and the caller learns whether it was stored instead of a
  * rejection for a message that may be there. No responders (the stream is missing, e.g. deleted

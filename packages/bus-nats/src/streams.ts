@@ -104,3 +104,13 @@ export function partitionsOf(description: string | undefined): number {
   }
   return DEFAULT_PARTITIONS;
 }
+
+/** Deletes one stream; false when it was not there. Other failures surface as `BackendUnavailableError`. */
+export async function deleteStreamIfPresent(jsm: JetStreamManager, stream: string): Promise<boolean> {
+  try {
+    return await jsm.streams.delete(stream);
+  } catch (error) {
+    if (/not found/i.test(String((error as Error)?.message ?? error))) return false;
+    throw new BackendUnavailableError(`cannot delete JetStream stream ${stream}: ${String((error as Error)?.message ?? error)}`, { cause: error });
+  }
+}

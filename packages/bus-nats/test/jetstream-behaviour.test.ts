@@ -6,19 +6,22 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, QueueFullError, createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus, consumerName, layoutFor, messageSubject, partitionConsumerName, partitionOf, type NatsBusOptions } from '../src/index.js';
+import { SharedNamespaces } from './support/namespaces.js';
 import { OwnNatsServer, sharedNatsUrl } from './support/nats-server.js';
 
 const open: NatsMessageBus[] = [];
 afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((b) => b.close()));
 });
+const namespaces = new SharedNamespaces(sharedNatsUrl);
+afterAll(() => namespaces.deleteAll(), 60_000);
 
 async function makeBus(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
-  const bus = await NatsMessageBus.connect({ url: await sharedNatsUrl(), streamPrefix: randomName('nb'), retry: { initialDelayMs: 5, maxDelayMs: 20, multiplier: 2, jitter: 0 }, ...options });
+  const bus = await NatsMessageBus.connect(namespaces.remember({ url: await sharedNatsUrl(), streamPrefix: randomName('nb'), retry: { initialDelayMs: 5, maxDelayMs: 20, multiplier: 2, jitter: 0 }, ...options }));
   open.push(bus);
   return bus;
 }
@@ -66,6 +69,21 @@ describe('NATS specifics', () => {
     await waitFor(() => starts.includes(next.messageId), 'the message behind the long one', 20_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(starts).toEqual([long.messageId, next.messageId]);
+    // Nothing on the server overrides ack_wait: no backoff list on any of the group's consumers.
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix);
+      let consumers = 0;
+      for await (const info of jsm.consumers.list(layout.eventsStream)) {
+        consumers++;
+        expect(info.config.backoff, info.name).toBeUndefined();
+        expect(info.config.ack_wait, info.name).toBe(400 * 1_000_000);
+      }
+      expect(consumers).toBe(bus.options.partitions);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('an undecodable message is dead-lettered at once with its raw text, and its session goes on', async () => {
@@ -75,18 +93,25 @@ describe('NATS specifics', () => {
     await bus.subscribe('raw.x', (e) => void got.push(e.messageId), { group });
     const nc = await connect({ servers: bus.options.url });
     const { jetstream } = await import('@nats-io/jetstream');
-    await jetstream(nc).publish(messageSubject(layoutFor(bus.options.streamPrefix), 'poison', null, 'raw.x'), '{not json');
+    const subject = messageSubject(layoutFor(bus.options.streamPrefix), 'poison', null, 'raw.x');
+    await jetstream(nc).publish(subject, '{not json');
+    // JSON, but not a valid envelope (core's wire validation refuses it): the same, at once.
+    const invalid = JSON.stringify({ message_id: 'm-invalid', session_id: 'poison', event_type: 'raw.x', retry_count: -1 });
+    await jetstream(nc).publish(subject, invalid);
     await nc.close();
     const after = msg({ sessionId: 'poison', eventType: 'raw.x' });
     await bus.publish(after);
     await waitFor(() => got.length === 1, 'the next message of the session');
     expect(got).toEqual([after.messageId]);
-    const [record] = await bus.getDeadLetterMessages();
-    expect(record?.attempts).toBe(0);
-    expect(record?.group).toBe(group);
-    expect(record?.envelope.sessionId).toBe('poison');
-    expect(record?.envelope.metadata['undecodable_body']).toBe('{not json');
-    expect(record?.error.code).toBe('INVALID_MESSAGE');
+    await waitFor(async () => (await bus.getDeadLetterMessages()).length === 2, 'both dead letters');
+    const records = await bus.getDeadLetterMessages();
+    expect(records.map((r) => r.envelope.metadata['undecodable_body']).sort()).toEqual(['{not json', invalid].sort());
+    for (const record of records) {
+      expect(record.attempts).toBe(0);
+      expect(record.group).toBe(group);
+      expect(record.envelope.sessionId).toBe('poison');
+      expect(record.error.code).toBe('INVALID_MESSAGE');
+    }
   });
 
   it('a consumer deleted from outside is recreated after the last acknowledged message', async () => {
@@ -111,6 +136,90 @@ describe('NATS specifics', () => {
     expect(got).toEqual([...first, later].map((m) => m.messageId));
     expect((await jsm.consumers.info(layout.eventsStream, name)).name).toBe(name);
     await nc.close();
+  });
+
+  it('an events stream deleted from outside is recreated by the next publish, and the group goes on with what is published after', async () => {
+    const bus = await makeBus();
+    const got: string[] = [];
+    await bus.subscribe('wiped.x', (e) => void got.push(e.messageId), { componentId: randomName('w') });
+    const before = [0, 1].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+    for (const m of before) await bus.publish(m);
+    await waitFor(() => got.length === 2, 'the first two');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix);
+      await jsm.streams.delete(layout.eventsStream);
+      const after = [2, 3].map((i) => msg({ sessionId: 's', eventType: 'wiped.x', payload: { i } }));
+      for (const m of after) expect((await bus.publish(m)).duplicate).toBe(false);
+      expect((await jsm.streams.info(layout.eventsStream)).state.messages).toBe(2);
+      await waitFor(() => got.length >= 4, 'the messages published after the deletion', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual([...before, ...after].map((m) => m.messageId));
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('a message still held when its stream is deleted does not swallow the new stream\'s message with the same sequence', async () => {
+    const bus = await makeBus();
+    const component = randomName('held');
+    const got: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.subscribe(
+      'held.x',
+      async (e) => {
+        got.push(e.messageId);
+        if ((e.payload as { wait?: boolean }).wait) await gate;
+      },
+      { group: component },
+    );
+    const old = msg({ sessionId: 's', eventType: 'held.x', payload: { wait: true } });
+    await bus.publish(old);
+    await waitFor(() => got.length === 1, 'the first message running');
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const layout = layoutFor(bus.options.streamPrefix, bus.options.partitions);
+      await jsm.streams.delete(layout.eventsStream);
+      // Stored as sequence 1 of the new stream, like the held one was of the old.
+      const fresh = msg({ sessionId: 's', eventType: 'held.x' });
+      await bus.publish(fresh);
+      const name = partitionConsumerName(consumerName(layout, component), partitionOf('s', layout.partitions));
+      // The recreated consumer has handed it to this process (it waits behind the held one).
+      await waitFor(async () => ((await jsm.consumers.info(layout.eventsStream, name).catch(() => undefined))?.num_ack_pending ?? 0) === 1, 'the new message delivered', 30_000);
+      release();
+      await waitFor(() => got.length >= 2, 'the new message run', 30_000);
+      expect(got).toEqual([old.messageId, fresh.messageId]);
+    } finally {
+      release();
+      await nc.close();
+    }
+  });
+
+  it('deleteNamespace closes the bus and deletes its prefix\'s three streams; a second call is a closed-bus error', async () => {
+    const bus = await makeBus();
+    await bus.subscribe('ns.x', () => undefined, { componentId: randomName('ns') });
+    await bus.publish(msg({ sessionId: 's', eventType: 'ns.x' }));
+    const layout = layoutFor(bus.options.streamPrefix);
+    const streams = [layout.eventsStream, layout.dlqStream, layout.stateStream];
+    const nc = await connect({ servers: bus.options.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const present = async (): Promise<string[]> => {
+        const names: string[] = [];
+        for await (const name of jsm.streams.names()) if (streams.includes(name)) names.push(name);
+        return names.sort();
+      };
+      expect(await present()).toEqual([...streams].sort());
+      expect((await bus.deleteNamespace()).sort()).toEqual([...streams].sort());
+      expect(await present()).toEqual([]);
+      await expect(bus.publish(msg({ sessionId: 's', eventType: 'ns.x' }))).rejects.toMatchObject({ code: 'BUS_CLOSED' });
+      await expect(bus.deleteNamespace()).rejects.toMatchObject({ code: 'BUS_CLOSED' });
+    } finally {
+      await nc.close();
+    }
   });
 
   it('close right after its server vanished still resolves (every server step of a close is bounded)', async () => {

@@ -6,10 +6,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus } from '../src/index.js';
+import { SharedNamespaces } from './support/namespaces.js';
 import { sharedNatsUrl } from './support/nats-server.js';
 
 const run = promisify(execFile);
@@ -18,11 +19,13 @@ const open: NatsMessageBus[] = [];
 afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((b) => b.close()));
 });
+const namespaces = new SharedNamespaces(sharedNatsUrl);
+afterAll(() => namespaces.deleteAll(), 60_000);
 
 async function target(): Promise<{ bus: NatsMessageBus; host: string; port: string; prefix: string }> {
   const url = new URL(await sharedNatsUrl());
   const prefix = randomName('py');
-  const bus = await NatsMessageBus.connect({ url: url.toString(), streamPrefix: prefix });
+  const bus = await NatsMessageBus.connect(namespaces.remember({ url: url.toString(), streamPrefix: prefix }));
   open.push(bus);
   return { bus, host: url.hostname, port: url.port || '4222', prefix };
 }

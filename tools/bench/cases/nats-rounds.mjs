@@ -15,7 +15,7 @@
  * rounds after one warm-up each (raw and bus back to back, the order alternating, so load that
  * drifts on a shared machine hits both; the ratio is the median of the rounds' ratios), with the
  * client's and, on its own server, the server's CPU per message; then p50/p99 of publish call to
- * handler start at a fixed rate of half the raw maximum, with how far handling lagged publishing
+ * handler start at a fixed rate of half the raw maximum (in paired rounds too, with this process's event-loop delay), with how far handling lagged publishing
  * when publishing ended (the hop, not a backlog, when that is near 0); then 100,000 sessions with
  * one message each on the same connection (time, client heap growth). Prints a table and, last,
  * one JSON line.
@@ -26,9 +26,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createMessageBus } from '@woodwork/bus-nats';
@@ -181,6 +182,10 @@ async function manySessions(url) {
 async function latencyAtRate(open, { ratePerSecond, seconds, envelope }) {
   const target = await open();
   const histogram = latencyHistogram();
+  // This process's event-loop delay meanwhile: how long a ready callback waited for the CPU (a
+  // starved process on a shared machine delays every message, whichever client it runs).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   await target.subscribe((m) => histogram.recordMs(performance.now() - m.payload.sentAt));
   const total = Math.max(1, Math.floor(ratePerSecond * seconds));
   const started = performance.now();
@@ -199,8 +204,9 @@ async function latencyAtRate(open, { ratePerSecond, seconds, envelope }) {
   const behindAtEnd = total - histogram.count;
   await Promise.all(pending);
   while (histogram.count < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  loopDelay.disable();
   await target.close();
-  return { p50Us: histogram.percentileUs(50), p99Us: histogram.percentileUs(99), count: total, behindAtEnd };
+  return { p50Us: histogram.percentileUs(50), p99Us: histogram.percentileUs(99), count: total, behindAtEnd, loopP99Ms: loopDelay.percentile(99) / 1e6 };
 }
 
 const median = (xs) => {
@@ -209,6 +215,7 @@ const median = (xs) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+const loadAtStart = loadavg()[0];
 const server = await startServer();
 try {
   const makers = [makeRaw, makeBus];
@@ -233,7 +240,24 @@ try {
     serverCpuUsPerMessage: rounds[0].serverCpuUsPerMessage === undefined ? undefined : median(rounds.map((r) => r.serverCpuUsPerMessage)),
   }));
   const rate = Math.floor(rows[0].perSecond / 2);
-  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  // Latency in paired rounds too (the order alternating): one fixed-rate run says more about the
+  // machine's load at that moment than about either client.
+  const latencyRuns = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      latencyRuns[i].push(await latencyAtRate(() => makers[i](server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }));
+    }
+  }
+  rows.forEach((row, i) => {
+    const r = latencyRuns[i];
+    Object.assign(row, {
+      rate,
+      p50Us: median(r.map((x) => x.p50Us)),
+      p99Us: median(r.map((x) => x.p99Us)),
+      behindAtEnd: median(r.map((x) => x.behindAtEnd)),
+      loopP99Ms: median(r.map((x) => x.loopP99Ms)),
+    });
+  });
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
   const [rawRow, busRow] = rows;
@@ -246,6 +270,11 @@ try {
     const server = (r) => (r.serverCpuUsPerMessage === undefined ? '' : `, server ${fmt(r.serverCpuUsPerMessage, 1)} us/msg`);
     console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s${server(raw)}; bus ${fmt(bus.perSecond)} msgs/s${server(bus)}; ratio ${fmt(ratios[round], 2)}`);
   });
+  console.log(`latency: ${ROUNDS} paired rounds of ${LATENCY_SECONDS} s at ${fmt(rate)} msgs/s (medians below; p50 / p99 us, this process's event-loop delay p99)`);
+  latencyRuns[0].forEach((raw, round) => {
+    const bus = latencyRuns[1][round];
+    console.log(`  round ${round + 1}: raw ${fmt(raw.p50Us)} / ${fmt(raw.p99Us)} us, loop ${fmt(raw.loopP99Ms, 1)} ms; bus ${fmt(bus.p50Us)} / ${fmt(bus.p99Us)} us, loop ${fmt(bus.loopP99Ms, 1)} ms`);
+  });
   console.log('');
   printTable(rows);
   console.log('');
@@ -254,6 +283,8 @@ try {
     console.log(`server CPU per message: raw ${fmt(rawRow.serverCpuUsPerMessage, 1)} us, bus ${fmt(busRow.serverCpuUsPerMessage, 1)} us`);
   }
   console.log(`handling behind publishing when the fixed-rate publishing ended: raw ${fmt(rawRow.behindAtEnd)}, bus ${fmt(busRow.behindAtEnd)} messages`);
+  const loadAtEnd = loadavg()[0];
+  console.log(`load average (1 min) at start ${fmt(loadAtStart, 1)}, at end ${fmt(loadAtEnd, 1)}`);
   if (sessions) {
     console.log(`100,000 sessions x 1 message: ${fmt(sessions.ms)} ms, client heap +${fmt(sessions.clientMb, 1)} MB, session lanes left ${sessions.lanesLeft}, held ${sessions.heldLeft}`);
   }
@@ -282,6 +313,11 @@ try {
       rawServerCpuUsPerMessage: rawRow.serverCpuUsPerMessage === undefined ? null : Number(rawRow.serverCpuUsPerMessage.toFixed(1)),
       behindAtEnd: busRow.behindAtEnd,
       rawBehindAtEnd: rawRow.behindAtEnd,
+      p99UsRounds: latencyRuns[1].map((x) => x.p99Us),
+      rawP99UsRounds: latencyRuns[0].map((x) => x.p99Us),
+      loopP99Ms: Number(busRow.loopP99Ms.toFixed(1)),
+      rawLoopP99Ms: Number(rawRow.loopP99Ms.toFixed(1)),
+      loadAverage: [Number(loadAtStart.toFixed(1)), Number(loadAtEnd.toFixed(1))],
       sessions100kMs: sessions ? Math.round(sessions.ms) : null,
       sessions100kClientMb: sessions ? Number(sessions.clientMb.toFixed(1)) : null,
     }),

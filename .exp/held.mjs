@@ -1,0 +1,24 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NatsMessageBus, layoutFor, consumerName, partitionConsumerName, partitionOf } from '@woodwork/bus-nats';
+const t0 = Date.now();
+const log = (level) => (m, f) => console.log(Date.now() - t0, level, m, JSON.stringify(f)?.slice(0, 200));
+const prefix = `held-${process.pid}`;
+const bus = await NatsMessageBus.connect({ url: 'nats://127.0.0.1:4222', streamPrefix: prefix, logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') } });
+const got = []; let release; const gate = new Promise((r) => (release = r));
+const mk = (i, wait) => ({ sessionId: 's', eventType: 'held.x', componentSource: 't', pattern: 'pub_sub', payload: { i, wait: Boolean(wait) } });
+await bus.subscribe('held.x', async (e) => { got.push(e.payload.i); console.log(Date.now() - t0, 'GOT', e.payload.i); if (e.payload.wait) await gate; }, { componentId: 'w' });
+await bus.publish(mk(0, true));
+while (got.length < 1) await new Promise((r) => setTimeout(r, 10));
+const nc = await connect({ servers: '127.0.0.1:4222' }); const jsm = await jetstreamManager(nc);
+const layout = layoutFor(prefix);
+await jsm.streams.delete(layout.eventsStream);
+console.log(Date.now() - t0, 'deleted');
+await bus.publish(mk(1));
+console.log(Date.now() - t0, 'published');
+const name = partitionConsumerName(consumerName(layout, 'w'), partitionOf('s', 16));
+for (let k = 0; k < 12; k++) { await new Promise((r) => setTimeout(r, 1000)); const i = await jsm.consumers.info(layout.eventsStream, name).catch((e) => String(e)); console.log(Date.now() - t0, 'INFO', typeof i === 'string' ? i : JSON.stringify({ d: i.delivered.stream_seq, ap: i.num_ack_pending, p: i.num_pending, w: i.num_waiting, start: i.config.opt_start_seq })); }
+release();
+await new Promise((r) => setTimeout(r, 2000));
+console.log('got', got);
+await bus.deleteNamespace(); await nc.close();

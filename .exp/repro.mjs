@@ -1,0 +1,20 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+const nc = await connect({ servers: '127.0.0.1:4222' }); const jsm = await jetstreamManager(nc); const js = jetstream(nc);
+const S = `repro-${process.pid}`;
+const cfg = (start) => ({ durable_name: 'c2', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, filter_subject: `${S}.m.2.*` });
+const pull = async () => { const c = await js.consumers.get(S, 'c2'); const m = await c.next({ expires: 1500 }); m?.ack(); return m?.string() ?? 'none'; };
+await jsm.streams.add({ name: S, subjects: [`${S}.m.>`] });
+await jsm.consumers.add(S, cfg(1));
+await js.publish(`${S}.m.2.a`, 'one'); await js.publish(`${S}.m.2.a`, 'two');
+const c = await js.consumers.get(S, 'c2'); for (let k = 0; k < 2; k++) { const m = await c.next({ expires: 2000 }); console.log('old got', m?.string()); m?.ack(); }
+await nc.flush(); await new Promise((r) => setTimeout(r, 100));
+await jsm.streams.delete(S);
+await jsm.streams.add({ name: S, subjects: [`${S}.m.>`] });
+await js.publish(`${S}.m.2.a`, 'three');
+await jsm.consumers.add(S, cfg(1));
+await js.publish(`${S}.m.2.a`, 'four');
+const i = await jsm.consumers.info(S, 'c2');
+console.log('info', JSON.stringify({ d: i.delivered, p: i.num_pending, a: i.ack_floor }));
+console.log('pull1', await pull(), 'pull2', await pull());
+await jsm.streams.delete(S); await nc.close();

@@ -1,0 +1,30 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NatsMessageBus, layoutFor } from '@woodwork/bus-nats';
+const t0 = Date.now();
+const log = (level) => (m, f) => console.log(Date.now() - t0, level, m, JSON.stringify(f)?.slice(0, 200));
+const prefix = `wipe-${process.pid}`;
+const bus = await NatsMessageBus.connect({ url: 'nats://127.0.0.1:4222', streamPrefix: prefix, logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') } });
+const got = [];
+const mk = (i) => ({ sessionId: 's', eventType: 'wiped.x', componentSource: 't', pattern: 'pub_sub', payload: { i } });
+await bus.subscribe('wiped.x', (e) => { got.push(e.payload.i); console.log(Date.now() - t0, 'GOT', e.payload.i); }, { componentId: 'w' });
+await bus.publish(mk(0)); await bus.publish(mk(1));
+while (got.length < 2) await new Promise((r) => setTimeout(r, 10));
+const nc = await connect({ servers: '127.0.0.1:4222' }); const jsm = await jetstreamManager(nc);
+const layout = layoutFor(prefix);
+await jsm.streams.delete(layout.eventsStream);
+console.log(Date.now() - t0, 'deleted'); await new Promise((r) => setTimeout(r, Number(process.env.X ?? 0)));
+await bus.publish(mk(2)); await bus.publish(mk(3));
+console.log(Date.now() - t0, 'published');
+const until = Date.now() + 6000;
+while (got.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+console.log(Date.now() - t0, 'got', got);
+for await (const i of jsm.consumers.list(layout.eventsStream)) if (i.name.endsWith('~2')) console.log('DBG', i.name, JSON.stringify({ c: i.config.opt_start_seq, d: i.delivered, p: i.num_pending, ap: i.num_ack_pending, w: i.num_waiting, created: i.created }));
+if (got.length < 4) { const { jetstream } = await import('@nats-io/jetstream'); for await (const i of jsm.consumers.list(layout.eventsStream)) if (i.name.endsWith('~2')) { console.log('FILTER', i.config.filter_subject, i.config.opt_start_seq, i.config.deliver_policy); const c = await jetstream(nc).consumers.get(layout.eventsStream, i.name); const m = await c.next({ expires: 1500 }).catch((e) => String(e)); console.log('MANUAL', m?.subject ?? m, m?.seq);
+  await jsm.consumers.add(layout.eventsStream, { durable_name: 'probe', ack_policy: 'explicit', deliver_policy: 'by_start_sequence', opt_start_seq: 1, filter_subject: i.config.filter_subject });
+  const p = await jetstream(nc).consumers.get(layout.eventsStream, 'probe'); const pm = await p.next({ expires: 1500 }).catch((e) => String(e)); console.log('PROBE', pm?.subject ?? pm, pm?.seq);
+  for (const seq of [1, 2]) { const g = await jsm.streams.getMessage(layout.eventsStream, { seq }).catch((e) => String(e)); console.log('GET', seq, g?.subject ?? g); }
+  const lb = await jsm.streams.getMessage(layout.eventsStream, { next_by_subj: i.config.filter_subject, seq: 1 }).catch((e) => String(e)); console.log('NEXTBYSUBJ', lb?.subject ?? lb);
+  const s2 = await jsm.consumers.info(layout.eventsStream, i.name); console.log('AFTER', JSON.stringify({ d: s2.delivered, p: s2.num_pending, w: s2.num_waiting })); } }
+console.log('stream', JSON.stringify((await jsm.streams.info(layout.eventsStream)).state));
+await bus.deleteNamespace(); await nc.close();
