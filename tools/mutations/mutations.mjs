@@ -215,8 +215,8 @@ export const MUTATIONS = [
     edits: [
       { file: SUBSCRIPTION, find: '  if (spec.sessionId !== null && spec.sessionId !== envelope.sessionId) return false;\n', replace: '' },
       // bus-memory routes through its index first: a bound group filed with the shared ones.
-      { file: ROUTE_INDEX, find: '    const cell = this.cellFor(entry, spec.sessionId, true) as Cell<G>;', replace: '    const cell = entry.shared;' },
-      { file: ROUTE_INDEX, find: '    const cell = entry && this.cellFor(entry, spec.sessionId, false);', replace: '    const cell = entry?.shared;' },
+      { file: ROUTE_INDEX, find: '    if (sessionId !== null) this.addToSession(entry, sessionId, group);\n    else this.addToCell(entry.shared, group);', replace: '    this.addToCell(entry.shared, group);' },
+      { file: ROUTE_INDEX, find: '      const own = sessionId === null ? entry.shared : entry.bySession.get(sessionId);', replace: '      const own = entry.shared;' },
     ],
   },
   {

@@ -17,6 +17,8 @@ import {
   describeValue,
   integerOption,
   millisecondsOption,
+  objectOption,
+  readConfigFile,
   urlOption,
   type OptionSpec,
 } from '@woodwork/bus-core';
@@ -93,6 +95,37 @@ export interface ResolvedBusConfig {
   readonly routed?: ResolvedRoutedSettings<ResolvedBusConfig>;
 }
 
+/** A file the backend reads (a certificate, a key, a credentials file): it must be readable now, so a config check finds it missing. */
+function configReadableFile(value: unknown, key: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new InvalidConfigError(key, `must be the path of a file; got ${describeValue(value)}`);
+  readConfigFile(key, value);
+  return value;
+}
+
+/** A name (user, TLS server name): a non-empty string without spaces. */
+function configLoginName(value: unknown, key: string): string {
+  if (typeof value !== 'string' || !/^[^\s]{1,256}$/.test(value)) throw new InvalidConfigError(key, `must be a non-empty string without spaces; got ${describeValue(value)}`);
+  return value;
+}
+
+/** A password, token or seed: a non-empty string. The error never shows the value. */
+function configSecret(value: unknown, key: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidConfigError(key, `must be a non-empty string (write \${VARIABLE} to take it from the environment); got ${typeof value === 'string' ? 'an empty string' : value === null ? 'null' : `a ${typeof value}`}`);
+  }
+  return value;
+}
+
+/** `tls:` of both network backends: files in PEM, read by the backend when it connects (and checked here). */
+const TLS_OPTIONS: readonly OptionSpec[] = Object.freeze([
+  customOption({ key: 'ca_file', option: 'caFile', check: configReadableFile, doc: "PEM file of the CA(s) that signed the server's certificate (default: the system's)" }),
+  customOption({ key: 'cert_file', option: 'certFile', check: configReadableFile, doc: 'PEM file of the client certificate (with key_file)' }),
+  customOption({ key: 'key_file', option: 'keyFile', check: configReadableFile, doc: "PEM file of the client certificate's private key" }),
+  customOption({ key: 'server_name', option: 'serverName', check: configLoginName, doc: "the name the server's certificate must carry, when not the URL's host" }),
+]);
+
+const tlsOption = (url: string): OptionSpec => objectOption({ key: 'tls', option: 'tls', fields: TLS_OPTIONS, doc: `TLS: ca_file, cert_file, key_file, server_name (${url})` });
+
 /**
  * Each backend's own keys: the ONE place the adapter learns them (it cannot import a backend to
  * ask). The shared keys come from core's `SHARED_OPTIONS`, with core's checks.
@@ -129,6 +162,11 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
     customOption({ key: 'cluster', option: 'cluster', check: configBoolean, doc: 'Redis Cluster: redis_url lists seed nodes, comma-separated (default false)' }),
     customOption({ key: 'sentinels', option: 'sentinels', check: configHostPorts, doc: 'Redis Sentinel: host:port of the sentinels, comma-separated' }),
     customOption({ key: 'sentinel_name', option: 'sentinelName', check: configName, doc: "Redis Sentinel: the master's name (default mymaster)" }),
+    customOption({ key: 'username', option: 'username', check: configLoginName, doc: 'ACL user (or the user part of redis_url)' }),
+    customOption({ key: 'password', option: 'password', check: configSecret, doc: 'password of the ACL user or of requirepass (or in redis_url); use ${VAR}' }),
+    tlsOption('redis_url must then be rediss://'),
+    customOption({ key: 'sentinel_username', option: 'sentinelUsername', check: configLoginName, doc: "Redis Sentinel: the sentinels' own ACL user" }),
+    customOption({ key: 'sentinel_password', option: 'sentinelPassword', check: configSecret, doc: "Redis Sentinel: the sentinels' own password; use ${VAR}" }),
   ],
   nats: [
     urlOption({ key: 'nats_url', option: 'url', protocols: ['nats:', 'tls:', 'ws:', 'wss:'], list: true, doc: 'one server or a comma-separated list' }),
@@ -143,6 +181,12 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
     millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 1, doc: 'connection timeout (default 5000)' }),
     millisecondsOption({ key: 'lease_ms', option: 'leaseMs', min: 4_000, doc: "a shared group's partition lease: a silent process's partitions are taken over after it (default 10000)" }),
     integerOption({ key: 'partitions', option: 'partitions', min: 1, max: 1024, doc: 'partitions of a new prefix: most processes one group runs on at once (default 16)' }),
+    customOption({ key: 'username', option: 'username', check: configLoginName, doc: 'user of a user/password login' }),
+    customOption({ key: 'password', option: 'password', check: configSecret, doc: 'password of username; use ${VAR}' }),
+    customOption({ key: 'token', option: 'token', check: configSecret, doc: 'token login; use ${VAR}' }),
+    customOption({ key: 'credentials_file', option: 'credentialsFile', check: configReadableFile, doc: 'a .creds file (user JWT and NKey seed), decentralised auth' }),
+    customOption({ key: 'nkey_seed_file', option: 'nkeySeedFile', check: configReadableFile, doc: 'a file holding an NKey user seed (SU...)' }),
+    tlsOption('or a tls:// URL'),
   ],
 });
 
@@ -245,6 +289,44 @@ function toKeys(values: Record<string, unknown>, specs: readonly OptionSpec[]): 
   const out: Record<string, unknown> = {};
   for (const spec of specs) if (values[spec.option] !== undefined) out[spec.key] = values[spec.option];
   return out;
+}
+
+/** Option names (camelCase) whose values are secrets: never printed, redacted wherever they would be. */
+export const SECRET_OPTIONS: readonly string[] = Object.freeze(['password', 'token', 'sentinelPassword', 'nkeySeed']);
+
+/**
+ * The secrets a checked config holds (passwords, tokens; a routed config's members' too, and the
+ * passwords in their URLs), in the forms they could be printed in (as given, URL-encoded, inside
+ * JSON): pass them to core's `redactKnownSecrets`, as the CLI does with everything it prints.
+ */
+export function busConfigSecrets(config: ResolvedBusConfig): string[] {
+  const out = new Set<string>();
+  const add = (secret: string): void => {
+    if (secret === '') return;
+    out.add(secret);
+    out.add(encodeURIComponent(secret));
+    out.add(JSON.stringify(secret).slice(1, -1));
+  };
+  const visit = (resolved: ResolvedBusConfig): void => {
+    for (const key of SECRET_OPTIONS) {
+      const value = resolved.options[key];
+      if (typeof value === 'string') add(value);
+    }
+    const url = resolved.options['url'];
+    if (typeof url === 'string') {
+      for (const part of url.split(',')) {
+        try {
+          const password = new URL(part.trim()).password;
+          if (password) add(decodeURIComponent(password));
+        } catch {
+          // Checked already; a part that does not parse has nothing to add.
+        }
+      }
+    }
+    for (const member of Object.values(resolved.routed?.members ?? {})) visit(member);
+  };
+  visit(config);
+  return [...out];
 }
 
 /** Results of `resolveBusConfig` (frozen), so the factory can take one without checking it again. */

@@ -50,6 +50,80 @@ export const ENVIRONMENT_VARIABLES = Object.freeze({
 } as const);
 
 /**
+ * The environment variables for logins and TLS, per backend type, and the config key each sets
+ * (`tls.ca_file` is `ca_file` under `tls`). Read only for that type; empty counts as unset.
+ */
+export const SECURITY_ENVIRONMENT_VARIABLES = Object.freeze({
+  redis: Object.freeze({
+    WOODWORK_REDIS_USERNAME: 'username',
+    WOODWORK_REDIS_PASSWORD: 'password',
+    WOODWORK_REDIS_TLS_CA_FILE: 'tls.ca_file',
+    WOODWORK_REDIS_TLS_CERT_FILE: 'tls.cert_file',
+    WOODWORK_REDIS_TLS_KEY_FILE: 'tls.key_file',
+    WOODWORK_REDIS_TLS_SERVER_NAME: 'tls.server_name',
+    WOODWORK_REDIS_SENTINEL_USERNAME: 'sentinel_username',
+    WOODWORK_REDIS_SENTINEL_PASSWORD: 'sentinel_password',
+  }),
+  nats: Object.freeze({
+    WOODWORK_NATS_USERNAME: 'username',
+    WOODWORK_NATS_PASSWORD: 'password',
+    WOODWORK_NATS_TOKEN: 'token',
+    WOODWORK_NATS_CREDENTIALS_FILE: 'credentials_file',
+    WOODWORK_NATS_NKEY_SEED_FILE: 'nkey_seed_file',
+    WOODWORK_NATS_TLS_CA_FILE: 'tls.ca_file',
+    WOODWORK_NATS_TLS_CERT_FILE: 'tls.cert_file',
+    WOODWORK_NATS_TLS_KEY_FILE: 'tls.key_file',
+    WOODWORK_NATS_TLS_SERVER_NAME: 'tls.server_name',
+  }),
+} as const);
+
+/** The login and TLS settings the environment gives for `type` (see `SECURITY_ENVIRONMENT_VARIABLES`). */
+function securityFromEnvironment(type: 'redis' | 'nats', env: Environment, config: BusConfig): void {
+  for (const [variable, key] of Object.entries(SECURITY_ENVIRONMENT_VARIABLES[type])) {
+    const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+    if (value === undefined || value === '') continue;
+    const [outer, inner] = key.split('.') as [string, string | undefined];
+    if (inner === undefined) config[outer] = value;
+    else config[outer] = { ...((config[outer] as Record<string, unknown> | undefined) ?? {}), [inner]: value };
+  }
+}
+
+/**
+ * The values of the environment's secret variables (`WOODWORK_REDIS_PASSWORD`,
+ * `WOODWORK_NATS_TOKEN`...) and of the passwords in `WOODWORK_REDIS_URL` / `WOODWORK_NATS_URL`, in
+ * the forms they could be printed in (as given, URL-encoded, inside JSON): for core's
+ * `redactKnownSecrets`, before any config is read (the CLI and the demo redact all they print with them).
+ */
+export function environmentSecrets(env: Environment = process.env): string[] {
+  const out: string[] = [];
+  const add = (value: string): void => void out.push(value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
+  for (const table of Object.values(SECURITY_ENVIRONMENT_VARIABLES)) {
+    for (const [variable, key] of Object.entries(table)) {
+      if (!/password|token/.test(key)) continue;
+      const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+      if (value) add(value);
+    }
+  }
+  for (const variable of ['WOODWORK_REDIS_URL', 'WOODWORK_NATS_URL']) {
+    const value = Object.hasOwn(env, variable) ? env[variable] : undefined;
+    for (const part of value?.split(',') ?? []) {
+      try {
+        const url = new URL(part.trim());
+        if (url.password) add(decodeURIComponent(url.password));
+        else if (url.username && variable === 'WOODWORK_NATS_URL') add(decodeURIComponent(url.username)); // nats://TOKEN@host
+      } catch {
+        // Not a URL: the config check says so; nothing to redact.
+      }
+    }
+  }
+  return out;
+}
+
+const SECURITY_VARIABLE_OF_KEY = new Map<string, string>(
+  Object.values(SECURITY_ENVIRONMENT_VARIABLES).flatMap((table) => Object.entries(table).map(([variable, key]) => [key, variable] as [string, string])),
+);
+
+/**
  * The environment variable naming a YAML config file (`message_bus:` section) for
  * `loadEnvironmentConfig` / `createFromEnvironment`: required with `WOODWORK_MESSAGE_BUS=routed`
  * (members and routes do not fit in variables), allowed with any type.
@@ -108,8 +182,10 @@ export class MessageBusFactory {
    * The config the design's environment variables describe: `WOODWORK_MESSAGE_BUS` (memory, redis
    * or nats; default memory), `WOODWORK_REDIS_URL` (default `redis://localhost:6379`),
    * `WOODWORK_NATS_URL` (default `nats://localhost:4222`), `WOODWORK_STREAM_PREFIX` (default
-   * `woodwork`), `WOODWORK_CONSUMER_GROUP` (redis; default `woodwork-components`). Empty counts as
-   * unset. Pure: checks nothing beyond the type (see `resolveBusConfig`).
+   * `woodwork`), `WOODWORK_CONSUMER_GROUP` (redis; default `woodwork-components`), and the login and
+   * TLS settings of `SECURITY_ENVIRONMENT_VARIABLES` (`WOODWORK_REDIS_PASSWORD`,
+   * `WOODWORK_NATS_TLS_CA_FILE`...). Empty counts as unset. Pure: checks nothing beyond the type
+   * (see `resolveBusConfig`).
    */
   static configFromEnvironment(env: Environment = process.env): BusConfig {
     const read = (name: keyof typeof ENVIRONMENT_VARIABLES): string | undefined => {
@@ -133,9 +209,11 @@ export class MessageBusFactory {
       config.redis_url = read('WOODWORK_REDIS_URL') ?? 'redis://localhost:6379';
       config.stream_prefix = prefix ?? 'woodwork';
       config.consumer_group = read('WOODWORK_CONSUMER_GROUP') ?? 'woodwork-components';
+      securityFromEnvironment('redis', env, config);
     } else if (type === 'nats') {
       config.nats_url = read('WOODWORK_NATS_URL') ?? 'nats://localhost:4222';
       config.stream_prefix = prefix ?? 'woodwork';
+      securityFromEnvironment('nats', env, config);
     } else if (prefix !== undefined) {
       config.stream_prefix = prefix;
     }
@@ -148,7 +226,10 @@ export class MessageBusFactory {
    */
   static resolveEnvironmentConfig(env: Environment = process.env): ResolvedBusConfig {
     return resolveBusConfig(MessageBusFactory.configFromEnvironment(env), {
-      keyName: (key) => (VARIABLE_OF_KEY.has(key) ? `${VARIABLE_OF_KEY.get(key)} (${key})` : key),
+      keyName: (key) => {
+        const variable = VARIABLE_OF_KEY.get(key) ?? SECURITY_VARIABLE_OF_KEY.get(key);
+        return variable === undefined ? key : `${variable} (${key})`;
+      },
     });
   }
 

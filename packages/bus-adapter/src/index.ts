@@ -7,7 +7,7 @@ export * from './factory.js';
 export * from './config.js';
 export * from './shipped-configs.js';
 export * from './errors.js';
-export { BACKEND_OPTIONS, BACKEND_PACKAGES, BUS_TYPES, busConfigKeys, busConfigTable, type ResolveBusConfigOptions, type RetryConfig } from './bus-config.js';
+export { BACKEND_OPTIONS, BACKEND_PACKAGES, BUS_TYPES, SECRET_OPTIONS, busConfigSecrets, busConfigKeys, busConfigTable, type ResolveBusConfigOptions, type RetryConfig } from './bus-config.js';
 export type { BackendModule, ImportModule } from './backend-loader.js';
 export * from './streaming/stream-manager.js';
 export * from './streaming/stream-writer.js';

@@ -7,7 +7,7 @@
  * as skipped in the run), never forked or weakened.
  */
 import { describe } from 'vitest';
-import type { BusHarness } from './harness.js';
+import type { BusHarness, ConformanceSuite } from './harness.js';
 import { badInputSuite } from './suites/bad-input.js';
 import { closeAndDeleteSuite } from './suites/close-and-delete.js';
 import { crossInstanceSuite } from './suites/cross-instance.js';
@@ -23,7 +23,7 @@ import { retriesAndDeadLettersSuite } from './suites/retries-and-dead-letters.js
 import { serverFaultsSuite } from './suites/server-faults.js';
 import { sessionOrderSuite } from './suites/session-order.js';
 
-export type { BusFeatures, BusHarness, FaultScenario, HarnessTiming, OwnServer, ServerControls } from './harness.js';
+export type { BusFeatures, BusHarness, ConformanceSuite, FaultScenario, HarnessTiming, OwnServer, ServerControls } from './harness.js';
 export { FAULT_SCENARIOS, resolveTiming } from './harness.js';
 export type { LedgerReport } from './ledger.js';
 export { Ledger, message, randomName, waitFor, sleep, FAST_RETRY } from './support.js';
@@ -32,21 +32,27 @@ export type { ChildConfig, ChildEvent, ChildSubscription } from './child-consume
 export { BAD_ENVELOPES } from './suites/bad-input.js';
 export { OWN_SERVER_TESTS } from './suites/server-faults.js';
 
+/** The parts of the suite, by name, in the order they run (`BusHarness.suites` picks some). */
+export const CONFORMANCE_SUITES = {
+  'delivery-and-routing': deliveryAndRoutingSuite,
+  'retries-and-dead-letters': retriesAndDeadLettersSuite,
+  'failures-and-replicas': failuresAndReplicasSuite,
+  'session-order': sessionOrderSuite,
+  lifecycle: lifecycleSuite,
+  'groups-and-replicas': groupsAndReplicasSuite,
+  'limits-and-timing': limitsAndTimingSuite,
+  dedupe: dedupeSuite,
+  'dead-letters-and-health': deadLettersAndHealthSuite,
+  'close-and-delete': closeAndDeleteSuite,
+  'cross-instance': crossInstanceSuite,
+  'bad-input': badInputSuite,
+  persistence: persistenceSuite,
+  'server-faults': serverFaultsSuite,
+} as const satisfies Record<ConformanceSuite, (harness: BusHarness) => void>;
+
 export function describeBusConformance(harness: BusHarness): void {
+  const chosen = harness.suites ?? (Object.keys(CONFORMANCE_SUITES) as ConformanceSuite[]);
   describe(`MessageBus conformance: ${harness.name}`, () => {
-    deliveryAndRoutingSuite(harness);
-    retriesAndDeadLettersSuite(harness);
-    failuresAndReplicasSuite(harness);
-    sessionOrderSuite(harness);
-    lifecycleSuite(harness);
-    groupsAndReplicasSuite(harness);
-    limitsAndTimingSuite(harness);
-    dedupeSuite(harness);
-    deadLettersAndHealthSuite(harness);
-    closeAndDeleteSuite(harness);
-    crossInstanceSuite(harness);
-    badInputSuite(harness);
-    persistenceSuite(harness);
-    serverFaultsSuite(harness);
+    for (const [name, suite] of Object.entries(CONFORMANCE_SUITES)) if (chosen.includes(name as ConformanceSuite)) suite(harness);
   });
 }

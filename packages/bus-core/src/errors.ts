@@ -71,6 +71,24 @@ export class InvalidConfigError extends BusError {
   }
 }
 
+/**
+ * A file the config names (a TLS CA, certificate or key, a credentials file) is missing or cannot be
+ * read. `key` is the setting that names it (`tls.caFile`), `file` the path, `reason` the system's
+ * code (`ENOENT`, `EACCES`, `EISDIR`) or what is wrong with its content. Never carries the file's
+ * content.
+ */
+export class ConfigFileError extends InvalidConfigError {
+  override readonly name: string = 'ConfigFileError';
+  constructor(
+    key: string,
+    readonly file: string,
+    readonly reason: string,
+    options?: { cause?: unknown; source?: string },
+  ) {
+    super(key, `names the file ${file}, which cannot be read (${reason})`, undefined, options);
+  }
+}
+
 /** The backend's server cannot be reached or refused the work; retrying later may succeed. */
 export class BackendUnavailableError extends BusError {
   override readonly name: string = 'BackendUnavailableError';

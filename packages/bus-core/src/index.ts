@@ -16,4 +16,6 @@ export * from './publish-buffer.js';
 export * from './subscription.js';
 export type * from './bus.js';
 export * from './redact.js';
+export * from './config-file.js';
 export * from './wakeable-delay.js';
+export * from './first-entry-map.js';

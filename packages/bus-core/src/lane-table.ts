@@ -35,17 +35,20 @@ export function newHeld<D>(delivery: D): Held<D> {
 export type Phase = 'none' | 'ready' | 'starting' | 'running' | 'retrying' | 'settling';
 
 export interface Lane<D> {
-  readonly key: string;
+  /** Its session (set again when the lanes reuse an emptied lane for another session). */
+  key: string;
   readonly queue: Deque<Held<D>>;
   phase: Phase;
   /** A backoff wait (retry, or a settling hook's retry). */
   timer: NodeJS.Timeout | undefined;
   attempt: RunningAttempt | undefined;
   abandoned: boolean;
+  /** Entries of it in the lanes' ready queue (an entry can outlive the phase that put it there). */
+  readyEntries: number;
 }
 
 export function newLane<D>(key: string): Lane<D> {
-  return { key, queue: new Deque<Held<D>>(), phase: 'none', timer: undefined, attempt: undefined, abandoned: false };
+  return { key, queue: new Deque<Held<D>>(), phase: 'none', timer: undefined, attempt: undefined, abandoned: false, readyEntries: 0 };
 }
 
 /** The counts behind `stats`; phases change only through `setPhase`, so they stay exact. */

@@ -36,6 +36,38 @@ describe('ordering and parallelism', () => {
     expect(h.lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
   });
 
+  it('a lane emptied and taken again by the next new session keeps every session whole and in order', async () => {
+    // Sessions come and go one or two at a time (the lanes keep the last emptied lane for the next
+    // new session); some messages fail once and retry, so lanes empty while others wait.
+    const started: Call[] = [];
+    const failedOnce = new Set<string>();
+    const h = makeLanes(async (envelope, context) => {
+      started.push(call(envelope, context));
+      const key = `${envelope.sessionId}:${(envelope.payload as { n: number }).n}`;
+      if ((envelope.payload as { n: number }).n % 3 === 1 && !failedOnce.has(key)) {
+        failedOnce.add(key);
+        throw new Error('fails once');
+      }
+      if ((envelope.payload as { n: number }).n % 2 === 0) await sleep(1);
+    }, { capacity: 2, retryDelay: 2 });
+    const expected = new Map<string, number[]>();
+    for (let round = 0; round < 40; round++) {
+      const sessions = round % 4 === 0 ? [`r${round}`, `r${round}b`] : [`r${round}`];
+      for (const session of sessions) {
+        const ns = [0, 1, 2].map((i) => round * 10 + i);
+        expected.set(session, ns);
+        for (const n of ns) h.lanes.push(delivery(session, n));
+      }
+      if (round % 3 === 0) await waitFor(() => h.lanes.size === 0, `round ${round} done`);
+    }
+    await waitFor(() => h.successes.length === [...expected.values()].flat().length, 'every delivery handled');
+    for (const [session, ns] of expected) {
+      expect(h.successes.filter((d) => d.envelope.sessionId === session).map(nOf)).toEqual(ns);
+    }
+    expect(h.lanes.sessions).toBe(0);
+    expect(h.lanes.stats).toMatchObject({ queued: 0, running: 0, retrying: 0, settling: 0 });
+  });
+
   it('runs different sessions in parallel, never more than capacity at once', async () => {
     const gates = new Map<string, ReturnType<typeof gate>>();
     let running = 0;

@@ -6,9 +6,8 @@
  * use Redis or NATS for that.
  *
  * Names it reports (dead-letter sources, health): `<prefix>:group:<group>` per group.
- * Every attempt gets its own payload and metadata, as a handler on a wire backend would: the first
- * the plain copies made while validating, the others decoded from the JSON made at publish
- * (message-bodies.ts, kept on each delivery).
+ * Every attempt gets its own payload and metadata, as a handler on a wire backend would: a copy of
+ * the plain copies made while validating (message-bodies.ts, kept on each delivery).
  */
 import {
   BusClosedError,
@@ -52,7 +51,7 @@ import { TargetInbox } from './target-inbox.js';
 
 const MAX_EXPIRED_REPORTED = 100;
 
-/** A message accepted for delivery: its envelope and the JSON of its payload and metadata. */
+/** A message accepted for delivery: its envelope and the checked copies of its payload and metadata. */
 interface Publication {
   readonly envelope: MessageEnvelope;
   readonly body: MessageBody;
@@ -67,6 +66,8 @@ export class MemoryMessageBus implements MessageBus {
   private readonly routes = new RouteIndex<MemoryGroup>();
   /** Durable groups without replicas: the only ones expiry looks at. */
   private readonly unattached = new Set<MemoryGroup>();
+  /** Groups remembering acknowledged `exactly_once` ids: the only ones the sweep forgets ids of. */
+  private readonly rememberingIds = new Set<MemoryGroup>();
   private readonly subscriptions = new Map<string, MemoryGroup>();
   private readonly inbox = new TargetInbox();
   private readonly limits: QueueLimits;
@@ -99,6 +100,7 @@ export class MemoryMessageBus implements MessageBus {
       onProgress: (group) => this.waiting.roomIn(group),
       sessionHeld: (group, sessionId) => this.routes.held(sessionId, group),
       sessionReleased: (group, sessionId) => this.routes.released(sessionId, group),
+      remembersIds: (group) => void this.rememberingIds.add(group),
     };
     this.waiting = new PublishAdmission<Publication>(
       {
@@ -127,14 +129,9 @@ export class MemoryMessageBus implements MessageBus {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const envelope = prepared.envelope;
-    // The JSON made while validating goes with every delivery: each attempt gets its own objects
-    // (the first the copies the checks made, the others decoded from the text: message-bodies.ts).
-    const body: MessageBody = {
-      payloadJson: prepared.payloadJson,
-      metadataJson: prepared.metadataJson,
-      payloadCopy: prepared.payloadCopy,
-      metadataCopy: prepared.metadataCopy,
-    };
+    // The plain copies made while validating go with every delivery, handed to nobody: each attempt
+    // gets its own copy of them (message-bodies.ts).
+    const body: MessageBody = { payload: prepared.payloadCopy, metadata: prepared.metadataCopy };
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
@@ -308,6 +305,7 @@ export class MemoryMessageBus implements MessageBus {
     this.groups.clear();
     this.routes.clear();
     this.unattached.clear();
+    this.rememberingIds.clear();
     this.subscriptions.clear();
     this.inbox.clear();
   }
@@ -383,7 +381,8 @@ export class MemoryMessageBus implements MessageBus {
     if (this.groups.get(group.spec.group) !== group) return;
     this.groups.delete(group.spec.group);
     this.unattached.delete(group);
-    this.routes.remove(group, [...group.heldSessions()]);
+    this.rememberingIds.delete(group);
+    this.routes.remove(group, group.heldSessions());
     // Publishes waiting for its room no longer route to it.
     this.waiting.routesChanged();
     // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
@@ -395,7 +394,7 @@ export class MemoryMessageBus implements MessageBus {
     const now = Date.now();
     // Ids past their window are otherwise forgotten only when another exactly_once message comes.
     this.publishedIds.sweep(now);
-    for (const group of this.groups.values()) group.sweepAcknowledgedIds(now);
+    for (const group of this.rememberingIds) if (!group.sweepAcknowledgedIds(now)) this.rememberingIds.delete(group);
     const cutoff = now - this.options.groupExpiryMs;
     // A target that never subscribed: its queue goes the way of an unused durable group.
     const expiredTargets = this.inbox.removeIdleSince(cutoff);

@@ -2,7 +2,7 @@
  * One subscriber group of the in-memory bus, composed on core's `ConsumerGroup` (replicas, the
  * subscribe gate, metrics, logs, retries, dead-letter records, health). What is memory's own: its
  * queue name, where the record goes (the bus's dead-letter store), the fresh payload each attempt
- * decodes, the ids it acknowledged for `exactly_once`, and telling the bus when room was freed.
+ * gets, the ids it acknowledged for `exactly_once`, and telling the bus when room was freed.
  *
  * A group with no replica and nothing held (a durable group its subscription left, e.g. a session's
  * component after the session went idle) is dormant: it drops its engine and keeps only its spec,
@@ -11,6 +11,7 @@
  */
 import {
   ConsumerGroup,
+  FirstEntryMap,
   MessageDeliveryMode,
   type AcknowledgeReason,
   type ConsumerGroupHooks,
@@ -19,6 +20,7 @@ import {
   type LaneDelivery,
   type LaneObserver,
   type MessageEnvelope,
+  type MessageHandler,
   type MetricsRecorder,
   type NewDeadLetterRecord,
   type ResolvedSubscription,
@@ -33,7 +35,7 @@ export interface MemoryDelivery extends LaneDelivery {
   readonly group: MemoryGroup;
   /** Position in the bus's publish sequence (the "id" in its stream). */
   readonly seq: number;
-  /** The payload and metadata JSON made at publish: each attempt decodes its own objects from it. */
+  /** The payload and metadata checked at publish: each attempt gets its own copy of them. */
   readonly body: MessageBody;
   /** Counted in its group's holdings of its session until it leaves (or its session is aborted). */
   held: boolean;
@@ -52,6 +54,8 @@ export interface GroupContext {
   sessionHeld(group: MemoryGroup, sessionId: string): void;
   /** `group` holds no unfinished delivery of the session any more. */
   sessionReleased(group: MemoryGroup, sessionId: string): void;
+  /** `group` started remembering acknowledged `exactly_once` ids: the expiry sweep looks at it. */
+  remembersIds(group: MemoryGroup): void;
   /** The engines' hooks and observer, made by the first group that wakes and shared by all. */
   callbacks?: GroupCallbacks;
 }
@@ -69,9 +73,26 @@ export class MemoryGroup {
   private evictedBefore = 0;
   /** While dormant: when a replica last joined or left, and the order violations counted before. */
   private restingSince = Date.now();
+  /**
+   * While dormant: the one replica of a session-bound group that rests with it attached (see
+   * `rest`), what of it the engine needs (its spec is the group's). It is attached again at once
+   * when the group wakes: its subscribe returned long ago. Fields, not an object: one per session.
+   */
+  private restingId: string | undefined;
+  private restingHandler: MessageHandler | undefined;
+  private restingConcurrency = 0;
+  private restingTimeoutMs = 0;
   private violationsBefore = 0;
-  /** Unfinished deliveries per session (made on first use: an idle group keeps none). */
-  private heldBySession: Map<string, number> | undefined;
+  /**
+   * Unfinished deliveries of its own session (a session-bound group's: it gets no other), a count;
+   * the route index finds a group by the session it is bound to, so these need no entry there.
+   */
+  private heldOwn = 0;
+  /**
+   * Unfinished deliveries per other session (made on first use, kept while the engine is awake; a
+   * dormant group keeps none). Mostly one session at a time: its count sits in fields, no table.
+   */
+  private heldBySession: FirstEntryMap<string, number> | undefined;
   /**
    * Its session was deleted while replicas were attached: it is removed with its last replica,
    * unless the session starts afresh (a new message) or a replica subscribes again first.
@@ -105,7 +126,8 @@ export class MemoryGroup {
   }
 
   get consumers(): number {
-    return this.active?.consumers ?? 0;
+    if (this.active) return this.active.consumers;
+    return this.restingId === undefined ? 0 : 1;
   }
 
   get lastActiveAt(): number {
@@ -126,14 +148,19 @@ export class MemoryGroup {
     return this.evictedBefore + (this.acknowledgedIds?.evicted ?? 0);
   }
 
-  /** Forgets acknowledged ids whose dedupe window has passed. */
-  sweepAcknowledgedIds(now = Date.now()): void {
-    if (!this.acknowledgedIds) return;
+  /**
+   * Forgets acknowledged ids whose dedupe window has passed; false once it remembers none (the
+   * bus then stops sweeping it).
+   */
+  sweepAcknowledgedIds(now = Date.now()): boolean {
+    if (!this.acknowledgedIds) return false;
     this.acknowledgedIds.sweep(now);
     if (this.acknowledgedIds.size === 0) {
       this.evictedBefore += this.acknowledgedIds.evicted;
       this.acknowledgedIds = undefined;
+      return false;
     }
+    return true;
   }
 
   /** Deliveries held: waiting, running or waiting for a retry. */
@@ -153,11 +180,24 @@ export class MemoryGroup {
 
   addReplica(subscription: ResolvedSubscription): void {
     this.sessionDeleted = false;
+    if (!this.active && this.restingId === undefined && this.spec.sessionId !== null) {
+      // A session's own component subscribing: nothing to run yet, so no engine until a message
+      // comes (100,000 sessions subscribe in turn; each engine would live until its first message).
+      this.restReplica(subscription);
+      this.restingSince = Date.now();
+      return;
+    }
     this.engine.addReplica(subscription);
   }
 
   removeReplica(subscriptionId: string): boolean {
-    if (!this.active) return false;
+    if (!this.active) {
+      if (this.restingId !== subscriptionId) return false;
+      this.restingId = undefined;
+      this.restingHandler = undefined;
+      this.restingSince = Date.now();
+      return true;
+    }
     const removed = this.active.removeReplica(subscriptionId);
     this.rest();
     return removed;
@@ -184,8 +224,10 @@ export class MemoryGroup {
   }
 
   /** Sessions it holds an unfinished delivery of. */
-  heldSessions(): Iterable<string> {
-    return this.heldBySession?.keys() ?? [];
+  heldSessions(): string[] {
+    const sessions = this.heldBySession ? [...this.heldBySession.keys()] : [];
+    if (this.heldOwn > 0) sessions.push(this.spec.sessionId as string);
+    return sessions;
   }
 
   /** See `SessionLanes.stop` (a dormant group has nothing to stop). */
@@ -196,13 +238,22 @@ export class MemoryGroup {
   health(): GroupHealth {
     if (this.active) return this.active.health();
     const { group, eventPattern, componentId, sessionId, durable } = this.spec;
-    return { group, eventPattern, componentId, sessionId, durable, consumers: 0, pending: 0, lag: 0, lastActiveAt: this.restingSince / 1000, oldestPendingAgeMs: null };
+    return { group, eventPattern, componentId, sessionId, durable, consumers: this.consumers, pending: 0, lag: 0, lastActiveAt: this.restingSince / 1000, oldestPendingAgeMs: null };
   }
 
-  /** Drops the engine when nothing needs it: no replica, nothing held. */
+  /**
+   * Drops the engine when nothing needs it: nothing held, and no replica, or (a session-bound
+   * group) one replica, which rests with it. A session's own component is idle most of the time,
+   * one per session: its engine (lanes, consumers, hooks, about 1.4 KB) lives only while it has
+   * work. With one replica there is no turn among replicas to keep; a shared group keeps its engine.
+   */
   private rest(): void {
     const engine = this.active;
-    if (!engine || engine.consumers > 0 || engine.size > 0) return;
+    if (!engine || engine.size > 0) return;
+    const consumers = engine.consumers;
+    if (consumers > 1 || (consumers === 1 && this.spec.sessionId === null)) return;
+    if (consumers === 1) this.restReplica(engine.replicas[0] as ResolvedSubscription);
+    this.heldBySession = undefined;
     this.restingSince = engine.lastActiveAt;
     this.violationsBefore += engine.orderViolations;
     this.active = undefined;
@@ -212,15 +263,47 @@ export class MemoryGroup {
     const { context, spec } = this;
     const { hooks, observer } = (context.callbacks ??= groupCallbacks(context));
     const engine = new ConsumerGroup<MemoryDelivery>({ spec, metrics: context.metrics, logger: context.options.logger, retry: context.options.retry, hooks, observer });
+    const subscriptionId = this.restingId;
+    if (subscriptionId !== undefined) {
+      // Every field written out: a spread plus more keys takes V8's slow path (5 us a wake, measured).
+      const replica: ResolvedSubscription = {
+        group: spec.group,
+        eventPattern: spec.eventPattern,
+        componentId: spec.componentId,
+        sessionId: spec.sessionId,
+        targetedOnly: spec.targetedOnly,
+        observer: spec.observer,
+        durable: spec.durable,
+        subscriptionId,
+        handler: this.restingHandler as MessageHandler,
+        concurrency: this.restingConcurrency,
+        handlerTimeoutMs: this.restingTimeoutMs,
+      };
+      this.restingId = undefined;
+      this.restingHandler = undefined;
+      // Empty lanes: the replica is attached at once (the subscribe gate holds only while deliveries wait).
+      engine.addReplica(replica);
+    }
     engine.lastActiveAt = this.restingSince;
     return engine;
+  }
+
+  private restReplica(subscription: ResolvedSubscription): void {
+    this.restingId = subscription.subscriptionId;
+    this.restingHandler = subscription.handler;
+    this.restingConcurrency = subscription.concurrency;
+    this.restingTimeoutMs = subscription.handlerTimeoutMs;
   }
 
   /** Its engine acknowledged a delivery: an `exactly_once` id handled is remembered for the dedupe window. */
   acknowledged(delivery: MemoryDelivery, reason: AcknowledgeReason): void {
     if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
       const { options } = this.context;
-      (this.acknowledgedIds ??= new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds)).remember(delivery.envelope.messageId);
+      if (!this.acknowledgedIds) {
+        this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
+        this.context.remembersIds(this);
+      }
+      this.acknowledgedIds.remember(delivery.envelope.messageId);
     }
   }
 
@@ -229,12 +312,19 @@ export class MemoryGroup {
     this.release(delivery);
     this.context.onProgress(this);
     const engine = this.active;
-    // The last delivery of a group nobody listens to: rest once the lanes are done with it.
-    if (engine && engine.consumers === 0 && engine.size === 0) queueMicrotask(() => this.active === engine && this.rest());
+    // The last delivery of a group nobody listens to (or of a session's own component): rest once
+    // the lanes are done with it.
+    if (engine && engine.size === 0 && (engine.consumers === 0 || (engine.consumers === 1 && this.spec.sessionId !== null))) {
+      queueMicrotask(() => this.active === engine && this.rest());
+    }
   }
 
   private hold(sessionId: string): void {
-    const map = (this.heldBySession ??= new Map());
+    if (sessionId === this.spec.sessionId) {
+      this.heldOwn++;
+      return;
+    }
+    const map = (this.heldBySession ??= new FirstEntryMap());
     const n = map.get(sessionId) ?? 0;
     map.set(sessionId, n + 1);
     if (n === 0) this.context.sessionHeld(this, sessionId);
@@ -244,13 +334,16 @@ export class MemoryGroup {
     if (!delivery.held) return;
     delivery.held = false;
     const sessionId = delivery.envelope.sessionId;
+    if (sessionId === this.spec.sessionId) {
+      this.heldOwn--;
+      return;
+    }
     const n = this.heldBySession?.get(sessionId) ?? 0;
     if (n > 1) {
       this.heldBySession?.set(sessionId, n - 1);
       return;
     }
     this.heldBySession?.delete(sessionId);
-    if (this.heldBySession?.size === 0) this.heldBySession = undefined;
     this.context.sessionReleased(this, sessionId);
   }
 }

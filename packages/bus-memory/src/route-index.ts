@@ -7,8 +7,10 @@
  *   take broadcasts, a targeted one to the groups of its target. A publish looks at four cells and
  *   visits only the groups it reaches (each still checked by core's `groupReceives`), plus at most
  *   `SMALL_CELL` others in a small cell: a cell of a few groups (a session's own components) is a
- *   plain list, a few dozen bytes instead of four hash tables, so an idle session stays cheap.
- * - by session: the groups bound to it, and the groups holding an unfinished delivery of it, so
+ *   plain list, a few dozen bytes instead of four hash tables, and a session's cell of one group
+ *   is that group itself, so an idle session stays cheap.
+ * - by session: the groups bound to it, and the other groups holding an unfinished delivery of it
+ *   (a bound group reports only those of other sessions: it is found by its binding), so
  *   `deleteSessionQueue` visits what the session has.
  *
  * `visits` counts the groups looked at (routing and session lookups): tests pin the complexity with
@@ -32,24 +34,51 @@ interface Cell<G> {
 
 interface PatternEntry<G> {
   readonly shared: Cell<G>;
-  readonly bySession: Map<string, Cell<G>>;
+  /** A session's cell, or its one group (most sessions have one component per event). */
+  readonly bySession: Map<string, Cell<G> | G>;
 }
 
 const newCell = <G>(): Cell<G> => ({ small: [] });
+
+/** A session's entry that is a group, not a cell (a group has a spec, a cell has none). */
+const isGroup = <G extends { readonly spec: GroupSpec }>(entry: Cell<G> | G): entry is G => (entry as G).spec !== undefined;
 
 export class RouteIndex<G extends { readonly spec: GroupSpec }> {
   /** Groups looked at so far (a count for tests, never reset). */
   visits = 0;
   private readonly byPattern = new Map<string, PatternEntry<G>>();
-  /** A session's own groups: a list (few per session; removal costs what the session has). */
-  private readonly boundBySession = new Map<string, G[]>();
+  /** A session's own groups: the group, or a list (few per session; removal costs what the session has). */
+  private readonly boundBySession = new Map<string, G | G[]>();
   private readonly holdersBySession = new Map<string, Set<G>>();
 
   add(group: G): void {
     const { spec } = group;
     let entry = this.byPattern.get(spec.eventPattern);
     if (!entry) this.byPattern.set(spec.eventPattern, (entry = { shared: newCell(), bySession: new Map() }));
-    const cell = this.cellFor(entry, spec.sessionId, true) as Cell<G>;
+    const sessionId = spec.sessionId;
+    if (sessionId !== null) {
+      const bound = this.boundBySession.get(sessionId);
+      if (bound === undefined) this.boundBySession.set(sessionId, group);
+      else if (Array.isArray(bound)) bound.push(group);
+      else this.boundBySession.set(sessionId, [bound, group]);
+    }
+    if (sessionId !== null) this.addToSession(entry, sessionId, group);
+    else this.addToCell(entry.shared, group);
+  }
+
+  private addToSession(entry: PatternEntry<G>, sessionId: string, group: G): void {
+    const own = entry.bySession.get(sessionId);
+    if (own === undefined) entry.bySession.set(sessionId, group);
+    else if (!isGroup(own)) this.addToCell(own, group);
+    else {
+      // A second group of the session on this pattern: a cell of both.
+      const cell: Cell<G> = { small: [own] };
+      entry.bySession.set(sessionId, cell);
+      this.addToCell(cell, group);
+    }
+  }
+
+  private addToCell(cell: Cell<G>, group: G): void {
     // A new list of exactly one (a push would reserve room for 17).
     if (cell.small && cell.small.length === 0) cell.small = [group];
     else if (cell.small && cell.small.length < SMALL_CELL) cell.small.push(group);
@@ -58,11 +87,6 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
       cell.small = undefined;
       for (const g of groups) this.index(cell, g);
     } else this.index(cell, group);
-    if (spec.sessionId !== null) {
-      const bound = this.boundBySession.get(spec.sessionId);
-      if (bound) bound.push(group);
-      else this.boundBySession.set(spec.sessionId, [group]);
-    }
   }
 
   private index(cell: Cell<G>, group: G): void {
@@ -79,26 +103,25 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
   remove(group: G, heldSessions: Iterable<string>): void {
     const { spec } = group;
     const entry = this.byPattern.get(spec.eventPattern);
-    const cell = entry && this.cellFor(entry, spec.sessionId, false);
-    if (entry && cell) {
-      if (cell.small) {
-        const at = cell.small.indexOf(group);
-        if (at >= 0) cell.small.splice(at, 1);
-      } else {
-        cell.observers?.delete(group);
-        cell.broadcast?.delete(group);
-        if (spec.componentId !== null && cell.byComponent) removeFrom(cell.byComponent, spec.componentId, group);
+    const sessionId = spec.sessionId;
+    if (entry) {
+      const own = sessionId === null ? entry.shared : entry.bySession.get(sessionId);
+      if (own !== undefined && isGroup(own)) {
+        if (own === group) entry.bySession.delete(sessionId as string);
+      } else if (own !== undefined) {
+        removeFromCell(own, group);
+        if (sessionId !== null && cellIsEmpty(own)) entry.bySession.delete(sessionId);
       }
-      if (spec.sessionId !== null && cellIsEmpty(cell)) entry.bySession.delete(spec.sessionId);
       if (cellIsEmpty(entry.shared) && entry.bySession.size === 0) this.byPattern.delete(spec.eventPattern);
     }
-    const bound = spec.sessionId === null ? undefined : this.boundBySession.get(spec.sessionId);
-    if (bound) {
+    const bound = sessionId === null ? undefined : this.boundBySession.get(sessionId);
+    if (bound === group) this.boundBySession.delete(sessionId as string);
+    else if (Array.isArray(bound)) {
       const at = bound.indexOf(group);
       if (at >= 0) bound.splice(at, 1);
-      if (bound.length === 0) this.boundBySession.delete(spec.sessionId as string);
+      if (bound.length === 1) this.boundBySession.set(sessionId as string, bound[0] as G);
     }
-    for (const sessionId of heldSessions) removeFrom(this.holdersBySession, sessionId, group);
+    for (const held of heldSessions) removeFrom(this.holdersBySession, held, group);
   }
 
   /** Appends to `out` the groups the message routes to. */
@@ -121,9 +144,10 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
   groupsOfSession(sessionId: string): G[] {
     const out: G[] = [];
     const bound = this.boundBySession.get(sessionId);
-    if (bound) for (const group of bound) out.push(group);
+    if (Array.isArray(bound)) for (const group of bound) out.push(group);
+    else if (bound !== undefined) out.push(bound);
     const holders = this.holdersBySession.get(sessionId);
-    if (holders) for (const group of holders) if (!bound?.includes(group)) out.push(group);
+    if (holders) for (const group of holders) if (bound !== group && !(Array.isArray(bound) && bound.includes(group))) out.push(group);
     this.visits += out.length;
     return out;
   }
@@ -141,18 +165,13 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     this.holdersBySession.clear();
   }
 
-  private cellFor(entry: PatternEntry<G>, sessionId: string | null, create: boolean): Cell<G> | undefined {
-    if (sessionId === null) return entry.shared;
-    let cell = entry.bySession.get(sessionId);
-    if (!cell && create) entry.bySession.set(sessionId, (cell = newCell()));
-    return cell;
-  }
-
   private collectPattern(entry: PatternEntry<G> | undefined, envelope: MessageEnvelope, out: G[]): void {
     if (!entry) return;
     this.collectCell(entry.shared, envelope, out);
-    const bound = entry.bySession.get(envelope.sessionId);
-    if (bound) this.collectCell(bound, envelope, out);
+    const own = entry.bySession.get(envelope.sessionId);
+    if (own === undefined) return;
+    if (isGroup(own)) this.visit(own, envelope, out);
+    else this.collectCell(own, envelope, out);
   }
 
   private collectCell(cell: Cell<G>, envelope: MessageEnvelope, out: G[]): void {
@@ -181,6 +200,18 @@ function removeFrom<K, G>(map: Map<K, Set<G>>, key: K, group: G): void {
   const set = map.get(key);
   if (!set?.delete(group)) return;
   if (set.size === 0) map.delete(key);
+}
+
+function removeFromCell<G extends { readonly spec: GroupSpec }>(cell: Cell<G>, group: G): void {
+  if (cell.small) {
+    const at = cell.small.indexOf(group);
+    if (at >= 0) cell.small.splice(at, 1);
+    return;
+  }
+  cell.observers?.delete(group);
+  cell.broadcast?.delete(group);
+  const componentId = group.spec.componentId;
+  if (componentId !== null && cell.byComponent) removeFrom(cell.byComponent, componentId, group);
 }
 
 function cellIsEmpty(cell: Cell<unknown>): boolean {

@@ -174,6 +174,75 @@ describe('routing and session deletion at scale', () => {
     expect(groupsOf()).toHaveLength(99);
   });
 
+  it("a session's own component rests between messages with its replica attached, and wakes for the next", async () => {
+    const bus = makeBus({ groupExpiryMs: 60_000 });
+    const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
+    const seen: string[] = [];
+    const ids: string[] = [];
+    for (let s = 0; s < 50; s++) {
+      ids.push(await bus.subscribe('sc.work', (e) => void seen.push(`${e.sessionId}:${e.messageId}`), { componentId: 'agent', sessionId: `r${s}` }));
+    }
+    // Subscribed, nothing to run: no engine yet.
+    expect(groupsOf().every((g) => g.dormant)).toBe(true);
+    let health = await bus.healthCheck();
+    expect(health.groups.find((g) => g.sessionId === 'r0')).toMatchObject({ consumers: 1, pending: 0, lag: 0 });
+    for (let round = 0; round < 2; round++) {
+      for (let s = 0; s < 50; s++) await bus.publish(msg({ sessionId: `r${s}`, messageId: `m${round}-${s}` }));
+      await waitFor(() => seen.length === 50 * (round + 1), `round ${round} handled`);
+      // Handled: each group rests again, still subscribed.
+      await waitFor(() => groupsOf().every((g) => g.dormant), 'every group resting');
+    }
+    expect(seen.filter((x) => x.startsWith('r7:'))).toEqual(['r7:m0-7', 'r7:m1-7']);
+    health = await bus.healthCheck();
+    expect(health.groups.filter((g) => g.consumers === 1)).toHaveLength(50);
+    expect(health.metrics.activeSubscriptions).toBe(50);
+    // Unsubscribing a resting replica: the group is left durable, with no consumer; it gets nothing.
+    expect(await bus.unsubscribe(ids[3] as string)).toBe(true);
+    expect(await bus.unsubscribe(ids[3] as string)).toBe(false);
+    await bus.publish(msg({ sessionId: 'r3', messageId: 'after-unsubscribe' }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).not.toContain('r3:after-unsubscribe');
+    expect((await bus.healthCheck()).groups.find((g) => g.sessionId === 'r3')).toMatchObject({ consumers: 0, lag: 1 });
+    // A session deleted while its resting group has a replica: the group goes with that replica.
+    await bus.deleteSessionQueue('r4');
+    expect(groupsOf().filter((g) => g.spec.sessionId === 'r4')).toHaveLength(1);
+    await bus.unsubscribe(ids[4] as string);
+    expect(groupsOf().filter((g) => g.spec.sessionId === 'r4')).toHaveLength(0);
+  });
+
+  it('a group with two replicas keeps its engine between messages: attempts still take turns', async () => {
+    const bus = makeBus();
+    const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
+    for (const sessionId of [undefined, 'two']) {
+      const byReplica: string[] = [];
+      const options = { componentId: `turns-${sessionId ?? 'shared'}`, ...(sessionId ? { sessionId } : {}) };
+      await bus.subscribe('sc.turns', () => void byReplica.push('a'), options);
+      await bus.subscribe('sc.turns', () => void byReplica.push('b'), options);
+      for (let i = 0; i < 4; i++) {
+        await bus.publish(msg({ sessionId: sessionId ?? 'any', eventType: 'sc.turns' }));
+        await waitFor(() => byReplica.length === i + 1, `message ${i}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(byReplica).toEqual(['a', 'b', 'a', 'b']);
+      expect(groupsOf().find((g) => g.spec.componentId === options.componentId)?.dormant).toBe(false);
+    }
+  });
+
+  it('the periodic sweep looks only at the groups remembering exactly_once ids, and they still forget them', async () => {
+    const bus = makeBus({ dedupeWindowMs: 40, groupExpiryMs: 20 });
+    const remembering = () => (bus as unknown as { rememberingIds: Set<MemoryGroup> }).rememberingIds;
+    const seen: string[] = [];
+    for (let g = 0; g < 1000; g++) await bus.subscribe('sc.sweep', () => undefined, { componentId: `plain${g}` });
+    await bus.subscribe('sc.once', (e) => void seen.push(e.messageId), { componentId: 'once' });
+    await bus.publish(msg({ sessionId: 'a', eventType: 'sc.once', deliveryMode: 'exactly_once', messageId: 'once-1' }));
+    await waitFor(() => seen.length === 1, 'the exactly_once delivery');
+    expect([...remembering()].map((g) => g.spec.componentId)).toEqual(['once']);
+    // Past the window the sweep (every 20 ms here) forgets the id and stops looking at the group.
+    await waitFor(() => remembering().size === 0, 'the group forgetting its ids');
+    await bus.publish(msg({ sessionId: 'a', eventType: 'sc.once', deliveryMode: 'exactly_once', messageId: 'once-1' }));
+    await waitFor(() => seen.length === 2, 'the same id delivered again after the window');
+  });
+
   it('a dormant group still expires after groupExpiryMs without a replica', async () => {
     const bus = makeBus({ groupExpiryMs: 50 });
     const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];

@@ -6,6 +6,7 @@
 import {
   InvalidConfigError,
   checkOptionTable,
+  guardedLogger,
   customOption,
   configName,
   integerOption,
@@ -15,7 +16,9 @@ import {
   type BusOptions,
   type OptionSpec,
   type ResolvedBusOptions,
+  redactSecrets,
 } from '@woodwork/bus-core';
+import { RedisCredentials, resolveCredentials, withoutPasswords } from './credentials.js';
 
 export interface RedisBusOptions extends BusOptions {
   /**
@@ -52,6 +55,30 @@ export interface RedisBusOptions extends BusOptions {
   sentinels?: string;
   /** Redis Sentinel: the master's name. Default `mymaster`. */
   sentinelName?: string;
+  /**
+   * ACL user (Redis 6+). Same as the user part of `url`; give it in one place (both, when they
+   * differ, is an error).
+   */
+  username?: string;
+  /** Password (of `username`, or `requirepass`). Same as the password part of `url`; never logged or shown. */
+  password?: string;
+  /** TLS: the files are read once, when the bus connects. Any of them turns TLS on; `url` must then be `rediss://`. */
+  tls?: RedisTlsOptions;
+  /** Redis Sentinel: the sentinels' own ACL user, when they have one. */
+  sentinelUsername?: string;
+  /** Redis Sentinel: the sentinels' own password (`requirepass` in sentinel.conf); the master's is `password`. */
+  sentinelPassword?: string;
+}
+
+export interface RedisTlsOptions {
+  /** PEM file of the CA(s) that signed the server's certificate. Default: the system's CAs. */
+  caFile?: string;
+  /** PEM file of the client certificate (servers with `tls-auth-clients yes`). Needs `keyFile`. */
+  certFile?: string;
+  /** PEM file of the client certificate's private key. */
+  keyFile?: string;
+  /** The name the server's certificate must carry, when it is not the host of `url` (SNI and verification). */
+  serverName?: string;
 }
 
 export interface ResolvedRedisBusOptions extends ResolvedBusOptions {
@@ -70,6 +97,10 @@ export interface ResolvedRedisBusOptions extends ResolvedBusOptions {
   cluster: boolean;
   sentinels: string;
   sentinelName: string;
+  /** `url` with every secret replaced (`redactSecrets`), or the sentinels and master name: what errors, logs and health show. */
+  server: string;
+  /** The login and TLS material, read once; inspect and JSON print it without its secrets. */
+  credentials: RedisCredentials;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -89,7 +120,17 @@ export const REDIS_OPTIONS: readonly OptionSpec[] = Object.freeze([
   millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 100, default: 10_000, doc: 'how long connecting may take' }),
 ]);
 
-export const REDIS_OPTION_KEYS = [...REDIS_OPTIONS.map((s) => s.option), 'cluster', 'sentinels', 'sentinelName'] as const;
+export const REDIS_OPTION_KEYS = [
+  ...REDIS_OPTIONS.map((s) => s.option),
+  'cluster',
+  'sentinels',
+  'sentinelName',
+  'username',
+  'password',
+  'tls',
+  'sentinelUsername',
+  'sentinelPassword',
+] as const;
 
 export function resolveRedisBusOptions(options: RedisBusOptions = {}): ResolvedRedisBusOptions {
   const shared = resolveBusOptions(options, REDIS_OPTION_KEYS);
@@ -104,9 +145,15 @@ export function resolveRedisBusOptions(options: RedisBusOptions = {}): ResolvedR
   }
   const sentinelName = own('sentinelName') ?? 'mymaster';
   if (typeof sentinelName !== 'string' || sentinelName === '') throw new InvalidConfigError('sentinelName', 'must be a non-empty string');
+  const givenUrl = value('url', DEFAULT_REDIS_URL);
+  const credentials = resolveCredentials(options, givenUrl);
+  // The password lives in `credentials` only (printed as redacted), not in the options' url.
+  const url = withoutPasswords(givenUrl);
+  const secrets = credentials.secrets();
   const resolved: ResolvedRedisBusOptions = {
     ...shared,
-    url: value('url', DEFAULT_REDIS_URL),
+    logger: guardedLogger(shared.logger, secrets),
+    url,
     consumerGroup: value('consumerGroup', ''),
     consumerName: given['consumerName'] as string | undefined,
     partitions: value('partitions', 8),
@@ -121,6 +168,8 @@ export function resolveRedisBusOptions(options: RedisBusOptions = {}): ResolvedR
     cluster,
     sentinels,
     sentinelName,
+    server: sentinels !== '' ? `Redis Sentinel ${sentinels} (master ${sentinelName})` : redactSecrets(givenUrl),
+    credentials,
   };
   if (resolved.cluster && resolved.sentinels !== '') throw new InvalidConfigError('cluster', 'cannot be combined with sentinels');
   return resolved;

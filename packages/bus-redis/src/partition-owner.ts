@@ -125,6 +125,18 @@ export class PartitionOwner {
     void this.tick().catch(() => undefined);
   }
 
+  /**
+   * Renews every lease now and resolves once the server answered (a lease it no longer has is
+   * lost here, and taken again with a new value). After the server lost its data: entries read
+   * under a lease value the server no longer has would have their acks refused and be claimed and
+   * run again under the new one.
+   */
+  async verify(): Promise<void> {
+    await this.ticking?.catch(() => undefined);
+    this.lastRenew = 0;
+    await this.tick();
+  }
+
   /** One round: heartbeat, renew, release the excess once drained, acquire up to the share. */
   tick(): Promise<void> {
     if (this.stopped) return Promise.resolve();

@@ -1,21 +1,18 @@
 /**
- * The read loop of one group in this process, on a connection of its own (a blocking XREADGROUP
- * holds its connection): first the pending entries of partitions it just took over (XAUTOCLAIM,
- * which also drops ids whose entries were trimmed or deleted), then new entries (`>`) of every
- * partition it owns, in one blocking read, no more than the group has room for. A change of
- * ownership interrupts the read (CLIENT UNBLOCK). After a read error the group re-claims its own
- * pending entries (a reply lost with the connection must not strand them), and after NOGROUP (the
- * server lost its data) it recreates what it needs and goes on.
+ * What one group reads in this process (the bus's read loop, read-loop.ts, does the reading for
+ * every group on one connection): first the pending entries of partitions it just took over
+ * (XAUTOCLAIM, which also drops ids whose entries were trimmed or deleted), then new entries (`>`)
+ * of every partition it owns, no more than the group has room for. After a read error the group
+ * re-claims its own pending entries (a reply lost with the connection must not strand them), and
+ * after NOGROUP (the server lost its data) it recreates what it needs and goes on.
  *
  * A read must never take entries of a partition this process no longer holds on the server: they
  * would land in its pending list after the next owner claimed that list, and wait there. So the
  * owner releases a partition only when no read or claim that includes it is on its way
- * (`reading`), and a blocking read waits no longer than the shortest lease it reads under surely
- * lasts on the server (`leaseLeftMs`, less a margin).
+ * (`reading`), entries read for a partition no longer owned are left pending for the next owner,
+ * and a partition whose lease may lapse before the read reaches the server is not read.
  */
-import { WakeableDelay } from '@woodwork/bus-core';
 import { compareEntryIds, eventsKey, partitionOfKey } from './keys.js';
-import { connectClient, createClient, type RedisClient } from './connection.js';
 import type { GroupHost } from './redis-group.js';
 import type { PartitionOwner } from './partition-owner.js';
 import type { StoredGroup } from './group-registry.js';
@@ -32,18 +29,20 @@ export interface ReaderParams {
   skip(n: number, lease: string, id: string): void;
 }
 
+/** One group's read: the partitions, how many entries at most, how long a blocking read may wait. */
+export interface ReadSpec {
+  parts: number[];
+  count: number;
+  /** Shorter than the shortest lease of `parts` surely lasts on the server. */
+  blockMs: number;
+}
+
 const CLAIM_PAGE = 256;
-const IDLE_WAIT_MS = 200;
 /** Below this much lease left, a partition is not read until its lease is renewed. */
 const MIN_LEASE_LEFT_MS = 100;
 
 export class PartitionReader {
-  private conn: RedisClient | undefined;
-  private connId: number | undefined;
-  private running: Promise<void> | undefined;
   private stopped = false;
-  private blocked = false;
-  private readonly delay = new WakeableDelay();
   /** Re-claim every owned partition before the next read (after an error or reconnect). */
   private reclaim = false;
   /** Highest id read per partition: where a lost consumer group is recreated. */
@@ -55,9 +54,12 @@ export class PartitionReader {
     this.lastRead = new Array<string | undefined>(p.host.layout.partitions).fill(undefined);
   }
 
-  start(): void {
-    if (this.running || this.stopped) return;
-    this.running = this.loop().catch((error: unknown) => this.p.host.options.logger.error('group reader stopped', { group: this.p.stored.group, error: String(error) }));
+  get groupKey(): string {
+    return this.p.stored.key;
+  }
+
+  get consumer(): string {
+    return this.p.consumer;
   }
 
   skip(n: number, lease: string, id: string): void {
@@ -69,115 +71,53 @@ export class PartitionReader {
     return this.busy.has(n);
   }
 
-  /** Look again now: room changed (ends an idle wait, never a blocking read). */
-  wake(): void {
-    this.delay.wake();
+  busyAny(): boolean {
+    return this.busy.size > 0;
   }
 
-  /** Look again now: ownership changed (also ends a blocking read). */
-  interrupt(): void {
-    this.wake();
-    if (this.blocked && this.connId !== undefined && !this.p.host.options.cluster) {
-      this.blocked = false;
-      void this.p.host.client.client('UNBLOCK', this.connId).catch(() => undefined);
-    }
+  markBusy(parts: readonly number[]): void {
+    this.busy = new Set(parts);
   }
 
-  async stop(): Promise<void> {
+  /** The group's reads end (it is stopping). */
+  stop(): void {
     this.stopped = true;
-    this.wake();
-    // The server ends a blocked read before the leases are released (the next command on the same
-    // connection as the releases): a read it still served afterwards would hand this consumer new
-    // entries after the next owner claimed its pending list.
-    if (this.blocked && this.connId !== undefined && !this.p.host.options.cluster) {
-      this.blocked = false;
-      await this.p.host.client.client('UNBLOCK', this.connId).catch(() => undefined);
-    }
-    this.conn?.disconnect();
-    await this.running;
   }
 
-  private async connection(): Promise<RedisClient> {
-    if (this.conn) return this.conn;
-    const conn = createClient(this.p.host.options, `woodwork-reader ${this.p.consumer}`);
-    conn.on('error', () => undefined);
-    if (!this.p.host.options.cluster) {
-      conn.on('ready', () => {
-        void (conn as unknown as { client(sub: 'ID'): Promise<number> }).client('ID').then((id) => (this.connId = Number(id)), () => undefined);
-      });
-    }
-    this.conn = conn;
-    await connectClient(conn, this.p.host.options);
-    return conn;
+  /** A read failed (connection lost): re-claim what is ours before reading again. */
+  readFailed(): void {
+    this.reclaim = true;
   }
 
-  private async loop(): Promise<void> {
-    const { host, owner } = this.p;
-    let failures = 0;
-    while (!this.stopped) {
-      try {
-        const conn = await this.connection();
-        if (this.reclaim) {
-          for (const n of owner.readable()) await this.claim(n, owner.leaseOf(n) as string);
-          this.reclaim = false;
-        }
-        for (const { n, lease } of owner.claimsDue()) await this.claim(n, lease);
-        const now = Date.now();
-        const parts = owner.readable().filter((n) => owner.leaseLeftMs(n, now) > MIN_LEASE_LEFT_MS);
-        const room = this.p.room();
-        if (parts.length === 0 || room <= 0) {
-          await this.delay.sleep(parts.length === 0 && owner.readable().length > 0 ? 20 : IDLE_WAIT_MS);
-          continue;
-        }
-        const count = Math.min(host.options.readBatchSize, room);
-        // A blocked read ends before the shortest of its leases may lapse on the server.
-        const blockMs = Math.min(host.options.blockMs, ...parts.map((n) => owner.leaseLeftMs(n, now) - MIN_LEASE_LEFT_MS));
-        let got: number;
-        this.busy = new Set(parts);
-        try {
-          got = host.options.cluster ? await this.readEach(conn, parts, count) : await this.readAll(conn, parts, count, Math.max(1, Math.floor(blockMs)));
-        } finally {
-          this.busy = new Set();
-        }
-        if (got === 0 && host.options.cluster) await this.delay.sleep(50);
-        failures = 0;
-      } catch (error) {
-        this.blocked = false;
-        if (this.stopped) return;
-        if (isNoGroup(error)) {
-          await this.recreate().catch(() => undefined);
-          continue;
-        }
-        failures++;
-        this.reclaim = true;
-        if (failures === 1 || failures % 20 === 0) host.options.logger.warn('read failed; retrying', { group: this.p.stored.group, error: String((error as Error)?.message ?? error) });
-        await this.delay.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
-      }
-    }
-  }
-
-  private async readAll(conn: RedisClient, parts: number[], count: number, blockMs: number): Promise<number> {
-    const { layout } = this.p.host;
-    const keys = parts.map((n) => eventsKey(layout, n));
-    this.blocked = true;
-    let reply: unknown;
+  /** Claims what must run before anything new: partitions just taken over, or all after an error. */
+  async prepare(): Promise<void> {
+    const { owner } = this.p;
     try {
-      reply = await conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'));
-    } finally {
-      this.blocked = false;
+      if (this.reclaim) {
+        for (const n of owner.readable()) await this.claim(n, owner.leaseOf(n) as string);
+        this.reclaim = false;
+      }
+      for (const { n, lease } of owner.claimsDue()) await this.claim(n, lease);
+    } catch (error) {
+      if (!isNoGroup(error)) throw error;
+      await this.recreate();
     }
-    return this.deliver(reply);
   }
 
-  /** Cluster: partitions live on different nodes, one non-blocking read each. */
-  private async readEach(conn: RedisClient, parts: number[], count: number): Promise<number> {
-    const { layout } = this.p.host;
-    const replies = await Promise.all(parts.map((n) => conn.xreadgroup('GROUP', this.p.stored.key, this.p.consumer, 'COUNT', count, 'STREAMS', eventsKey(layout, n), '>')));
-    // One delivery for all of them: entries go to the lanes oldest first across partitions.
-    return this.deliver(replies.flatMap((reply) => (Array.isArray(reply) ? reply : [])));
+  /** What to read now: undefined when nothing is readable, 'no-room' when the group is full. */
+  readSpec(now: number): ReadSpec | 'no-room' | undefined {
+    if (this.stopped) return undefined;
+    const { owner } = this.p;
+    const parts = owner.readable().filter((n) => owner.leaseLeftMs(n, now) > MIN_LEASE_LEFT_MS);
+    if (parts.length === 0) return undefined;
+    const room = this.p.room();
+    if (room <= 0) return 'no-room';
+    const blockMs = Math.min(this.p.host.options.blockMs, ...parts.map((n) => owner.leaseLeftMs(n, now) - MIN_LEASE_LEFT_MS));
+    return { parts, count: Math.min(this.p.host.options.readBatchSize, room), blockMs: Math.max(1, Math.floor(blockMs)) };
   }
 
-  private deliver(reply: unknown): number {
+  /** Hands the entries of an XREADGROUP reply (or several, merged) to the group; how many. */
+  deliver(reply: unknown): number {
     const all: Array<{ n: number; lease: string; entry: StreamEntry }> = [];
     const streams = readGroupReply(reply);
     const multiple = streams.filter((s) => s.entries.length > 0).length > 1;
@@ -234,10 +174,13 @@ export class PartitionReader {
     if (last === undefined || compareEntryIds(id, last) > 0) this.lastRead[n] = id;
   }
 
-  private async recreate(): Promise<void> {
+  /** After NOGROUP: recreates the group on every partition (after the last id read) and re-claims. */
+  async recreate(): Promise<void> {
     const { host, stored } = this.p;
     host.options.logger.warn('consumer group missing (NOGROUP): recreating it', { group: stored.group });
     for (let n = 0; n < host.layout.partitions; n++) await host.recreate(stored, n, this.lastRead[n]);
+    // A server that lost its groups lost the leases too: find out before reading under them.
+    await this.p.owner.verify();
     this.reclaim = true;
   }
 }

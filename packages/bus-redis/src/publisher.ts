@@ -22,7 +22,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BackendUnavailableError, PublishBuffer, isTargeted, type MessageEnvelope } from '@woodwork/bus-core';
-import { isConnectionError, isReady, unavailable, type RedisClient } from './connection.js';
+import { accessError } from './access-errors.js';
+import { accessContext, isConnectionError, isReady, refusalOf, unavailable, type RedisClient } from './connection.js';
 import { compareEntryIds, dedupeKey, eventsKey, partitionOf, subscribedKey, targetsKey, tokenKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import type { Scripts } from './scripts.js';
@@ -63,8 +64,9 @@ export class Publisher {
         deadlineMs: options.publishTimeoutMs > 0 ? options.publishTimeoutMs : DEFAULT_DEADLINE_MS,
         server: 'Redis',
         connected: () => isReady(client),
-        retryable: isConnectionError,
-        failure: (error) => unavailable(options, error),
+        // A connection that gave up after refused logins will not come back: fail, typed, at once.
+        retryable: (error) => isConnectionError(error) && refusalOf(client, options) === undefined && accessError(error, accessContext(options)) === undefined,
+        failure: (error) => unavailable(options, error, client),
       });
       client.on('ready', () => void buffer.flush());
       this.buffer = buffer;
@@ -131,12 +133,15 @@ export class Publisher {
     for (;;) {
       while (!isReady(this.client) && Date.now() < waitUntil) await delay(20);
       if (!isReady(this.client)) {
-        throw new BackendUnavailableError(`Redis is unavailable (connection ${this.client.status}); publishBufferSize is 0: failing fast`);
+        throw (
+          refusalOf(this.client, this.options) ??
+          new BackendUnavailableError(`Redis at ${this.options.server} is unavailable (connection ${this.client.status}); publishBufferSize is 0: failing fast`)
+        );
       }
       try {
         return await send();
       } catch (error) {
-        if (!isConnectionError(error) || Date.now() >= giveUpAt) throw unavailable(this.options, error);
+        if (!isConnectionError(error) || Date.now() >= giveUpAt) throw unavailable(this.options, error, this.client);
         await delay(20);
         waitUntil = Math.min(giveUpAt, Date.now() + windowMs);
       }

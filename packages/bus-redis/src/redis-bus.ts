@@ -3,10 +3,11 @@
  * publisher.ts; one group's delivery in redis-group.ts (leases in partition-owner.ts, reads in
  * partition-reader.ts); the registry in group-registry.ts; dead letters in dead-letter-store.ts
  * and session-cleanup.ts. Connections: one command connection per bus (pipelined on its socket,
- * not auto-pipelined), one for acks, plus one blocking reader per group consuming in this process;
- * never one per session or subscription.
+ * not auto-pipelined), one for acks, one read loop for every group consuming in this process
+ * (read-loop.ts), one pub/sub subscriber for notices: never one per group, session or subscription.
  */
 import { hostname } from 'node:os';
+import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
   BusClosedError,
@@ -16,7 +17,6 @@ import {
   encodeEnvelope,
   encodeWireText,
   preparePublish,
-  redactSecrets,
   redriveSkipReason,
   resolveSubscription,
   undecodableDeadLetter,
@@ -38,13 +38,15 @@ import {
   type RedriveResult,
   type SubscribeOptions,
 } from '@woodwork/bus-core';
-import { connectClient, createClient, isReady, type RedisClient } from './connection.js';
+import { surfaceError } from './access-errors.js';
+import { accessContext, connectClient, createClient, isReady, refusalOf, type RedisClient } from './connection.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { groupHealth, groupNumbers, lastActive, liveMembers, serverNowMs } from './group-health.js';
 import { deleteGroup, listGroups, readGroup, recreateGroup, registerGroup, specOf, type RegistryContext } from './group-registry.js';
 import { LAYOUT_VERSION, eventsKey, groupKeyOf, layoutFor, membersKey, targetsKey, type Layout } from './keys.js';
 import { resolveRedisBusOptions, type RedisBusOptions, type ResolvedRedisBusOptions } from './options.js';
 import { Publisher } from './publisher.js';
+import { ReadLoop } from './read-loop.js';
 import { RedisGroup, type GroupHost } from './redis-group.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { deleteSessionEntries } from './session-cleanup.js';
@@ -99,6 +101,7 @@ export class RedisMessageBus implements MessageBus {
       deadLetters: this.deadLetters,
       deadLetterUndecodable: (group, n, entry, reason) => this.deadLetterUndecodable(group, n, entry, reason),
       recreate: (stored, n, start) => recreateGroup(this.registry, stored, n, start),
+      readLoop: new ReadLoop({ client, layout, options }),
     };
     this.notices = new SessionNotices(client, options, layout, consumerBase, (sessionId) => this.dropSession(sessionId), options.logger);
     this.maintenance = setInterval(() => void this.maintain().catch(() => undefined), options.maintenanceIntervalMs);
@@ -108,6 +111,14 @@ export class RedisMessageBus implements MessageBus {
   /** Connects and checks (or records) the namespace's layout; the bus is ready when it resolves. */
   static async connect(options: RedisBusOptions = {}): Promise<RedisMessageBus> {
     const resolved = resolveRedisBusOptions(options);
+    try {
+      return await RedisMessageBus.open(options, resolved);
+    } catch (error) {
+      throw surfaceError(error, accessContext(resolved));
+    }
+  }
+
+  private static async open(options: RedisBusOptions, resolved: ResolvedRedisBusOptions): Promise<RedisMessageBus> {
     const consumerBase = resolved.consumerName ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const client = createClient(resolved, `woodwork ${resolved.streamPrefix} ${consumerBase}`);
     client.on('error', () => undefined);
@@ -141,7 +152,11 @@ export class RedisMessageBus implements MessageBus {
     }
   }
 
-  async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
+  publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
+    return this.surfaced(() => this.publishNow<P>(input));
+  }
+
+  private async publishNow<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
     const prepared = preparePublish(input, this.options);
     const { envelope } = prepared;
@@ -150,7 +165,11 @@ export class RedisMessageBus implements MessageBus {
     return { messageId: envelope.messageId, duplicate: stored.duplicate };
   }
 
-  async subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
+  subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
+    return this.surfaced(() => this.subscribeNow<P>(eventPattern, handler, options));
+  }
+
+  private async subscribeNow<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
     this.assertOpen('subscribe');
     const subscription = resolveSubscription(eventPattern, handler, options, this.options);
     const group = await this.groupFor(subscription);
@@ -161,7 +180,11 @@ export class RedisMessageBus implements MessageBus {
     return subscription.subscriptionId;
   }
 
-  async unsubscribe(subscriptionId: string): Promise<boolean> {
+  unsubscribe(subscriptionId: string): Promise<boolean> {
+    return this.surfaced(() => this.unsubscribeNow(subscriptionId));
+  }
+
+  private async unsubscribeNow(subscriptionId: string): Promise<boolean> {
     this.assertOpen('unsubscribe');
     const group = this.subscriptions.get(subscriptionId);
     if (!group) return false;
@@ -189,7 +212,11 @@ export class RedisMessageBus implements MessageBus {
     validateName(sessionId, 'sessionId');
   }
 
-  async deleteSessionQueue(sessionId: string): Promise<void> {
+  deleteSessionQueue(sessionId: string): Promise<void> {
+    return this.surfaced(() => this.deleteSessionQueueNow(sessionId));
+  }
+
+  private async deleteSessionQueueNow(sessionId: string): Promise<void> {
     this.assertOpen('deleteSessionQueue');
     validateName(sessionId, 'sessionId');
     const stored = await listGroups(this.registry);
@@ -202,14 +229,22 @@ export class RedisMessageBus implements MessageBus {
     if (records.length > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
   }
 
-  async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
+  getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
+    return this.surfaced(() => this.getDeadLetterMessagesNow(limit, filter));
+  }
+
+  private async getDeadLetterMessagesNow(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
     this.assertOpen('getDeadLetterMessages');
     validateDeadLetterLimit(limit);
     validateDeadLetterFilter(filter, false);
     return this.deadLetters.list(filter, limit);
   }
 
-  async redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
+  redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
+    return this.surfaced(() => this.redriveDeadLettersNow(filter));
+  }
+
+  private async redriveDeadLettersNow(filter?: DeadLetterFilter): Promise<RedriveResult> {
     this.assertOpen('redriveDeadLetters');
     validateDeadLetterFilter(filter);
     const result: RedriveResult = { redriven: [], skipped: [] };
@@ -238,7 +273,11 @@ export class RedisMessageBus implements MessageBus {
     return result;
   }
 
-  async purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
+  purgeDeadLetters(filter?: DeadLetterFilter): Promise<PurgeResult> {
+    return this.surfaced(() => this.purgeDeadLettersNow(filter));
+  }
+
+  private async purgeDeadLettersNow(filter?: DeadLetterFilter): Promise<PurgeResult> {
     this.assertOpen('purgeDeadLetters');
     validateDeadLetterFilter(filter);
     let purged = 0;
@@ -249,13 +288,24 @@ export class RedisMessageBus implements MessageBus {
     return { purged };
   }
 
+  /** Runs a public operation; what it throws is the typed, redacted error (`surfaceError`). */
+  private async surfaced<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw surfaceError(error, accessContext(this.options));
+    }
+  }
+
   async healthCheck(): Promise<HealthReport> {
     this.assertOpen('healthCheck');
-    let status: HealthStatus = isReady(this.client) ? 'healthy' : 'degraded';
+    const refused = refusalOf(this.client, this.options);
+    let status: HealthStatus = isReady(this.client) ? 'healthy' : refused ? 'unhealthy' : 'degraded';
     let error: string | undefined;
     let groups: HealthReport['groups'] = [];
     let deadLetterQueueSize = 0;
     try {
+      if (refused) throw refused;
       if (!isReady(this.client)) throw new Error(`disconnected (${this.client.status}); reconnecting`);
       await this.expireIdleGroups();
       const [stored, numbers, active, nowMs] = await Promise.all([
@@ -267,8 +317,9 @@ export class RedisMessageBus implements MessageBus {
       groups = stored.map((s) => groupHealth(s, numbers.get(s.key), this.groups.get(s.group)?.consumers ?? 0, active.get(s.key), nowMs));
       deadLetterQueueSize = await this.deadLetters.size();
     } catch (cause) {
-      status = 'degraded';
-      error = `Redis at ${redactSecrets(this.options.url)}: ${String((cause as Error)?.message ?? cause)}`;
+      const surfaced = surfaceError(cause, accessContext(this.options));
+      status = refused ? 'unhealthy' : 'degraded';
+      error = `Redis at ${this.options.server}: ${String((surfaced as Error)?.message ?? surfaced)}`;
       groups = [...this.groups.values()].map((g) => groupHealth(g.stored, { pending: g.heldCount, lag: 0 }, g.consumers, g.lastActiveAt / 1000));
     }
     this.metrics.recordHealthStatus(status);
@@ -279,7 +330,7 @@ export class RedisMessageBus implements MessageBus {
       groups,
       expiredGroups: [...this.expiredGroups],
       details: {
-        server: redactSecrets(this.options.url),
+        server: this.options.server,
         connection: this.client.status,
         partitions: this.layout.partitions,
         claimIdleMs: this.options.claimIdleMs,
@@ -294,6 +345,11 @@ export class RedisMessageBus implements MessageBus {
     };
   }
 
+  /** What `util.inspect` / `console.log` show of a bus: never its connections (ioredis keeps the password in their options). */
+  [inspect.custom](): string {
+    return `RedisMessageBus { server: ${JSON.stringify(this.options.server)}, streamPrefix: ${JSON.stringify(this.options.streamPrefix)}, consumer: ${JSON.stringify(this.consumerBase)}, connection: ${this.client.status}, closed: ${this.closed} }`;
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -305,6 +361,7 @@ export class RedisMessageBus implements MessageBus {
     await Promise.allSettled([...this.opening.values()]);
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
+    await this.groupHost.readLoop.stop();
     await Promise.allSettled([...this.leaving]);
     if (isReady(this.client)) {
       await Promise.allSettled(groups.filter((g) => !g.stored.durable).map((g) => deleteGroup(this.registry, g.stored, membersKey(this.layout, g.stored.key))));

@@ -1,6 +1,6 @@
 /**
- * One subscriber group in this process: the partitions it owns (partition-owner.ts), a reader that
- * takes their new entries (partition-reader.ts), and core's `ConsumerGroup` engine (replicas, the
+ * One subscriber group in this process: the partitions it owns (partition-owner.ts), what it reads
+ * of them (partition-reader.ts, read through the bus's one read loop, read-loop.ts), and core's `ConsumerGroup` engine (replicas, the
  * subscribe gate, metrics, dead-letter records) on `SessionLanes` running the handlers:
  * one session at a time in stream order, retries waiting here, acks batched and fenced by the
  * partition's lease. Attempt counts come from the server's delivery count: a claimed entry starts
@@ -28,6 +28,7 @@ import { compareEntryIds, eventsKey, leaseKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import { PartitionOwner } from './partition-owner.js';
 import { PartitionReader } from './partition-reader.js';
+import type { ReadLoop } from './read-loop.js';
 import type { Scripts } from './scripts.js';
 import type { StoredGroup } from './group-registry.js';
 import { fieldsOf, type StreamEntry } from './stream-replies.js';
@@ -54,6 +55,8 @@ export interface GroupHost {
   metrics: MetricsRecorder;
   deadLetters: DeadLetterStore;
   deadLetterUndecodable(group: RedisGroup, n: number, entry: StreamEntry, reason: unknown): Promise<void>;
+  /** The bus's one read loop, which reads for every group of this process. */
+  readLoop: ReadLoop;
   /** Recreates the group's consumer group on partition n after NOGROUP. */
   recreate(stored: StoredGroup, n: number, start: string | undefined): Promise<void>;
 }
@@ -87,7 +90,7 @@ export class RedisGroup {
       logger: options.logger,
       held: (n) => this.heldIn[n] ?? 0,
       reading: (n) => this.reader.reading(n),
-      changed: () => this.reader.interrupt(),
+      changed: () => host.readLoop.interrupt(),
     });
     this.reader = new PartitionReader({
       host,
@@ -123,8 +126,7 @@ export class RedisGroup {
       observer: { left: (delivery) => this.release(delivery) },
       attached: () => {
         if (this.stopping) return;
-        this.reader.start();
-        this.reader.wake();
+        host.readLoop.add(this.reader);
       },
     });
   }
@@ -183,7 +185,8 @@ export class RedisGroup {
   }
 
   private async shutdown(timeoutMs: number, abort: boolean): Promise<void> {
-    await this.reader.stop();
+    this.reader.stop();
+    await this.host.readLoop.remove(this.reader);
     if (!abort) {
       const deadline = Date.now() + timeoutMs;
       while (this.lanes.stats.running + this.lanes.stats.settling > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -196,7 +199,7 @@ export class RedisGroup {
     if (this.held.get(delivery.deliveryId) === delivery) this.held.delete(delivery.deliveryId);
     const n = delivery.n;
     if ((this.heldIn[n] ?? 0) > 0) this.heldIn[n]!--;
-    this.reader.wake();
+    this.host.readLoop.roomFreed(this.reader);
   }
 
   private async recordAttempt(delivery: RedisDelivery, attempt: number): Promise<void> {
@@ -226,7 +229,12 @@ export class RedisGroup {
       envelope = decodeEnvelope(text);
     } catch (reason) {
       const raw = text ?? JSON.stringify(fieldsOf(entry));
-      if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) return this.reader.skip(n, lease, entry.id);
+      if (only === undefined && !groupReceives(stored, placeholderEnvelope(raw, nowSeconds()))) {
+        // Not this group's to dead-letter (no readable event type of its pattern: groups on '*'
+        // dead-letter it); said here so that it never goes unnoticed.
+        this.host.options.logger.warn('undecodable entry skipped (dead-lettered by the groups it may be for)', { group: stored.group, id: entry.id, error: String((reason as Error)?.message ?? reason) });
+        return this.reader.skip(n, lease, entry.id);
+      }
       // Never retried: one dead letter, then the entry is acknowledged and its session goes on.
       void this.host.deadLetterUndecodable(this, n, entry, reason).then(
         () => this.reader.skip(n, lease, entry.id),

@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { BusError, createEnvelope } from '@woodwork/bus-core';
+import { inspect } from 'node:util';
+import { AuthenticationError, BusError, createEnvelope } from '@woodwork/bus-core';
 import { FAST_RETRY, Ledger, randomName, waitFor } from '@woodwork/bus-conformance';
 import { RedisMessageBus } from '../src/index.js';
 import { startSentinel, type LocalSentinel } from './support/redis-sentinel.js';
@@ -52,4 +53,29 @@ describe('bus-redis through Redis Sentinel', () => {
     expect(result.outOfOrder).toEqual([]);
     expect(ledger.published.length).toBeGreaterThanOrEqual(300);
   }, 180_000);
+
+  it('logs in to the sentinels with their own password and to the master with its own; a wrong one is an AuthenticationError carrying no secret', async () => {
+    const password = 'Master-S3cret-4e7a';
+    const sentinelPassword = 'Sentinel-S3cret-91bc';
+    const setup = await startSentinel('wwauth', { password, sentinelPassword });
+    started.push(setup);
+    const base = { sentinels: setup.sentinelList, sentinelName: setup.name, streamPrefix: randomName('sen') };
+    const bus = await RedisMessageBus.connect({ ...base, password, sentinelPassword });
+    buses.push(bus);
+    const got: string[] = [];
+    await bus.subscribe('sen.auth', async (e) => void got.push(e.messageId), { componentId: 'auth-worker' });
+    const { messageId } = await bus.publish({ sessionId: 's1', eventType: 'sen.auth', componentSource: 'test', payload: {} });
+    await waitFor(() => got.includes(messageId), 'delivery through Sentinel with passwords', 30_000);
+    const refusals = [
+      { wrong: { password, sentinelPassword: 'Wr0ng-Sentinel-77' }, says: /^Redis Sentinel refused the login \(sentinelUsername \/ sentinelPassword\) at Redis Sentinel 127\.0\.0\.1:\d+,.* \(master wwauth\): .*WRONGPASS/ },
+      { wrong: { password: 'Wr0ng-Master-88', sentinelPassword }, says: /^Redis at Redis Sentinel 127\.0\.0\.1:\d+,.* \(master wwauth\) refused the login of the default user: WRONGPASS/ },
+    ];
+    for (const { wrong, says } of refusals) {
+      const error = await RedisMessageBus.connect({ ...base, ...wrong, connectTimeoutMs: 5_000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect((error as Error).message).toMatch(says);
+      const shown = inspect(error, { depth: null });
+      for (const secret of [password, sentinelPassword, wrong.password, wrong.sentinelPassword]) expect(shown).not.toContain(secret);
+    }
+  }, 120_000);
 });

@@ -2,12 +2,14 @@
 /**
  * bus-memory beside an EventEmitter doing the same work in one run (issue 11):
  * - baseline: `publish` JSON-encodes the envelope, hands it off on a microtask, the listener decodes
- *   it and calls the handler (what bus-memory does at least: encode at publish, decode per attempt);
+ *   it and calls the handler (a hand-off that gives the handler objects of its own, as bus-memory
+ *   does: it encodes at publish and gives each attempt its own copy);
  * - bus: `publish` to one group (componentId) with the same concurrency.
  * Both: 1 KiB payloads over 100 sessions, a window of publishes in flight, after a warm-up; msg/s and
  * CPU us per message at saturation, then p50/p99 (publish call to handler start) at a fixed rate of
  * half the baseline's maximum. Then the scale cases: 100,000 session-bound subscriptions with one
- * message each (time, heap), fan-out to 1, 100 and 1,000 groups (us per publish, until delivered),
+ * message each (time, CPU, heap), fan-out to 1, 100 and 1,000 groups (us per publish until
+ * delivered, wall and CPU),
  * 10,000 `deleteSessionQueue` calls, and the heap an idle session keeps (its bound group left by its
  * subscription with everything handled). Last line: one JSON object.
  *
@@ -77,14 +79,17 @@ async function sessionBound(count) {
   const before = heapAfterGc();
   const bus = createMessageBus({ maxQueueSize: 1_000_000 });
   let handled = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   for (let s = 0; s < count; s++) await bus.subscribe('bench.msg', () => void handled++, { componentId: 'agent', sessionId: `b${s}` });
   for (let s = 0; s < count; s++) await bus.publish(envelope(s, 0, `b${s}`));
   await until(() => handled, count);
   const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
   const heapMb = (heapAfterGc() - before) / (1024 * 1024);
   await bus.close();
-  return { ms, heapMb };
+  // CPU (user + system, GC threads included) beside the wall time: on a shared machine it moves less.
+  return { ms, cpuMs: (used.user + used.system) / 1000, heapMb };
 }
 
 /** One event type, `groups` groups: microseconds per publish until every group handled it. */
@@ -95,15 +100,20 @@ async function fanout(groups) {
   const publishes = Math.max(200, Math.floor(200_000 / groups));
   const run = async (n) => {
     const target = handled + n * groups;
+    const cpu = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < n; i++) await bus.publish(envelope(i, 0));
     await until(() => handled, target);
-    return ((performance.now() - started) * 1000) / n;
+    const used = process.cpuUsage(cpu);
+    return { us: ((performance.now() - started) * 1000) / n, cpuUs: (used.user + used.system) / n };
   };
   await run(Math.ceil(publishes / 10)); // warm-up
-  const us = await run(publishes);
+  // A full collection first, as before every timed run of the routed case: the figure is this
+  // case's own work, not garbage the cases before it left.
+  heapAfterGc();
+  const result = await run(publishes);
   await bus.close();
-  return us;
+  return result;
 }
 
 /** `count` sessions with a bound subscription and a handled message each: `deleteSessionQueue` for each. */
@@ -169,8 +179,12 @@ printTable(rows);
 console.log('');
 console.log(`bus / baseline throughput: ${fmt(bus.perSecond / base.perSecond, 2)}; CPU per message ${fmt(bus.cpuUsPerMessage, 1)} us vs ${fmt(base.cpuUsPerMessage, 1)} us`);
 if (scale) {
-  console.log(`100,000 session-bound subscriptions x 1 message: ${fmt(scale.sessionBound.ms)} ms, heap +${fmt(scale.sessionBound.heapMb, 1)} MB`);
-  console.log(`fan-out per publish: 1 group ${fmt(scale.fanout1, 1)} us, 100 groups ${fmt(scale.fanout100, 1)} us, 1,000 groups ${fmt(scale.fanout1000, 1)} us`);
+  console.log(
+    `100,000 session-bound subscriptions x 1 message: ${fmt(scale.sessionBound.ms)} ms (CPU ${fmt(scale.sessionBound.cpuMs)} ms), heap +${fmt(scale.sessionBound.heapMb, 1)} MB`,
+  );
+  const { fanout1: f1, fanout100: f100, fanout1000: f1000 } = scale;
+  console.log(`fan-out per publish: 1 group ${fmt(f1.us, 1)} us, 100 groups ${fmt(f100.us, 1)} us, 1,000 groups ${fmt(f1000.us, 1)} us (1,000 / 100: ${fmt(f1000.us / f100.us, 1)}x)`);
+  console.log(`  CPU per publish: ${fmt(f1.cpuUs, 1)} / ${fmt(f100.cpuUs, 1)} / ${fmt(f1000.cpuUs, 1)} us (1,000 / 100: ${fmt(f1000.cpuUs / f100.cpuUs, 1)}x)`);
   console.log(`10,000 deleteSessionQueue calls: ${fmt(scale.deleteSession10kMs)} ms`);
   console.log(`idle session (bound group kept after unsubscribe, all handled): ${fmt(scale.idle.bytes)} B each (${fmt(scale.idle.groupsKept)} groups kept)`);
 }
@@ -192,10 +206,14 @@ console.log(
     rawP50Us: base.p50Us,
     rawP99Us: base.p99Us,
     sessionBound100kMs: scale ? Math.round(scale.sessionBound.ms) : null,
+    sessionBound100kCpuMs: scale ? Math.round(scale.sessionBound.cpuMs) : null,
     sessionBound100kHeapMb: scale ? Number(scale.sessionBound.heapMb.toFixed(1)) : null,
-    fanout1Us: scale ? Number(scale.fanout1.toFixed(1)) : null,
-    fanout100Us: scale ? Number(scale.fanout100.toFixed(1)) : null,
-    fanout1000Us: scale ? Number(scale.fanout1000.toFixed(1)) : null,
+    fanout1Us: scale ? Number(scale.fanout1.us.toFixed(1)) : null,
+    fanout100Us: scale ? Number(scale.fanout100.us.toFixed(1)) : null,
+    fanout1000Us: scale ? Number(scale.fanout1000.us.toFixed(1)) : null,
+    fanout1CpuUs: scale ? Number(scale.fanout1.cpuUs.toFixed(1)) : null,
+    fanout100CpuUs: scale ? Number(scale.fanout100.cpuUs.toFixed(1)) : null,
+    fanout1000CpuUs: scale ? Number(scale.fanout1000.cpuUs.toFixed(1)) : null,
     deleteSession10kMs: scale ? Math.round(scale.deleteSession10kMs) : null,
     idleSessionBytes: scale ? Math.round(scale.idle.bytes) : null,
   }),

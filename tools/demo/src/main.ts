@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { formatSummary, hanging } from './report.js';
-import { DemoUsageError, ROLES, defaultTimeoutMs, runDemo, type Role } from './run.js';
+import { DemoUsageError, ROLES, defaultTimeoutMs, loadDemoBusConfig, runDemo, type Role } from './run.js';
+import { configSecrets, redactProcessOutput } from './redact-output.js';
 
 const USAGE = `Usage: npm run demo -- [options]
 
@@ -45,6 +46,7 @@ function integerOption(value: string | undefined, name: string, fallback: number
 }
 
 async function main(): Promise<number> {
+  const secrets = redactProcessOutput(process.env);
   let json = false;
   try {
     const { values } = parseArgs({
@@ -70,6 +72,8 @@ async function main(): Promise<number> {
     if (!ROLES.includes(role)) throw new DemoUsageError(`--role must be one of ${ROLES.join(', ')}; got ${JSON.stringify(values.role)}`);
     const sessionId = values.session ?? (role === 'all' ? `demo-${randomUUID().slice(0, 8)}` : 'demo-session');
     const delayMs = integerOption(values['delay-ms'], 'delay-ms', 20, 0);
+    // A config file may hold secrets literally: they are redacted too.
+    secrets.push(...configSecrets(await loadDemoBusConfig(process.env).catch(() => ({}))));
     const summary = await runDemo({
       role,
       sessionId,

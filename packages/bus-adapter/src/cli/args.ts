@@ -30,7 +30,11 @@ Options:
   -h, --help           show this text
 
 Environment (without --config): WOODWORK_MESSAGE_BUS (memory | redis | nats), WOODWORK_REDIS_URL,
-  WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX, WOODWORK_CONSUMER_GROUP.
+  WOODWORK_NATS_URL, WOODWORK_STREAM_PREFIX, WOODWORK_CONSUMER_GROUP; logins and TLS:
+  WOODWORK_REDIS_USERNAME, WOODWORK_REDIS_PASSWORD, WOODWORK_REDIS_TLS_CA_FILE, _TLS_CERT_FILE,
+  _TLS_KEY_FILE, _TLS_SERVER_NAME, WOODWORK_REDIS_SENTINEL_USERNAME, _SENTINEL_PASSWORD;
+  WOODWORK_NATS_USERNAME, _PASSWORD, _TOKEN, _CREDENTIALS_FILE, _NKEY_SEED_FILE, _TLS_CA_FILE,
+  _TLS_CERT_FILE, _TLS_KEY_FILE, _TLS_SERVER_NAME. Passwords and tokens are never printed.
 
 A memory bus (the default) lives inside one process: this command gets its own, empty one and never
 sees an app's. Use redis or nats to inspect a running app from outside, or run the same commands

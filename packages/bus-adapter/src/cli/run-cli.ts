@@ -6,10 +6,11 @@
  * `MessageBusFactory.createFromEnvironment`. A bus the CLI creates, it closes; one handed over by
  * `createBus` stays the caller's.
  */
-import { BusError, type MessageBus } from '@woodwork/bus-core';
+import { BusError, REDACTED, type MessageBus } from '@woodwork/bus-core';
 import { safeText } from './output.js';
 import { loadConfigFile, type Environment } from '../config.js';
-import { MessageBusFactory, type ResolvedBusConfig } from '../factory.js';
+import { MessageBusFactory, environmentSecrets, type ResolvedBusConfig } from '../factory.js';
+import { busConfigSecrets } from '../bus-config.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
 import { runDlqList, runDlqPurge, runDlqRedrive, runDlqShow } from './dlq-command.js';
 import { runHealth } from './health-command.js';
@@ -32,7 +33,11 @@ export interface CliIo {
 }
 
 /** Runs one command line; resolves with the exit code (0 ok, 1 failure, 2 usage error). Never rejects. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  // Everything printed, errors included, passes the known secrets' redaction: the environment's
+  // from the start, the config's once it is loaded.
+  const secrets = environmentSecrets(given.env);
+  const io: CliIo = { ...given, stdout: redacting(given.stdout, secrets), stderr: redacting(given.stderr, secrets) };
   let parsed;
   try {
     parsed = parseCommandLine(argv);
@@ -53,6 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const owned = io.createBus === undefined;
   try {
     const config = parsed.configPath === undefined ? await MessageBusFactory.loadEnvironmentConfig(io.env) : await loadConfigFile(parsed.configPath, io.env);
+    secrets.push(...busConfigSecrets(config));
     for (const warning of config.warnings) io.stderr.write(`woodwork-bus: warning: ${safeText(warning)}\n`);
     bus = io.createBus ? await io.createBus(config) : await MessageBusFactory.createMessageBus(config);
     // Only a memory bus the CLI made itself is a separate, empty one; a bus handed over is the app's.
@@ -132,4 +138,19 @@ function describeError(error: unknown): string {
     text = 'an error that cannot be shown';
   }
   return safeText(text);
+}
+
+/**
+ * `sink` with every known secret (a password, a token) replaced by `***`; the list may grow while
+ * the command runs. Only the known values: URLs in text from outside already went through
+ * `safeText` (core's `redactSecrets`), and the `ui` command's own link must keep its access token.
+ */
+function redacting(sink: TextSink, secrets: readonly string[]): TextSink {
+  return {
+    write: (text: string) => {
+      let out = String(text);
+      for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join(REDACTED);
+      return sink.write(out);
+    },
+  };
 }

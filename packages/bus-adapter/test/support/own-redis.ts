@@ -28,7 +28,8 @@ function answers(port: number): Promise<boolean> {
     };
     socket.setTimeout(500, () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (chunk) => done(chunk.toString().startsWith('+PONG')));
+    // A server with requirepass answers NOAUTH: it is up all the same.
+    socket.once('data', (chunk) => done(/^(\+PONG|-NOAUTH)/.test(chunk.toString())));
     socket.once('error', () => done(false));
   });
 }
@@ -39,11 +40,12 @@ export class OwnRedis {
     private readonly process: ChildProcess,
   ) {}
 
-  static async start(): Promise<OwnRedis> {
+  /** `args`: extra server arguments (`--requirepass`, `--tls-port`...). */
+  static async start(args: readonly string[] = []): Promise<OwnRedis> {
     const binary = process.env['REDIS_SERVER_BIN'] ?? BINARIES.find((b) => existsSync(b));
     if (!binary) throw new Error('redis-server not found: install it (apt-get install redis-server) or set REDIS_SERVER_BIN');
     const port = await freePort();
-    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args], { stdio: 'ignore' });
     const deadline = Date.now() + 20_000;
     while (!(await answers(port))) {
       if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode})`);

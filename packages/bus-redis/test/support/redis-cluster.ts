@@ -16,16 +16,18 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(masters = 3): Promise<LocalCluster> {
+/** `password`: `requirepass` (and `masterauth`) on every node. */
+export async function startCluster(masters = 3, password?: string): Promise<LocalCluster> {
   const nodes: OwnRedisServer[] = [];
+  const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
   try {
     for (let i = 0; i < masters; i++) {
-      nodes.push(await OwnRedisServer.start({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }));
+      nodes.push(await OwnRedisServer.start({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...auth] }));
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 60_000 });
+    await run('redis-cli', [...(password ? ['-a', password, '--no-auth-warning'] : []), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 60_000 });
     const deadline = Date.now() + 30_000;
     for (const node of nodes) {
-      const r = new Redis(node.port, '127.0.0.1');
+      const r = new Redis({ port: node.port, host: '127.0.0.1', ...(password ? { password } : {}) });
       try {
         while (!String(await r.cluster('INFO')).includes('cluster_state:ok')) {
           if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ok within 30 s`);

@@ -19,9 +19,17 @@ export interface LocalSentinel {
   stop(): Promise<void>;
 }
 
-export async function startSentinel(name = 'wwmaster'): Promise<LocalSentinel> {
-  const master = await OwnRedisServer.start({ args: ['--appendfsync', 'always'] });
-  const replica = await OwnRedisServer.start({ args: ['--appendfsync', 'always', '--replicaof', '127.0.0.1', String(master.port)] });
+export interface SentinelAuth {
+  /** `requirepass` (and `masterauth`) of the master and the replica; the sentinels' `auth-pass`. */
+  password?: string;
+  /** `requirepass` of the sentinels themselves. */
+  sentinelPassword?: string;
+}
+
+export async function startSentinel(name = 'wwmaster', auth: SentinelAuth = {}): Promise<LocalSentinel> {
+  const dataAuth = auth.password ? ['--requirepass', auth.password, '--masterauth', auth.password] : [];
+  const master = await OwnRedisServer.start({ args: ['--appendfsync', 'always', ...dataAuth] });
+  const replica = await OwnRedisServer.start({ args: ['--appendfsync', 'always', ...dataAuth, '--replicaof', '127.0.0.1', String(master.port)] });
   const sentinels: OwnRedisServer[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
@@ -35,6 +43,8 @@ export async function startSentinel(name = 'wwmaster'): Promise<LocalSentinel> {
         `sentinel down-after-milliseconds ${name} 1000`,
         `sentinel failover-timeout ${name} 5000`,
         `sentinel parallel-syncs ${name} 1`,
+        ...(auth.password ? [`sentinel auth-pass ${name} ${auth.password}`] : []),
+        ...(auth.sentinelPassword ? [`requirepass ${auth.sentinelPassword}`, `sentinel sentinel-pass ${auth.sentinelPassword}`] : []),
         '',
       ].join('\n'));
       return file;
@@ -49,7 +59,7 @@ export async function startSentinel(name = 'wwmaster'): Promise<LocalSentinel> {
     sentinelList,
     name,
     async masterPort() {
-      const r = new Redis(sentinels[0]!.port, '127.0.0.1');
+      const r = new Redis({ port: sentinels[0]!.port, host: '127.0.0.1', ...(auth.sentinelPassword ? { password: auth.sentinelPassword } : {}) });
       try {
         const [, port] = (await r.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string];
         return Number(port);

@@ -42,7 +42,8 @@ export function redisAnswers(host: string, port: number, timeoutMs = 500): Promi
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      // A server with requirepass answers NOAUTH: it is up all the same.
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
     socket.once('error', () => done(false));
   });
