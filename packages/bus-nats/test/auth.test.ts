@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuthenticationError, BackendUnavailableError, InvalidConfigError, createEnvelope } from '@woodwork/bus-core';
+import { AuthenticationError, BackendUnavailableError, ConfigFileError, InvalidConfigError, createEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus, type NatsBusOptions } from '../src/index.js';
 import { ConfiguredNatsServer, makeCertificates, makeNkeyUser, makeOperator, testDir, type Certificates } from './support/secure-nats.js';
@@ -277,10 +277,11 @@ describe('TLS', () => {
     expect(handshakeErrors()).toBe(before + 1);
   });
 
-  it('a missing certificate file is InvalidConfigError naming the option and the file, before connecting', async () => {
+  it('a missing certificate file is ConfigFileError naming the option and the file, before connecting', async () => {
     const missing = join(dir.path, 'nope.pem');
     const error = await refused({ url, tls: { caFile: missing } });
-    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect(error).toBeInstanceOf(ConfigFileError);
+    expect((error as ConfigFileError).file).toBe(missing);
     expect((error as InvalidConfigError).key).toBe('tls.caFile');
     expect(error.message).toContain(missing);
     expect(error.message).toContain('ENOENT');
@@ -324,8 +325,9 @@ describe('operator mode: a credentials (JWT) file', () => {
     expect(server.logLines(/authentication error|authorization violation/i).length).toBe(before + 1);
   });
 
-  it('a missing or malformed creds file is InvalidConfigError naming credentialsFile', async () => {
+  it('a missing creds file is ConfigFileError, a malformed one InvalidConfigError, both naming credentialsFile', async () => {
     const missing = await refused({ url: `nats://127.0.0.1:${server.port}`, credentialsFile: join(dir.path, 'none.creds') });
+    expect(missing).toBeInstanceOf(ConfigFileError);
     expect((missing as InvalidConfigError).key).toBe('credentialsFile');
     const junk = join(dir.path, 'junk.creds');
     writeFileSync(junk, 'not a creds file');
