@@ -45,6 +45,7 @@ import { AccessWatch, deniedError, translateError, translateRejections } from '.
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
+import { DeletedSessions } from './deleted-sessions.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
 import { PubAcks } from './pub-acks.js';
@@ -98,6 +99,8 @@ export class NatsMessageBus implements MessageBus {
   /** Publishes waiting while NATS is away (`publishBufferSize` > 0). */
   private readonly buffer: PublishBuffer | undefined;
   private readonly groupHost: GroupHost;
+  /** Sessions deleted here: their messages still on their way are dropped, not run. */
+  private readonly deletedSessions = new DeletedSessions();
   /** Writes to shared groups' assignments (one subscription per bus, whatever the groups). */
   private readonly assignments: Subscription;
   private connected = true;
@@ -157,6 +160,7 @@ export class NatsMessageBus implements MessageBus {
       storeDeadLetter: (record, writeId) => this.deadLetters.add(record, writeId),
       deadLetterCount: () => this.deadLetters.size(),
       deadLetterUndecodable: (group, msg, body, error) => this.deadLetterUndecodable(group, msg, body, error),
+      sessionDeleted: (sessionId, seq) => this.deletedSessions.deleted(sessionId, seq),
     };
     this.assignments = nc.subscribe(`${layout.prefix}.state.g.>`, {
       callback: (error, msg) => {
@@ -250,6 +254,8 @@ export class NatsMessageBus implements MessageBus {
     this.assertOpen('deleteSessionQueue');
     validateName(sessionId, 'sessionId');
     await this.jsm.streams.purge(this.layout.eventsStream, { filter: sessionSubjects(this.layout, sessionId) });
+    // After the purge: every message of the session it removed is at or below the last sequence.
+    this.deletedSessions.add(sessionId, (await this.jsm.streams.info(this.layout.eventsStream)).state.last_seq);
     for (const group of this.groups.values()) group.abortSession(sessionId);
     if ((await this.deadLetters.removeSession(sessionId)) > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
     // Groups bound to the session that no replica here uses go with it.

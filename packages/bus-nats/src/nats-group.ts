@@ -62,6 +62,8 @@ export interface GroupHost extends ConsumerContext {
   /** Records in the dead-letter stream. */
   deadLetterCount(): Promise<number>;
   deadLetterUndecodable(group: NatsGroup, msg: PulledMessage, body: string, error: unknown): Promise<void>;
+  /** Whether this message of the session was deleted by `deleteSessionQueue` (it arrived late). */
+  sessionDeleted(sessionId: string, seq: number): boolean;
 }
 
 /** Longest wait for each server step of a close (hand-back walks, flush, leaving the assignment). */
@@ -552,6 +554,12 @@ export class NatsGroup {
     }
     const { delivery } = read;
     const envelope = delivery.envelope;
+    if (this.host.sessionDeleted(envelope.sessionId, seq)) {
+      // On its way here when its session was deleted: gone, not run.
+      msg.ack();
+      this.recentlySettled.add(seq);
+      return;
+    }
     if (envelope.deliveryMode === MessageDeliveryMode.AT_MOST_ONCE) {
       // Never redelivered, not even after a crash: acknowledged before its one attempt.
       msg.ack();
