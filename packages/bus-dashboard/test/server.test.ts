@@ -166,6 +166,29 @@ describe('what the API shows', () => {
     expect(overview.details).toMatchObject({ url: 'nats://***@nats.internal:4222', password: '***', port: 6379 });
   });
 
+  it('a dead letter whose error holds a connection URL shows it redacted, in the list and in the record', async () => {
+    const { bus, dashboard, base } = await start();
+    await bus.subscribe(
+      'srv.leak',
+      () => {
+        throw new Error('lost redis://admin:S3cretPass@db.internal:6379/0', { cause: new Error('auth nats://tok3n-value@nats.internal:4222') });
+      },
+      { group: 'leaks' },
+    );
+    await bus.publish({ sessionId: 's', eventType: 'srv.leak', componentSource: 'test', payload: {}, maxRetries: 0 });
+    await expect.poll(async () => (await bus.getDeadLetterMessages(10, { group: 'leaks' })).length).toBe(1);
+    const [stored] = await bus.getDeadLetterMessages(10, { group: 'leaks' });
+    // The bus keeps the text as the handler threw it; only what the dashboard shows is redacted.
+    expect(stored!.error.message).toContain('S3cretPass');
+    const list = await (await fetch(`${base}/api/dead-letters?group=leaks`, { headers: auth(dashboard) })).text();
+    const record = await (await fetch(`${base}/api/dead-letters/record?id=${stored!.id}`, { headers: auth(dashboard) })).text();
+    for (const text of [list, record]) {
+      expect(text).not.toContain('S3cretPass');
+      expect(text).toContain('redis://admin:***@db.internal:6379/0');
+    }
+    expect(record).not.toContain('tok3n-value');
+  });
+
   it('pages, filters by group / event / session and by age on the server, and turns a filter into a list of ids', async () => {
     const bus = createMessageBus({ closeTimeoutMs: 50 });
     await deadLetters(bus, 'ages', 30);

@@ -3,9 +3,11 @@
  * subjects.ts; delivery per group in nats-group.ts; publishing in publisher.ts; dead letters in
  * dead-letter-store.ts. One connection per bus, whatever the groups and sessions.
  */
+import { inspect } from 'node:util';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
+  AuthenticationError,
   BackendUnavailableError,
   BusClosedError,
   InvalidConfigError,
@@ -16,6 +18,8 @@ import {
   errorToDeadLetterError,
   nowSeconds,
   preparePublish,
+  redactError,
+  redactKnownSecrets,
   resolveSubscription,
   validateDeadLetterFilter,
   validateDeadLetterLimit,
@@ -37,6 +41,7 @@ import {
   type ResolvedSubscription,
   type SubscribeOptions,
 } from '@woodwork/bus-core';
+import { AccessWatch, deniedError, translateError, translateRejections } from './access.js';
 import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
@@ -65,7 +70,24 @@ const MAX_EXPIRED_REPORTED = 100;
 const UNDECODABLE_KEEP_CHARS = 64 * 1024;
 
 export class NatsMessageBus implements MessageBus {
+  // Every failure a caller sees passes through one translation (translateFailure): a refused
+  // JetStream API call or subject becomes PermissionDeniedError naming it, a login refused on
+  // reconnect AuthenticationError, and no password, token or seed of the login survives in the
+  // error or its causes.
+  static {
+    translateRejections(
+      NatsMessageBus.prototype,
+      ['publish', 'subscribe', 'unsubscribe', 'createSessionQueue', 'deleteSessionQueue', 'getDeadLetterMessages', 'redriveDeadLetters', 'purgeDeadLetters', 'healthCheck', 'close'],
+      (bus, error) => bus.translateFailure(error),
+    );
+  }
+
   readonly backend = 'nats';
+
+  /** What `util.inspect` / `console.log` show: never the connection, whose options hold the login. */
+  [inspect.custom](): string {
+    return `NatsMessageBus { backend: 'nats', streamPrefix: ${JSON.stringify(this.options.streamPrefix)}, server: ${JSON.stringify(redactUrl(this.options.url))}, login: ${JSON.stringify(this.options.auth.method)}, closed: ${this.closed} }`;
+  }
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, NatsGroup>();
   private readonly opening = new Map<string, Promise<NatsGroup>>();
@@ -93,6 +115,7 @@ export class NatsMessageBus implements MessageBus {
     private readonly layout: Layout,
     readonly features: ServerFeatures,
     leaseClients: { js: JetStreamClient; jsm: JetStreamManager },
+    private readonly access: AccessWatch,
   ) {
     this.metrics = new MetricsRecorder(options.onMetric, (error, event) =>
       options.logger.warn('onMetric callback failed', { metric: event.name, error: String(error) }),
@@ -148,13 +171,20 @@ export class NatsMessageBus implements MessageBus {
       },
     });
     void this.watchStatus();
+    access.onDenied((denial) => {
+      const error = deniedError(denial, redactUrl(options.url), options.auth);
+      if (denial.operation === 'publish') this.pubAcks.fail(denial.subject, error);
+      options.logger.error('NATS denied an operation the bus needs', { operation: error.operation, error: error.message });
+    });
   }
 
   /** Connects, creates the prefix's streams when missing, and returns the bus. */
   static async connect(options: NatsBusOptions = {}): Promise<NatsMessageBus> {
     const resolved = resolveNatsBusOptions(options);
     const layout = layoutFor(resolved.streamPrefix);
-    const nc = await openConnection(resolved.url, resolved.connectTimeoutMs, `woodwork-bus ${resolved.streamPrefix}`);
+    const nc = await openConnection(resolved.url, resolved.connectTimeoutMs, `woodwork-bus ${resolved.streamPrefix}`, resolved.auth, resolved.inboxPrefix);
+    const access = new AccessWatch(nc);
+    let bus: NatsMessageBus | undefined;
     try {
       const info = nc.info;
       const features = featuresOf(info?.version ?? '0.0.0', info?.max_payload ?? 1024 * 1024);
@@ -165,10 +195,18 @@ export class NatsMessageBus implements MessageBus {
       // outage must not keep the group from heartbeating once the server is back.
       const leaseTimeout = Math.max(1_000, Math.min(5_000, Math.floor(resolved.leaseMs / 4)));
       const leaseClients = { js: jetstream(nc, { timeout: leaseTimeout }), jsm: await jetstreamManager(nc, { timeout: leaseTimeout, checkAPI: false }) };
-      return new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layoutFor(layout.prefix, partitions), features, leaseClients);
+      bus = new NatsMessageBus(resolved, nc, jetstream(nc, { timeout: resolved.publishTimeoutMs || 5_000 }), jsm, layoutFor(layout.prefix, partitions), features, leaseClients, access);
+      // A subscription the user may not make is refused before the server's PONG: check now, so a
+      // missing permission fails connect instead of silently starving the bus.
+      await nc.flush();
+      const refused = access.peekDenials().find((d) => d.operation === 'subscription');
+      if (refused) throw deniedError(refused, redactUrl(resolved.url), resolved.auth);
+      return bus;
     } catch (error) {
+      access.stop();
+      if (bus) await bus.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
-      throw error;
+      throw translateError(error, redactUrl(resolved.url), resolved.auth);
     }
   }
 
@@ -301,9 +339,21 @@ export class NatsMessageBus implements MessageBus {
       deadLetterQueueSize = await this.deadLetters.size();
     } catch (cause) {
       status = this.nc.isClosed() ? 'unhealthy' : 'degraded';
-      error = `NATS at ${redactUrl(this.options.url)}: ${String((cause as Error)?.message ?? cause)}`;
+      const denied = translateError(cause, redactUrl(this.options.url), this.options.auth);
+      error = `NATS at ${redactUrl(this.options.url)}: ${String((denied as Error)?.message ?? denied)}`;
       groups = [...this.groups.values()].map((g) => g.health(undefined));
     }
+    // Refusals since the last check (a pull or publish the user may not send) and a login refused
+    // on reconnect are reported here, besides the log.
+    const denials = this.access.takeDenials();
+    if (this.access.authFailure && this.nc.isClosed()) {
+      status = 'unhealthy';
+      error = `NATS at ${redactUrl(this.options.url)} refused the login on reconnect (${this.access.authFailure}); the connection is closed`;
+    } else if (denials.length > 0 && status === 'healthy') {
+      status = 'degraded';
+      error = denials.map((d) => deniedError(d, redactUrl(this.options.url), this.options.auth).message).join('; ');
+    }
+    if (error !== undefined) error = redactKnownSecrets(error, this.options.auth.secrets());
     this.metrics.recordHealthStatus(status);
     return {
       status,
@@ -323,6 +373,9 @@ export class NatsMessageBus implements MessageBus {
         publishBuffered: this.buffer?.buffered ?? 0,
         heldMessages: [...this.groups.values()].reduce((n, g) => n + g.heldCount, 0),
         sessionLanes: [...this.groups.values()].reduce((n, g) => n + g.lanes.sessions, 0),
+        login: this.options.auth.method,
+        tls: this.options.auth.tls || /(^|,)\s*tls:\/\//.test(this.options.url),
+        permissionDenied: denials.map((d) => `${d.operation === 'subscription' ? 'subscribe' : 'publish'} ${d.subject}`),
       },
       ...(error ? { error } : {}),
     };
@@ -370,6 +423,18 @@ export class NatsMessageBus implements MessageBus {
     clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     this.pubAcks.close(new BusClosedError('publish'));
+    this.access.stop();
+  }
+
+  private translateFailure(error: unknown): unknown {
+    const server = redactUrl(this.options.url);
+    if (this.access.authFailure && this.nc.isClosed() && error instanceof BackendUnavailableError) {
+      return new AuthenticationError(
+        `NATS at ${server} refused the ${this.options.auth.method} login on reconnect (${this.access.authFailure}); the connection is closed: ${error.message}`,
+        { server, cause: redactError(error, this.options.auth.secrets()), ...(this.options.auth.user ? { user: this.options.auth.user } : {}) },
+      );
+    }
+    return translateError(error, server, this.options.auth);
   }
 
   private assertOpen(operation: string): void {

@@ -8,14 +8,22 @@ import {
   configChoice,
   configInteger,
   describeValue,
+  guardedLogger,
+  redactSecrets,
   resolveBusOptions,
   type BusOptions,
   type ResolvedBusOptions,
 } from '@woodwork/bus-core';
+import { AUTH_OPTION_KEYS, resolveNatsAuth, type NatsAuth, type NatsAuthOptions } from './auth.js';
+import { defaultInboxPrefix } from './permissions.js';
 import { DEFAULT_PARTITIONS } from './subjects.js';
 
-export interface NatsBusOptions extends BusOptions {
-  /** One server or a comma-separated list (`nats://`, `tls://`, `ws://`, `wss://` or host:port). Default `nats://127.0.0.1:4222`. */
+export interface NatsBusOptions extends BusOptions, NatsAuthOptions {
+  /**
+   * One server or a comma-separated list (`nats://`, `tls://`, `ws://`, `wss://` or host:port).
+   * Default `nats://127.0.0.1:4222`. A login in the URL (`nats://user:pass@host`, `nats://token@host`)
+   * is used like `username`/`password` or `token`; the resolved `url` shows it as `***`.
+   */
   url?: string;
   /** How long the server waits for an ack (or `working()`) before redelivering, ms. Default 30 000. */
   ackWaitMs?: number;
@@ -49,6 +57,12 @@ export interface NatsBusOptions extends BusOptions {
    * stream's): the most processes one shared group runs on at once. Default 16.
    */
   partitions?: number;
+  /**
+   * Prefix of this bus's reply inboxes (JetStream API answers, PubAcks, pulled messages). Default
+   * `_INBOX.<streamPrefix>`, so a user's subscribe permission `_INBOX.<streamPrefix>.>` covers them
+   * and never another tenant's (see minimalPermissions).
+   */
+  inboxPrefix?: string;
 }
 
 export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
@@ -64,6 +78,9 @@ export interface ResolvedNatsBusOptions extends ResolvedBusOptions {
   connectTimeoutMs: number;
   leaseMs: number;
   partitions: number;
+  inboxPrefix: string;
+  /** The login and TLS settings, with the files read; prints its secrets as `***`. */
+  auth: NatsAuth;
 }
 
 export const NATS_OPTION_KEYS = [
@@ -79,6 +96,8 @@ export const NATS_OPTION_KEYS = [
   'connectTimeoutMs',
   'leaseMs',
   'partitions',
+  'inboxPrefix',
+  ...AUTH_OPTION_KEYS,
 ] as const;
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -89,9 +108,11 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
   const shared = resolveBusOptions(options, NATS_OPTION_KEYS);
   const url = options.url ?? DEFAULT_NATS_URL;
   if (typeof url !== 'string' || url.trim() === '') throw new InvalidConfigError('url', `must be a server URL or a comma-separated list; got ${describeValue(url)}`);
+  const auth = resolveNatsAuth(options, url.trim());
   const resolved: ResolvedNatsBusOptions = {
     ...shared,
-    url: url.trim(),
+    // Shown in health and errors: a password in the URL is kept in `auth` only.
+    url: redactSecrets(url.trim()),
     ackWaitMs: configInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs', 100, MAX_MS),
     fetchBatch: configInteger(options.fetchBatch ?? 256, 'fetchBatch', 1, 10_000),
     maxHeldPerGroup: configInteger(options.maxHeldPerGroup ?? 1_000, 'maxHeldPerGroup', 1, 1_000_000),
@@ -103,7 +124,11 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
     connectTimeoutMs: configInteger(options.connectTimeoutMs ?? 5_000, 'connectTimeoutMs', 1, MAX_MS),
     leaseMs: configInteger(options.leaseMs ?? 10_000, 'leaseMs', 4_000, MAX_MS),
     partitions: configInteger(options.partitions ?? DEFAULT_PARTITIONS, 'partitions', 1, 1_024),
+    inboxPrefix: subjectPrefix(options.inboxPrefix ?? defaultInboxPrefix(shared.streamPrefix), 'inboxPrefix'),
+    auth,
   };
+  // Every log line goes out with the login's secrets replaced (core's redaction).
+  resolved.logger = guardedLogger(resolved.logger, resolved.auth.secrets());
   // Bound what becomes a timer here, so a "24-day" value never fires after 1 ms.
   for (const key of ['handlerTimeoutMs', 'closeTimeoutMs', 'publishTimeoutMs'] as const) {
     if (resolved[key] > MAX_MS) throw new InvalidConfigError(key, `must be at most ${MAX_MS} ms (Node timers); got ${resolved[key]}`);
@@ -117,4 +142,12 @@ export function resolveNatsBusOptions(options: NatsBusOptions = {}): ResolvedNat
 /** Milliseconds to the nanoseconds JetStream configs take (ack_wait, duplicate_window, max_age...). */
 export function msToNanos(ms: number): number {
   return ms * 1_000_000;
+}
+
+/** A subject without wildcards or empty tokens (an inbox prefix). */
+function subjectPrefix(value: unknown, key: string): string {
+  if (typeof value !== 'string' || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(value)) {
+    throw new InvalidConfigError(key, `must be a subject without wildcards (dot-separated tokens); got ${describeValue(value)}`);
+  }
+  return value;
 }

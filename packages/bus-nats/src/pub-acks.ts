@@ -71,6 +71,15 @@ export class PubAcks {
     });
   }
 
+  /** Fails the waiting publishes to `subject` at once (the server denied publishing to it). */
+  fail(subject: string, error: Error): void {
+    for (const [reply, w] of this.waiting) {
+      if (w.subject !== subject) continue;
+      this.waiting.delete(reply);
+      w.reject(error);
+    }
+  }
+
   /** Fails every waiting publish (the bus is closing) and ends the subscription. */
   close(error: Error): void {
     for (const w of this.waiting.values()) w.reject(error);

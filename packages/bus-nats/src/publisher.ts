@@ -18,6 +18,7 @@ import {
   BackendUnavailableError,
   InvalidMessageError,
   MessageDeliveryMode,
+  PermissionDeniedError,
   encodeWireText,
   isTargeted,
   type MessageEnvelope,
@@ -78,6 +79,7 @@ export async function publishRaw(host: PublisherHost, subject: string, body: str
       const tryMs = Math.max(100, Math.min(deadline - Date.now(), Math.max(500, Math.floor(host.timeoutMs / 5))));
       return await host.pubAcks.publish(subject, body, msgID, tryMs);
     } catch (error) {
+      if (error instanceof PermissionDeniedError) throw error;
       if (!retryable(error) || Date.now() >= deadline) {
         throw new BackendUnavailableError(`NATS did not acknowledge the publish to ${subject}: ${String((error as Error)?.message ?? error)}`, { cause: error });
       }

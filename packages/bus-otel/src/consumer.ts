@@ -8,7 +8,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { DeliveryContext, MessageEnvelope, MessageHandler, SubscribeOptions } from '@woodwork/bus-core';
 import { groupAttributes } from './group-attributes.js';
-import { hasAnyField, hasValidContext, metadataGetter, NO_FIELDS } from './metadata-carrier.js';
+import { hasAnyField, hasValidContext, metadataGetter, NO_FIELDS, withoutTraceContext } from './metadata-carrier.js';
 import type { BusMetrics } from './metrics.js';
 import { attemptOutcome, errorMessage, errorType, maxAttemptsOf } from './outcome.js';
 import { Attr, Outcome } from './semconv.js';
@@ -63,7 +63,9 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
     return { withOutcome, succeeded: outcome === Outcome.ACKNOWLEDGED ? base : undefined };
   };
 
-  return function instrumentedHandler(envelope: MessageEnvelope, delivery: DeliveryContext): unknown {
+  return function instrumentedHandler(delivered: MessageEnvelope, delivery: DeliveryContext): unknown {
+    // The handler gets the metadata as published: the trace context reaches it as the active context.
+    let envelope = delivered;
     // Read before the handler runs: it may change its envelope.
     const eventType = envelope.eventType;
     const attempt = delivery.attempt;
@@ -72,7 +74,11 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
     let active: Context | undefined;
     if (t.tracer !== undefined) {
       const fields = t.propagator === undefined ? NO_FIELDS : t.propagator.fields();
-      const parent = fields.length > 0 && hasAnyField(envelope.metadata, fields) ? t.propagator!.extract(ROOT_CONTEXT, envelope.metadata, metadataGetter) : ROOT_CONTEXT;
+      let parent: Context = ROOT_CONTEXT;
+      if (fields.length > 0 && hasAnyField(delivered.metadata, fields)) {
+        parent = t.propagator!.extract(ROOT_CONTEXT, delivered.metadata, metadataGetter);
+        envelope = withoutTraceContext(delivered, fields);
+      }
       // Named once it records: no string is built for the no-op tracer.
       const started = t.tracer.startSpan('process', { kind: SpanKind.CONSUMER }, parent);
       if (started.isRecording()) {

@@ -23,7 +23,7 @@ import {
   type SubscribeOptions,
 } from '@woodwork/bus-core';
 import { wrapHandler, type ConsumerTelemetry } from './consumer.js';
-import { metadataGetter } from './metadata-carrier.js';
+import { metadataGetter, NO_FIELDS, withoutTraceContext } from './metadata-carrier.js';
 import { BusMetrics } from './metrics.js';
 import { checkInstrumentOptions, type InstrumentBusOptions } from './options.js';
 import { errorMessage, errorType } from './outcome.js';
@@ -78,8 +78,25 @@ class InstrumentedBus implements MessageBus {
     return this.inner.deleteSessionQueue(sessionId);
   }
 
-  getDeadLetterMessages(limit?: number, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
-    return this.inner.getDeadLetterMessages(limit, filter);
+  /**
+   * The records as the bus keeps them, each envelope's metadata without the trace context this
+   * wrapper propagates (as a handler sees it): the metadata as published. The stored records keep
+   * it, so a redriven message's attempts continue its trace.
+   */
+  async getDeadLetterMessages(limit?: number, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
+    const records = await this.inner.getDeadLetterMessages(limit, filter);
+    const fields = this.propagatedFields();
+    if (fields.length === 0) return records;
+    return records.map((record) => {
+      const envelope = withoutTraceContext(record.envelope, fields);
+      return envelope === record.envelope ? record : { ...record, envelope };
+    });
+  }
+
+  /** The metadata keys this wrapper writes and reads (none when tracing is off or nothing propagates). */
+  private propagatedFields(): readonly string[] {
+    const propagator = this.telemetry.propagator;
+    return this.tracer === undefined || propagator === undefined ? NO_FIELDS : propagator.fields();
   }
 
   /**

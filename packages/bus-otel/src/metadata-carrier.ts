@@ -55,6 +55,24 @@ export function hasAnyField(metadata: JsonObject, fields: readonly string[]): bo
   return false;
 }
 
+/**
+ * The metadata without the propagator's fields, as a new object (the same object when it holds
+ * none). Trace context is the wrapper's transport: what a handler or a dead-letter reader sees
+ * through the wrapper is the metadata as it was published, the context reaching the handler as
+ * OpenTelemetry's active context instead.
+ */
+export function withoutFields(metadata: JsonObject, fields: readonly string[]): JsonObject {
+  if (!hasAnyField(metadata, fields)) return metadata;
+  // fromEntries defines own properties: a `__proto__` key stays a key, as in the original.
+  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !fields.includes(key))) as JsonObject;
+}
+
+/** The envelope with its metadata stripped of the propagator's fields (itself when there are none). */
+export function withoutTraceContext<E extends { readonly metadata: JsonObject }>(envelope: E, fields: readonly string[]): E {
+  const metadata = withoutFields(envelope.metadata, fields);
+  return metadata === envelope.metadata ? envelope : { ...envelope, metadata };
+}
+
 /** A span whose context can be propagated (the no-op tracer's root span's cannot). */
 export function hasValidContext(span: Span): boolean {
   const spanContext = span.spanContext();

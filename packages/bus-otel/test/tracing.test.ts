@@ -4,7 +4,7 @@
  * messaging conventions, retries, a dead letter and a redrive on the trace, refused publishes, and
  * nothing at all when instrumentation is off.
  */
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, defaultTextMapSetter, propagation, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { FAST_RETRY, randomName, waitFor } from '@woodwork/bus-conformance';
 import { InvalidConfigError, InvalidMessageError, UnrecoverableError, type MessageBus, type MessageEnvelope } from '@woodwork/bus-core';
@@ -16,14 +16,18 @@ import { spanTree, startTestSdk } from './support/otel.js';
 const sdk = startTestSdk();
 const testTracer = sdk.tracerProvider.getTracer('test');
 const open: MessageBus[] = [];
+/** The memory bus under each wrapper: what is on the "wire", trace context included. */
+const innerOf = new WeakMap<MessageBus, MessageBus>();
 
 function makeBus(extra: InstrumentBusOptions = {}): MessageBus {
-  const bus = instrumentBus(new MemoryMessageBus({ streamPrefix: randomName('otel'), retry: FAST_RETRY }), {
+  const inner = new MemoryMessageBus({ streamPrefix: randomName('otel'), retry: FAST_RETRY });
+  const bus = instrumentBus(inner, {
     tracerProvider: sdk.tracerProvider,
     meterProvider: sdk.meterProvider,
     propagator: sdk.propagator,
     ...extra,
   });
+  innerOf.set(bus, inner);
   open.push(bus);
   return bus;
 }
@@ -41,10 +45,16 @@ describe('a publish and its handling', () => {
   it('are one trace: request -> publish (PRODUCER) -> process (CONSUMER) -> the handler own span', async () => {
     const bus = makeBus();
     const received: MessageEnvelope[] = [];
+    const activeInHandler: Record<string, string>[] = [];
+    const onWire: MessageEnvelope[] = [];
+    await innerOf.get(bus)!.subscribe('agent.thought', (envelope) => void onWire.push(envelope), { observe: true });
     await bus.subscribe(
       'agent.thought',
       async (envelope) => {
         received.push(envelope);
+        const carrier: Record<string, string> = {};
+        sdk.propagator.inject(context.active(), carrier, defaultTextMapSetter);
+        activeInHandler.push(carrier);
         await testTracer.startActiveSpan('call model', async (span) => {
           await new Promise((r) => setTimeout(r, 5));
           span.end();
@@ -72,9 +82,13 @@ describe('a publish and its handling', () => {
     expect(work!.parentSpanContext?.spanId).toBe(idOf(process));
     expect(spanTree(sdk.spans())).toBe(['request', '  publish agent.thought', '    process agent.thought [1/acknowledged]', '      call model'].join('\n'));
 
-    // W3C trace context in the metadata, as a Python process reads it; the caller's object unchanged.
-    expect(received[0]!.metadata).toEqual({ user: 'u1', traceparent: `00-${traceId}-${idOf(publish)}-01` });
+    // W3C trace context in the metadata on the wire, as a Python process reads it; the caller's
+    // object unchanged; the handler sees the metadata as published, the context as the active one.
+    await waitFor(() => onWire.length === 1, 'the observer on the inner bus');
+    expect(onWire[0]!.metadata).toEqual({ user: 'u1', traceparent: `00-${traceId}-${idOf(publish)}-01` });
     expect(metadata).toEqual({ user: 'u1' });
+    expect(received[0]!.metadata).toEqual({ user: 'u1' });
+    expect(activeInHandler[0]).toEqual({ traceparent: `00-${traceId}-${idOf(process)}-01` });
 
     const messageId = received[0]!.messageId;
     expect(publish!.attributes).toMatchObject({
@@ -173,9 +187,13 @@ describe('retries, dead letters and redrives', () => {
       expect(span.events.map((e) => e.name)).toContain('exception');
     }
 
-    // The record keeps the trace context: redriving it continues the same trace.
+    // The stored record keeps the trace context (redriving it continues the same trace); through
+    // the wrapper the record shows the metadata as published.
+    const [stored] = await innerOf.get(bus)!.getDeadLetterMessages();
+    expect(stored!.envelope.metadata['traceparent']).toBe(`00-${publish!.spanContext().traceId}-${idOf(publish)}-01`);
     const [record] = await bus.getDeadLetterMessages();
-    expect(record!.envelope.metadata['traceparent']).toBe(`00-${publish!.spanContext().traceId}-${idOf(publish)}-01`);
+    expect(record!.envelope.metadata).toEqual({});
+    expect(record!.id).toBe(stored!.id);
     failing = false;
     const result = await bus.redriveDeadLetters();
     expect(result.redriven).toEqual([record!.id]);

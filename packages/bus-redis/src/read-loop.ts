@@ -18,7 +18,7 @@
  * every partition without blocking, every 50 ms while idle.
  */
 import { WakeableDelay } from '@woodwork/bus-core';
-import { connectClient, createClient, type RedisClient } from './connection.js';
+import { connectClient, createClient, isConnectionError, type RedisClient } from './connection.js';
 import { eventsKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import type { PartitionReader, ReadSpec } from './partition-reader.js';
@@ -28,6 +28,8 @@ const IDLE_WAIT_MS = 200;
 const CLUSTER_IDLE_POLL_MS = 50;
 /** A read without an answer this long (beyond its blocking time) means a dead connection. */
 const POLL_GUARD_MS = 15_000;
+/** Idle poll period of several groups when the server refuses the doorbell's commands. */
+const DOORBELL_OFF_POLL_MS = 50;
 
 /**
  * The last id each stream generated (`0-0` when it does not exist): where the doorbell's wait
@@ -65,6 +67,8 @@ export class ReadLoop {
   private polling: Promise<unknown> | undefined;
   private stopped = false;
   private blocked = false;
+  /** The server refused the doorbell's commands: poll instead. */
+  private doorbellOff = false;
   private readonly delay = new WakeableDelay();
 
   constructor(private readonly host: ReadLoopHost) {}
@@ -154,7 +158,9 @@ export class ReadLoop {
           await this.track(this.guarded(conn, this.readBlocking(conn, reader, spec), spec.blockMs + POLL_GUARD_MS));
         } else {
           const { got, ids, keys } = await this.track(this.guarded(conn, this.poll(conn, specs), POLL_GUARD_MS));
-          if (got === 0 && !this.stopped) await this.guarded(conn, this.waitForEntries(conn, keys, ids), this.host.options.blockMs + POLL_GUARD_MS);
+          if (got > 0 || this.stopped) continue;
+          if (ids === undefined) await this.delay.sleep(DOORBELL_OFF_POLL_MS);
+          else await this.guarded(conn, this.waitForEntries(conn, keys, ids), this.host.options.blockMs + POLL_GUARD_MS);
         }
         failures = 0;
       } catch (error) {
@@ -215,7 +221,7 @@ export class ReadLoop {
   }
 
   /** Step 3: the partitions' last ids, then every group's new entries, in one pipeline. */
-  private async poll(conn: RedisClient, specs: Array<{ reader: PartitionReader; spec: ReadSpec }>): Promise<{ got: number; ids: string[]; keys: string[] }> {
+  private async poll(conn: RedisClient, specs: Array<{ reader: PartitionReader; spec: ReadSpec }>): Promise<{ got: number; ids: string[] | undefined; keys: string[] }> {
     const parts = [...new Set(specs.flatMap(({ spec }) => spec.parts))].sort((a, b) => a - b);
     const keys = parts.map((n) => eventsKey(this.host.layout, n));
     const pipeline = conn.pipeline();
@@ -235,7 +241,7 @@ export class ReadLoop {
         else if (isNoGroup(error)) await reader.recreate().catch(() => undefined);
         else throw error;
       }
-      if (idsError) throw idsError;
+      if (idsError) return { got, ids: this.doorbellRefused(idsError), keys };
       return { got, ids: (idsReply as unknown[]).map(String), keys };
     } finally {
       for (const { reader } of specs) reader.markBusy([]);
@@ -262,11 +268,31 @@ export class ReadLoop {
     }
   }
 
+  /**
+   * The doorbell's commands refused by the server (an ACL without XINFO or XREAD, say): the groups'
+   * reads went through, so they are not failed (that would re-claim what they hold); the loop polls
+   * every 50 ms instead, and says so once. A connection error is a read failure as usual.
+   */
+  private doorbellRefused(error: unknown): undefined {
+    if (isConnectionError(error)) throw error;
+    if (!this.doorbellOff) {
+      this.doorbellOff = true;
+      this.host.options.logger.warn('the wait for new entries was refused: polling every 50 ms instead', { error: String((error as Error)?.message ?? error) });
+    }
+    return undefined;
+  }
+
   /** Step 3: waits until one of the partitions holds an entry after `ids` (or blockMs passed). */
   private async waitForEntries(conn: RedisClient, keys: string[], ids: string[]): Promise<void> {
+    if (this.doorbellOff) {
+      await this.delay.sleep(DOORBELL_OFF_POLL_MS);
+      return;
+    }
     this.blocked = true;
     try {
       await conn.xread('COUNT', 1, 'BLOCK', this.host.options.blockMs, 'STREAMS', ...keys, ...ids);
+    } catch (error) {
+      this.doorbellRefused(error);
     } finally {
       this.blocked = false;
     }

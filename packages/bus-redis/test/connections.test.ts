@@ -3,6 +3,8 @@
  * with twelve groups (durable ones of six components, private ones, an observer) over many sessions
  * holds the same connections as a bus with one group: command, acks, the read loop, the notices
  * subscriber. Counted by the server (CLIENT LIST) on a redis-server of the test's own.
+ * With several groups the read loop waits for new entries with XREAD (and XINFO STREAM in a script);
+ * a server that refuses it (an ACL) costs polling, never a message or a duplicate.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -55,5 +57,28 @@ describe('connections per bus', () => {
     expect(withTwelveGroups).toBe(withOneGroup);
     // Command, acks, the read loop, the notices subscriber.
     expect(withOneGroup).toBeLessThanOrEqual(4);
+  }, 60_000);
+
+  it('several groups under a user that may not run XREAD: polling instead, every message once', async () => {
+    const server = await OwnRedisServer.start();
+    servers.push(server);
+    const admin = new Redis(server.url);
+    clients.push(admin);
+    await admin.call('ACL', 'SETUSER', 'nodoorbell', 'on', '>pw', '~*', '&*', '+@all', '-xread');
+    const url = `redis://nodoorbell:pw@127.0.0.1:${server.port}`;
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (message: string) => void warnings.push(message) };
+    const bus = await RedisMessageBus.connect({ url, streamPrefix: randomName('noperm'), logger });
+    buses.push(bus);
+    const runs = new Map<string, number>();
+    const handler = (e: MessageEnvelope) => void runs.set(`${e.messageId}`, (runs.get(e.messageId) ?? 0) + 1);
+    for (let i = 0; i < 3; i++) await bus.subscribe('np.x', handler, { componentId: `component-${i}` });
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) ids.push((await bus.publish({ sessionId: `s${i % 7}`, eventType: 'np.x', componentSource: 'test', payload: { i } })).messageId);
+    // Each of the three groups runs each message once.
+    await waitFor(() => ids.every((id) => runs.get(id) === 3), 'every message in every group', 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ids.filter((id) => runs.get(id) !== 3)).toEqual([]);
+    expect(warnings.filter((w) => w.includes('polling'))).toHaveLength(1);
   }, 60_000);
 });

@@ -36,7 +36,7 @@ let launched: Promise<Browser> | undefined;
 
 /** The test file's browser, launched on first use. */
 export function browser(): Promise<Browser> {
-  launched ??= chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  launched ??= chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, timeout: 120_000 });
   return launched;
 }
 
@@ -60,6 +60,10 @@ export interface OpenedPage {
  */
 export async function openPage(url: string, viewport = { width: 1280, height: 800 }): Promise<OpenedPage> {
   const context = await (await browser()).newContext({ viewport });
+  // Waits for evidence, not deadlines: on a busy 2-core machine Chromium can take many seconds to
+  // paint (playwright's default is 30 s). The test timeout (vitest.config.ts) ends a real hang.
+  context.setDefaultTimeout(90_000);
+  context.setDefaultNavigationTimeout(90_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MessageBus } from '@woodwork/bus-core';
+import type { HealthReport, MessageBus } from '@woodwork/bus-core';
 import { startDashboard, type Dashboard } from '../../src/index.js';
 import { closeBrowser, openPage, screenshotPath } from './browser.js';
 
@@ -47,7 +47,7 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
       await bus.subscribe('dash.work', () => hold.opened, { group, concurrency: 1 });
       for (let i = 0; i < 3; i++) await bus.publish({ sessionId: 's1', eventType: 'dash.work', componentSource: 'test', payload: { i } });
       const groupHealth = async () => (await bus.healthCheck()).groups.find((g) => g.group === group);
-      await expect.poll(async () => (await groupHealth())?.pending ?? 0, { timeout: 20_000 }).toBeGreaterThan(0);
+      await expect.poll(async () => (await groupHealth())?.pending ?? 0, { timeout: 60_000 }).toBeGreaterThan(0);
       const { page, context, errors } = await openPage(`${dashboard.url}#overview`);
       try {
         const cell = page.locator(`#groups-body tr[data-group="${group}"] td.pending`);
@@ -57,8 +57,28 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
           .poll(async () => {
             const shown = await cell.textContent();
             return shown === String((await groupHealth())?.pending);
-          }, { timeout: 20_000 })
+          }, { timeout: 60_000 })
           .toBe(true);
+        // The design's metrics as the overview's cards, each equal to a healthCheck() of the moment.
+        const cards: Array<[string, (m: HealthReport['metrics']) => number]> = [
+          ['published', (m) => m.messagesPublishedTotal],
+          ['consumed', (m) => m.messagesConsumedTotal],
+          ['failed', (m) => m.messagesFailedTotal],
+          ['dlq', (m) => m.deadLetterQueueSize],
+          ['subscriptions', (m) => m.activeSubscriptions],
+          ['violations', (m) => m.orderViolationsTotal],
+        ];
+        for (const [key, value] of cards) {
+          const card = page.locator(`[data-metric="${key}"]`);
+          await expect.poll(async () => (await card.textContent()) === value((await bus.healthCheck()).metrics).toLocaleString('en-US'), { timeout: 60_000 }).toBe(true);
+        }
+        expect(await page.locator('[data-metric="published"]').textContent()).not.toBe('0');
+        expect(await page.locator('[data-metric="p99"]').textContent()).toMatch(/^\d+\.\d ms$/);
+        // The oldest held message's age, where the backend reports it (core's optional field).
+        const reported = (await groupHealth())?.oldestPendingAgeMs;
+        const oldest = await page.locator(`#groups-body tr[data-group="${group}"] td.oldest`).textContent();
+        if (typeof reported === 'number') expect(oldest).toMatch(/^\d+(\.\d)? (ms|s|min|h|d)$/);
+        else expect(oldest).toBe(reported === null ? '–' : 'n/a');
         expect(await page.locator('#backend').textContent()).toBe(`backend: ${backend}`);
         expect(await page.locator('[data-metric="status"]').textContent()).toBe((await bus.healthCheck()).status);
         if (options.screenshots) await page.screenshot({ path: screenshotPath('overview'), fullPage: true });
@@ -83,7 +103,7 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
         { group },
       );
       const { messageId } = await bus.publish({ sessionId: 's2', eventType: 'dash.redrive', componentSource: 'test', payload: { order: 42 }, maxRetries: 0 });
-      await expect.poll(async () => (await bus.getDeadLetterMessages(10, { group })).length, { timeout: 20_000 }).toBe(1);
+      await expect.poll(async () => (await bus.getDeadLetterMessages(10, { group })).length, { timeout: 60_000 }).toBe(1);
       const [record] = await bus.getDeadLetterMessages(10, { group });
       failing = false;
 
@@ -104,7 +124,7 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
         expect(await page.locator('#confirm-text').textContent()).toContain(record!.id);
         await page.click('#confirm-ok');
         await page.locator('#record-result', { hasText: 'Redriven 1 dead letter.' }).waitFor();
-        await expect.poll(() => runs.filter((m) => m === messageId).length, { timeout: 20_000 }).toBe(2);
+        await expect.poll(() => runs.filter((m) => m === messageId).length, { timeout: 60_000 }).toBe(2);
         await expect.poll(async () => (await bus.getDeadLetterMessages(10, { group })).length).toBe(0);
         await page.click('#record-back');
         await page.locator('#dl-empty').waitFor();
@@ -128,7 +148,7 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
         const { messageId } = await bus.publish({ sessionId: session, eventType: 'dash.tailed', componentSource: 'test', payload: { note: 'seen live' } });
         await bus.publish({ sessionId: `other-${id()}`, eventType: 'dash.tailed', componentSource: 'test', payload: { note: 'another session' } });
         const row = page.locator(`#tail-window .tail-row[data-message-id="${messageId}"]`);
-        await row.waitFor({ timeout: 20_000 });
+        await row.waitFor({ timeout: 60_000 });
         expect(await row.textContent()).toContain('seen live');
         // Filtered by session: the other session's message never shows.
         await new Promise((r) => setTimeout(r, 300));
@@ -137,8 +157,8 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
       } finally {
         await context.close();
       }
-      await expect.poll(() => dashboard.openTails, { timeout: 20_000 }).toBe(0);
-      await expect.poll(async () => (await bus.healthCheck()).groups.map((g) => g.group).sort(), { timeout: 20_000 }).toEqual(groupsBefore);
+      await expect.poll(() => dashboard.openTails, { timeout: 60_000 }).toBe(0);
+      await expect.poll(async () => (await bus.healthCheck()).groups.map((g) => g.group).sort(), { timeout: 60_000 }).toEqual(groupsBefore);
     });
   });
 }
