@@ -260,22 +260,10 @@ describe('NATS specifics', () => {
       open.push(bus);
       const got: string[] = [];
       await bus.subscribe('buf.x', (e) => void got.push(e.messageId), { componentId: randomName('b') });
-      const first = msg({ sessionId: 's', eventType: 'buf.x', payload: { i: 0 } });
-      await bus.publish(first);
-      // Handled and its ack taken by the server, which then stops cleanly (a kill -9 of 2.9 can
-      // lose recent ack state and redeliver it: the fault ledger counts that, this test is the buffer).
-      await waitFor(() => got.length === 1, 'the first message handled');
-      const nc = await connect({ servers: server.url });
-      try {
-        const jsm = await jetstreamManager(nc);
-        await waitFor(async () => {
-          for await (const info of jsm.consumers.list(layoutFor(bus.options.streamPrefix).eventsStream)) if (info.num_ack_pending > 0) return false;
-          return true;
-        }, 'the first ack taken');
-      } finally {
-        await nc.close();
-      }
-      await server.stopProcess('SIGTERM');
+      // No message is consumed before the outage: a restarted 2.9 server can hand out again one
+      // acknowledged just before it stopped (even on SIGTERM; the fault ledger counts those), and
+      // this test is about the buffer, so every delivery below is of a buffered publish.
+      await server.stopProcess('SIGKILL');
       await waitFor(async () => (await bus.healthCheck()).status === 'degraded', 'degraded health');
       const waiting = [1, 2, 3].map((i) => msg({ sessionId: 's', eventType: 'buf.x', payload: { i } }));
       const results = waiting.map((m) => bus.publish(m));
@@ -283,8 +271,9 @@ describe('NATS specifics', () => {
       expect((await bus.healthCheck()).details['publishBuffered']).toBe(3);
       await server.startProcess();
       for (const r of results) await expect(r).resolves.toMatchObject({ duplicate: false });
-      await waitFor(() => got.length >= 4, 'the buffered messages delivered', 30_000);
-      expect(got).toEqual([first, ...waiting].map((m) => m.messageId));
+      await waitFor(() => got.length >= 3, 'the buffered messages delivered', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual(waiting.map((m) => m.messageId));
       expect((await bus.healthCheck()).details['publishBuffered']).toBe(0);
     } finally {
       await server.stop();
