@@ -57,7 +57,8 @@ describe('MessageBusFactory with nats', () => {
       expect(got).toEqual([messageId]);
       expect((await bus.healthCheck()).status).toBe('healthy');
     } finally {
-      await bus.close();
+      // Closes the bus and deletes the prefix's streams: the shared server keeps none.
+      await (bus as unknown as { deleteNamespace(): Promise<unknown> }).deleteNamespace();
     }
   });
 });

@@ -16,8 +16,18 @@ const FAST = { initial_delay_ms: 5, max_delay_ms: 20, multiplier: 2, jitter: 0 }
 
 const open: MessageBus[] = [];
 afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((bus) => bus.close()));
+  await Promise.allSettled(open.splice(0).map(closeLeavingNoStreams));
 });
+
+/** Closes a bus; a NATS member first deletes its prefix's streams, so the shared server keeps none. */
+async function closeLeavingNoStreams(bus: MessageBus): Promise<void> {
+  if (bus instanceof RoutedMessageBus) {
+    for (const member of bus.members.values()) {
+      if ('deleteNamespace' in member && typeof member.deleteNamespace === 'function') await (member.deleteNamespace as () => Promise<unknown>)().catch(() => {});
+    }
+  }
+  await bus.close();
+}
 
 async function threeBackends(): Promise<RoutedMessageBus> {
   const prefix = `routed-${randomBytes(5).toString('hex')}`;

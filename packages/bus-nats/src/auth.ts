@@ -7,16 +7,15 @@
  * plus TLS (`tls: { caFile, certFile, keyFile, serverName }`), which may go with any of them
  * (a client certificate is itself a login where the server has `verify`/`verify_and_map`).
  *
- * Files are read when the options are resolved, so a missing or unreadable one is an
- * `InvalidConfigError` naming the option before anything connects. The secrets (password, token,
- * seed, the credentials' seed, the key file, and any password or token in the URL) are kept in a
- * `NatsAuth` whose `util.inspect` / `JSON.stringify` show `***`, and are listed by `secrets()` for
- * core's `redactError` / `guardedLogger`.
+ * Files are read when the options are resolved (core's `readConfigFile`), so a missing, unreadable
+ * or empty one is a `ConfigFileError` naming the option and the file before anything connects.
+ * The secrets (password, token, seed, the credentials' seed, the key file, and any password or
+ * token in the URL) are kept in a `NatsAuth` whose `util.inspect` / `JSON.stringify` show `***`,
+ * and are listed by `secrets()` for core's `redactError` / `guardedLogger`.
  */
-import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from '@nats-io/transport-node';
-import { InvalidConfigError, REDACTED, describeValue } from '@woodwork/bus-core';
+import { InvalidConfigError, REDACTED, describeValue, readConfigFile } from '@woodwork/bus-core';
 
 /** TLS settings, the same keys on every backend (config: `tls: {ca_file, cert_file, key_file, server_name}`). */
 export interface NatsTlsOptions {
@@ -148,7 +147,7 @@ export function resolveNatsAuth(options: NatsAuthOptions, url: string): NatsAuth
     connectOptions.token = token;
     secrets.push(token);
   } else if (nkeySeed !== undefined || nkeySeedFile !== undefined) {
-    const seed = (nkeySeed ?? readFile(nkeySeedFile!, 'nkeySeedFile')).trim();
+    const seed = (nkeySeed ?? readConfigFile('nkeySeedFile', nkeySeedFile)).trim();
     secrets.push(seed);
     if (!/^SU[A-Z2-7]{50,}$/.test(seed)) {
       throw new InvalidConfigError(nkeySeed !== undefined ? 'nkeySeed' : 'nkeySeedFile', 'must be an NKey user seed (SU followed by base32 text)');
@@ -156,7 +155,7 @@ export function resolveNatsAuth(options: NatsAuthOptions, url: string): NatsAuth
     method = 'nkey';
     connectOptions.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   } else if (credentialsFile !== undefined) {
-    const creds = readFile(credentialsFile, 'credentialsFile');
+    const creds = readConfigFile('credentialsFile', credentialsFile);
     const seed = /-----BEGIN USER NKEY SEED-----\s*\r?\n\s*(\S+)\s*\r?\n/.exec(creds)?.[1];
     const jwt = /-----BEGIN NATS USER JWT-----\s*\r?\n\s*(\S+)\s*\r?\n/.exec(creds)?.[1];
     if (!seed || !jwt) throw new InvalidConfigError('credentialsFile', `must be a NATS credentials file (a user JWT and a user seed block); ${credentialsFile} is not`);
@@ -183,10 +182,10 @@ function resolveTls(value: unknown, secrets: string[]): TlsConnectOptions | unde
     throw new InvalidConfigError(certFile === undefined ? 'tls.certFile' : 'tls.keyFile', `must be set together with ${certFile === undefined ? 'tls.keyFile' : 'tls.certFile'}`);
   }
   const tls: TlsConnectOptions = {};
-  if (caFile !== undefined) tls.ca = readFile(caFile, 'tls.caFile');
-  if (certFile !== undefined) tls.cert = readFile(certFile, 'tls.certFile');
+  if (caFile !== undefined) tls.ca = readConfigFile('tls.caFile', caFile);
+  if (certFile !== undefined) tls.cert = readConfigFile('tls.certFile', certFile);
   if (keyFile !== undefined) {
-    tls.key = readFile(keyFile, 'tls.keyFile');
+    tls.key = readConfigFile('tls.keyFile', keyFile);
     secrets.push(tls.key);
   }
   if (serverName !== undefined) tls.servername = serverName;
@@ -197,16 +196,6 @@ function text(value: unknown, key: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '') throw new InvalidConfigError(key, `must be a non-empty string; got ${typeof value === 'string' ? 'an empty string' : typeof value}`);
   return value;
-}
-
-/** A file's text; an unreadable one is an InvalidConfigError naming the option, the file and why. */
-function readFile(file: string, key: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException)?.code ?? String((error as Error)?.message ?? error);
-    throw new InvalidConfigError(key, `names the file ${file}, which cannot be read (${reason})`, undefined, { cause: error });
-  }
 }
 
 /**

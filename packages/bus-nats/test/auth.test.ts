@@ -7,13 +7,14 @@
  * attempts and publishing fails typed. No secret appears in any error.
  */
 import { inspect } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuthenticationError, BackendUnavailableError, InvalidConfigError, createEnvelope } from '@woodwork/bus-core';
+import { AuthenticationError, BackendUnavailableError, ConfigFileError, InvalidConfigError, createEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
 import { NatsMessageBus, type NatsBusOptions } from '../src/index.js';
-import { ConfiguredNatsServer, makeCertificates, makeNkeyUser, makeOperator, testDir, type Certificates } from './support/secure-nats.js';
+import { makeCertificates, type TestCertificates } from '../../bus-redis/test/support/tls-certs.mjs';
+import { ConfiguredNatsServer, makeNkeyUser, makeOperator, testDir } from './support/secure-nats.js';
 
 const PASSWORD = 'pw-S3cret-Alpha-7731';
 const TOKEN = 'tok-S3cret-Bravo-9182';
@@ -225,12 +226,14 @@ describe('secrets never leak', () => {
 
 describe('TLS', () => {
   const dir = testDir('nats-tls');
-  let certs: Certificates;
+  let certs: TestCertificates;
+  let clientKey: string;
   let server: ConfiguredNatsServer;
   let url: string;
 
   beforeAll(async () => {
-    certs = makeCertificates(dir.path);
+    certs = makeCertificates();
+    clientKey = readFileSync(certs.clientKeyFile, 'utf8');
     server = await ConfiguredNatsServer.start(
       dir.path,
       `tls {\n  cert_file: "${certs.serverCertFile}"\n  key_file: "${certs.serverKeyFile}"\n  ca_file: "${certs.caFile}"\n  verify: true\n  timeout: 5\n}\nauthorization {\n  users = [ { user: "ww-tls", password: "${PASSWORD}" } ]\n}\n`,
@@ -240,6 +243,7 @@ describe('TLS', () => {
   afterAll(async () => {
     await server?.stop();
     dir.remove();
+    certs?.remove();
   });
 
   const clientTls = (): NonNullable<NatsBusOptions['tls']> => ({ caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile });
@@ -249,8 +253,8 @@ describe('TLS', () => {
     await roundTrip(bus);
     const health = await bus.healthCheck();
     expect(health.details?.['tls']).toBe(true);
-    expectNoSecret({ health, options: bus.options }, [PASSWORD, certs.clientKey]);
-    await roundTrip(await connectBus({ url: `nats://127.0.0.1:${server.port}`, username: 'ww-tls', password: PASSWORD, tls: { ...clientTls(), serverName: 'nats.woodwork.test' } }));
+    expectNoSecret({ health, options: bus.options }, [PASSWORD, clientKey]);
+    await roundTrip(await connectBus({ url: `nats://127.0.0.1:${server.port}`, username: 'ww-tls', password: PASSWORD, tls: { ...clientTls(), serverName: 'localhost' } }));
   });
 
   it('an untrusted server certificate or a wrong server name is AuthenticationError naming the TLS settings', async () => {
@@ -260,7 +264,7 @@ describe('TLS', () => {
     const wrongName = await refused({ url, username: 'ww-tls', password: PASSWORD, tls: { ...clientTls(), serverName: 'elsewhere.example' } });
     expect(wrongName).toBeInstanceOf(AuthenticationError);
     expect(wrongName.message).toMatch(/tls\.serverName/);
-    expectNoSecret([wrongCa, wrongName], [PASSWORD, certs.clientKey]);
+    expectNoSecret([wrongCa, wrongName], [PASSWORD, clientKey]);
   });
 
   it('without a client certificate the server drops the connection: connect fails once (server log) with a hint, no loop', async () => {
@@ -277,10 +281,11 @@ describe('TLS', () => {
     expect(handshakeErrors()).toBe(before + 1);
   });
 
-  it('a missing certificate file is InvalidConfigError naming the option and the file, before connecting', async () => {
+  it('a missing certificate file is ConfigFileError naming the option and the file, before connecting', async () => {
     const missing = join(dir.path, 'nope.pem');
     const error = await refused({ url, tls: { caFile: missing } });
-    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect(error).toBeInstanceOf(ConfigFileError);
+    expect((error as ConfigFileError).file).toBe(missing);
     expect((error as InvalidConfigError).key).toBe('tls.caFile');
     expect(error.message).toContain(missing);
     expect(error.message).toContain('ENOENT');
@@ -324,8 +329,9 @@ describe('operator mode: a credentials (JWT) file', () => {
     expect(server.logLines(/authentication error|authorization violation/i).length).toBe(before + 1);
   });
 
-  it('a missing or malformed creds file is InvalidConfigError naming credentialsFile', async () => {
+  it('a missing creds file is ConfigFileError, a malformed one InvalidConfigError, both naming credentialsFile', async () => {
     const missing = await refused({ url: `nats://127.0.0.1:${server.port}`, credentialsFile: join(dir.path, 'none.creds') });
+    expect(missing).toBeInstanceOf(ConfigFileError);
     expect((missing as InvalidConfigError).key).toBe('credentialsFile');
     const junk = join(dir.path, 'junk.creds');
     writeFileSync(junk, 'not a creds file');

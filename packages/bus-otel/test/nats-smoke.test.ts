@@ -19,7 +19,8 @@ afterAll(() => sdk.shutdown());
 it('over NATS, a publish on one bus and its handling on another are one trace', async () => {
   const streamPrefix = randomName('otelnats');
   const options = { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, propagator: sdk.propagator };
-  const consumer = instrumentBus(await NatsMessageBus.connect({ url, streamPrefix }), options);
+  const inner = await NatsMessageBus.connect({ url, streamPrefix });
+  const consumer = instrumentBus(inner, options);
   const producer = instrumentBus(await NatsMessageBus.connect({ url, streamPrefix }), options);
   const tracer = sdk.tracerProvider.getTracer('test');
   try {
@@ -48,6 +49,7 @@ it('over NATS, a publish on one bus and its handling on another are one trace', 
     expect(got[0]!.metadata).toEqual({});
   } finally {
     await producer.close();
-    await consumer.close();
+    // Closes the consumer's bus and deletes the prefix's streams: the shared server keeps none.
+    await inner.deleteNamespace();
   }
 });

@@ -15,7 +15,7 @@
  *   npm run bench -- nats-production [--messages 10000] [--sessions 100] [--inflight 64]
  *                                    [--batch 256] [--payload 1024] [--rounds 3]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import { AckPolicy, DeliverPolicy, StorageType, jetstream, jetstreamManager } fr
 import { createMessageBus } from '@woodwork/bus-nats';
 import { envelopeMaker, fmt, throughput, wire } from '../lib/stats.mjs';
 import { freePort, portOpen } from '../lib/servers.mjs';
+import { makeCertificates } from '../../../packages/bus-redis/test/support/tls-certs.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -46,17 +47,6 @@ const USER = 'bench';
 const PASSWORD = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
 const envelope = envelopeMaker({ sessions: Number(values.sessions), payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
-
-/** A CA and a server certificate for 127.0.0.1, made by openssl in `dir`. */
-function makeCertificates(dir) {
-  const file = (name) => join(dir, name);
-  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=bench-ca', '-keyout', file('ca.key'), '-out', file('ca.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'));
-  writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('server.ext'), '-out', file('server.pem'));
-  return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
-}
 
 /** A nats-server of our own (JetStream, store in `dir`), with `config` written to its config file. */
 async function startServer(dir, config) {
@@ -154,11 +144,11 @@ const plainDir = join(dir, 'plain');
 const tlsDir = join(dir, 'tls');
 mkdirSync(plainDir, { recursive: true });
 mkdirSync(tlsDir, { recursive: true });
-const certs = makeCertificates(tlsDir);
+const certs = makeCertificates();
 const plain = await startServer(plainDir, '');
 const secure = await startServer(
   tlsDir,
-  `tls {\n  cert_file: "${certs.certFile}"\n  key_file: "${certs.keyFile}"\n}\nauthorization {\n  users = [ { user: "${USER}", password: "${PASSWORD}" } ]\n}\n`,
+  `tls {\n  cert_file: "${certs.serverCertFile}"\n  key_file: "${certs.serverKeyFile}"\n}\nauthorization {\n  users = [ { user: "${USER}", password: "${PASSWORD}" } ]\n}\n`,
 );
 try {
   const tlsRaw = { tls: { ca: readFileSync(certs.caFile, 'utf8') }, user: USER, pass: PASSWORD };
@@ -238,5 +228,6 @@ try {
   await plain.stop();
   await secure.stop();
   rmSync(dir, { recursive: true, force: true });
+  certs.remove();
 }
 process.exit(0);

@@ -36,7 +36,8 @@ export function describeDashboardInBrowser(backend: string, makeBus: () => Promi
     };
     afterAll(async () => {
       await Promise.all(dashboards.map((d) => d.close()));
-      await Promise.all(buses.map((b) => b.close()));
+      // A NATS bus also deletes its prefix's streams, so the shared server keeps no test streams.
+      await Promise.all(buses.map((b) => ('deleteNamespace' in b && typeof b.deleteNamespace === 'function' ? (b.deleteNamespace as () => Promise<unknown>)() : b.close())));
       await closeBrowser();
     });
 

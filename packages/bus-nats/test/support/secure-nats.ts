@@ -1,11 +1,11 @@
 /**
  * Secured `nats-server`s for the auth, TLS, permission and tenant tests, on top of `OwnNatsServer`
  * (its own port, store folder and PID): a config file written to a folder of the test's own, the
- * server's log in a file there (`logLines()` counts refused logins), certificates made with
- * `openssl`, and an operator / account / user made with `@nats-io/jwt` and `@nats-io/nkeys` for
- * operator (JWT) mode with a memory resolver.
+ * server's log in a file there (`logLines()` counts refused logins), and an operator / account /
+ * user made with `@nats-io/jwt` and `@nats-io/nkeys` for operator (JWT) mode with a memory
+ * resolver. Certificates come from the repository's one openssl helper
+ * (packages/bus-redis/test/support/tls-certs.mjs, which the benchmarks use too).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,45 +50,6 @@ export class ConfiguredNatsServer {
 export function testDir(name: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `ww-${name}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-export interface Certificates {
-  caFile: string;
-  serverCertFile: string;
-  serverKeyFile: string;
-  clientCertFile: string;
-  clientKeyFile: string;
-  /** A second CA the server's certificate is not signed by (a wrong `caFile`). */
-  otherCaFile: string;
-  /** The key of the client certificate, as text (a secret the tests look for). */
-  clientKey: string;
-}
-
-/** A CA, a server certificate for `localhost` / 127.0.0.1 and a client certificate, made by openssl. */
-export function makeCertificates(dir: string): Certificates {
-  const file = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ca = (name: string): void => {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.pem`));
-  };
-  ca('ww-test-ca');
-  ca('ww-other-ca');
-  const signed = (name: string, cn: string, ext: string): void => {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`));
-    writeFileSync(file(`${name}.ext`), ext);
-    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ww-test-ca.pem'), '-CAkey', file('ww-test-ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`));
-  };
-  signed('server', 'localhost', 'subjectAltName=DNS:localhost,DNS:nats.woodwork.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  signed('client', 'ww-client', 'extendedKeyUsage=clientAuth\n');
-  return {
-    caFile: file('ww-test-ca.pem'),
-    serverCertFile: file('server.pem'),
-    serverKeyFile: file('server.key'),
-    clientCertFile: file('client.pem'),
-    clientKeyFile: file('client.key'),
-    otherCaFile: file('ww-other-ca.pem'),
-    clientKey: readFileSync(file('client.key'), 'utf8'),
-  };
 }
 
 /** A user nkey pair: the public key the server lists and the seed the client logs in with. */

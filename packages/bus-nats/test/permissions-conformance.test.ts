@@ -1,5 +1,6 @@
 /**
- * The conformance suite (what runs on one server in one process: crossProcess and serverRestart off) with a
+ * The conformance suite's delivery, retry and dead-letter parts (`WW_NATS_SLOW=1`, npm run test:slow: the whole
+ * suite that runs on one server in one process, crossProcess and serverRestart off) with a
  * NATS user that has exactly the documented permissions (`minimalPermissions`), on a nats-server of
  * the test's own: everything works with them. NATS permissions cannot match part of a token, so the
  * user is given the minimal permissions of a pool of prefixes and each prefix the suite asks for is
@@ -14,6 +15,7 @@ import { describeBusConformance } from '@woodwork/bus-conformance';
 import { NatsMessageBus, minimalPermissions } from '../src/index.js';
 import { ConfiguredNatsServer, testDir } from './support/secure-nats.js';
 
+const SLOW = process.env['WW_NATS_SLOW'] === '1';
 const PASSWORD = 'app-pw-Perm-5e1a9c';
 const POOL = Array.from({ length: 160 }, (_, i) => `pc${randomBytes(3).toString('hex')}-${i}`);
 const permissions = POOL.map((p) => minimalPermissions(p));
@@ -47,6 +49,7 @@ afterAll(async () => {
 describeBusConformance({
   name: 'nats with the documented minimal permissions',
   features: { persistence: true, crossProcess: false, serverRestart: false },
+  ...(SLOW ? {} : { suites: ['delivery-and-routing', 'retries-and-dead-letters', 'dead-letters-and-health'] as const }),
   makeBus: (options) =>
     NatsMessageBus.connect({
       url: `nats://127.0.0.1:${server.port}`,
