@@ -43,7 +43,7 @@ describe('woodwork-bus bin', () => {
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, sig) => resolve({ code, signal: sig })),
+      child.on('close', (code, sig) => resolve({ code, signal: sig })),
     );
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (chunk: Buffer) => {
@@ -66,7 +66,7 @@ describe('woodwork-bus bin', () => {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, sig) => resolve({ code, signal: sig })),
+      child.on('close', (code, sig) => resolve({ code, signal: sig })),
     );
     expect(stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
     expect(exit).toEqual({ code: 0, signal: null });

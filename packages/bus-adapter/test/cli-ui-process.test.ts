@@ -41,13 +41,15 @@ describe('woodwork-bus ui over redis', () => {
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close' (not 'exit'): it comes after the child's stdout and stderr have been read to the end.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
       await expect.poll(() => stdout.includes('\n') || child.exitCode !== null, { timeout: 30_000 }).toBe(true);
       const url = new URL(stdout.split('\n')[0]!);
       expect(url.hostname).toBe('127.0.0.1');
       const token = url.searchParams.get('token')!;
-      expect(stderr).toContain('dashboard over redis');
+      // stderr is its own pipe: its line may arrive after stdout's.
+      await expect.poll(() => stderr, { timeout: 30_000 }).toContain('dashboard over redis');
       const listed = (await (await fetch(new URL('/api/dead-letters', url), { headers: { Authorization: `Bearer ${token}` } })).json()) as { total: number; rows: Array<{ messageId: string }> };
       expect(listed.total).toBe(1);
       expect(listed.rows[0]!.messageId).toBe(messageId);

@@ -29,6 +29,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A free port; a cluster node's also leaves room for its bus port (port + 10000 <= 65535). */
+async function portFor(args: readonly string[]): Promise<number> {
+  const cluster = args.includes('--cluster-enabled');
+  for (;;) {
+    const port = await freePort();
+    if (!cluster || port + 10_000 <= 65_535) return port;
+  }
+}
+
 /** True when a Redis answers PING on host:port. */
 export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
@@ -98,10 +107,22 @@ export class OwnRedisServer {
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'ww-redis-'));
   }
 
+  /**
+   * Starts a server on `options.port`, or on a free port. A free port can be taken by another process
+   * between the check and redis-server's bind (and a cluster node also binds port + 10000): on
+   * "Address already in use" it tries again on another free port, up to 5 times.
+   */
   static async start(options: OwnRedisOptions = {}): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(options.port ?? (await freePort()), options.dir, options.args ?? [], options.sentinelConfig);
-    await server.startProcess();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const server = new OwnRedisServer(options.port ?? (await portFor(options.args ?? [])), options.dir, options.args ?? [], options.sentinelConfig);
+      try {
+        await server.startProcess();
+        return server;
+      } catch (error) {
+        if (server.ownsDir) rmSync(server.dir, { recursive: true, force: true });
+        if (options.port !== undefined || attempt >= 5 || !String((error as Error).message).includes('Address already in use')) throw error;
+      }
+    }
   }
 
   get url(): string {
