@@ -88,10 +88,22 @@ export class OwnNatsServer {
     this.storeDir = storeDir ?? mkdtempSync(join(tmpdir(), 'ww-nats-'));
   }
 
+  /**
+   * Starts a server on `options.port`, or on a free port. A free port can be taken by another process
+   * between the check and nats-server's bind: on "address already in use" it tries again on another
+   * free port, up to 5 times.
+   */
   static async start(options: OwnServerOptions = {}): Promise<OwnNatsServer> {
-    const server = new OwnNatsServer(options.port ?? (await freePort()), options.storeDir, options.args ?? []);
-    await server.startProcess();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const server = new OwnNatsServer(options.port ?? (await freePort()), options.storeDir, options.args ?? []);
+      try {
+        await server.startProcess();
+        return server;
+      } catch (error) {
+        if (server.ownsStore) rmSync(server.storeDir, { recursive: true, force: true });
+        if (options.port !== undefined || attempt >= 5 || !/address already in use/i.test(String((error as Error).message))) throw error;
+      }
+    }
   }
 
   get url(): string {
