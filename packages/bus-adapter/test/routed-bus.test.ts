@@ -82,6 +82,41 @@ describe('routing', () => {
     expect(await attached(b)).toEqual(['exact']);
   });
 
+  it('no handler runs before the caller of subscribe has the id, on one member or spanning', async () => {
+    for (const pattern of ['agent.step', '*']) {
+      const { bus } = routed();
+      let id: string | undefined;
+      const sawId: boolean[] = [];
+      const subscribing = bus.subscribe(pattern, (_e, ctx) => void sawId.push(id !== undefined && ctx.subscriptionId === id));
+      // Published while subscribe is still running: the member has the group and delivers at once.
+      void bus.publish(msg('agent.step', 's1'));
+      void bus.publish(msg('agent.step', 's2'));
+      id = await subscribing;
+      await eventually(() => expect(sawId).toHaveLength(2));
+      expect(sawId).toEqual([true, true]);
+    }
+  });
+
+  it('a subscription handles from the moment subscribe has returned: a publisher that never yields to the event loop builds no backlog', async () => {
+    // A loop of awaited in-memory publishes runs in microtasks only. The memory bus handles them as
+    // they come; so must a routed subscription over it (one that waited for the next turn of the
+    // event loop let the whole loop queue up in the member first: issue 14's cost).
+    for (const pattern of ['agent.step', '*']) {
+      const { bus } = routed();
+      let handled = 0;
+      let published = 0;
+      let mostAhead = 0;
+      await bus.subscribe(pattern, () => void handled++);
+      for (let i = 0; i < 500; i++) {
+        await bus.publish(msg('agent.step', `s${i % 10}`, { i }));
+        mostAhead = Math.max(mostAhead, ++published - handled);
+      }
+      expect(handled).toBeGreaterThan(0);
+      expect(mostAhead).toBeLessThan(100);
+      await eventually(() => expect(handled).toBe(500));
+    }
+  });
+
   it('a spanning subscription runs one session at a time across members, and counts concurrency across them', async () => {
     const { bus } = routed();
     const running = new Map<string, number>();
