@@ -46,6 +46,33 @@ const PUMP_BUDGET = 256;
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * Lanes whose pump is due, run by one microtask (scheduled when the first is added), in the order
+ * they were scheduled: a fan-out to 1,000 groups queues one microtask instead of 1,000 reactions,
+ * and a group needs no function of its own for it (issue 11). Lanes scheduled while a batch runs go
+ * to the next batch, on a later microtask, as a microtask of their own would have.
+ */
+let duePumps: Array<{ pump(): void }> = [];
+let duePumpsScheduled = false;
+
+function runDuePumps(): void {
+  const batch = duePumps;
+  duePumps = [];
+  duePumpsScheduled = false;
+  let failed = false;
+  let failure: unknown;
+  for (const lanes of batch) {
+    try {
+      lanes.pump();
+    } catch (error) {
+      // As its own microtask's would: reported (an unhandled rejection) without stopping the others.
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
+}
+
 export class SessionLanes<D extends LaneDelivery> {
   /** By session; most groups run one session at a time, so its lane sits in fields (first-entry-map.ts). */
   private readonly lanes = new FirstEntryMap<string, Lane<D>>();
@@ -72,7 +99,6 @@ export class SessionLanes<D extends LaneDelivery> {
   private stopped = false;
   /** Made by `stop` (the only one that waits for attempts to settle). */
   private settledWaiters: Array<() => void> | undefined;
-  private pumpTask: (() => void) | undefined;
 
   constructor(
     private readonly hooks: SessionLanesHooks<D>,
@@ -540,9 +566,12 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    // The same microtask queue as `queueMicrotask`, in the same order, without the AsyncResource and
-    // bound function Node makes for each call (a fan-out to 1,000 groups schedules 1,000 pumps).
-    void RESOLVED.then((this.pumpTask ??= () => this.pump()));
+    duePumps.push(this);
+    if (duePumpsScheduled) return;
+    duePumpsScheduled = true;
+    // The same microtask queue as `queueMicrotask`, without the AsyncResource and bound function
+    // Node makes for each call.
+    void RESOLVED.then(runDuePumps);
   }
 
   /** Handler timeouts (made when first needed). */
