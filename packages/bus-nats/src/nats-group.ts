@@ -231,9 +231,14 @@ export class NatsGroup {
     this.leases?.reconnected();
   }
 
-  /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
-  abortSession(sessionId: string): void {
-    for (const delivery of this.engine.lanes.abortSession(sessionId)) this.settle(delivery, 'ack');
+  /**
+   * Drops a deleted session's held messages (their stream entries are purged by the bus that
+   * deleted it, here or in another process); returns how many.
+   */
+  abortSession(sessionId: string): number {
+    const dropped = this.engine.lanes.abortSession(sessionId);
+    for (const delivery of dropped) this.settle(delivery, 'ack');
+    return dropped.length;
   }
 
   /**
