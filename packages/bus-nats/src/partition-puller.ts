@@ -3,9 +3,7 @@
  * consumer), answered on the puller's own inbox (pull-inbox.ts) while the group may run the
  * partition (owned, not draining, lease fresh). A new request goes out while the open ones ask for
  * at most half a batch, for no more than the partition's share of what the group may hold, so
- * messages keep flowing without a gap between pulls; and a request about to expire is replaced a
- * little before it does, so no gap opens at expiry either (an idle partition always has one
- * request waiting on the server). What arrives is handed to the group in stream
+ * messages keep flowing without a gap between pulls. What arrives is handed to the group in stream
  * order: messages that arrive together (one socket read) are sorted by stream sequence first, so a
  * batch of redeliveries the server sends in another order still starts oldest first. Before its
  * first pull, and after a reconnect, it hands back deliveries the server counts pending for this
@@ -58,23 +56,10 @@ export interface PullerHost {
   requestsEnded(partition: number | null): void;
 }
 
-/**
- * A request the server ends within this long is replaced ahead of time (at least 200 ms, a fifth
- * of its wait): the next one is already waiting on the server when it expires, so a message
- * published at that moment does not wait a round trip (408 in, new request out) for a pull.
- */
-function renewLeadMs(expiresMs: number): number {
-  return Math.max(200, Math.floor(expiresMs / 5));
-}
-
 interface OpenRequest {
   readonly id: string;
   remaining: number;
-  /** Date.now() when the server lets it expire. */
-  readonly expiresAt: number;
-  /** Taken as gone (no end seen) after this. */
   readonly deadline: number;
-  readonly leadMs: number;
 }
 
 export class PartitionPuller implements InboxReader {
@@ -126,6 +111,20 @@ export class PartitionPuller implements InboxReader {
 
   wake(): void {
     this.delay.wake();
+  }
+
+  /**
+   * The group dropped a message that arrived while it could not run the partition (its lease not
+   * fresh for a moment, or the partition draining). The message stays pending on the server; a
+   * later one of its session must not run before it. So the inbox closes at once (nothing more
+   * arrives from the open requests) and, before its next pull, this puller hands back what the
+   * consumer has pending that the group does not hold, in stream order: the dropped message comes
+   * back first, not after ack_wait.
+   */
+  droppedArrival(): void {
+    if (this.stopped) return;
+    this.closeInbox();
+    this.wake();
   }
 
   /** Whether the server may still send messages to this puller's requests. */
@@ -243,9 +242,7 @@ export class PartitionPuller implements InboxReader {
         await this.delay.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
         continue;
       }
-      // Wake for the next replacement (a request entering its renewal lead) or local deadline.
-      const now = Date.now();
-      const next = this.open.length > 0 ? Math.min(...this.open.map((r) => (r.expiresAt - r.leadMs > now ? r.expiresAt - r.leadMs : r.deadline))) - now : 1_000;
+      const next = this.open.length > 0 ? Math.min(...this.open.map((r) => r.deadline)) - Date.now() : 1_000;
       await this.delay.sleep(Math.max(10, Math.min(1_000, next)));
     }
   }
@@ -257,10 +254,7 @@ export class PartitionPuller implements InboxReader {
   private pullMore(): boolean {
     const { host } = this;
     if (this.open.length >= MAX_OPEN_REQUESTS) return false;
-    // Requests about to expire count as ended: their successor goes out now (renewLeadMs). Should
-    // the old one still be filled, the partition holds at most one batch over its share.
-    const now = Date.now();
-    const coming = this.open.reduce((n, r) => (r.expiresAt - now > r.leadMs ? n + r.remaining : n), 0);
+    const coming = this.open.reduce((n, r) => n + r.remaining, 0);
     const { free, share } = host.room(this.partition);
     const batch = Math.min(host.fetchBatch, free - coming);
     if (batch <= 0 || coming > host.fetchBatch / 2) return false;
@@ -268,7 +262,7 @@ export class PartitionPuller implements InboxReader {
     const expires = Math.max(MIN_PULL_MS, Math.min(MAX_PULL_MS, host.maxPullMs()));
     const id = (++this.requestNumber).toString(36);
     this.inbox ??= new PullInbox(host.nc, host.stream, this.consumer, this);
-    this.open.push({ id, remaining: batch, expiresAt: now + expires, deadline: now + expires + REQUEST_MARGIN_MS, leadMs: renewLeadMs(expires) });
+    this.open.push({ id, remaining: batch, deadline: Date.now() + expires + REQUEST_MARGIN_MS });
     this.inbox.request(id, batch, expires);
     this.pulled?.();
     this.pulled = undefined;
