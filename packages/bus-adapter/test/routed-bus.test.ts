@@ -82,6 +82,47 @@ describe('routing', () => {
     expect(await attached(b)).toEqual(['exact']);
   });
 
+  it('no handler runs before the caller of subscribe has the id, on one member or spanning', async () => {
+    for (const pattern of ['agent.step', '*']) {
+      const { bus } = routed();
+      let id: string | undefined;
+      const sawId: boolean[] = [];
+      const subscribing = bus.subscribe(pattern, (_e, ctx) => void sawId.push(id !== undefined && ctx.subscriptionId === id));
+      // Published while subscribe is still running: the member has the group and delivers at once.
+      void bus.publish(msg('agent.step', 's1'));
+      void bus.publish(msg('agent.step', 's2'));
+      id = await subscribing;
+      await eventually(() => expect(sawId).toHaveLength(2));
+      expect(sawId).toEqual([true, true]);
+    }
+  });
+
+  it('a subscription keeps up with publishers that never yield to the event loop, as its member does: no backlog', async () => {
+    // Loops of awaited in-memory publishes run in microtasks only. The memory bus runs a sync
+    // handler as each message comes (0 messages ahead, measured); so must a routed subscription
+    // over it. Issue 14's cost was a backlog: a subscription that opened a turn of the event loop
+    // later let the whole run queue up in the member first, and a spanning gate that handed the
+    // member a promise per message held its slots over microtasks (1,690 of 2,000 ahead).
+    for (const pattern of ['agent.step', '*']) {
+      const { bus } = routed();
+      let handled = 0;
+      let published = 0;
+      let mostAhead = 0;
+      let next = 0;
+      await bus.subscribe(pattern, () => void handled++);
+      const publisher = async (): Promise<void> => {
+        while (next < 2000) {
+          const i = next++;
+          await bus.publish(msg('agent.step', `s${i % 10}`, { i }));
+          mostAhead = Math.max(mostAhead, ++published - handled);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, publisher));
+      expect(mostAhead, pattern).toBeLessThan(100);
+      await eventually(() => expect(handled).toBe(2000));
+    }
+  });
+
   it('a spanning subscription runs one session at a time across members, and counts concurrency across them', async () => {
     const { bus } = routed();
     const running = new Map<string, number>();

@@ -8,7 +8,7 @@
  *
  * What stays with each member: retries, backoff, dead letters and acknowledgements. The gate runs
  * exactly one attempt per member delivery and hands its outcome back (the member's handler
- * resolves, or rejects with the handler's error), so a failure is retried and dead-lettered by the
+ * returns or resolves, or throws or rejects with the handler's error), so a failure is retried and dead-lettered by the
  * member that carried the message, as on that backend alone. For that the lanes see a stand-in
  * envelope with `maxRetries: 0` (one attempt, its failure "dead-lettered", which here means: given
  * back to the member), while the handler gets the member's envelope and attempt number.
@@ -33,8 +33,25 @@ interface GateDelivery extends LaneDelivery {
   /** What the member gave: the handler gets these. */
   readonly memberEnvelope: MessageEnvelope;
   readonly memberContext: DeliveryContext;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  /** Set when the attempt ended before the member's handler call returned (a sync handler's). */
+  outcome: 'pending' | 'handled' | 'failed';
+  error: unknown;
+  /** The member's promise, made only when the attempt did not end within the call. */
+  resolve: (() => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
+}
+
+function handled(delivery: GateDelivery): void {
+  if (delivery.resolve) delivery.resolve();
+  else delivery.outcome = 'handled';
+}
+
+function failed(delivery: GateDelivery, error: unknown): void {
+  if (delivery.reject) delivery.reject(error);
+  else {
+    delivery.outcome = 'failed';
+    delivery.error = error;
+  }
 }
 
 export interface SpanningGateOptions {
@@ -57,10 +74,10 @@ export class SpanningGate {
     this.lanes = new SessionLanes<GateDelivery>(
       {
         acknowledge: (delivery, reason) => {
-          if (reason === 'handled') delivery.resolve();
+          if (reason === 'handled') handled(delivery);
         },
         // One attempt per member delivery: its failure goes back to the member, which retries it.
-        deadLetter: (delivery, failure) => delivery.reject(failure.error),
+        deadLetter: (delivery, failure) => failed(delivery, failure.error),
         retryDelayMs: () => 0,
         envelopeFor: (delivery) => {
           this.starting = delivery;
@@ -75,20 +92,35 @@ export class SpanningGate {
     );
   }
 
-  /** The member-side handler: each member subscription delivers through it. */
-  readonly memberHandler: MessageHandler = (envelope, context) =>
-    new Promise<void>((resolve, reject) => {
-      const delivery: GateDelivery = {
-        // The lanes read only these three fields of it (session, attempts allowed).
-        envelope: { sessionId: envelope.sessionId, maxRetries: 0, deliveryMode: MessageDeliveryMode.AT_LEAST_ONCE } as MessageEnvelope,
-        attemptsMade: 0,
-        memberEnvelope: envelope,
-        memberContext: context,
-        resolve,
-        reject,
-      };
-      if (!this.lanes.push(delivery)) reject(new BusClosedError('delivery'));
+  /**
+   * The member-side handler: each member subscription delivers through it. When the delivery can
+   * start at once (its session idle in the gate, a slot free) it starts within this call, and a
+   * handler that returns no promise ends within it too: the member then gets the outcome as a sync
+   * handler's (returned or thrown), as it would from that handler subscribed on it alone. A member
+   * whose handlers end at once frees its slot at once; one given a promise per message holds a slot
+   * over several microtasks, and a publisher that never yields runs ahead of it (issue 14).
+   */
+  readonly memberHandler: MessageHandler = (envelope, context) => {
+    const delivery: GateDelivery = {
+      // The lanes read only these three fields of it (session, attempts allowed).
+      envelope: { sessionId: envelope.sessionId, maxRetries: 0, deliveryMode: MessageDeliveryMode.AT_LEAST_ONCE } as MessageEnvelope,
+      attemptsMade: 0,
+      memberEnvelope: envelope,
+      memberContext: context,
+      outcome: 'pending',
+      error: undefined,
+      resolve: undefined,
+      reject: undefined,
+    };
+    if (!this.lanes.push(delivery)) throw new BusClosedError('delivery');
+    if (this.opened) this.lanes.pump();
+    if (delivery.outcome === 'handled') return undefined;
+    if (delivery.outcome === 'failed') throw delivery.error;
+    return new Promise<void>((resolve, reject) => {
+      delivery.resolve = resolve;
+      delivery.reject = reject;
     });
+  };
 
   /** Lets attempts start (after `subscribe` has returned the id: none runs before). */
   open(): void {
@@ -123,7 +155,7 @@ export class SpanningGate {
 
   /** Deletes a session: its running attempt is aborted, its waiting deliveries given back as failed. */
   abortSession(sessionId: string, reason: unknown): void {
-    for (const delivery of this.lanes.abortSession(sessionId)) delivery.reject(reason);
+    for (const delivery of this.lanes.abortSession(sessionId)) failed(delivery, reason);
   }
 
   /** Stops: running attempts are aborted and waited for up to `timeoutMs`; the rest is given back. */
@@ -132,6 +164,6 @@ export class SpanningGate {
     this.stopped = true;
     const unfinished = await this.lanes.stop(timeoutMs);
     const closed = new BusClosedError('delivery');
-    for (const delivery of unfinished) delivery.reject(closed);
+    for (const delivery of unfinished) failed(delivery, closed);
   }
 }
