@@ -33,7 +33,10 @@ import type { Scripts } from './scripts.js';
 import type { StoredGroup } from './group-registry.js';
 import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
-/** A first attempt starts without asking the server only while its lease lasts at least this long. */
+/**
+ * A first attempt starts without asking the server only while its lease lasts at least this long
+ * (a quarter of claimIdleMs when that is shorter, so that a just-renewed lease always qualifies).
+ */
 const START_LEASE_MARGIN_MS = 100;
 
 export interface RedisDelivery extends LaneDelivery {
@@ -73,6 +76,7 @@ export class RedisGroup {
   private readonly heldIn: number[];
   /** Deliveries the lanes hold, by delivery id: a claim under a new lease moves them to it. */
   private readonly held = new Map<string, RedisDelivery>();
+  private readonly startMarginMs: number;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -82,6 +86,7 @@ export class RedisGroup {
   ) {
     const { options, metrics, layout, scripts } = host;
     this.heldIn = new Array<number>(layout.partitions).fill(0);
+    this.startMarginMs = Math.min(START_LEASE_MARGIN_MS, Math.floor(options.claimIdleMs / 4));
     // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
     this.acks = new AckBatcher(host.ackClient, options.cluster, host.ackScripts, layout, stored.key, () => this.owner.checkNow());
     this.owner = new PartitionOwner({
@@ -212,7 +217,7 @@ export class RedisGroup {
    * Cheap: no server call while the lease is fresh.
    */
   private leaseFresh(delivery: RedisDelivery): boolean {
-    return this.owner.holds(delivery.n, delivery.lease) && this.owner.leaseLeftMs(delivery.n) > START_LEASE_MARGIN_MS;
+    return this.owner.holds(delivery.n, delivery.lease) && this.owner.leaseLeftMs(delivery.n) > this.startMarginMs;
   }
 
   /** The lease looked stale: renew it and start only if the server still gives it to us. */
