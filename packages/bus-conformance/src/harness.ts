@@ -45,6 +45,8 @@ export const FAULT_SCENARIOS = {
   'poison-message': 'poison message: handler always fails, undecodable entry',
   /** One session with most of the traffic among 10,000 sessions. */
   'hot-session': 'one hot session among 10,000',
+  /** The stream's leader killed (SIGKILL) in a local 3-node cluster with 3 replicas (`ownCluster`). */
+  'leader-killed': 'stream leader killed in a 3-node cluster',
 } as const;
 
 export type FaultScenario = keyof typeof FAULT_SCENARIOS;
@@ -75,6 +77,21 @@ export interface OwnServer extends ServerControls {
    */
   readonly busOptions: Record<string, unknown>;
   /** Stops the server by PID and deletes its data folder. */
+  dispose(): Promise<void>;
+}
+
+/** A local cluster the harness started itself (`leader-killed`). Never the shared server. */
+export interface OwnCluster {
+  /** Options that connect a bus to the cluster with replicated storage (plain JSON). */
+  readonly busOptions: Record<string, unknown>;
+  /**
+   * SIGKILLs the node leading the storage of the bus options' prefix (read from the server) and
+   * resolves with its name once another node leads it.
+   */
+  killLeader(busOptions: Record<string, unknown>): Promise<string>;
+  /** Starts every killed node again on its own data. */
+  restartKilled(): Promise<void>;
+  /** Stops every node by PID and deletes their data folders. */
   dispose(): Promise<void>;
 }
 
@@ -156,6 +173,8 @@ export interface BusHarness {
   boundedQueueOptions?(limit: number): Record<string, unknown>;
   /** Quiet period and slack; see `HarnessTiming`. */
   timing?: HarnessTiming;
+  /** Starts a local cluster of the backend's own (fault scenario `leader-killed`). */
+  ownCluster?(): Promise<OwnCluster>;
   /** The fault scenarios that apply to this backend (tools/faults runs only these). */
   faultScenarios?: readonly FaultScenario[];
   /**

@@ -23,7 +23,7 @@ import { retriesAndDeadLettersSuite } from './suites/retries-and-dead-letters.js
 import { serverFaultsSuite } from './suites/server-faults.js';
 import { sessionOrderSuite } from './suites/session-order.js';
 
-export type { BusFeatures, BusHarness, ConformanceSuite, FaultScenario, HarnessTiming, OwnServer, ServerControls } from './harness.js';
+export type { BusFeatures, BusHarness, ConformanceSuite, FaultScenario, HarnessTiming, OwnCluster, OwnServer, ServerControls } from './harness.js';
 export { FAULT_SCENARIOS, resolveTiming } from './harness.js';
 export type { LedgerReport } from './ledger.js';
 export { Ledger, message, randomName, waitFor, sleep, FAST_RETRY } from './support.js';

@@ -99,6 +99,10 @@ export function buildDeadLetterRecord(input: {
   };
 }
 
+/** Shared by every group that has none (a group per session: no empty array or object of its own). */
+const NO_REPLICAS: readonly ResolvedSubscription[] = Object.freeze([]);
+const NO_OBSERVER: LaneObserver<never> = Object.freeze({});
+
 /**
  * One subscriber group in this process. Its contract:
  * - **Replicas and their choice.** Every subscription of the group is a replica; each runs at most
@@ -128,15 +132,14 @@ export class ConsumerGroup<D extends LaneDelivery> {
   lastActiveAt = Date.now();
   /** Deliveries run behind a newer delivery of their session (see `LaneObserver.outOfOrder`). */
   orderViolations = 0;
-  private replicaList: ResolvedSubscription[] = [];
+  private replicaList: readonly ResolvedSubscription[] = NO_REPLICAS;
   private readonly attached: ((subscription: ResolvedSubscription) => void) | undefined;
 
   constructor(options: ConsumerGroupOptions<D>) {
     this.spec = options.spec;
     this.attached = options.attached;
-    const lanesHooks = new GroupLaneHooks<D>(options.hooks, options.retry, options.spec.group);
-    const observer = new GroupObserver<D>(this, options);
-    this.lanes = new SessionLanes<D>(lanesHooks, observer, options.leaseMs ? { leaseMs: options.leaseMs } : {});
+    const bridge = new GroupLanesBridge<D>(this, options);
+    this.lanes = new SessionLanes<D>(bridge, bridge, options.leaseMs ? { leaseMs: options.leaseMs } : undefined);
   }
 
   /** Attached or waiting at the gate. */
@@ -226,28 +229,44 @@ export class ConsumerGroup<D extends LaneDelivery> {
 }
 
 /*
- * The lanes' hooks and observer of a group, as small objects whose methods live on their class: a
- * closure per callback per group cost about 2 KB for each of 100,000 session-bound groups (issue 11).
+ * The lanes' hooks and observer of a group, in one small object whose methods live on its class: a
+ * closure per callback per group cost about 2 KB for each of 100,000 session-bound groups, and two
+ * objects (hooks, observer) were two more cache lines per group and delivery of a fan-out (issue 11).
  * An optional hook or observer the backend did not give stays absent (the lanes test for it).
  */
 
-class GroupLaneHooks<D extends LaneDelivery> implements SessionLanesHooks<D> {
+/** The lanes' hooks (settling through the backend, retry backoff) and observer (metrics and logs, then the backend's own). */
+class GroupLanesBridge<D extends LaneDelivery> implements SessionLanesHooks<D>, LaneObserver<D> {
   declare beginAttempt?: SessionLanesHooks<D>['beginAttempt'];
   declare renew?: SessionLanesHooks<D>['renew'];
   declare comparePositions?: SessionLanesHooks<D>['comparePositions'];
   declare envelopeFor?: SessionLanesHooks<D>['envelopeFor'];
+  declare left?: LaneObserver<D>['left'];
+  private readonly backend: ConsumerGroupHooks<D>;
+  private readonly retry: RetryBackoff;
+  private readonly group: string;
+  private readonly metrics: MetricsRecorder;
+  private readonly logger: BusLogger;
+  private readonly own: LaneObserver<D>;
 
   constructor(
-    private readonly backend: ConsumerGroupHooks<D>,
-    private readonly retry: RetryBackoff,
-    private readonly group: string,
+    private readonly engine: ConsumerGroup<D>,
+    options: ConsumerGroupOptions<D>,
   ) {
+    const backend = options.hooks;
+    this.backend = backend;
+    this.retry = options.retry;
+    this.group = options.spec.group;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.own = options.observer ?? NO_OBSERVER;
     if (backend.beginAttempt) this.beginAttempt = backend.beginAttempt.bind(backend);
     if (backend.renew) this.renew = backend.renew.bind(backend);
     // The lanes hand this one around as a plain function.
     if (backend.comparePositions) this.comparePositions = backend.comparePositions.bind(backend);
-    // Memory's one optional hook: a shared forwarder, no function per group.
-    if (backend.envelopeFor) this.envelopeFor = GroupLaneHooks.forwardEnvelopeFor;
+    // Memory's one optional hook and observer: shared forwarders, no function per group.
+    if (backend.envelopeFor) this.envelopeFor = GroupLanesBridge.forwardEnvelopeFor;
+    if (this.own.left) this.left = GroupLanesBridge.forwardLeft;
   }
 
   acknowledge(delivery: D, reason: AcknowledgeReason): void | Promise<void> {
@@ -266,30 +285,8 @@ class GroupLaneHooks<D extends LaneDelivery> implements SessionLanesHooks<D> {
     return retryDelayMs(this.retry, failures);
   }
 
-  private static forwardEnvelopeFor<D extends LaneDelivery>(this: GroupLaneHooks<D>, delivery: D, attempt: number): MessageEnvelope {
+  private static forwardEnvelopeFor<D extends LaneDelivery>(this: GroupLanesBridge<D>, delivery: D, attempt: number): MessageEnvelope {
     return (this.backend.envelopeFor as (delivery: D, attempt: number) => MessageEnvelope)(delivery, attempt);
-  }
-}
-
-/** Metrics and logs of a group (see the class comment of `ConsumerGroup`), then the backend's own observer. */
-class GroupObserver<D extends LaneDelivery> implements LaneObserver<D> {
-  declare left?: LaneObserver<D>['left'];
-  private readonly metrics: MetricsRecorder;
-  private readonly logger: BusLogger;
-  private readonly own: LaneObserver<D>;
-  private readonly hooks: ConsumerGroupHooks<D>;
-  private readonly group: string;
-
-  constructor(
-    private readonly engine: ConsumerGroup<D>,
-    options: ConsumerGroupOptions<D>,
-  ) {
-    this.metrics = options.metrics;
-    this.logger = options.logger;
-    this.own = options.observer ?? {};
-    this.hooks = options.hooks;
-    this.group = options.spec.group;
-    if (this.own.left) this.left = GroupObserver.forwardLeft;
   }
 
   handled(delivery: D, durationMs: number, consumer: LaneConsumer): void {
@@ -317,7 +314,7 @@ class GroupObserver<D extends LaneDelivery> implements LaneObserver<D> {
   deadLettered(delivery: D, failure: LaneFailure): void {
     const { metrics, group } = this;
     try {
-      const count = this.hooks.deadLetterCount();
+      const count = this.backend.deadLetterCount();
       if (typeof count === 'number') metrics.recordDeadLettered(count, group);
       else void count.then((n) => metrics.recordDeadLettered(n, group), () => metrics.recordDeadLettered(0, group));
       this.logger.error('message dead-lettered', {
@@ -378,7 +375,7 @@ class GroupObserver<D extends LaneDelivery> implements LaneObserver<D> {
     }
   }
 
-  private static forwardLeft<D extends LaneDelivery>(this: GroupObserver<D>, delivery: D): void {
+  private static forwardLeft<D extends LaneDelivery>(this: GroupLanesBridge<D>, delivery: D): void {
     this.own.left?.(delivery);
   }
 }

@@ -2,8 +2,11 @@
  * A FIFO queue with O(1) push and shift (a growable ring buffer, a power of two long). An empty new
  * queue holds no buffer: groups and lanes make many that stay empty.
  */
+/** The buffer of every empty new queue: never written (the first push makes a buffer of its own). */
+const NO_ITEMS: readonly never[] = Object.freeze([]);
+
 export class Deque<T> {
-  private items: (T | undefined)[] = [];
+  private items: (T | undefined)[] = NO_ITEMS as never[];
   private head = 0;
   private count = 0;
 

@@ -58,40 +58,25 @@ export interface EncodedJson {
   readonly copy: JsonObject;
 }
 
+/**
+ * Up to this many containers deep the walk finds a cycle by looking along its stack (what is open is
+ * exactly what the stack holds); deeper, it keeps a set of them. Most payloads are a level or two
+ * deep: a set per call was a good part of the cost of a small publish (issue 11).
+ */
+const OPEN_SCAN_DEPTH = 8;
+
 /** `encodeJsonObject`, also returning the plain copy the text was made from. */
 export function encodeJsonCopy(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): EncodedJson {
   if (!isPlainObject(value)) {
     throw new InvalidMessageError(field, `must be a plain JSON object; got ${describeValue(value)}`);
   }
-  const stack: Frame[] = [];
-  const open = new Set<object>();
-  const fail = (step: string | number | undefined, rule: string): never => {
-    throw new InvalidMessageError(pathOf(field, stack, step), rule);
-  };
-
-  const enter = (source: object, step: string | number | undefined): unknown[] | Record<string, unknown> => {
-    if (open.has(source)) fail(step, 'must be JSON-serialisable; it refers to itself (cycle)');
-    if (stack.length >= maxDepth) {
-      fail(step, `nests objects and arrays deeper than ${maxDepth} levels (the limit, MAX_JSON_DEPTH)`);
-    }
-    open.add(source);
-    if (Array.isArray(source)) {
-      const length = source.length;
-      const copy = new Array<unknown>(length);
-      stack.push({ source, copy, keys: undefined, length, index: 0, step });
-      return copy;
-    }
-    const keys = Object.keys(source);
-    const copy: Record<string, unknown> = {};
-    stack.push({ source, copy, keys, length: keys.length, index: 0, step });
-    return copy;
-  };
-
-  const root = enter(value, undefined);
+  const walk: Walk = { field, maxDepth, stack: [], open: undefined };
+  const root = enterContainer(walk, value, undefined);
+  const stack = walk.stack;
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
     if (frame.index >= frame.length) {
-      open.delete(frame.source);
+      walk.open?.delete(frame.source);
       stack.pop();
       continue;
     }
@@ -105,17 +90,17 @@ export function encodeJsonCopy(value: unknown, field: string, maxDepth = MAX_JSO
         copied = item;
         break;
       case 'number':
-        if (!Number.isFinite(item)) fail(step, `must be JSON-serialisable; ${item} is not a finite number`);
+        if (!Number.isFinite(item)) failAt(walk, step, `must be JSON-serialisable; ${item} is not a finite number`);
         // -0 is written "0": the copy holds what a reader of the text gets.
         copied = item === 0 ? 0 : item;
         break;
       case 'object':
         if (item === null) copied = null;
-        else if (Array.isArray(item) || isPlainObject(item)) copied = enter(item, step);
-        else fail(step, `must be JSON-serialisable; got ${describeValue(item)}`);
+        else if (Array.isArray(item) || isPlainObject(item)) copied = enterContainer(walk, item, step);
+        else failAt(walk, step, `must be JSON-serialisable; got ${describeValue(item)}`);
         break;
       default:
-        fail(step, `must be JSON-serialisable; got ${describeValue(item)}`);
+        failAt(walk, step, `must be JSON-serialisable; got ${describeValue(item)}`);
     }
     if (step === '__proto__') {
       // An own "__proto__" key (JSON.parse makes them) stays a key, never a prototype.
@@ -125,6 +110,47 @@ export function encodeJsonCopy(value: unknown, field: string, maxDepth = MAX_JSO
     }
   }
   return { json: JSON.stringify(root), copy: root as JsonObject };
+}
+
+/** The state of one `encodeJsonCopy` walk (functions of the module, not closures made per call). */
+interface Walk {
+  readonly field: string;
+  readonly maxDepth: number;
+  readonly stack: Frame[];
+  /** The sources on the stack, kept only once it is deeper than `OPEN_SCAN_DEPTH`. */
+  open: Set<object> | undefined;
+}
+
+function failAt(walk: Walk, step: string | number | undefined, rule: string): never {
+  throw new InvalidMessageError(pathOf(walk.field, walk.stack, step), rule);
+}
+
+function isOpen(walk: Walk, source: object): boolean {
+  if (walk.open) return walk.open.has(source);
+  const stack = walk.stack;
+  for (let i = 0; i < stack.length; i++) if (stack[i]!.source === source) return true;
+  return false;
+}
+
+/** Opens a container: checks cycle and depth, pushes its frame, returns its (empty) copy. */
+function enterContainer(walk: Walk, source: object, step: string | number | undefined): unknown[] | Record<string, unknown> {
+  const stack = walk.stack;
+  if (isOpen(walk, source)) failAt(walk, step, 'must be JSON-serialisable; it refers to itself (cycle)');
+  if (stack.length >= walk.maxDepth) {
+    failAt(walk, step, `nests objects and arrays deeper than ${walk.maxDepth} levels (the limit, MAX_JSON_DEPTH)`);
+  }
+  if (walk.open) walk.open.add(source);
+  else if (stack.length >= OPEN_SCAN_DEPTH) walk.open = new Set([...stack.map((frame) => frame.source), source]);
+  if (Array.isArray(source)) {
+    const length = source.length;
+    const copy = new Array<unknown>(length);
+    stack.push({ source, copy, keys: undefined, length, index: 0, step });
+    return copy;
+  }
+  const keys = Object.keys(source);
+  const copy: Record<string, unknown> = {};
+  stack.push({ source, copy, keys, length: keys.length, index: 0, step });
+  return copy;
 }
 
 /**

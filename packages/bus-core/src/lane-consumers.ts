@@ -12,8 +12,11 @@ export interface ConsumerSlot {
   attached: boolean;
 }
 
+const NO_SLOTS: readonly never[] = Object.freeze([]);
+
 export class LaneConsumers {
-  private slots: ConsumerSlot[] = [];
+  /** Shared while empty (never written: `attach` makes a new array). */
+  private slots: ConsumerSlot[] = NO_SLOTS as never[];
   private next = 0;
 
   get size(): number {

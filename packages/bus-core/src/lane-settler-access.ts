@@ -4,66 +4,70 @@
  */
 import type { LaneCounts, Held, Lane, Phase } from './lane-table.js';
 import type { ConsumerSlot } from './lane-consumers.js';
-import type { SettlerHost } from './lane-settling.js';
+import { LaneSettler, type SettlerHost } from './lane-settling.js';
 import type { LaneDelivery, LaneObserver, SessionLanesHooks } from './lane-types.js';
 import type { SessionLanes } from './session-lanes.js';
 
 /**
- * The settler's access to the lanes' private state and steps: one small object per lanes instead of
- * a closure per method (a session-bound group per session makes 100,000 lanes: issue 11).
+ * The settler with its access to the lanes' private state and steps: one small object per lanes
+ * instead of a closure per method, or a settler beside its access (a session-bound group per session
+ * makes 100,000 lanes, and a fan-out touches each group's: issue 11).
  */
-export class SettlerAccess<D extends LaneDelivery> implements SettlerHost<D> {
+export class SettlerAccess<D extends LaneDelivery> extends LaneSettler<D> implements SettlerHost<D> {
   readonly hooks: SessionLanesHooks<D>;
   readonly observer: LaneObserver<D>;
   readonly counts: LaneCounts;
+  private readonly owner: SessionLanes<D>;
 
-  constructor(private readonly lanes: SessionLanes<D>) {
+  constructor(lanes: SessionLanes<D>) {
+    super();
+    this.owner = lanes;
     this.hooks = lanes['hooks'];
     this.observer = lanes['observer'];
     this.counts = lanes['counts'];
   }
 
   setPhase(lane: Lane<D>, phase: Phase): void {
-    this.lanes['setPhase'](lane, phase);
+    this.owner['setPhase'](lane, phase);
   }
 
   wait(lane: Lane<D>, phase: 'retrying' | 'settling', delayMs: number, then: () => void): void {
-    this.lanes['wait'](lane, phase, delayMs, then);
+    this.owner['wait'](lane, phase, delayMs, then);
   }
 
   completeHead(lane: Lane<D>, held: Held<D>): void {
-    this.lanes['completeHead'](lane, held);
+    this.owner['completeHead'](lane, held);
   }
 
   endInterrupted(lane: Lane<D>, held: Held<D>): void {
-    this.lanes['endInterrupted'](lane, held);
+    this.owner['endInterrupted'](lane, held);
   }
 
   interrupted(lane: Lane<D>, held: Held<D>): boolean {
-    return this.lanes['interrupted'](lane, held);
+    return this.owner['interrupted'](lane, held);
   }
 
   safely(observe: () => void): void {
-    this.lanes['safely'](observe);
+    this.owner['safely'](observe);
   }
 
   clearFailing(held: Held<D>): void {
-    this.lanes['clearFailing'](held);
+    this.owner['clearFailing'](held);
   }
 
   settleStarted(): void {
-    this.lanes['settleStarted']();
+    this.owner['settleStarted']();
   }
 
   settleEnded(): void {
-    this.lanes['settleEnded']();
+    this.owner['settleEnded']();
   }
 
   freeSlot(slot: ConsumerSlot): void {
-    this.lanes['freeSlot'](slot);
+    this.owner['freeSlot'](slot);
   }
 
   makeReady(lane: Lane<D>): void {
-    this.lanes['makeReady'](lane);
+    this.owner['makeReady'](lane);
   }
 }

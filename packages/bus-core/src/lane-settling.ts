@@ -36,7 +36,12 @@ export function attemptsAllowed(delivery: LaneDelivery): number {
 }
 
 export class LaneSettler<D extends LaneDelivery> {
-  constructor(private readonly lanes: SettlerHost<D>) {}
+  private readonly lanes: SettlerHost<D>;
+
+  /** Without `host`, the settler is its own host: a subclass implements `SettlerHost` (one object per lanes, not two). */
+  constructor(host?: SettlerHost<D>) {
+    this.lanes = host ?? (this as unknown as SettlerHost<D>);
+  }
 
   /**
    * The hooks before a handler start: `beginAttempt` (once per attempt number; the start is counted

@@ -34,21 +34,32 @@ export function newHeld<D>(delivery: D): Held<D> {
 /** Where a lane's head is. `none`: the lane is empty, or its head is finished or left unfinished. */
 export type Phase = 'none' | 'ready' | 'starting' | 'running' | 'retrying' | 'settling';
 
-export interface Lane<D> {
-  /** Its session (set again when the lanes reuse an emptied lane for another session). */
-  key: string;
-  readonly queue: Deque<Held<D>>;
-  phase: Phase;
+/**
+ * One session's deliveries in order (the lane is its own queue: one object per lane instead of a lane
+ * and its queue, issue 11), its head's phase, its backoff timer and its running attempt.
+ */
+export class Lane<D> extends Deque<Held<D>> {
+  phase: Phase = 'none';
   /** A backoff wait (retry, or a settling hook's retry). */
-  timer: NodeJS.Timeout | undefined;
-  attempt: RunningAttempt | undefined;
-  abandoned: boolean;
+  timer: NodeJS.Timeout | undefined = undefined;
+  attempt: RunningAttempt | undefined = undefined;
+  abandoned = false;
   /** Entries of it in the lanes' ready queue (an entry can outlive the phase that put it there). */
-  readyEntries: number;
+  readyEntries = 0;
+
+  /** `key`: its session (set again when the lanes reuse an emptied lane for another session). */
+  constructor(public key: string) {
+    super();
+  }
+
+  /** Its deliveries, in order. */
+  get queue(): Deque<Held<D>> {
+    return this;
+  }
 }
 
 export function newLane<D>(key: string): Lane<D> {
-  return { key, queue: new Deque<Held<D>>(), phase: 'none', timer: undefined, attempt: undefined, abandoned: false, readyEntries: 0 };
+  return new Lane<D>(key);
 }
 
 /** The counts behind `stats`; phases change only through `setPhase`, so they stay exact. */

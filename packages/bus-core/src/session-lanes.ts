@@ -46,6 +46,33 @@ const PUMP_BUDGET = 256;
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * Lanes whose pump is due, run by one microtask (scheduled when the first is added), in the order
+ * they were scheduled: a fan-out to 1,000 groups queues one microtask instead of 1,000 reactions,
+ * and a group needs no function of its own for it (issue 11). Lanes scheduled while a batch runs go
+ * to the next batch, on a later microtask, as a microtask of their own would have.
+ */
+let duePumps: Array<{ pump(): void }> = [];
+let duePumpsScheduled = false;
+
+function runDuePumps(): void {
+  const batch = duePumps;
+  duePumps = [];
+  duePumpsScheduled = false;
+  let failed = false;
+  let failure: unknown;
+  for (const lanes of batch) {
+    try {
+      lanes.pump();
+    } catch (error) {
+      // As its own microtask's would: reported (an unhandled rejection) without stopping the others.
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
+}
+
 export class SessionLanes<D extends LaneDelivery> {
   /** By session; most groups run one session at a time, so its lane sits in fields (first-entry-map.ts). */
   private readonly lanes = new FirstEntryMap<string, Lane<D>>();
@@ -70,16 +97,16 @@ export class SessionLanes<D extends LaneDelivery> {
   private pumping = false;
   private pumpAgain = false;
   private stopped = false;
-  private readonly settledWaiters: Array<() => void> = [];
-  private pumpTask: (() => void) | undefined;
+  /** Made by `stop` (the only one that waits for attempts to settle). */
+  private settledWaiters: Array<() => void> | undefined;
 
   constructor(
     private readonly hooks: SessionLanesHooks<D>,
     private readonly observer: LaneObserver<D> = {},
-    options: SessionLanesOptions = {},
+    options?: SessionLanesOptions,
   ) {
-    this.settler = new LaneSettler<D>(new SettlerAccess(this));
-    const leaseMs = options.leaseMs ?? 0;
+    this.settler = new SettlerAccess(this);
+    const leaseMs = options?.leaseMs ?? 0;
     if (hooks.renew && leaseMs > 0) {
       const renew = hooks.renew.bind(hooks);
       this.renewer = new LeaseRenewer<D>(Math.max(1, Math.floor(leaseMs / 3)), {
@@ -231,7 +258,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (abort && this.counts.running + this.settlesInFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
-        this.settledWaiters.push(() => {
+        (this.settledWaiters ??= []).push(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -368,7 +395,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private endAttempt(lane: Lane<D>, held: Held<D>, attempt: number, slot: ConsumerSlot, result: AttemptResult, startedAt: number): void {
     this.freeSlot(slot);
     this.afterAttempt(lane, held, attempt, result, performance.now() - startedAt, slot.consumer);
-    if (this.settledWaiters.length > 0) this.notifySettled();
+    if (this.settledWaiters !== undefined && this.settledWaiters.length > 0) this.notifySettled();
   }
 
   private afterAttempt(lane: Lane<D>, held: Held<D>, attempt: number, result: AttemptResult, durationMs: number, consumer: LaneConsumer): void {
@@ -378,7 +405,7 @@ export class SessionLanes<D extends LaneDelivery> {
       return;
     }
     if (result.ok) {
-      this.safely(() => this.observer.handled?.(delivery, durationMs, consumer));
+      this.observeHandled(delivery, durationMs, consumer);
       if (held.acked) this.completeHead(lane, held);
       else this.settler.settle(lane, held);
       return;
@@ -405,7 +432,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
-    this.safely(() => this.observer.left?.(held.delivery));
+    this.observeLeft(held.delivery);
     this.advance(lane);
   }
 
@@ -415,7 +442,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (lane.abandoned) {
       this.counts.held--;
       this.setPhase(lane, 'none');
-      this.safely(() => this.observer.left?.(held.delivery));
+      this.observeLeft(held.delivery);
       return;
     }
     if (held.lost) {
@@ -431,7 +458,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
-    this.safely(() => this.observer.left?.(held.delivery));
+    this.observeLeft(held.delivery);
     this.advance(lane);
   }
 
@@ -466,7 +493,7 @@ export class SessionLanes<D extends LaneDelivery> {
         lane.queue.retain((h) => h !== found);
         if (delivery.deliveryId !== undefined) this.byId?.delete(delivery.deliveryId);
         this.counts.held--;
-        this.safely(() => this.observer.left?.(delivery));
+        this.observeLeft(delivery);
         continue;
       }
       if (lane.attempt) {
@@ -512,7 +539,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private freeSlot(slot: ConsumerSlot): void {
     slot.running--;
     // `stop` may be waiting: check once the slot's next state (settling, retrying, unfinished) is set.
-    if (this.settledWaiters.length > 0) queueMicrotask(() => this.notifySettled());
+    if (this.settledWaiters !== undefined && this.settledWaiters.length > 0) queueMicrotask(() => this.notifySettled());
     if (slot.attached && !this.stopped) {
       if (this.pumping) this.pumpAgain = true;
       else if (this.ready.length > 0) this.schedulePump();
@@ -525,11 +552,11 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private settleEnded(): void {
     this.settlesInFlight--;
-    if (this.settledWaiters.length > 0) this.notifySettled();
+    if (this.settledWaiters !== undefined && this.settledWaiters.length > 0) this.notifySettled();
   }
 
   private notifySettled(): void {
-    if (this.counts.running + this.settlesInFlight === 0) for (const wake of this.settledWaiters.splice(0)) wake();
+    if (this.settledWaiters && this.counts.running + this.settlesInFlight === 0) for (const wake of this.settledWaiters.splice(0)) wake();
   }
 
   private attemptsLeft(delivery: D): number {
@@ -539,9 +566,12 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    // The same microtask queue as `queueMicrotask`, in the same order, without the AsyncResource and
-    // bound function Node makes for each call (a fan-out to 1,000 groups schedules 1,000 pumps).
-    void RESOLVED.then((this.pumpTask ??= () => this.pump()));
+    duePumps.push(this);
+    if (duePumpsScheduled) return;
+    duePumpsScheduled = true;
+    // The same microtask queue as `queueMicrotask`, without the AsyncResource and bound function
+    // Node makes for each call.
+    void RESOLVED.then(runDuePumps);
   }
 
   /** Handler timeouts (made when first needed). */
@@ -551,6 +581,26 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private settleStarted(): void {
     this.settlesInFlight++;
+  }
+
+  /** `observer.handled`, as `safely` runs it, without a closure per delivery (it runs for every one). */
+  private observeHandled(delivery: D, durationMs: number, consumer: LaneConsumer): void {
+    if (!this.observer.handled) return;
+    try {
+      this.observer.handled(delivery, durationMs, consumer);
+    } catch {
+      this.counts.observerErrors++;
+    }
+  }
+
+  /** `observer.left`, as `safely` runs it, without a closure per delivery. */
+  private observeLeft(delivery: D): void {
+    if (!this.observer.left) return;
+    try {
+      this.observer.left(delivery);
+    } catch {
+      this.counts.observerErrors++;
+    }
   }
 
   /** Runs an observer; its throw is counted and ignored. */

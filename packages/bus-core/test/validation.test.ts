@@ -235,6 +235,26 @@ describe('payload and metadata are plain JSON', () => {
     rejects({ payload: { list } }, 'payload.list[0]');
   });
 
+  it('rejects a cycle deep in the payload (past the depth where the walk starts keeping a set), naming where it closes', () => {
+    const payload: Record<string, unknown> = {};
+    let at = payload;
+    const path = ['payload'];
+    for (let level = 0; level < 12; level++) {
+      const next: Record<string, unknown> = {};
+      at[`l${level}`] = next;
+      path.push(`l${level}`);
+      at = next;
+    }
+    at['back'] = payload['l0'];
+    const error = rejects({ payload }, [...path, 'back'].join('.'));
+    expect(error.rule).toMatch(/cycle/);
+    // The same object at many depths, never inside itself, is no cycle.
+    const shared = { x: 1 };
+    let deep: Record<string, unknown> = { s: shared };
+    for (let level = 0; level < 12; level++) deep = { s: shared, next: deep };
+    expect(() => validateEnvelope(envelope({ payload: deep }), LIMITS)).not.toThrow();
+  });
+
   it('the same object twice (not a cycle) is fine', () => {
     const shared = { x: 1 };
     expect(() => validateEnvelope(envelope({ payload: { a: shared, b: shared, c: [shared, shared] } }), LIMITS)).not.toThrow();

@@ -1,5 +1,6 @@
 /**
- * Sessions this bus deleted (`deleteSessionQueue`), remembered for a while with the events stream's
+ * Sessions deleted (`deleteSessionQueue`) by this bus or, as a notice told it, by another bus of
+ * the prefix (session-notices.ts), remembered for a while with the events stream's
  * last sequence after their purge. A message of such a session already on its way to this process
  * when the purge ran (pulled, not yet held, so `abortSession` could not see it) arrives after the
  * deletion: at or below that sequence it is acknowledged and dropped, never run. Later messages of
@@ -13,8 +14,10 @@ export class DeletedSessions {
 
   /** `sessionId` was purged; every message of it up to stream sequence `seq` is gone. */
   add(sessionId: string, seq: number): void {
+    const earlier = this.through.get(sessionId);
     this.through.delete(sessionId);
-    this.through.set(sessionId, { seq, at: Date.now() });
+    // Notices from two deleting processes may arrive in either order: the higher sequence holds.
+    this.through.set(sessionId, { seq: Math.max(seq, earlier?.seq ?? 0), at: Date.now() });
     const now = Date.now();
     for (const [session, entry] of this.through) {
       if (this.through.size <= MAX_SESSIONS && now - entry.at < KEEP_MS) break;

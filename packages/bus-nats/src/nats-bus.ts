@@ -46,6 +46,7 @@ import { deleteConsumer, infoOrUndefined, listGroups } from './consumers.js';
 import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { DeletedSessions } from './deleted-sessions.js';
+import { SessionNotices } from './session-notices.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
 import { PubAcks } from './pub-acks.js';
@@ -101,6 +102,8 @@ export class NatsMessageBus implements MessageBus {
   private readonly groupHost: GroupHost;
   /** Sessions deleted here: their messages still on their way are dropped, not run. */
   private readonly deletedSessions = new DeletedSessions();
+  /** Deleted-session notices to and from the prefix's other buses (one subscription per bus). */
+  private readonly sessionNotices: SessionNotices;
   /** Writes to shared groups' assignments (one subscription per bus, whatever the groups). */
   private readonly assignments: Subscription;
   private connected = true;
@@ -170,6 +173,7 @@ export class NatsMessageBus implements MessageBus {
         }
       },
     });
+    this.sessionNotices = new SessionNotices(nc, layout, this.groupHost.member, (sessionId, through) => this.dropSession(sessionId, through), options.logger);
     void this.watchStatus();
     access.onDenied((denial) => {
       const error = deniedError(denial, redactUrl(options.url), options.auth);
@@ -255,8 +259,11 @@ export class NatsMessageBus implements MessageBus {
     validateName(sessionId, 'sessionId');
     await this.jsm.streams.purge(this.layout.eventsStream, { filter: sessionSubjects(this.layout, sessionId) });
     // After the purge: every message of the session it removed is at or below the last sequence.
-    this.deletedSessions.add(sessionId, (await this.jsm.streams.info(this.layout.eventsStream)).state.last_seq);
-    for (const group of this.groups.values()) group.abortSession(sessionId);
+    const through = (await this.jsm.streams.info(this.layout.eventsStream)).state.last_seq;
+    this.dropSession(sessionId, through);
+    // The prefix's other buses drop what they hold of it, and what of it is still on its way there.
+    const { answers, dropped } = await this.sessionNotices.announce(sessionId, through);
+    if (dropped > 0) this.options.logger.info('deleteSessionQueue: other processes dropped what they held of the session', { sessionId, answers, dropped });
     if ((await this.deadLetters.removeSession(sessionId)) > 0) this.metrics.recordDeadLetterQueueSize(await this.deadLetters.size());
     // Groups bound to the session that no replica here uses go with it.
     for (const { infos, stored } of await listGroups(this.groupHost)) {
@@ -268,6 +275,14 @@ export class NatsMessageBus implements MessageBus {
       const subject = assignmentSubject(this.layout, consumerName(this.layout, stored.group));
       await this.jsm.streams.purge(this.layout.stateStream, { filter: subject }).catch(() => undefined);
     }
+  }
+
+  /** Drops what this bus holds of a deleted session, and what of it arrives later up to `through`. */
+  private dropSession(sessionId: string, through: number): number {
+    this.deletedSessions.add(sessionId, through);
+    let dropped = 0;
+    for (const group of this.groups.values()) dropped += group.abortSession(sessionId);
+    return dropped;
   }
 
   async getDeadLetterMessages(limit = 100, filter?: Omit<DeadLetterFilter, 'limit'>): Promise<DeadLetterRecord[]> {
@@ -414,6 +429,7 @@ export class NatsMessageBus implements MessageBus {
       await Promise.allSettled(groups.filter((g) => !g.spec.durable).map((g) => g.deleteConsumers()));
     }
     this.assignments.unsubscribe();
+    this.sessionNotices.close();
     this.groups.clear();
     this.subscriptions.clear();
     await beforeDisconnect?.();

@@ -231,9 +231,14 @@ export class NatsGroup {
     this.leases?.reconnected();
   }
 
-  /** Drops a deleted session's held messages (their stream entries are purged by the bus). */
-  abortSession(sessionId: string): void {
-    for (const delivery of this.engine.lanes.abortSession(sessionId)) this.settle(delivery, 'ack');
+  /**
+   * Drops a deleted session's held messages (their stream entries are purged by the bus that
+   * deleted it, here or in another process); returns how many.
+   */
+  abortSession(sessionId: string): number {
+    const dropped = this.engine.lanes.abortSession(sessionId);
+    for (const delivery of dropped) this.settle(delivery, 'ack');
+    return dropped.length;
   }
 
   /**
@@ -528,7 +533,10 @@ export class NatsGroup {
       // Pulled just before this process stopped running the partition (its lease not fresh, or
       // the partition to be handed over: draining takes nothing new, or the partition could be
       // freed while this message is still taken in and run, and the next owner, handing back what
-      // it does not hold, would run it a second time). Whoever runs it next hands it back.
+      // it does not hold, would run it a second time). Whoever runs it next hands it back first:
+      // this process too, should its lease turn fresh again before its puller noticed the lapse
+      // (without that, a later message of the session could run before this one came back).
+      state?.puller?.droppedArrival();
       return;
     }
     const held = this.held.get(seq);

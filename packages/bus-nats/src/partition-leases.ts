@@ -212,7 +212,12 @@ export class PartitionLeases {
         if (/no.?responders|503/i.test(String((error as Error)?.message ?? error))) await this.host.recreateStreams().catch(() => undefined);
         throw error;
       }
-      if (!leaving && this.member in result.record.members) this.confirmedAt = sentAt;
+      if (!leaving && this.member in result.record.members) {
+        const wasFresh = this.fresh();
+        this.confirmedAt = sentAt;
+        // Fresh again after a lapse: the group's pullers start at once, not on their next poll.
+        if (!wasFresh && sameSet(new Set(result.owned), this.owned) && sameSet(new Set(result.draining), this.draining)) this.listener.changed(this.owned, this.draining);
+      }
     } else {
       this.known = { seq, record };
     }

@@ -113,6 +113,20 @@ export class PartitionPuller implements InboxReader {
     this.delay.wake();
   }
 
+  /**
+   * The group dropped a message that arrived while it could not run the partition (its lease not
+   * fresh for a moment, or the partition draining). The message stays pending on the server; a
+   * later one of its session must not run before it. So the inbox closes at once (nothing more
+   * arrives from the open requests) and, before its next pull, this puller hands back what the
+   * consumer has pending that the group does not hold, in stream order: the dropped message comes
+   * back first, not after ack_wait.
+   */
+  droppedArrival(): void {
+    if (this.stopped) return;
+    this.closeInbox();
+    this.wake();
+  }
+
   /** Whether the server may still send messages to this puller's requests. */
   hasLiveRequests(): boolean {
     this.dropExpired();

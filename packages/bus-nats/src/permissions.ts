@@ -17,6 +17,7 @@
  *   `<inboxPrefix>.>`                            replies (API answers, PubAcks, pulled messages);
  *                                                the bus's inbox prefix is `_INBOX.<p>` by default
  *   `<p>.state.g.>`                              group assignment writes
+ *   `<p>.ctl.>`                                  deleted-session notices and their answers
  */
 import { layoutFor } from './subjects.js';
 
@@ -49,6 +50,6 @@ export function minimalPermissions(prefix: string, inboxPrefix = defaultInboxPre
       `$JS.API.CONSUMER.LIST.${events}`,
       `$JS.ACK.${events}.>`,
     ],
-    subscribe: [`${inboxPrefix}.>`, `${prefix}.state.g.>`],
+    subscribe: [`${inboxPrefix}.>`, `${prefix}.state.g.>`, `${prefix}.ctl.>`],
   };
 }

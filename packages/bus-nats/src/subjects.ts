@@ -13,6 +13,8 @@
  *   `<p>~DLQ`     subjects `<p>.dlq.>`  dead-letter records (max `deadLetterMaxSize`, oldest dropped).
  *   `<p>~STATE`   subjects `<p>.state.>` one message per subject: `<p>.state.g.<consumer>` is the
  *                                       partition assignment of one shared group (assignment.ts).
+ * Control subjects `<p>.ctl.>` (core NATS, in no stream): `<p>.ctl.session-deleted` and
+ * `<p>.ctl.session-dropped.<notice>` tell the prefix's buses a session was deleted (session-notices.ts).
  *
  * Message subjects: `<p>.m.<partition>.<session>.<to>.<event type tokens...>` where
  *   `<partition>`   `fnv1a32(utf8(session)) mod P` in decimal (`partitionOf`);
@@ -113,6 +115,16 @@ export function deadLetterSubject(layout: Layout, sessionId: string): string {
 /** The subject of a shared group's partition assignment in the state stream. */
 export function assignmentSubject(layout: Layout, consumer: string): string {
   return `${layout.prefix}.state.g.${consumer}`;
+}
+
+/** Where a bus announces a deleted session to the prefix's other buses (core NATS, no stream). */
+export function sessionDeletedSubject(layout: Layout): string {
+  return `${layout.prefix}.ctl.session-deleted`;
+}
+
+/** Where a bus answers one such notice (`notice`: its id, a nuid). */
+export function sessionDroppedSubject(layout: Layout, notice: string): string {
+  return `${layout.prefix}.ctl.session-dropped.${notice}`;
 }
 
 /** Messages waiting for a target (optionally one session, one event type). */

@@ -12,9 +12,11 @@ import { hasAnyField, hasValidContext, metadataGetter, NO_FIELDS, withoutTraceCo
 import type { BusMetrics } from './metrics.js';
 import { attemptOutcome, errorMessage, errorType, maxAttemptsOf } from './outcome.js';
 import { Attr, Outcome } from './semconv.js';
+import type { TracingSource } from './tracing-source.js';
 
 export interface ConsumerTelemetry {
-  tracer: Tracer | undefined;
+  /** Undefined when traces are off. */
+  tracing: TracingSource | undefined;
   propagator: TextMapPropagator | undefined;
   metrics: BusMetrics | undefined;
   system: string;
@@ -63,7 +65,15 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
     return { withOutcome, succeeded: outcome === Outcome.ACKNOWLEDGED ? base : undefined };
   };
 
+  const tracing = t.tracing;
   return function instrumentedHandler(delivered: MessageEnvelope, delivery: DeliveryContext): unknown {
+    const tracer = tracing?.current();
+    // Nothing records and nothing propagates (no SDK): the handler gets the call as it came.
+    if (tracer === undefined && metrics === undefined) return handler(delivered, delivery);
+    return instrumentedAttempt(delivered, delivery, tracer);
+  };
+
+  function instrumentedAttempt(delivered: MessageEnvelope, delivery: DeliveryContext, tracer: Tracer | undefined): unknown {
     // The handler gets the metadata as published: the trace context reaches it as the active context.
     let envelope = delivered;
     // Read before the handler runs: it may change its envelope.
@@ -72,7 +82,7 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
     const maxAttempts = maxAttemptsOf(envelope);
     let span: Span | undefined;
     let active: Context | undefined;
-    if (t.tracer !== undefined) {
+    if (tracer !== undefined) {
       const fields = t.propagator === undefined ? NO_FIELDS : t.propagator.fields();
       let parent: Context = ROOT_CONTEXT;
       if (fields.length > 0 && hasAnyField(delivered.metadata, fields)) {
@@ -80,7 +90,7 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
         envelope = withoutTraceContext(delivered, fields);
       }
       // Named once it records: no string is built for the no-op tracer.
-      const started = t.tracer.startSpan('process', { kind: SpanKind.CONSUMER }, parent);
+      const started = tracer.startSpan('process', { kind: SpanKind.CONSUMER }, parent);
       if (started.isRecording()) {
         span = started;
         span.updateName(`process ${eventType}`);
@@ -157,5 +167,5 @@ export function wrapHandler(handler: MessageHandler, eventPattern: string, optio
         throw error;
       },
     );
-  };
+  }
 }

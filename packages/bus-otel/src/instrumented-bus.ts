@@ -3,10 +3,11 @@
  * deliveries) and reports it to OpenTelemetry: spans for publishes and handler attempts, the trace
  * context carried in the envelope's metadata, and the bus's metrics as instruments.
  *
- * Without an SDK the API's no-op tracer and meter make every step a few cheap calls (the `otel` case
- * of tools/bench measures it); with `traces: false, metrics: false` the calls go straight through.
+ * Without an SDK (no tracer provider behind the API's proxy, the no-op propagator and meter) every
+ * call goes straight through after one check (tracing-source.ts; the `otel` case of tools/bench
+ * measures it), as with `traces: false, metrics: false`; an SDK registered later is seen at once.
  */
-import { SpanKind, SpanStatusCode, context, createNoopMeter, metrics as metricsApi, propagation, trace, type Link, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, createNoopMeter, metrics as metricsApi, propagation, trace, type Link } from '@opentelemetry/api';
 import {
   InvalidConfigError,
   type DeadLetterFilter,
@@ -29,6 +30,7 @@ import { checkInstrumentOptions, type InstrumentBusOptions } from './options.js'
 import { errorMessage, errorType } from './outcome.js';
 import { publishWithTelemetry } from './producer.js';
 import { Attr } from './semconv.js';
+import { TracingSource } from './tracing-source.js';
 
 /** The instrumentation scope of every tracer and meter this package makes. */
 export const INSTRUMENTATION_NAME = '@woodwork/bus-otel';
@@ -43,7 +45,6 @@ class InstrumentedBus implements MessageBus {
 
   constructor(
     private readonly inner: MessageBus,
-    private readonly tracer: Tracer | undefined,
     telemetry: ConsumerTelemetry,
   ) {
     this.telemetry = telemetry;
@@ -59,7 +60,7 @@ class InstrumentedBus implements MessageBus {
 
   subscribe<P extends object = JsonObject>(eventPattern: string, handler: MessageHandler<P>, options?: SubscribeOptions): Promise<string> {
     // Whatever the bus would refuse goes to it unchanged, so its error is the one the caller sees.
-    if (typeof handler !== 'function' || typeof eventPattern !== 'string' || (this.tracer === undefined && this.telemetry.metrics === undefined)) {
+    if (typeof handler !== 'function' || typeof eventPattern !== 'string' || (this.telemetry.tracing === undefined && this.telemetry.metrics === undefined)) {
       return this.inner.subscribe(eventPattern, handler, options);
     }
     const wrapped = wrapHandler(handler as MessageHandler, eventPattern, options, this.telemetry);
@@ -96,7 +97,7 @@ class InstrumentedBus implements MessageBus {
   /** The metadata keys this wrapper writes and reads (none when tracing is off or nothing propagates). */
   private propagatedFields(): readonly string[] {
     const propagator = this.telemetry.propagator;
-    return this.tracer === undefined || propagator === undefined ? NO_FIELDS : propagator.fields();
+    return this.telemetry.tracing === undefined || propagator === undefined ? NO_FIELDS : propagator.fields();
   }
 
   /**
@@ -105,8 +106,9 @@ class InstrumentedBus implements MessageBus {
    * metadata still holds that context), and this span says who sent it back, and when.
    */
   async redriveDeadLetters(filter?: DeadLetterFilter): Promise<RedriveResult> {
-    if (this.tracer === undefined) return this.inner.redriveDeadLetters(filter);
-    const span = this.tracer.startSpan('redrive dead letters', { kind: SpanKind.INTERNAL, attributes: { [Attr.messagingSystem]: this.inner.backend } });
+    const tracer = this.telemetry.tracing?.current();
+    if (tracer === undefined) return this.inner.redriveDeadLetters(filter);
+    const span = tracer.startSpan('redrive dead letters', { kind: SpanKind.INTERNAL, attributes: { [Attr.messagingSystem]: this.inner.backend } });
     if (!span.isRecording()) {
       span.end();
       return this.inner.redriveDeadLetters(filter);
@@ -171,12 +173,13 @@ export function instrumentBus(bus: MessageBus, options?: InstrumentBusOptions): 
   }
   const o = checkInstrumentOptions(options);
   const system = bus.backend;
-  const tracer = o.traces === false ? undefined : (o.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
   const propagator = o.traces === false ? undefined : (o.propagator ?? propagation);
+  // The global provider is the API's proxy: an SDK registered after this call is seen by the next message.
+  const tracing = propagator === undefined ? undefined : new TracingSource(o.tracerProvider ?? trace.getTracerProvider(), INSTRUMENTATION_NAME, propagator);
   const provided = o.metrics === false ? undefined : (o.meterProvider ?? metricsApi.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
   // The API's no-op meter never records, and (unlike tracing) the metrics API has no proxy that an
   // SDK registered later would fill in: with it, nothing is measured at all.
   const meter = provided === createNoopMeter() ? undefined : provided;
   const metrics = meter === undefined ? undefined : new BusMetrics(meter, bus, { [Attr.messagingSystem]: system, ...(o.attributes ?? {}) });
-  return new InstrumentedBus(bus, tracer, { tracer, propagator, metrics, system });
+  return new InstrumentedBus(bus, { tracing, propagator, metrics, system });
 }

@@ -6,15 +6,17 @@
  * already in the metadata (a message forwarded from another process, a Python publisher's) is the
  * parent instead, so forwarding keeps the trace. The metadata then gets this span's context.
  */
-import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import type { MessageBus, PublishResult } from '@woodwork/bus-core';
 import { hasAnyField, hasValidContext, inputMetadata, metadataGetter, NO_FIELDS, recordSetter, withMetadataEntries } from './metadata-carrier.js';
 import type { BusMetrics } from './metrics.js';
 import { errorMessage, errorType } from './outcome.js';
 import { Attr } from './semconv.js';
+import type { TracingSource } from './tracing-source.js';
 
 export interface ProducerTelemetry {
-  tracer: Tracer | undefined;
+  /** Undefined when traces are off. */
+  tracing: TracingSource | undefined;
   propagator: TextMapPropagator | undefined;
   metrics: BusMetrics | undefined;
   system: string;
@@ -33,10 +35,13 @@ function destinationOf(input: unknown): string | undefined {
 }
 
 export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTelemetry): Promise<PublishResult> {
+  const tracer = t.tracing?.current();
+  // Nothing records and nothing propagates (no SDK): the call goes straight through.
+  if (tracer === undefined && t.metrics === undefined) return bus.publish(input as never);
   let span: Span | undefined;
   let destination: string | undefined;
   let toSend: T = input;
-  if (t.tracer !== undefined) {
+  if (tracer !== undefined) {
     let parent: Context = context.active();
     // The API's no-op propagator has no fields: then there is nothing to read or write.
     const fields = t.propagator === undefined ? NO_FIELDS : t.propagator.fields();
@@ -44,7 +49,7 @@ export function publishWithTelemetry<T>(bus: MessageBus, input: T, t: ProducerTe
       const metadata = inputMetadata(input);
       if (metadata !== undefined && hasAnyField(metadata, fields)) parent = t.propagator!.extract(parent, metadata, metadataGetter);
     }
-    const started = t.tracer.startSpan('publish', { kind: SpanKind.PRODUCER }, parent);
+    const started = tracer.startSpan('publish', { kind: SpanKind.PRODUCER }, parent);
     if (started.isRecording()) {
       span = started;
       destination = destinationOf(input);

@@ -105,6 +105,19 @@ export function groupKeyOf(group: string): string {
 /** FNV-1a (32 bit) of the UTF-8 bytes of a session id, mod `partitions`: the session's partition. */
 export function partitionOf(sessionId: string, partitions: number): number {
   let hash = 0x811c9dc5;
+  // ASCII (the usual session id) is its own UTF-8: no buffer per message.
+  let ascii = true;
+  for (let i = 0; i < sessionId.length; i++) {
+    const code = sessionId.charCodeAt(i);
+    if (code > 0x7f) {
+      ascii = false;
+      break;
+    }
+    hash ^= code;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  if (ascii) return hash % partitions;
+  hash = 0x811c9dc5;
   for (const byte of Buffer.from(sessionId, 'utf8')) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;

@@ -15,7 +15,10 @@
  *
  * A change of ownership, a new group, or room freed for a group that had none ends the wait
  * (CLIENT UNBLOCK). On Cluster (partitions on different nodes, no multi-key wait) the groups poll
- * every partition without blocking, every 50 ms while idle.
+ * every partition without blocking: at once again while entries come, then after 50 ms, and after
+ * each poll that found nothing twice as long, up to a quarter of `blockMs` (500 ms by default), so
+ * an idle bus costs a few reads per partition a second instead of twenty; a publish from this
+ * process, a change of ownership or room freed ends the pause at once.
  */
 import { WakeableDelay } from '@woodwork/bus-core';
 import { connectClient, createClient, isConnectionError, type RedisClient } from './connection.js';
@@ -25,7 +28,10 @@ import type { PartitionReader, ReadSpec } from './partition-reader.js';
 import { isNoGroup } from './stream-replies.js';
 
 const IDLE_WAIT_MS = 200;
+/** Cluster: the first pause after a poll that found nothing; each further empty poll doubles it. */
 const CLUSTER_IDLE_POLL_MS = 50;
+/** Cluster: the longest pause between idle polls, at most this share of `blockMs`. */
+const CLUSTER_IDLE_POLL_MAX_SHARE = 0.25;
 /** A read without an answer this long (beyond its blocking time) means a dead connection. */
 const POLL_GUARD_MS = 15_000;
 /** Idle poll period of several groups when the server refuses the doorbell's commands. */
@@ -70,6 +76,13 @@ export class ReadLoop {
   /** The server refused the doorbell's commands: poll instead. */
   private doorbellOff = false;
   private readonly delay = new WakeableDelay();
+  /** The last read failed: the loop is in its backoff (a reconnect ends it). */
+  private failing = false;
+  /** Times the reader's connection became ready; and that count at the last failed read. */
+  private reconnects = 0;
+  private reconnectsAtFailure = 0;
+  /** Cluster: polls in a row that found nothing (the idle pause grows with them). */
+  private emptyPolls = 0;
 
   constructor(private readonly host: ReadLoopHost) {}
 
@@ -103,6 +116,17 @@ export class ReadLoop {
     else this.delay.wake();
   }
 
+  /**
+   * This process published: on Cluster, where the loop pauses between polls, look again now (a
+   * blocking wait on one server already ends with the new entry).
+   */
+  published(): void {
+    if (this.host.options.cluster && this.emptyPolls > 0) {
+      this.emptyPolls = 0;
+      this.delay.wake();
+    }
+  }
+
   /** Look again now, ending a wait (ownership changed, a group joined). */
   interrupt(): void {
     this.delay.wake();
@@ -129,6 +153,11 @@ export class ReadLoop {
         void (conn as unknown as { client(sub: 'ID'): Promise<number> }).client('ID').then((id) => (this.connId = Number(id)), () => undefined);
       });
     }
+    // Back after a failure: read again now, not at the end of the loop's backoff.
+    conn.on('ready', () => {
+      this.reconnects++;
+      if (this.failing) this.delay.wake();
+    });
     try {
       await connectClient(conn, options);
     } catch (error) {
@@ -152,7 +181,8 @@ export class ReadLoop {
           continue;
         }
         if (this.host.options.cluster) {
-          if ((await this.track(this.guarded(conn, this.pollEach(conn, specs), POLL_GUARD_MS))) === 0) await this.delay.sleep(CLUSTER_IDLE_POLL_MS);
+          if ((await this.track(this.guarded(conn, this.pollEach(conn, specs), POLL_GUARD_MS))) > 0) this.emptyPolls = 0;
+          else await this.delay.sleep(this.clusterIdlePauseMs(++this.emptyPolls));
         } else if (specs.length === 1) {
           const [{ reader, spec }] = specs as [{ reader: PartitionReader; spec: ReadSpec }];
           await this.track(this.guarded(conn, this.readBlocking(conn, reader, spec), spec.blockMs + POLL_GUARD_MS));
@@ -163,17 +193,29 @@ export class ReadLoop {
           else await this.guarded(conn, this.waitForEntries(conn, keys, ids), this.host.options.blockMs + POLL_GUARD_MS);
         }
         failures = 0;
+        this.failing = false;
       } catch (error) {
         this.blocked = false;
         if (this.stopped) return;
         failures++;
         for (const reader of this.readers) reader.readFailed();
         if (failures === 1 || failures % 20 === 0) this.host.options.logger.warn('read failed; retrying', { error: String((error as Error)?.message ?? error) });
-        await this.delay.sleep(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
+        this.failing = true;
+        // The first failure after a reconnect (a read sent in the moment the connection came back)
+        // waits only a little: the server is back. Otherwise the backoff grows to 1 s.
+        const justReconnected = this.reconnects !== this.reconnectsAtFailure;
+        this.reconnectsAtFailure = this.reconnects;
+        await this.delay.sleep(justReconnected && failures > 1 ? 25 : Math.min(1_000, 25 * 2 ** Math.min(failures, 6)));
       }
     }
     // A connection made while stop() ran.
     this.conn?.disconnect();
+  }
+
+  /** Cluster: the pause after the `empty`-th poll in a row that found nothing. */
+  private clusterIdlePauseMs(empty: number): number {
+    const max = Math.max(CLUSTER_IDLE_POLL_MS, Math.floor(this.host.options.blockMs * CLUSTER_IDLE_POLL_MAX_SHARE));
+    return Math.min(max, CLUSTER_IDLE_POLL_MS * 2 ** Math.min(empty - 1, 10));
   }
 
   /**

@@ -161,7 +161,10 @@ export class RedisMessageBus implements MessageBus {
     const prepared = preparePublish(input, this.options);
     const { envelope } = prepared;
     const stored = await this.publisher.publish(envelope, encodeWireText(envelope, prepared));
-    if (!stored.duplicate) this.metrics.recordPublished(envelope.eventType);
+    if (!stored.duplicate) {
+      this.metrics.recordPublished(envelope.eventType);
+      this.groupHost.readLoop.published();
+    }
     return { messageId: envelope.messageId, duplicate: stored.duplicate };
   }
 

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, FAST_RETRY, randomName, waitFor } from '@woodwork/bus-conformance';
 import { createEnvelope, type MessageEnvelope } from '@woodwork/bus-core';
+import { Redis } from 'ioredis';
 import { RedisMessageBus } from '../src/index.js';
 import { keysPerNode, startCluster, type LocalCluster } from './support/redis-cluster.js';
 
@@ -82,5 +83,41 @@ describe('bus-redis on a 3-master Redis Cluster', () => {
     await bus.subscribe('*', (e) => void got.push(e.messageId), { componentId: target, targetedOnly: true });
     await waitFor(() => got.length === 4, 'the waiting messages', 60_000);
     expect(got).toEqual([...waiting, once].map((w) => w.messageId));
+  }, 120_000);
+
+  it('an idle group polls each partition a few times a second (not every 50 ms), and still gets what comes after', async () => {
+    // Only this test's buses poll from here on.
+    await Promise.allSettled(buses.splice(0).map((b) => b.close()));
+    const xreadgroupCalls = async (): Promise<number> => {
+      let calls = 0;
+      for (const node of cluster.nodes) {
+        const r = new Redis(node.port, '127.0.0.1');
+        const stats = String(await r.info('commandstats'));
+        r.disconnect();
+        calls += Number(/cmdstat_xreadgroup:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      }
+      return calls;
+    };
+    const streamPrefix = randomName('cl');
+    const consumer = await make(streamPrefix);
+    const got: string[] = [];
+    await consumer.subscribe('cl.idle', (e) => void got.push(e.messageId), { componentId: randomName('idle') });
+    const first = message('i', 'cl.idle');
+    await consumer.publish(first);
+    await waitFor(() => got.length === 1, 'the first message', 60_000);
+    // Idle: a poll of the 8 partitions every 50 ms would be about 320 reads in 2 s; the pause
+    // doubles up to 500 ms, so a handful of polls (a load that slows the loop only lowers it).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = await xreadgroupCalls();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const idleReads = (await xreadgroupCalls()) - before;
+    expect(idleReads, `XREADGROUP calls in 2 s of idle`).toBeLessThanOrEqual(8 * 10);
+    // After the quiet spell: from another process's bus (the next poll finds it) and from its own.
+    const other = await make(streamPrefix);
+    const later = [message('i', 'cl.idle'), message('j', 'cl.idle')];
+    await other.publish(later[0]!);
+    await consumer.publish(later[1]!);
+    await waitFor(() => got.length === 3, 'the messages after the idle spell', 60_000);
+    expect(got.slice().sort()).toEqual([first, ...later].map((m) => m.messageId).sort());
   }, 120_000);
 });

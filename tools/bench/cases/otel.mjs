@@ -7,15 +7,27 @@
  * Both: 1 KiB payloads over 100 sessions, a window of publishes in flight, one durable group; the
  * two targets alternate for `--rounds` rounds after a warm-up of each (the machine's load drifts),
  * and each reports its median msg/s and CPU us per message; then p50/p99 (publish call to handler
- * start) at a fixed rate of half the plain bus's median. Then the wrapper's own work alone, with
- * the noise of the bus taken away: publish and one handler call through a bus that does nothing,
- * wrapped and not, in nanoseconds per message. Last line: one JSON object.
+ * start) at a fixed rate of half the plain bus's median. The verdict is the median of the rounds'
+ * ratios (wrapped / plain CPU per message, the two runs of a round side by side, so they share the
+ * machine's load of the moment). Then the wrapper's own work alone, with the noise of the bus taken
+ * away: publish and one handler call through a bus that does nothing, wrapped and not, in CPU
+ * nanoseconds per message. Last line: one JSON object.
+ *
+ * `--instructions` counts instructions instead of time (valgrind's callgrind; repeatable on a busy
+ * machine, where CPU time varies by +-15% from one round to the next): the same alternating runs
+ * in one process under callgrind, each run cut out by a dump at its `process.cpuUsage()` calls,
+ * instructions per message of each target and the median of the rounds' ratios. Slow (valgrind runs
+ * node some 50 times slower): defaults to 10,000 messages and 5 rounds.
  *
  *   npm run bench -- otel [--messages 100000] [--rounds 9] [--sessions 100] [--inflight 256]
  *                         [--payload 1024] [--seconds 2]
+ *   npm run bench -- otel --instructions [--messages 10000] [--rounds 5]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createMessageBus } from '@woodwork/bus-memory';
@@ -38,8 +50,11 @@ import { envelopeMaker, fmt, latencyAtRate, printTable, throughput } from '../li
 
 const { values } = parseArgs({
   options: {
-    messages: { type: 'string', default: '100000' },
-    rounds: { type: 'string', default: '9' },
+    messages: { type: 'string' },
+    rounds: { type: 'string' },
+    instructions: { type: 'boolean', default: false },
+    // Internal: the run under callgrind (see --instructions).
+    'callgrind-child': { type: 'boolean', default: false },
     sessions: { type: 'string', default: '100' },
     inflight: { type: 'string', default: '256' },
     concurrency: { type: 'string', default: '64' },
@@ -47,8 +62,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '2' },
   },
 });
-const MESSAGES = Number(values.messages);
-const ROUNDS = Number(values.rounds);
+const counting = values.instructions || values['callgrind-child'];
+const MESSAGES = Number(values.messages ?? (counting ? 10_000 : 100_000));
+const ROUNDS = Number(values.rounds ?? (counting ? 5 : 9));
 const SESSIONS = Number(values.sessions);
 const INFLIGHT = Number(values.inflight);
 const CONCURRENCY = Number(values.concurrency);
@@ -79,12 +95,88 @@ const targets = [
   { name: '@woodwork/bus-memory', open: opener(false), runs: [] },
   { name: 'instrumentBus(memory), no SDK', open: opener(true), runs: [] },
 ];
-for (const t of targets) await throughput(t.open, work); // warm-up
-for (let round = 0; round < ROUNDS; round++) {
-  // Alternate which goes first, so neither always runs on the warmer (or more loaded) side.
-  const order = round % 2 === 0 ? targets : [...targets].reverse();
-  for (const t of order) t.runs.push(await throughput(t.open, work));
+
+/** The warm-up of each, then `ROUNDS` rounds of both, alternating which goes first. */
+async function alternatingRuns() {
+  for (const t of targets) await throughput(t.open, work); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first, so neither always runs on the warmer (or more loaded) side.
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) t.runs.push(await throughput(t.open, work));
+  }
 }
+
+if (values['callgrind-child']) {
+  // Under callgrind: the runs only (each one between two process.cpuUsage() calls), nothing else.
+  await alternatingRuns();
+  process.exit(0);
+}
+if (values.instructions) {
+  countInstructions();
+  process.exit(0);
+}
+
+/**
+ * `--instructions`: this case's alternating runs in one node process under callgrind, which dumps
+ * its counts each time `process.cpuUsage()` asks libuv for the CPU time (`uv_getrusage`): the
+ * throughput helper does so right before a run's first publish and right after its last handler
+ * call, so every second part of the dump is one run, and nothing else (no startup, no open or close).
+ */
+function countInstructions() {
+  const dir = mkdtempSync(join(tmpdir(), 'otel-callgrind-'));
+  try {
+    const args = ['--tool=callgrind', '--dump-before=uv_getrusage', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, fileURLToPath(import.meta.url), '--callgrind-child'];
+    for (const key of ['messages', 'rounds', 'sessions', 'inflight', 'concurrency', 'payload']) args.push(`--${key}`, String(key === 'messages' ? MESSAGES : key === 'rounds' ? ROUNDS : values[key]));
+    const started = Date.now();
+    const run = spawnSync('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (run.error || run.status !== 0) {
+      console.error(`valgrind --tool=callgrind failed (${run.error?.message ?? `exit ${run.status}`}); is valgrind installed (apt-get install valgrind)?\n${(run.stderr ?? '').slice(-2000)}`);
+      process.exit(1);
+    }
+    const parts = readdirSync(dir)
+      .filter((f) => /^out\.\d+$/.test(f))
+      .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))
+      .map((f) => Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, f), 'utf8'))?.[1]));
+    const sequence = [...targets];
+    for (let round = 0; round < ROUNDS; round++) sequence.push(...(round % 2 === 0 ? targets : [...targets].reverse()));
+    if (parts.length !== 2 * sequence.length || parts.some((n) => !Number.isFinite(n))) {
+      console.error(`expected ${2 * sequence.length} callgrind parts (two per run), got ${parts.length}: did something else call process.cpuUsage()?`);
+      process.exit(1);
+    }
+    // Parts 1, 3, 5, ... are the runs; the warm-up of each (the first two runs) is left out.
+    sequence.forEach((t, i) => {
+      if (i >= targets.length) t.runs.push(parts[2 * i + 1] / MESSAGES);
+    });
+    const [plainT, wrappedT] = targets;
+    const ratios = plainT.runs.map((p, i) => wrappedT.runs[i] / p);
+    const overhead = median(ratios) - 1;
+    console.log(`otel wrapper benchmark, instructions (valgrind --tool=callgrind, no SDK registered): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions per run, ${INFLIGHT} in flight, concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds after a warm-up of each (${fmt((Date.now() - started) / 1000)} s)`);
+    console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+    console.log('');
+    for (const t of targets) console.log(`${t.name.padEnd(36)} instructions/msg: median ${fmt(median(t.runs))}; per round ${t.runs.map((v) => fmt(v)).join(', ')}`);
+    console.log(`wrapped / plain per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(median(ratios), 3)} (${overhead >= 0 ? '+' : ''}${fmt(overhead * 100, 1)}% instructions per message; goal <= +5%)`);
+    console.log(
+      JSON.stringify({
+        backend: 'otel',
+        over: 'memory',
+        sdk: false,
+        measure: 'instructions',
+        messages: MESSAGES,
+        rounds: ROUNDS,
+        payloadBytes: PAYLOAD,
+        sessions: SESSIONS,
+        inflight: INFLIGHT,
+        instructionsPerMessage: Math.round(median(wrappedT.runs)),
+        rawInstructionsPerMessage: Math.round(median(plainT.runs)),
+        overheadPercent: Number((overhead * 100).toFixed(1)),
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await alternatingRuns();
 const rows = targets.map((t) => ({
   name: t.name,
   open: t.open,
@@ -96,10 +188,13 @@ const rows = targets.map((t) => ({
 const rate = Math.floor(rows[0].perSecond / 2);
 for (const row of rows) Object.assign(row, await latencyAtRate(row.open, { ratePerSecond: rate, seconds: SECONDS, envelope }), { rate });
 const [plain, wrapped] = rows;
+// Each round's two runs ran side by side, under the same load: their ratio is steadier than the
+// ratio of the two medians.
+const cpuRatios = plain.cpuRuns.map((p, i) => wrapped.cpuRuns[i] / p);
 
 /**
  * The wrapper's own work per message: `publish` and one handler call (as the bus makes it) through a
- * bus that does nothing, wrapped and not; the difference, in ns, is what `instrumentBus` adds.
+ * bus that does nothing, wrapped and not; the difference, in CPU ns, is what `instrumentBus` adds.
  */
 async function wrapperNs(count) {
   const result = { messageId: 'm', duplicate: false };
@@ -128,12 +223,13 @@ async function wrapperNs(count) {
     const e = envelope(0, 0);
     const ctx = { attempt: 1, group: 'bench~bench~msg', subscriptionId: 'sub', get signal() { throw new Error('read signal'); } };
     const run = async (n) => {
-      const started = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
       for (let i = 0; i < n; i++) {
         await bus.publish(e);
         inner.deliver(e, ctx);
       }
-      return Number(process.hrtime.bigint() - started) / n;
+      const used = process.cpuUsage(cpu);
+      return ((used.user + used.system) * 1000) / n;
     };
     await run(count / 10);
     return run(count);
@@ -147,7 +243,7 @@ async function wrapperNs(count) {
   return { plainNs: median(plainNs), wrappedNs: median(wrappedNs) };
 }
 const alone = await wrapperNs(1_000_000);
-const cpuOverhead = wrapped.cpuUsPerMessage / plain.cpuUsPerMessage - 1;
+const cpuOverhead = median(cpuRatios) - 1;
 const throughputRatio = wrapped.perSecond / plain.perSecond;
 
 console.log(`otel wrapper benchmark (no SDK registered): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} in flight, concurrency ${CONCURRENCY}, median of ${ROUNDS} alternating rounds`);
@@ -159,8 +255,10 @@ for (const row of rows) {
   console.log(`${row.name.padEnd(36)} CPU us/msg per round: ${row.cpuRuns.map((v) => fmt(v, 2)).join(', ')}`);
   console.log(`${''.padEnd(36)} msgs/s per round:     ${row.rateRuns.map((v) => fmt(v)).join(', ')}`);
 }
-console.log(`wrapped / plain: throughput ${fmt(throughputRatio, 3)}; CPU per message ${fmt(wrapped.cpuUsPerMessage, 2)} us vs ${fmt(plain.cpuUsPerMessage, 2)} us (${cpuOverhead >= 0 ? '+' : ''}${fmt(cpuOverhead * 100, 1)}%; goal <= +5%)`);
-console.log(`the wrapper alone (a bus that does nothing, median of 5 x 1,000,000): ${fmt(alone.plainNs)} ns -> ${fmt(alone.wrappedNs)} ns per publish + handler call, +${fmt(alone.wrappedNs - alone.plainNs)} ns (${fmt(((alone.wrappedNs - alone.plainNs) / 1000 / plain.cpuUsPerMessage) * 100, 1)}% of the memory bus's CPU per message)`);
+console.log(`wrapped / plain CPU per message, per round: ${cpuRatios.map((r) => fmt(r, 3)).join(', ')}`);
+console.log(`wrapped / plain: throughput ${fmt(throughputRatio, 3)}; CPU per message ${fmt(wrapped.cpuUsPerMessage, 2)} us vs ${fmt(plain.cpuUsPerMessage, 2)} us (medians); median of the rounds' ratios ${cpuOverhead >= 0 ? '+' : ''}${fmt(cpuOverhead * 100, 1)}% (goal <= +5%)`);
+const aloneNs = alone.wrappedNs - alone.plainNs;
+console.log(`the wrapper alone (a bus that does nothing, median of 5 x 1,000,000, CPU time): ${fmt(alone.plainNs)} ns -> ${fmt(alone.wrappedNs)} ns per publish + handler call, ${aloneNs >= 0 ? '+' : ''}${fmt(aloneNs)} ns (${fmt((aloneNs / 1000 / plain.cpuUsPerMessage) * 100, 1)}% of the memory bus's CPU per message)`);
 console.log(
   JSON.stringify({
     backend: 'otel',
@@ -182,7 +280,7 @@ console.log(
     p99Us: wrapped.p99Us,
     rawP50Us: plain.p50Us,
     rawP99Us: plain.p99Us,
-    wrapperAloneNs: Math.round(alone.wrappedNs - alone.plainNs),
+    wrapperAloneNs: Math.round(aloneNs),
   }),
 );
 process.exit(0);

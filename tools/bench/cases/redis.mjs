@@ -74,7 +74,13 @@ const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
+const MAX_BUFFERED = 20_000;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
+/** What each side is given, printed with the results: the same publishes in flight, read batch and encoding. */
+const SETTINGS = {
+  raw: `${INFLIGHT} publishes in flight (XADD, each awaited), XREADGROUP COUNT ${BATCH} BLOCK 1000 on its own connection, XACK per entry (not awaited), envelope wire JSON in field "envelope"`,
+  bus: `${INFLIGHT} publishes in flight (bus.publish, each awaited), readBatchSize ${BATCH}, concurrency ${INFLIGHT}, maxBufferedPerGroup ${fmt(MAX_BUFFERED)}, one durable group over its partitions, the same wire JSON`,
+};
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
 
 // ---------- the server ----------
@@ -207,7 +213,7 @@ async function makeRawOrdered(url) {
 
 async function makeBus(url) {
   const streamPrefix = `${PREFIX}-bus-${++seq}`;
-  const bus = await createMessageBus({ url, ...security.bus, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: 20_000 });
+  const bus = await createMessageBus({ url, ...security.bus, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: MAX_BUFFERED });
   return {
     name: '@woodwork/bus-redis',
     bus,
@@ -301,8 +307,10 @@ try {
 
   const [rawRow, busRow, orderedRow] = rows;
   const names = ['ioredis XADD/XREADGROUP/XACK', '@woodwork/bus-redis', 'ioredis + per-session order'];
-  console.log(`redis bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, read batch ${BATCH}, node ${process.version}`);
-  console.log(`server: ${server.own ? `${server.describe} at ${server.url}` : server.url}; bus: concurrency ${INFLIGHT}, one durable group over its partitions`);
+  console.log(`redis bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, node ${process.version}`);
+  console.log(`server: ${server.own ? `${server.describe} at ${server.url}` : server.url}`);
+  console.log(`raw settings: ${SETTINGS.raw}`);
+  console.log(`bus settings: ${SETTINGS.bus}`);
   console.log(`load average (1, 5, 15 min): ${loadAtStart} at the start, ${loadAtEnd} at the end; ${ROUNDS} rounds after a warm-up of each target, order rotating (medians below)`);
   runs[0].forEach((raw, round) => {
     console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s; bus ${fmt(runs[1][round].perSecond)}; raw ordered ${fmt(runs[2][round].perSecond)}; ratio ${fmt(ratios[round], 2)}`);
@@ -340,6 +348,8 @@ try {
       sessions: SESSIONS,
       inflight: INFLIGHT,
       batch: BATCH,
+      rawSettings: SETTINGS.raw,
+      busSettings: SETTINGS.bus,
       throughput: Math.round(busRow.perSecond),
       rawThroughput: Math.round(rawRow.perSecond),
       ratio: Number(ratio.toFixed(3)),

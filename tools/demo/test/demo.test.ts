@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { MessageBusFactory } from '@woodwork/bus-adapter';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/report.js';
 import { defaultTimeoutMs } from '../src/run.js';
 import { FAILING_HOOK, QUESTION, RAW_TOOL_OUTPUT, answerChunks, normalizeToolResult } from '../src/script.js';
@@ -192,7 +193,20 @@ const serverBackends: Record<string, (prefix: string) => Record<string, string>>
   nats: (prefix) => ({ WOODWORK_MESSAGE_BUS: 'nats', WOODWORK_NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', WOODWORK_STREAM_PREFIX: prefix }),
 };
 
-describe.each(Object.entries(serverBackends))('the demo on %s', (backend, on) => {
+/** The NATS prefixes the runs below used: their streams are deleted after, so the shared server keeps none. */
+const natsPrefixes: string[] = [];
+afterAll(async () => {
+  for (const prefix of natsPrefixes) {
+    const bus = await MessageBusFactory.createFromEnvironment(serverBackends['nats']!(prefix));
+    await (bus as unknown as { deleteNamespace(): Promise<unknown> }).deleteNamespace();
+  }
+}, 60_000);
+
+describe.each(Object.entries(serverBackends))('the demo on %s', (backend, backendEnv) => {
+  const on = (prefix: string): Record<string, string> => {
+    if (backend === 'nats') natsPrefixes.push(prefix);
+    return backendEnv(prefix);
+  };
   it(`does on ${backend} the same work as on memory`, async () => {
     const memory = await summaryOf(['--delay-ms', '0', '--session', 'same-work']);
     const run = await runDemo(['--json', '--delay-ms', '0', '--session', 'same-work'], on(`demo-${randomUUID().slice(0, 8)}`));

@@ -2,6 +2,7 @@
 import type { FaultScenario } from '@woodwork/bus-conformance/harness';
 import type { ScenarioContext, ScenarioOutcome } from '../context.js';
 import { consumerKilled } from './consumer-killed.js';
+import { leaderKilled } from './leader-killed.js';
 import { serverDown, serverKill9, serverPaused, serverWiped } from './server-faults.js';
 import { hotSession, poisonMessage, trimWhileLagging } from './workloads.js';
 
@@ -14,4 +15,5 @@ export const SCENARIOS: Record<FaultScenario, (ctx: ScenarioContext) => Promise<
   'trim-while-lagging': trimWhileLagging,
   'poison-message': poisonMessage,
   'hot-session': hotSession,
+  'leader-killed': leaderKilled,
 };
