@@ -183,10 +183,10 @@ async function instructionsOf(index) {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
     const status = await new Promise((resolve) => {
-      child.on('error', (error) => resolve(error.message));
+      child.on('error', (error) => resolve(`${error.message}; is valgrind installed (apt-get install valgrind)?`));
       child.on('close', (code) => resolve(code));
     });
-    if (status !== 0) throw new Error(`valgrind --tool=callgrind failed (${status}); is valgrind installed (apt-get install valgrind)?\n${stderr.slice(-2000)}`);
+    if (status !== 0) throw new Error(`the callgrind run of ${targets[index].name} failed (${status}); its last output:\n${stderr.slice(-2000)}`);
     const parts = readdirSync(dir)
       .filter((f) => /^out\.\d+$/.test(f))
       .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))
