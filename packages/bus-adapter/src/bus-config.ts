@@ -180,7 +180,7 @@ export const BACKEND_OPTIONS: Readonly<Record<BusType, readonly OptionSpec[]>> =
     integerOption({ key: 'publish_buffer_size', option: 'publishBufferSize', min: 0, max: 1_000_000, default: 0, doc: 'publishes kept while the server is away (default 0: fail fast)' }),
     millisecondsOption({ key: 'connect_timeout_ms', option: 'connectTimeoutMs', min: 1, doc: 'connection timeout (default 5000)' }),
     millisecondsOption({ key: 'lease_ms', option: 'leaseMs', min: 4_000, doc: "a shared group's partition lease: a silent process's partitions are taken over after it (default 10000)" }),
-    integerOption({ key: 'partitions', option: 'partitions', min: 1, max: 1024, doc: 'partitions of a new prefix: most processes one group runs on at once (default 16)' }),
+    integerOption({ key: 'partitions', option: 'partitions', min: 1, max: 1024, doc: 'partitions of a new prefix: most processes one group runs on at once (default 8)' }),
     customOption({ key: 'username', option: 'username', check: configLoginName, doc: 'user of a user/password login' }),
     customOption({ key: 'password', option: 'password', check: configSecret, doc: 'password of username; use ${VAR}' }),
     customOption({ key: 'token', option: 'token', check: configSecret, doc: 'token login; use ${VAR}' }),

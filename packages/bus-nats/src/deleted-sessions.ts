@@ -25,6 +25,15 @@ export class DeletedSessions {
     }
   }
 
+  /**
+   * `sessionId` is deleted through exactly `seq` (the deleting bus, once its purge is done, replaces
+   * the "everything" it marked while the purge was on its way).
+   */
+  set(sessionId: string, seq: number): void {
+    this.through.delete(sessionId);
+    this.through.set(sessionId, { seq, at: Date.now() });
+  }
+
   /** Whether the message at `seq` of `sessionId` was deleted. */
   deleted(sessionId: string, seq: number): boolean {
     const entry = this.through.get(sessionId);

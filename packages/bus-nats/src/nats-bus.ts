@@ -257,9 +257,20 @@ export class NatsMessageBus implements MessageBus {
   async deleteSessionQueue(sessionId: string): Promise<void> {
     this.assertOpen('deleteSessionQueue');
     validateName(sessionId, 'sessionId');
-    await this.jsm.streams.purge(this.layout.eventsStream, { filter: sessionSubjects(this.layout, sessionId) });
-    // After the purge: every message of the session it removed is at or below the last sequence.
-    const through = (await this.jsm.streams.info(this.layout.eventsStream)).state.last_seq;
+    // The session stops here at once: a retry or a queued message of it must not start while the
+    // purge is on its way (a loaded server takes longer than a short retry delay). Until the purge
+    // is done every message of it that arrives is dropped.
+    this.dropSession(sessionId, Number.MAX_SAFE_INTEGER);
+    let through = 0;
+    try {
+      await this.jsm.streams.purge(this.layout.eventsStream, { filter: sessionSubjects(this.layout, sessionId) });
+      // After the purge: every message of the session it removed is at or below the last sequence.
+      through = (await this.jsm.streams.info(this.layout.eventsStream)).state.last_seq;
+    } finally {
+      // Later messages of the session run as usual (on failure: nothing more is dropped).
+      this.deletedSessions.set(sessionId, through);
+    }
+    // Anything of it taken in meanwhile (none: arrivals were dropped; a redelivery of a held one).
     this.dropSession(sessionId, through);
     // The prefix's other buses drop what they hold of it, and what of it is still on its way there.
     const { answers, dropped } = await this.sessionNotices.announce(sessionId, through);

@@ -42,8 +42,12 @@ import { InvalidMessageError, NAME_PATTERN, STREAM_PREFIX_PATTERN, validateEvent
 
 export const BROADCAST_TOKEN = '~';
 export const REDRIVE_MARK = '=';
-/** Partitions per prefix when the events stream is created by this process (option `partitions`). */
-export const DEFAULT_PARTITIONS = 16;
+/**
+ * Partitions per prefix when the events stream is created by this process (option `partitions`).
+ * 8, not more: on nats-server 2.9 each partition's consumer costs the server CPU per message (the
+ * bench, README "Benchmark": 16 partitions cost it about 28 us a message more than 1).
+ */
+export const DEFAULT_PARTITIONS = 8;
 
 export interface Layout {
   prefix: string;

@@ -11,6 +11,7 @@
  *   while the target, subscribing later in a third process, still finds its messages waiting.
  * - A `durable: false` group shared by two processes outlives the first one's leaving (the other
  *   gets everything published after) and ends with the last one: another bus no longer sees it.
+ * - A dead letter of a group in one process, redriven from another, goes back to that group only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ import { sharedNatsUrl } from './support/nats-server.js';
 const childScript = fileURLToPath(new URL('./support/cross-child.mjs', import.meta.url));
 
 interface ChildEvent {
-  ev: 'ready' | 'start' | 'done' | 'aborted' | 'unsubscribed';
+  ev: 'ready' | 'start' | 'done' | 'aborted' | 'fail' | 'unsubscribed';
   id?: string;
   session?: string;
   sub?: number;
@@ -172,6 +173,36 @@ describe('across OS processes', () => {
       expect(consumer.events.filter((e) => e.ev === 'start' && e.session === session).map((e) => e.id)).toEqual(ids);
     }
     expect(started(observer.events, 0).sort()).toEqual([...all].sort());
+  }, 180_000);
+
+  it('a dead letter of a group in one process, redriven from another, goes back to its own group only', async () => {
+    const prefix = randomName('xdlq');
+    const bus = await connect(prefix);
+    const folder = mkdtempSync(join(tmpdir(), 'ww-xdlq-'));
+    folders.push(folder);
+    const fixed = join(folder, 'fixed');
+    const failing = randomName('xfail');
+    // Subscription 0 fails until the file exists; subscription 1 (another group) takes the same type.
+    const child = await startChild(prefix, [
+      { eventType: 'x.dl', options: { componentId: failing } },
+      { eventType: 'x.dl', options: { componentId: randomName('xother') } },
+    ]);
+    const m = envelope({ sessionId: 'dl', eventType: 'x.dl', maxRetries: 0, payload: { failUntil: fixed, failSub: 0 } });
+    await bus.publish(m);
+    await waitFor(async () => (await bus.getDeadLetterMessages(10)).length === 1, 'the dead letter, seen from this process', 60_000);
+    const [record] = await bus.getDeadLetterMessages(10);
+    expect(record?.envelope.messageId).toBe(m.messageId);
+    await child.waitFor((e) => e.ev === 'done' && e.sub === 1 && e.id === m.messageId, 'the other group to handle it once');
+    writeFileSync(fixed, '');
+    const result = await bus.redriveDeadLetters();
+    expect(result.redriven).toEqual([record!.id]);
+    await child.waitFor((e) => e.ev === 'done' && e.sub === 0 && e.id === m.messageId, 'the redriven message to succeed in its own group');
+    // A later message of the session is the sentinel: the other group ran nothing more of m.
+    const sentinel = envelope({ sessionId: 'dl', eventType: 'x.dl', payload: { n: 2 } });
+    await bus.publish(sentinel);
+    await child.waitFor((e) => e.ev === 'done' && e.sub === 1 && e.id === sentinel.messageId, 'the sentinel in the other group');
+    expect(child.events.filter((e) => e.ev === 'start' && e.sub === 1 && e.id === m.messageId)).toHaveLength(1);
+    expect(await bus.getDeadLetterMessages(10)).toEqual([]);
   }, 180_000);
 
   it('a durable: false group shared by two processes outlives the first one leaving and ends with the last', async () => {

@@ -125,7 +125,7 @@ describe('NATS specifics', () => {
     const nc = await connect({ servers: bus.options.url });
     const layout = layoutFor(bus.options.streamPrefix, bus.options.partitions);
     const jsm = await jetstreamManager(nc);
-    // The partition consumer session "s" goes through (one of the group's 16).
+    // The partition consumer session "s" goes through (one of the group's partitions).
     const name = partitionConsumerName(consumerName(layout, component), partitionOf('s', layout.partitions));
     await waitFor(async () => (await jsm.consumers.info(layout.eventsStream, name)).num_ack_pending === 0, 'acks');
     await jsm.consumers.delete(layout.eventsStream, name);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '@woodwork/bus-core';
 import { randomName } from '@woodwork/bus-conformance';
 import { NatsMessageBus, layoutFor } from '../src/index.js';
+import { DEFAULT_PARTITIONS } from '../src/subjects.js';
 import { sharedNatsUrl } from './support/nats-server.js';
 
 let url: string;
@@ -70,7 +71,7 @@ describe('protocol version of a prefix', () => {
     const prefix = await eventsStream(undefined, []);
     const bus = await NatsMessageBus.connect({ url, streamPrefix: prefix });
     try {
-      expect((await bus.healthCheck()).details['partitions']).toBe(16);
+      expect((await bus.healthCheck()).details['partitions']).toBe(DEFAULT_PARTITIONS);
     } finally {
       await bus.close();
     }

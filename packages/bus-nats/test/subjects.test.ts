@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidMessageError, resolveSubscription } from '@woodwork/bus-core';
-import { acceptsTarget, consumerName, groupFilter, groupPartitions, layoutFor, messageSubject, parseMessageSubject, partitionConsumerName, partitionOf, redriveSubject } from '../src/subjects.js';
+import { DEFAULT_PARTITIONS, acceptsTarget, consumerName, groupFilter, groupPartitions, layoutFor, messageSubject, parseMessageSubject, partitionConsumerName, partitionOf, redriveSubject } from '../src/subjects.js';
 import { subjectMatches } from '../src/lost-deliveries.js';
 
 const layout = layoutFor('tenant_a-1');
@@ -14,7 +14,7 @@ const spec = (pattern: string, options: Record<string, unknown>) => resolveSubsc
 describe('layout', () => {
   it('starts every stream, consumer and subject with the prefix as a whole token', () => {
     expect([layout.eventsStream, layout.dlqStream, layout.stateStream]).toEqual(['tenant_a-1~EVENTS', 'tenant_a-1~DLQ', 'tenant_a-1~STATE']);
-    const p = partitionOf('s1', 16);
+    const p = partitionOf('s1', DEFAULT_PARTITIONS);
     expect(messageSubject(layout, 's1', null, 'a.b')).toBe(`tenant_a-1.m.${p}.s1.~.a.b`);
     expect(messageSubject(layout, 's1', 'agent', 'a')).toBe(`tenant_a-1.m.${p}.s1.agent.a`);
     expect(consumerName(layout, 'workers')).toBe('tenant_a-1~workers');
@@ -57,15 +57,15 @@ describe('layout', () => {
     expect(parseMessageSubject(layout, 'other.m.1.s.~.a')).toBeUndefined();
     expect(parseMessageSubject(layout, 'tenant_a-1.m.s.~.a')).toBeUndefined();
     const bound = spec('a.b', { componentId: 'c', sessionId: 's9' });
-    const p9 = partitionOf('s9', 16);
+    const p9 = partitionOf('s9', DEFAULT_PARTITIONS);
     expect(groupPartitions(layout, bound)).toEqual([p9]);
     expect(groupFilter(layout, bound, p9)).toBe(`tenant_a-1.m.${p9}.s9.*.a.b`);
     expect(subjectMatches(groupFilter(layout, bound, p9), messageSubject(layout, 's9', null, 'a.b'))).toBe(true);
     expect(subjectMatches(groupFilter(layout, bound, p9), messageSubject(layout, 's9', null, 'a.b.c'))).toBe(false);
     expect(subjectMatches(groupFilter(layout, spec('*', {}), null), messageSubject(layout, 'x', 'y', 'a.b.c'))).toBe(true);
-    const x = partitionOf('x', 16);
+    const x = partitionOf('x', DEFAULT_PARTITIONS);
     expect(subjectMatches(groupFilter(layout, spec('*', { group: 'g' }), x), messageSubject(layout, 'x', null, 'a'))).toBe(true);
-    expect(subjectMatches(groupFilter(layout, spec('*', { group: 'g' }), (x + 1) % 16), messageSubject(layout, 'x', null, 'a'))).toBe(false);
+    expect(subjectMatches(groupFilter(layout, spec('*', { group: 'g' }), (x + 1) % DEFAULT_PARTITIONS), messageSubject(layout, 'x', null, 'a'))).toBe(false);
   });
 
   it('partitions sessions by 32-bit FNV-1a mod P (the value PROTOCOL.md gives), spreading them', () => {
@@ -75,7 +75,7 @@ describe('layout', () => {
     const counts = new Array<number>(16).fill(0);
     for (let i = 0; i < 1_600; i++) counts[partitionOf(`s${i}`, 16)]!++;
     expect(Math.min(...counts)).toBeGreaterThan(50);
-    expect(groupPartitions(layout, { sessionId: null })).toHaveLength(16);
+    expect(groupPartitions(layout, { sessionId: null })).toHaveLength(DEFAULT_PARTITIONS);
     expect(partitionConsumerName(consumerName(layout, 'workers'), 3)).toBe('tenant_a-1~workers~3');
   });
 

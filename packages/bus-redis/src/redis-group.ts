@@ -33,6 +33,9 @@ import type { Scripts } from './scripts.js';
 import type { StoredGroup } from './group-registry.js';
 import { fieldsOf, type StreamEntry } from './stream-replies.js';
 
+/** A first attempt starts without asking the server only while its lease lasts at least this long. */
+const START_LEASE_MARGIN_MS = 100;
+
 export interface RedisDelivery extends LaneDelivery {
   readonly deliveryId: string;
   /** Entry id in its partition stream. */
@@ -119,7 +122,7 @@ export class RedisGroup {
         sourceOf: (delivery) => ({ stream: eventsKey(layout, delivery.n), id: delivery.id }),
         // Decoded again from the entry: the handler may have changed the envelope it was given.
         deadLetterEnvelope: (delivery, retryCount) => ({ ...decodeEnvelope(delivery.body), retryCount }),
-        beginAttempt: (delivery, attempt) => (attempt > 1 ? this.recordAttempt(delivery, attempt) : undefined),
+        beginAttempt: (delivery, attempt) => (attempt > 1 ? this.recordAttempt(delivery, attempt) : this.leaseFresh(delivery) ? undefined : this.confirmLease(delivery)),
         renew: (deliveries) => deliveries.filter((d) => !this.owner.holds(d.n, d.lease)),
         comparePositions: (a, b) => compareEntryIds(a.id, b.id),
       },
@@ -200,6 +203,22 @@ export class RedisGroup {
     const n = delivery.n;
     if ((this.heldIn[n] ?? 0) > 0) this.heldIn[n]!--;
     this.host.readLoop.roomFreed(this.reader);
+  }
+
+  /**
+   * A first attempt starts only while its lease surely lasts on the server (local clock, from when
+   * the last renewal was sent): a process that stalled longer than the lease (a paused VM, a loaded
+   * machine) may have lost the partition to another member, which claims the entry and runs it.
+   * Cheap: no server call while the lease is fresh.
+   */
+  private leaseFresh(delivery: RedisDelivery): boolean {
+    return this.owner.holds(delivery.n, delivery.lease) && this.owner.leaseLeftMs(delivery.n) > START_LEASE_MARGIN_MS;
+  }
+
+  /** The lease looked stale: renew it and start only if the server still gives it to us. */
+  private async confirmLease(delivery: RedisDelivery): Promise<void> {
+    await this.owner.verify();
+    if (!this.leaseFresh(delivery)) throw new LeaseLostError(delivery.deliveryId);
   }
 
   private async recordAttempt(delivery: RedisDelivery, attempt: number): Promise<void> {

@@ -24,7 +24,11 @@ describe('partitions moving between members', () => {
     const server = await OwnRedisServer.start();
     servers.push(server);
     const streamPrefix = randomName('rebalance');
-    const options = { url: server.url, streamPrefix, claimIdleMs: 900, blockMs: 2_000, closeTimeoutMs: 5_000 };
+    // Members only close cleanly here, so no lease needs to lapse; claimIdleMs is long enough that a
+    // stall of this one process (every bus of the test lives in it) on a loaded machine does not let
+    // a lease lapse on the server either: with 900 ms a stall of about a second at load 20 let a
+    // member claim and run a message another had already started (train run of 4 Dec, 16:18).
+    const options = { url: server.url, streamPrefix, claimIdleMs: 6_000, blockMs: 2_000, closeTimeoutMs: 5_000 };
     const publisher = await RedisMessageBus.connect(options);
     buses.push(publisher);
     /** Starts in the order they happened (one process: one timeline). */

@@ -184,7 +184,7 @@ try {
   });
   const base = rows[0];
   console.log(`nats production settings: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${values.sessions} sessions, ${INFLIGHT} in flight, pull batch ${BATCH}, ${ROUNDS} rounds (medians), node ${process.version}`);
-  console.log('servers: own nats-servers; tls = TLS 1.3 with an openssl CA + user/password login; bus: 16 partitions, concurrency 64');
+  console.log('servers: own nats-servers; tls = TLS 1.3 with an openssl CA + user/password login; bus: its default partitions, concurrency 64');
   console.log('');
   const cols = ['setting', 'raw msgs/s', 'bus msgs/s', 'bus/raw', 'raw vs plain/file', 'bus vs plain/file', 'client us/msg raw', 'client us/msg bus', 'srv us/msg raw', 'srv us/msg bus'];
   const widths = [14, 12, 12, 9, 19, 19, 19, 19, 16, 16];

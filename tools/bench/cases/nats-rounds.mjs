@@ -182,7 +182,7 @@ try {
   const [rawRow, busRow] = rows;
   const ratio = median(ratios);
   console.log(`nats bus benchmark (paired rounds): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
-  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 16} partitions (one durable consumer each)`);
+  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 'the default'} partitions (one durable consumer each)`);
   console.log(`throughput: ${ROUNDS} paired rounds after a warm-up each (medians below)`);
   runs[0].forEach((raw, round) => {
     const bus = runs[1][round];

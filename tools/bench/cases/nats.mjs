@@ -87,7 +87,7 @@ try {
   const [rawRow, busRow] = rows;
   const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
   console.log(`nats bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
-  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 16} partitions (one durable consumer each)`);
+  console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 'the default'} partitions (one durable consumer each)`);
   console.log('');
   rows.forEach((r, i) => (r.name = names[i]));
   printTable(rows);

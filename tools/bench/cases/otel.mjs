@@ -15,13 +15,17 @@
  *
  * `--instructions` counts instructions instead of time (valgrind's callgrind; repeatable on a busy
  * machine, where CPU time varies by +-15% from one round to the next): the same alternating runs
- * in one process under callgrind, each run cut out by a dump at its `process.cpuUsage()` calls,
+ * in one process (node --predictable: compiling and collecting on the main thread, in the same
+ * order each time) under callgrind, each run cut out by a dump at its `process.cpuUsage()` calls,
  * instructions per message of each target and the median of the rounds' ratios. Slow (valgrind runs
  * node some 50 times slower): defaults to 10,000 messages and 5 rounds.
  *
+ * `--control` adds the plain bus a second time as a third target (an A/A test): its ratio to the
+ * first shows how far the measure itself wanders at the moment.
+ *
  *   npm run bench -- otel [--messages 100000] [--rounds 9] [--sessions 100] [--inflight 256]
- *                         [--payload 1024] [--seconds 2]
- *   npm run bench -- otel --instructions [--messages 10000] [--rounds 5]
+ *                         [--payload 1024] [--seconds 2] [--control]
+ *   npm run bench -- otel --instructions [--messages 10000] [--rounds 5] [--control]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -53,6 +57,7 @@ const { values } = parseArgs({
     messages: { type: 'string' },
     rounds: { type: 'string' },
     instructions: { type: 'boolean', default: false },
+    control: { type: 'boolean', default: false },
     // Internal: the run under callgrind (see --instructions).
     'callgrind-child': { type: 'boolean', default: false },
     sessions: { type: 'string', default: '100' },
@@ -95,6 +100,9 @@ const targets = [
   { name: '@woodwork/bus-memory', open: opener(false), runs: [] },
   { name: 'instrumentBus(memory), no SDK', open: opener(true), runs: [] },
 ];
+// `--control`: the plain bus a second time, as a third target: its ratio to the first is the
+// noise of the measure on this machine at this moment (an A/A test).
+if (values.control) targets.push({ name: '@woodwork/bus-memory (control)', open: opener(false), runs: [] });
 
 /** The warm-up of each, then `ROUNDS` rounds of both, alternating which goes first. */
 async function alternatingRuns() {
@@ -125,8 +133,11 @@ if (values.instructions) {
 function countInstructions() {
   const dir = mkdtempSync(join(tmpdir(), 'otel-callgrind-'));
   try {
-    const args = ['--tool=callgrind', '--dump-before=uv_getrusage', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, fileURLToPath(import.meta.url), '--callgrind-child'];
+    // --predictable: V8 does its compiling and collecting on the main thread, in the same order each
+    // time, so two runs of the same work count about the same (without it, +-10% from run to run).
+    const args = ['--tool=callgrind', '--dump-before=uv_getrusage', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--predictable', fileURLToPath(import.meta.url), '--callgrind-child'];
     for (const key of ['messages', 'rounds', 'sessions', 'inflight', 'concurrency', 'payload']) args.push(`--${key}`, String(key === 'messages' ? MESSAGES : key === 'rounds' ? ROUNDS : values[key]));
+    if (values.control) args.push('--control');
     const started = Date.now();
     const run = spawnSync('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (run.error || run.status !== 0) {
@@ -147,14 +158,16 @@ function countInstructions() {
     sequence.forEach((t, i) => {
       if (i >= targets.length) t.runs.push(parts[2 * i + 1] / MESSAGES);
     });
-    const [plainT, wrappedT] = targets;
+    const [plainT, wrappedT, controlT] = targets;
     const ratios = plainT.runs.map((p, i) => wrappedT.runs[i] / p);
     const overhead = median(ratios) - 1;
-    console.log(`otel wrapper benchmark, instructions (valgrind --tool=callgrind, no SDK registered): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions per run, ${INFLIGHT} in flight, concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds after a warm-up of each (${fmt((Date.now() - started) / 1000)} s)`);
+    const controlRatios = controlT === undefined ? undefined : plainT.runs.map((p, i) => controlT.runs[i] / p);
+    console.log(`otel wrapper benchmark, instructions (valgrind --tool=callgrind, node --predictable, no SDK registered): ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions per run, ${INFLIGHT} in flight, concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds after a warm-up of each (${fmt((Date.now() - started) / 1000)} s)`);
     console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
     console.log('');
     for (const t of targets) console.log(`${t.name.padEnd(36)} instructions/msg: median ${fmt(median(t.runs))}; per round ${t.runs.map((v) => fmt(v)).join(', ')}`);
     console.log(`wrapped / plain per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(median(ratios), 3)} (${overhead >= 0 ? '+' : ''}${fmt(overhead * 100, 1)}% instructions per message; goal <= +5%)`);
+    if (controlRatios) console.log(`control / plain per round (the same bus twice: the noise): ${controlRatios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(median(controlRatios), 3)}`);
     console.log(
       JSON.stringify({
         backend: 'otel',
@@ -169,6 +182,7 @@ function countInstructions() {
         instructionsPerMessage: Math.round(median(wrappedT.runs)),
         rawInstructionsPerMessage: Math.round(median(plainT.runs)),
         overheadPercent: Number((overhead * 100).toFixed(1)),
+        ...(controlRatios ? { controlPercent: Number(((median(controlRatios) - 1) * 100).toFixed(1)) } : {}),
       }),
     );
   } finally {
@@ -187,7 +201,7 @@ const rows = targets.map((t) => ({
 }));
 const rate = Math.floor(rows[0].perSecond / 2);
 for (const row of rows) Object.assign(row, await latencyAtRate(row.open, { ratePerSecond: rate, seconds: SECONDS, envelope }), { rate });
-const [plain, wrapped] = rows;
+const [plain, wrapped, control] = rows;
 // Each round's two runs ran side by side, under the same load: their ratio is steadier than the
 // ratio of the two medians.
 const cpuRatios = plain.cpuRuns.map((p, i) => wrapped.cpuRuns[i] / p);
@@ -256,6 +270,8 @@ for (const row of rows) {
   console.log(`${''.padEnd(36)} msgs/s per round:     ${row.rateRuns.map((v) => fmt(v)).join(', ')}`);
 }
 console.log(`wrapped / plain CPU per message, per round: ${cpuRatios.map((r) => fmt(r, 3)).join(', ')}`);
+const controlRatios = control === undefined ? undefined : plain.cpuRuns.map((p, i) => control.cpuRuns[i] / p);
+if (controlRatios) console.log(`control / plain CPU per message, per round (the same bus twice: the noise): ${controlRatios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(median(controlRatios), 3)}`);
 console.log(`wrapped / plain: throughput ${fmt(throughputRatio, 3)}; CPU per message ${fmt(wrapped.cpuUsPerMessage, 2)} us vs ${fmt(plain.cpuUsPerMessage, 2)} us (medians); median of the rounds' ratios ${cpuOverhead >= 0 ? '+' : ''}${fmt(cpuOverhead * 100, 1)}% (goal <= +5%)`);
 const aloneNs = alone.wrappedNs - alone.plainNs;
 console.log(`the wrapper alone (a bus that does nothing, median of 5 x 1,000,000, CPU time): ${fmt(alone.plainNs)} ns -> ${fmt(alone.wrappedNs)} ns per publish + handler call, ${aloneNs >= 0 ? '+' : ''}${fmt(aloneNs)} ns (${fmt((aloneNs / 1000 / plain.cpuUsPerMessage) * 100, 1)}% of the memory bus's CPU per message)`);
@@ -281,6 +297,7 @@ console.log(
     rawP50Us: plain.p50Us,
     rawP99Us: plain.p99Us,
     wrapperAloneNs: Math.round(aloneNs),
+    ...(controlRatios ? { controlPercent: Number(((median(controlRatios) - 1) * 100).toFixed(1)) } : {}),
   }),
 );
 process.exit(0);
