@@ -22,6 +22,7 @@
  */
 import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-runner.js';
 import { Deque } from './deque.js';
+import { scheduleDuePump } from './due-pumps.js';
 import { FirstEntryMap } from './first-entry-map.js';
 import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, type Lane, type Phase } from './lane-table.js';
 import type { MessageEnvelope } from './envelope.js';
@@ -43,35 +44,6 @@ export type * from './lane-types.js';
 
 /** Attempts one `pump` call starts before it yields to the next microtask. */
 const PUMP_BUDGET = 256;
-
-const RESOLVED = Promise.resolve();
-
-/**
- * Lanes whose pump is due, run by one microtask (scheduled when the first is added), in the order
- * they were scheduled: a fan-out to 1,000 groups queues one microtask instead of 1,000 reactions,
- * and a group needs no function of its own for it (issue 11). Lanes scheduled while a batch runs go
- * to the next batch, on a later microtask, as a microtask of their own would have.
- */
-let duePumps: Array<{ pump(): void }> = [];
-let duePumpsScheduled = false;
-
-function runDuePumps(): void {
-  const batch = duePumps;
-  duePumps = [];
-  duePumpsScheduled = false;
-  let failed = false;
-  let failure: unknown;
-  for (const lanes of batch) {
-    try {
-      lanes.pump();
-    } catch (error) {
-      // As its own microtask's would: reported (an unhandled rejection) without stopping the others.
-      if (!failed) failure = error;
-      failed = true;
-    }
-  }
-  if (failed) throw failure;
-}
 
 export class SessionLanes<D extends LaneDelivery> {
   /** By session; most groups run one session at a time, so its lane sits in fields (first-entry-map.ts). */
@@ -566,12 +538,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    duePumps.push(this);
-    if (duePumpsScheduled) return;
-    duePumpsScheduled = true;
-    // The same microtask queue as `queueMicrotask`, without the AsyncResource and bound function
-    // Node makes for each call.
-    void RESOLVED.then(runDuePumps);
+    scheduleDuePump(this);
   }
 
   /** Handler timeouts (made when first needed). */
