@@ -8,7 +8,7 @@ import type { MessageHandler, SubscribeOptions } from './bus.js';
 import { createEnvelope, isTargeted, type EnvelopeInit, type MessageEnvelope } from './envelope.js';
 import { InvalidConfigError, InvalidMessageError } from './errors.js';
 import { configInteger, configName, rejectUnknownKeys, type ResolvedBusOptions } from './options.js';
-import { describeValue, validateAndEncodeBody, validateEventPattern, type EncodedBody } from './validation.js';
+import { describeValue, validateAndEncodeBody, validateAndMeasureBody, validateEventPattern, type EncodedBody, type MeasuredBody } from './validation.js';
 
 /** Which messages a group receives. */
 export interface GroupSpec {
@@ -135,6 +135,25 @@ export function preparePublish(
   const envelope = createEnvelope(input as EnvelopeInit, options);
   const body = validateAndEncodeBody(envelope, options);
   return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size, payloadCopy: body.payloadCopy, metadataCopy: body.metadataCopy };
+}
+
+export interface PreparedLocalPublish extends MeasuredBody {
+  envelope: MessageEnvelope;
+}
+
+/**
+ * `preparePublish` for a backend with no wire (memory): the same envelope, checks, size and plain
+ * copies, without the JSON text it would never send.
+ */
+export function prepareLocalPublish(
+  input: MessageEnvelope<object> | EnvelopeInit<object>,
+  options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
+): PreparedLocalPublish {
+  if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describeValue(input)}`);
+  assertEnvelopeKeys(input);
+  const envelope = createEnvelope(input as EnvelopeInit, options);
+  const body = validateAndMeasureBody(envelope, options);
+  return { envelope, size: body.size, payloadCopy: body.payloadCopy, metadataCopy: body.metadataCopy };
 }
 
 const ENVELOPE_KEYS = new Set<string>([

@@ -6,11 +6,11 @@
 import { describeRange, describeValue } from './describe-value.js';
 import { MessageDeliveryMode, MessagePattern, type JsonObject, type MessageEnvelope } from './envelope.js';
 import { InvalidMessageError } from './errors.js';
-import { encodeJsonCopy, encodeJsonObject } from './json-text.js';
+import { encodeJsonCopy, encodeJsonObject, measureJsonCopy } from './json-text.js';
 import { hasUnsafeCharacters } from './text-safety.js';
 
 export { describeValue } from './describe-value.js';
-export { MAX_JSON_DEPTH, assertParsedJsonDepth, encodeJsonCopy, encodeJsonObject, isPlainObject, type EncodedJson } from './json-text.js';
+export { MAX_JSON_DEPTH, assertParsedJsonDepth, encodeJsonCopy, encodeJsonObject, isPlainObject, measureJsonCopy, type EncodedJson, type MeasuredJson } from './json-text.js';
 export { escapeControlCharacters, hasLoneSurrogate, hasUnsafeCharacters } from './text-safety.js';
 
 const TOKEN = '[A-Za-z0-9_-]+';
@@ -155,6 +155,24 @@ export function validateAndEncodeBody(envelope: MessageEnvelope, limits: Envelop
     throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
   }
   return { payloadJson, metadataJson, size, payloadCopy: payload.copy, metadataCopy: metadata.copy };
+}
+
+/** The checked plain copies of payload and metadata and the size of their JSON text, without the text. */
+export type MeasuredBody = Omit<EncodedBody, 'payloadJson' | 'metadataJson'>;
+
+/**
+ * `validateAndEncodeBody` for a backend that sends no text (memory): the same checks, the same copies
+ * and the same `size`, without making the text (`measureJsonCopy`).
+ */
+export function validateAndMeasureBody(envelope: MessageEnvelope, limits: EnvelopeLimits): MeasuredBody {
+  validateEnvelopeFields(envelope);
+  const payload = measureJsonCopy(envelope.payload, 'payload');
+  const metadata = measureJsonCopy(envelope.metadata, 'metadata');
+  const size = payload.bytes + metadata.bytes;
+  if (size > limits.maxPayloadBytes) {
+    throw new InvalidMessageError('payload', `must be at most ${limits.maxPayloadBytes} bytes of JSON with metadata; got ${size} bytes`);
+  }
+  return { size, payloadCopy: payload.copy, metadataCopy: metadata.copy };
 }
 
 /** Every rule of `validateEnvelope` but the payload and metadata ones (ids, names, ranges, enums). */
