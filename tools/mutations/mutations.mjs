@@ -24,9 +24,9 @@ export const MUTATIONS = [
     name: 'redrive-keeps-attempt-count',
     missed: 'a redrive without a fresh attempt count',
     edits: [
-      { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {', replace: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, attemptsMade = 0): boolean {' },
-      { file: MEMORY_GROUP, find: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, held: true };', replace: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade, held: true };' },
-      { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {', replace: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, record.attempts - 1)) {' },
+      { file: MEMORY_GROUP, find: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, publication: Publication): boolean {', replace: 'enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, publication: Publication, attemptsMade = 0): boolean {' },
+      { file: MEMORY_GROUP, find: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, publication, held: true };', replace: 'const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade, publication, held: true };' },
+      { file: MEMORY_BUS, find: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, newPublication(envelope.sessionId))) {', replace: 'if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, newPublication(envelope.sessionId), record.attempts - 1)) {' },
     ],
   },
   {
@@ -135,7 +135,7 @@ export const MUTATIONS = [
   },
   {
     name: 'late-target-loses-waiting-messages',
-    edits: [{ file: MEMORY_BUS, find: 'for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);', replace: 'this.inbox.takeFor(group.spec);' }],
+    edits: [{ file: MEMORY_BUS, find: 'for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq, newPublication(waiting.envelope.sessionId));', replace: 'this.inbox.takeFor(group.spec);' }],
   },
   {
     name: 'handler-runs-before-subscribe-resolves',

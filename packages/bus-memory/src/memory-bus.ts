@@ -19,7 +19,7 @@ import {
   assertSameGroupSpec,
   guardedLogger,
   isTargeted,
-  preparePublish,
+  prepareLocalPublish,
   redriveSkipReason,
   resolveSubscription,
   validateDeadLetterFilter,
@@ -43,7 +43,7 @@ import {
 import { DeadLetterStore } from './dead-letter-store.js';
 import { bodyOf, type MessageBody } from './message-bodies.js';
 import { DedupeWindow } from './dedupe-window.js';
-import { MemoryGroup, type GroupContext } from './memory-group.js';
+import { MemoryGroup, newPublication, type GroupContext, type Publication } from './memory-group.js';
 import { resolveMemoryBusOptions, type MemoryBusOptions, type ResolvedMemoryBusOptions } from './options.js';
 import { QueueLimits } from './queue-limits.js';
 import { RouteIndex } from './route-index.js';
@@ -52,7 +52,7 @@ import { TargetInbox } from './target-inbox.js';
 const MAX_EXPIRED_REPORTED = 100;
 
 /** A message accepted for delivery: its envelope and the checked copies of its payload and metadata. */
-interface Publication {
+interface WaitingPublish {
   readonly envelope: MessageEnvelope;
   readonly body: MessageBody;
 }
@@ -63,7 +63,7 @@ export class MemoryMessageBus implements MessageBus {
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, MemoryGroup>();
   /** Groups by what routing and session deletion look up (pattern, session, target): no scans. */
-  private readonly routes = new RouteIndex<MemoryGroup>();
+  private readonly routes = new RouteIndex<MemoryGroup, Publication>();
   /** Durable groups without replicas: the only ones expiry looks at. */
   private readonly unattached = new Set<MemoryGroup>();
   /** Groups remembering acknowledged `exactly_once` ids: the only ones the sweep forgets ids of. */
@@ -74,7 +74,7 @@ export class MemoryMessageBus implements MessageBus {
   private readonly deadLetters: DeadLetterStore;
   private readonly publishedIds: DedupeWindow;
   /** Publishes waiting for room (core's admission: call order, deadline, cap, close, deleted sessions). */
-  private readonly waiting: PublishAdmission<Publication>;
+  private readonly waiting: PublishAdmission<WaitingPublish>;
   private readonly expiredGroups: string[] = [];
   private readonly groupContext: GroupContext;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -98,11 +98,11 @@ export class MemoryMessageBus implements MessageBus {
       storeDeadLetter: (record) => void this.deadLetters.add(record),
       deadLetterCount: () => this.deadLetters.size,
       onProgress: (group) => this.waiting.roomIn(group),
-      sessionHeld: (group, sessionId) => this.routes.held(sessionId, group),
-      sessionReleased: (group, sessionId) => this.routes.released(sessionId, group),
+      publicationHeld: (publication) => this.routes.held(publication),
+      publicationReleased: (publication) => this.routes.released(publication),
       remembersIds: (group) => void this.rememberingIds.add(group),
     };
-    this.waiting = new PublishAdmission<Publication>(
+    this.waiting = new PublishAdmission<WaitingPublish>(
       {
         route: (publication) => this.queuesFor(publication.envelope),
         isFull: (queue) => this.limits.isFull(queue),
@@ -127,7 +127,7 @@ export class MemoryMessageBus implements MessageBus {
 
   async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    const prepared = preparePublish(input, this.options);
+    const prepared = prepareLocalPublish(input, this.options);
     const envelope = prepared.envelope;
     // The plain copies made while validating go with every delivery, handed to nobody: each attempt
     // gets its own copy of them (message-bodies.ts).
@@ -224,7 +224,7 @@ export class MemoryMessageBus implements MessageBus {
         continue;
       }
       const envelope = { ...record.envelope, retryCount: 0 };
-      if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq)) {
+      if (!group.enqueue(envelope, bodyOf(envelope), ++this.seq, newPublication(envelope.sessionId))) {
         result.skipped.push({ id: record.id, reason: `group ${record.group} already acknowledged ${envelope.messageId} (exactly_once)` });
         continue;
       }
@@ -317,15 +317,16 @@ export class MemoryMessageBus implements MessageBus {
   /** Queues the message in every queue it routes to (the caller checked room). */
   private accept(envelope: MessageEnvelope, body: MessageBody, queues: readonly QueueKey[]): PublishResult {
     const seq = ++this.seq;
+    const publication = newPublication(envelope.sessionId);
     for (const queue of queues) {
       if (typeof queue === 'string') this.inbox.push(queue, { envelope, body, seq });
-      else (queue as MemoryGroup).enqueue(envelope, body, seq);
+      else (queue as MemoryGroup).enqueue(envelope, body, seq, publication);
     }
     return this.record(envelope);
   }
 
   /** A waiting publish found room; an `exactly_once` id accepted meanwhile makes it a duplicate. */
-  private acceptWaiting({ envelope, body }: Publication, queues: readonly QueueKey[]): PublishResult {
+  private acceptWaiting({ envelope, body }: WaitingPublish, queues: readonly QueueKey[]): PublishResult {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.publishedIds.has(envelope.messageId)) {
       return { messageId: envelope.messageId, duplicate: true };
     }
@@ -371,7 +372,7 @@ export class MemoryMessageBus implements MessageBus {
     );
     this.groups.set(group.spec.group, group);
     this.routes.add(group);
-    for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq);
+    for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq, newPublication(waiting.envelope.sessionId));
     // Waiting publishes may route to the new group now, and its target's inbox may have room.
     this.waiting.routesChanged();
     return group;
@@ -382,11 +383,12 @@ export class MemoryMessageBus implements MessageBus {
     this.groups.delete(group.spec.group);
     this.unattached.delete(group);
     this.rememberingIds.delete(group);
-    this.routes.remove(group, group.heldSessions());
+    this.routes.remove(group);
     // Publishes waiting for its room no longer route to it.
     this.waiting.routesChanged();
-    // What it had not delivered is dropped; attempts running finish on their own, unaborted and not
-    // waited for (the caller may be one of them: a handler unsubscribing itself).
+    // What it had not delivered is dropped (and no longer held: the route index forgets it);
+    // attempts running finish on their own, unaborted and not waited for (the caller may be one of
+    // them: a handler unsubscribing itself).
     await group.stop(0, { abort: false });
   }
 

@@ -11,7 +11,6 @@
  */
 import {
   ConsumerGroup,
-  FirstEntryMap,
   MessageDeliveryMode,
   type AcknowledgeReason,
   type ConsumerGroupHooks,
@@ -37,8 +36,29 @@ export interface MemoryDelivery extends LaneDelivery {
   readonly seq: number;
   /** The payload and metadata checked at publish: each attempt gets its own copy of them. */
   readonly body: MessageBody;
-  /** Counted in its group's holdings of its session until it leaves (or its session is aborted). */
+  /** The publication it is one delivery of: counted there until it leaves (or its session is aborted). */
+  readonly publication: Publication;
+  /** Not finished yet: counted in its publication's `pending`. */
   held: boolean;
+}
+
+/**
+ * One accepted message and its deliveries (one per group it was queued in). While one of them is
+ * unfinished the bus's route index lists the publication under its session, so
+ * `deleteSessionQueue` finds the groups holding the session's deliveries by walking what the session
+ * has. A delivery that finishes only lowers `pending` (issue 11: a per-session set of holding groups,
+ * filled and emptied by every delivery of a 1,000-group fan-out, was a large part of its cost).
+ */
+export interface Publication {
+  readonly sessionId: string;
+  /** Its deliveries not finished yet; at 0 it leaves the route index. */
+  pending: number;
+  readonly deliveries: MemoryDelivery[];
+}
+
+/** A publication with no delivery yet, of `sessionId`. */
+export function newPublication(sessionId: string): Publication {
+  return { sessionId, pending: 0, deliveries: [] };
 }
 
 export interface GroupContext {
@@ -50,10 +70,10 @@ export interface GroupContext {
   deadLetterCount(): number;
   /** A delivery of `group` finished: room was freed in it. */
   onProgress(group: MemoryGroup): void;
-  /** `group` now holds an unfinished delivery of the session (its first one). */
-  sessionHeld(group: MemoryGroup, sessionId: string): void;
-  /** `group` holds no unfinished delivery of the session any more. */
-  sessionReleased(group: MemoryGroup, sessionId: string): void;
+  /** The publication has its first unfinished delivery. */
+  publicationHeld(publication: Publication): void;
+  /** The publication has no unfinished delivery any more. */
+  publicationReleased(publication: Publication): void;
   /** `group` started remembering acknowledged `exactly_once` ids: the expiry sweep looks at it. */
   remembersIds(group: MemoryGroup): void;
   /** The engines' hooks and observer, made by the first group that wakes and shared by all. */
@@ -83,16 +103,6 @@ export class MemoryGroup {
   private restingConcurrency = 0;
   private restingTimeoutMs = 0;
   private violationsBefore = 0;
-  /**
-   * Unfinished deliveries of its own session (a session-bound group's: it gets no other), a count;
-   * the route index finds a group by the session it is bound to, so these need no entry there.
-   */
-  private heldOwn = 0;
-  /**
-   * Unfinished deliveries per other session (made on first use, kept while the engine is awake; a
-   * dormant group keeps none). Mostly one session at a time: its count sits in fields, no table.
-   */
-  private heldBySession: FirstEntryMap<string, number> | undefined;
   /**
    * Its session was deleted while replicas were attached: it is removed with its last replica,
    * unless the session starts afresh (a new message) or a replica subscribes again first.
@@ -207,11 +217,12 @@ export class MemoryGroup {
    * Queues a delivery; skips (returns false for) an `exactly_once` id this group already
    * acknowledged within the window.
    */
-  enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number): boolean {
+  enqueue(envelope: MessageEnvelope, body: MessageBody, seq: number, publication: Publication): boolean {
     if (envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE && this.acknowledgedIds?.has(envelope.messageId)) return false;
     this.sessionDeleted = false;
-    const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, held: true };
-    this.hold(envelope.sessionId);
+    const delivery: MemoryDelivery = { group: this, envelope, body, seq, attemptsMade: 0, publication, held: true };
+    publication.deliveries.push(delivery);
+    if (publication.pending++ === 0) this.context.publicationHeld(publication);
     if (!this.engine.push(delivery)) this.release(delivery);
     return true;
   }
@@ -223,16 +234,15 @@ export class MemoryGroup {
     this.rest();
   }
 
-  /** Sessions it holds an unfinished delivery of. */
-  heldSessions(): string[] {
-    const sessions = this.heldBySession ? [...this.heldBySession.keys()] : [];
-    if (this.heldOwn > 0) sessions.push(this.spec.sessionId as string);
-    return sessions;
-  }
-
-  /** See `SessionLanes.stop` (a dormant group has nothing to stop). */
-  stop(timeoutMs: number, options?: { abort?: boolean }): Promise<MemoryDelivery[]> {
-    return this.active ? this.active.stop(timeoutMs, options) : Promise.resolve([]);
+  /**
+   * See `SessionLanes.stop` (a dormant group has nothing to stop). What it never finished is no
+   * longer held by it, as when it is removed (an attempt left running ends unobserved).
+   */
+  async stop(timeoutMs: number, options?: { abort?: boolean }): Promise<MemoryDelivery[]> {
+    if (!this.active) return [];
+    const unfinished = await this.active.stop(timeoutMs, options);
+    for (const delivery of unfinished) this.release(delivery);
+    return unfinished;
   }
 
   health(): GroupHealth {
@@ -253,7 +263,6 @@ export class MemoryGroup {
     const consumers = engine.consumers;
     if (consumers > 1 || (consumers === 1 && this.spec.sessionId === null)) return;
     if (consumers === 1) this.restReplica(engine.replicas[0] as ResolvedSubscription);
-    this.heldBySession = undefined;
     this.restingSince = engine.lastActiveAt;
     this.violationsBefore += engine.orderViolations;
     this.active = undefined;
@@ -319,32 +328,11 @@ export class MemoryGroup {
     }
   }
 
-  private hold(sessionId: string): void {
-    if (sessionId === this.spec.sessionId) {
-      this.heldOwn++;
-      return;
-    }
-    const map = (this.heldBySession ??= new FirstEntryMap());
-    const n = map.get(sessionId) ?? 0;
-    map.set(sessionId, n + 1);
-    if (n === 0) this.context.sessionHeld(this, sessionId);
-  }
-
   private release(delivery: MemoryDelivery): void {
     if (!delivery.held) return;
     delivery.held = false;
-    const sessionId = delivery.envelope.sessionId;
-    if (sessionId === this.spec.sessionId) {
-      this.heldOwn--;
-      return;
-    }
-    const n = this.heldBySession?.get(sessionId) ?? 0;
-    if (n > 1) {
-      this.heldBySession?.set(sessionId, n - 1);
-      return;
-    }
-    this.heldBySession?.delete(sessionId);
-    this.context.sessionReleased(this, sessionId);
+    const publication = delivery.publication;
+    if (--publication.pending === 0) this.context.publicationReleased(publication);
   }
 }
 

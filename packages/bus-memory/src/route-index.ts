@@ -9,14 +9,21 @@
  *   `SMALL_CELL` others in a small cell: a cell of a few groups (a session's own components) is a
  *   plain list, a few dozen bytes instead of four hash tables, and a session's cell of one group
  *   is that group itself, so an idle session stays cheap.
- * - by session: the groups bound to it, and the other groups holding an unfinished delivery of it
- *   (a bound group reports only those of other sessions: it is found by its binding), so
- *   `deleteSessionQueue` visits what the session has.
+ * - by session: the groups bound to it, and its publications with an unfinished delivery (each
+ *   lists its deliveries, so the groups still holding one are found), so `deleteSessionQueue` visits
+ *   what the session has. A publication enters when its first delivery is queued and leaves when its
+ *   last finishes: a fan-out updates this once per publish, never per delivery.
  *
  * `visits` counts the groups looked at (routing and session lookups): tests pin the complexity with
  * it, not with time.
  */
 import { groupReceives, isTargeted, type GroupSpec, type MessageEnvelope } from '@woodwork/bus-core';
+
+/** A publication as the index sees it: its session, and its deliveries, each with its group and whether it is unfinished. */
+export interface HeldPublication<G> {
+  readonly sessionId: string;
+  readonly deliveries: ReadonlyArray<{ readonly group: G; readonly held: boolean }>;
+}
 
 /** Up to this many groups a cell is a list, visited whole. */
 const SMALL_CELL = 4;
@@ -43,13 +50,14 @@ const newCell = <G>(): Cell<G> => ({ small: [] });
 /** A session's entry that is a group, not a cell (a group has a spec, a cell has none). */
 const isGroup = <G extends { readonly spec: GroupSpec }>(entry: Cell<G> | G): entry is G => (entry as G).spec !== undefined;
 
-export class RouteIndex<G extends { readonly spec: GroupSpec }> {
+export class RouteIndex<G extends { readonly spec: GroupSpec }, P extends HeldPublication<G> = HeldPublication<G>> {
   /** Groups looked at so far (a count for tests, never reset). */
   visits = 0;
   private readonly byPattern = new Map<string, PatternEntry<G>>();
   /** A session's own groups: the group, or a list (few per session; removal costs what the session has). */
   private readonly boundBySession = new Map<string, G | G[]>();
-  private readonly holdersBySession = new Map<string, Set<G>>();
+  /** A session's publications with an unfinished delivery: the one, or a set (most sessions have one at a time). */
+  private readonly pendingBySession = new Map<string, P | Set<P>>();
 
   add(group: G): void {
     const { spec } = group;
@@ -99,8 +107,8 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     }
   }
 
-  /** Takes the group out of every index, its holdings too (`heldSessions`: the sessions it holds). */
-  remove(group: G, heldSessions: Iterable<string>): void {
+  /** Takes the group out of the routing indexes (its deliveries, finished or dropped, leave on their own). */
+  remove(group: G): void {
     const { spec } = group;
     const entry = this.byPattern.get(spec.eventPattern);
     const sessionId = spec.sessionId;
@@ -121,7 +129,6 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
       if (at >= 0) bound.splice(at, 1);
       if (bound.length === 1) this.boundBySession.set(sessionId as string, bound[0] as G);
     }
-    for (const held of heldSessions) removeFrom(this.holdersBySession, held, group);
   }
 
   /** Appends to `out` the groups the message routes to. */
@@ -131,38 +138,56 @@ export class RouteIndex<G extends { readonly spec: GroupSpec }> {
     return out;
   }
 
-  /** The group holds an unfinished delivery of the session (from its first until its last leaves). */
-  held(sessionId: string, group: G): void {
-    addTo(this.holdersBySession, sessionId, group);
+  /** The publication has its first unfinished delivery (it stays listed until its last finishes). */
+  held(publication: P): void {
+    const { sessionId } = publication;
+    const pending = this.pendingBySession.get(sessionId);
+    if (pending === undefined) this.pendingBySession.set(sessionId, publication);
+    else if (pending instanceof Set) pending.add(publication);
+    else this.pendingBySession.set(sessionId, new Set([pending, publication]));
   }
 
-  released(sessionId: string, group: G): void {
-    removeFrom(this.holdersBySession, sessionId, group);
+  released(publication: P): void {
+    const { sessionId } = publication;
+    const pending = this.pendingBySession.get(sessionId);
+    if (pending === publication) this.pendingBySession.delete(sessionId);
+    else if (pending instanceof Set && pending.delete(publication) && pending.size === 0) this.pendingBySession.delete(sessionId);
   }
 
-  /** The groups bound to the session or holding a delivery of it (a fresh array). */
+  /** The groups bound to the session or holding an unfinished delivery of it, each once (a fresh array). */
   groupsOfSession(sessionId: string): G[] {
     const out: G[] = [];
     const bound = this.boundBySession.get(sessionId);
     if (Array.isArray(bound)) for (const group of bound) out.push(group);
     else if (bound !== undefined) out.push(bound);
-    const holders = this.holdersBySession.get(sessionId);
-    if (holders) for (const group of holders) if (bound !== group && !(Array.isArray(bound) && bound.includes(group))) out.push(group);
+    const pending = this.pendingBySession.get(sessionId);
+    if (pending !== undefined) {
+      const seen = new Set<G>(out);
+      const addHolders = (publication: P): void => {
+        for (const delivery of publication.deliveries) {
+          if (!delivery.held || seen.has(delivery.group)) continue;
+          seen.add(delivery.group);
+          out.push(delivery.group);
+        }
+      };
+      if (pending instanceof Set) for (const publication of pending) addHolders(publication);
+      else addHolders(pending);
+    }
     this.visits += out.length;
     return out;
   }
 
-  /** Sessions with an entry (bound groups or holdings): to check nothing is left behind. */
+  /** Sessions with an entry (bound groups or unfinished publications): to check nothing is left behind. */
   get sessions(): number {
     let n = this.boundBySession.size;
-    for (const sessionId of this.holdersBySession.keys()) if (!this.boundBySession.has(sessionId)) n++;
+    for (const sessionId of this.pendingBySession.keys()) if (!this.boundBySession.has(sessionId)) n++;
     return n;
   }
 
   clear(): void {
     this.byPattern.clear();
     this.boundBySession.clear();
-    this.holdersBySession.clear();
+    this.pendingBySession.clear();
   }
 
   private collectPattern(entry: PatternEntry<G> | undefined, envelope: MessageEnvelope, out: G[]): void {

@@ -145,6 +145,30 @@ describe('routing and session deletion at scale', () => {
     expect(routes.sessions).toBe(0);
   });
 
+  it('forgets the deliveries a removed group held, and deleteSessionQueue then visits only the groups still holding some', async () => {
+    const bus = makeBus();
+    const routes = routesOf(bus);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let running = 0;
+    const slow = async () => {
+      running++;
+      await gate;
+    };
+    // Two shared groups hold deliveries of session x (one running, two queued each); one then leaves.
+    const leaving = await bus.subscribe('sc.work', slow, { componentId: 'leaving', durable: false });
+    await bus.subscribe('sc.work', slow, { componentId: 'staying' });
+    for (let i = 0; i < 3; i++) await bus.publish(msg({ sessionId: 'x' }));
+    await waitFor(() => running === 2, 'both groups running');
+    expect(routes.sessions).toBe(1);
+    await bus.unsubscribe(leaving);
+    const before = routes.visits;
+    await bus.deleteSessionQueue('x');
+    expect(routes.visits - before).toBe(1);
+    expect(routes.sessions).toBe(0);
+    release();
+  });
+
   it('an idle session keeps a dormant group: no engine; it still takes messages and wakes for a replica', async () => {
     const bus = makeBus({ groupExpiryMs: 60_000 });
     const groupsOf = () => [...(bus as unknown as { groups: Map<string, MemoryGroup> }).groups.values()];
