@@ -152,6 +152,11 @@ export class LaneSettler<D extends LaneDelivery> {
       this.settleFailed(lane, held, hook, error);
       return;
     }
+    this.hookReturned(lane, held, hook, returned);
+  }
+
+  /** What a settling hook returned: settled now, or once its promise settles (a rejection is a failure). */
+  hookReturned(lane: Lane<D>, held: Held<D>, hook: 'deadLetter' | 'acknowledge', returned: void | Promise<void>): void {
     if (!isThenable(returned)) {
       this.settled(lane, held, hook);
       return;
@@ -185,7 +190,8 @@ export class LaneSettler<D extends LaneDelivery> {
     else this.lanes.completeHead(lane, held);
   }
 
-  private settleFailed(lane: Lane<D>, held: Held<D>, hook: 'deadLetter' | 'acknowledge', error: unknown): void {
+  /** A settling hook threw or rejected: reported, and called again after the backoff. */
+  settleFailed(lane: Lane<D>, held: Held<D>, hook: 'deadLetter' | 'acknowledge', error: unknown): void {
     this.retryAfterFailure(lane, held, hook, error, 'settling', () => this.settle(lane, held));
   }
 
@@ -210,6 +216,6 @@ export class LaneSettler<D extends LaneDelivery> {
   }
 }
 
-function isThenable(value: unknown): value is Promise<unknown> {
+export function isThenable(value: unknown): value is Promise<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }

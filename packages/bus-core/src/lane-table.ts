@@ -1,11 +1,12 @@
 /**
  * The state `SessionLanes` keeps per session and per delivery: a lane (one session's deliveries in
  * order, its head's phase, its backoff timer and running attempt), what has been done for each held
- * delivery, and the counts that `stats` reports, kept exact by changing phases in one place.
+ * delivery, and the counts that `stats` reports, kept exact by changing phases in one place (observer
+ * throws are counted where observers are called, here).
  */
 import type { RunningAttempt } from './attempt-runner.js';
 import { Deque } from './deque.js';
-import type { LaneDelivery, LaneFailure, LaneStats } from './lane-types.js';
+import type { LaneConsumer, LaneDelivery, LaneFailure, LaneObserver, LaneStats } from './lane-types.js';
 
 /** A delivery the lanes hold, with what has been done for it. */
 export interface Held<D> {
@@ -98,6 +99,35 @@ export class LaneCounts {
     this.failing--;
   }
 
+  /** Runs an observer; its throw is counted here and ignored. */
+  safely(observe: () => void): void {
+    try {
+      observe();
+    } catch {
+      this.observerErrors++;
+    }
+  }
+
+  /** `observer.handled`, as `safely` runs it, without a closure per delivery (it runs for every one). */
+  observeHandled<D extends LaneDelivery>(observer: LaneObserver<D>, delivery: D, durationMs: number, consumer: LaneConsumer): void {
+    if (!observer.handled) return;
+    try {
+      observer.handled(delivery, durationMs, consumer);
+    } catch {
+      this.observerErrors++;
+    }
+  }
+
+  /** `observer.left`, as `safely` runs it, without a closure per delivery. */
+  observeLeft<D extends LaneDelivery>(observer: LaneObserver<D>, delivery: D): void {
+    if (!observer.left) return;
+    try {
+      observer.left(delivery);
+    } catch {
+      this.observerErrors++;
+    }
+  }
+
   stats(): LaneStats {
     return {
       queued: this.held - this.running - this.retrying - this.settling,
@@ -138,4 +168,23 @@ export function findHeld<D>(lane: Lane<D>, delivery: D): { held: Held<D>; index:
     index++;
   }
   return undefined;
+}
+
+/** The smallest envelope `timestamp` among the lanes' heads (each its session's oldest), or undefined when none holds anything. */
+export function oldestHeadTimestamp<D extends LaneDelivery>(lanes: Iterable<Lane<D>>): number | undefined {
+  let oldest: number | undefined;
+  for (const lane of lanes) {
+    const head = lane.queue.peek();
+    if (head === undefined) continue;
+    const t = head.delivery.envelope.timestamp;
+    if (oldest === undefined || t < oldest) oldest = t;
+  }
+  return oldest;
+}
+
+/** Every delivery the lanes hold, lane by lane in order. */
+export function deliveriesOf<D>(lanes: Iterable<Lane<D>>): D[] {
+  const out: D[] = [];
+  for (const lane of lanes) for (const held of lane.queue) out.push(held.delivery);
+  return out;
 }

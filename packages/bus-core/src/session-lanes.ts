@@ -24,11 +24,11 @@ import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-ru
 import { Deque } from './deque.js';
 import { scheduleDuePump } from './due-pumps.js';
 import { FirstEntryMap } from './first-entry-map.js';
-import { LaneCounts, findHeld, insertByPosition, newHeld, newLane, type Held, type Lane, type Phase } from './lane-table.js';
-import type { MessageEnvelope } from './envelope.js';
+import { LaneCounts, deliveriesOf, findHeld, insertByPosition, newHeld, newLane, oldestHeadTimestamp, type Held, type Lane, type Phase } from './lane-table.js';
+import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
 import { LaneConsumers, type ConsumerSlot } from './lane-consumers.js';
-import { LaneSettler, attemptsAllowed } from './lane-settling.js';
+import { LaneSettler, attemptsAllowed, isThenable } from './lane-settling.js';
 import { SettlerAccess } from './lane-settler-access.js';
 import { LeaseRenewer } from './lane-leases.js';
 import type {
@@ -109,14 +109,7 @@ export class SessionLanes<D extends LaneDelivery> {
    * holds anything. A head is its session's oldest delivery, so this is one look per session.
    */
   oldestTimestamp(): number | undefined {
-    let oldest: number | undefined;
-    for (const lane of this.lanes.values()) {
-      const head = lane.queue.peek();
-      if (head === undefined) continue;
-      const t = head.delivery.envelope.timestamp;
-      if (oldest === undefined || t < oldest) oldest = t;
-    }
-    return oldest;
+    return oldestHeadTimestamp(this.lanes.values());
   }
 
   /** Adds a consumer; it takes deliveries from the next turn on. */
@@ -322,6 +315,16 @@ export class SessionLanes<D extends LaneDelivery> {
   private runHead(lane: Lane<D>, held: Held<D>, slot: ConsumerSlot): void {
     held.started = true;
     this.setPhase(lane, 'starting');
+    const delivery = held.delivery;
+    if (held.begun === undefined && this.hooks.beginAttempt === undefined && delivery.envelope.deliveryMode !== MessageDeliveryMode.AT_MOST_ONCE) {
+      // No start hook (memory): counted as the settler's `start` would, without reaching it (issue 11).
+      const attempt = delivery.attemptsMade + 1;
+      held.begun = attempt;
+      delivery.attemptsMade = attempt;
+      this.counts.clearFailing(held);
+      this.runStarted(lane, held, slot);
+      return;
+    }
     const started = this.settler.start(lane, held, slot);
     if (started === true) this.runStarted(lane, held, slot);
     else if (started !== false) void started.then((ok) => ok && this.runStarted(lane, held, slot));
@@ -377,9 +380,9 @@ export class SessionLanes<D extends LaneDelivery> {
       return;
     }
     if (result.ok) {
-      this.observeHandled(delivery, durationMs, consumer);
+      this.counts.observeHandled(this.observer, delivery, durationMs, consumer);
       if (held.acked) this.completeHead(lane, held);
-      else this.settler.settle(lane, held);
+      else this.acknowledgeHandled(lane, held);
       return;
     }
     if (delivery.firstFailedAt === undefined) delivery.firstFailedAt = Date.now() / 1000;
@@ -398,13 +401,37 @@ export class SessionLanes<D extends LaneDelivery> {
     this.wait(lane, 'retrying', this.hooks.retryDelayMs(attempt), () => this.makeReady(lane));
   }
 
+  /**
+   * The settler's `settle` of a handled head: a sync acknowledgement completes it here (memory,
+   * without reaching the settler: issue 11); a promise or a throw goes to the settler.
+   */
+  private acknowledgeHandled(lane: Lane<D>, held: Held<D>): void {
+    this.setPhase(lane, 'settling');
+    let returned: void | Promise<void>;
+    try {
+      returned = this.hooks.acknowledge(held.delivery, 'handled');
+    } catch (error) {
+      this.settler.settleFailed(lane, held, 'acknowledge', error);
+      return;
+    }
+    if (isThenable(returned)) {
+      this.settler.hookReturned(lane, held, 'acknowledge', returned);
+      return;
+    }
+    this.counts.clearFailing(held);
+    held.failures = 0;
+    held.acked = true;
+    if (lane.abandoned || held.lost) this.endInterrupted(lane, held);
+    else this.completeHead(lane, held);
+  }
+
   private completeHead(lane: Lane<D>, held: Held<D>): void {
     this.clearFailing(held);
     lane.queue.shift();
     if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
-    this.observeLeft(held.delivery);
+    this.counts.observeLeft(this.observer, held.delivery);
     this.advance(lane);
   }
 
@@ -414,7 +441,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (lane.abandoned) {
       this.counts.held--;
       this.setPhase(lane, 'none');
-      this.observeLeft(held.delivery);
+      this.counts.observeLeft(this.observer, held.delivery);
       return;
     }
     if (held.lost) {
@@ -430,7 +457,7 @@ export class SessionLanes<D extends LaneDelivery> {
     if (held.delivery.deliveryId !== undefined) this.byId?.delete(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
-    this.observeLeft(held.delivery);
+    this.counts.observeLeft(this.observer, held.delivery);
     this.advance(lane);
   }
 
@@ -446,9 +473,7 @@ export class SessionLanes<D extends LaneDelivery> {
   // ---- leases and positions ----
 
   private heldDeliveries(): D[] {
-    const out: D[] = [];
-    for (const lane of this.lanes.values()) for (const held of lane.queue) out.push(held.delivery);
-    return out;
+    return deliveriesOf(this.lanes.values());
   }
 
   /** The server gave these to another consumer: drop each without acknowledging it. */
@@ -465,7 +490,7 @@ export class SessionLanes<D extends LaneDelivery> {
         lane.queue.retain((h) => h !== found);
         if (delivery.deliveryId !== undefined) this.byId?.delete(delivery.deliveryId);
         this.counts.held--;
-        this.observeLeft(delivery);
+        this.counts.observeLeft(this.observer, delivery);
         continue;
       }
       if (lane.attempt) {
@@ -550,32 +575,8 @@ export class SessionLanes<D extends LaneDelivery> {
     this.settlesInFlight++;
   }
 
-  /** `observer.handled`, as `safely` runs it, without a closure per delivery (it runs for every one). */
-  private observeHandled(delivery: D, durationMs: number, consumer: LaneConsumer): void {
-    if (!this.observer.handled) return;
-    try {
-      this.observer.handled(delivery, durationMs, consumer);
-    } catch {
-      this.counts.observerErrors++;
-    }
-  }
-
-  /** `observer.left`, as `safely` runs it, without a closure per delivery. */
-  private observeLeft(delivery: D): void {
-    if (!this.observer.left) return;
-    try {
-      this.observer.left(delivery);
-    } catch {
-      this.counts.observerErrors++;
-    }
-  }
-
   /** Runs an observer; its throw is counted and ignored. */
   private safely(observe: () => void): void {
-    try {
-      observe();
-    } catch {
-      this.counts.observerErrors++;
-    }
+    this.counts.safely(observe);
   }
 }
