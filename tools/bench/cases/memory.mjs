@@ -7,7 +7,9 @@
  * - bus: `publish` to one group (componentId) with the same concurrency.
  * Both: 1 KiB payloads over 100 sessions, a window of publishes in flight, after a warm-up; msg/s and
  * CPU us per message at saturation, then p50/p99 (publish call to handler start) at a fixed rate of
- * half the baseline's maximum. Then the scale cases: 100,000 session-bound subscriptions with one
+ * half the baseline's maximum, each publish in its own turn of the producer's loop (the hop), and
+ * again with every due publish in one turn (the old producer: after a stall it publishes hundreds
+ * at once, and its p99 is mostly that burst; lib/stats.mjs `publishesPerTurn`). Then the scale cases: 100,000 session-bound subscriptions with one
  * message each (time, CPU, heap), fan-out to 1, 100 and 1,000 groups (us per publish until
  * delivered, wall and CPU, the median of three rounds of 200,000 deliveries each),
  * 10,000 `deleteSessionQueue` calls, and the heap an idle session keeps (its bound group left by its
@@ -169,7 +171,8 @@ for (const [name, open] of [['EventEmitter + JSON encode/decode', openBaseline],
   rows.push({ name, open, ...(await throughput(open, work)) });
 }
 const rate = Math.floor(rows[0].perSecond / 2);
-for (const row of rows) Object.assign(row, await latencyAtRate(row.open, { ratePerSecond: rate, seconds: SECONDS, envelope }), { rate });
+for (const row of rows) Object.assign(row, await latencyAtRate(row.open, { ratePerSecond: rate, seconds: SECONDS, envelope, publishesPerTurn: 1 }), { rate });
+for (const row of rows) row.burst = await latencyAtRate(row.open, { ratePerSecond: rate, seconds: SECONDS, envelope });
 const [base, bus] = rows;
 
 const scale = values['skip-scale']
@@ -189,6 +192,10 @@ console.log('');
 printTable(rows);
 console.log('');
 console.log(`bus / baseline throughput: ${fmt(bus.perSecond / base.perSecond, 2)}; CPU per message ${fmt(bus.cpuUsPerMessage, 1)} us vs ${fmt(base.cpuUsPerMessage, 1)} us`);
+console.log(`latency above: one publish per turn; the producer was behind its schedule by ${fmt(bus.behindP99Us)} us (bus) / ${fmt(base.behindP99Us)} us (baseline) at p99`);
+console.log(
+  `every due publish in one turn (bursts after a stall): p50 / p99 ${fmt(bus.burst.p50Us)} / ${fmt(bus.burst.p99Us)} us (bus), ${fmt(base.burst.p50Us)} / ${fmt(base.burst.p99Us)} us (baseline)`,
+);
 if (scale) {
   console.log(
     `100,000 session-bound subscriptions x 1 message: ${fmt(scale.sessionBound.ms)} ms (CPU ${fmt(scale.sessionBound.cpuMs)} ms), heap +${fmt(scale.sessionBound.heapMb, 1)} MB`,
@@ -216,6 +223,10 @@ console.log(
     p99Us: bus.p99Us,
     rawP50Us: base.p50Us,
     rawP99Us: base.p99Us,
+    behindP99Us: bus.behindP99Us,
+    rawBehindP99Us: base.behindP99Us,
+    burstP99Us: bus.burst.p99Us,
+    rawBurstP99Us: base.burst.p99Us,
     sessionBound100kMs: scale ? Math.round(scale.sessionBound.ms) : null,
     sessionBound100kCpuMs: scale ? Math.round(scale.sessionBound.cpuMs) : null,
     sessionBound100kHeapMb: scale ? Number(scale.sessionBound.heapMb.toFixed(1)) : null,
