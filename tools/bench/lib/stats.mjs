@@ -87,6 +87,11 @@ export function latencyHistogram() {
  *   latency, never as an ever-growing queue inside the producer);
  * - `sentPerSecond` is the rate actually achieved and `sustained` whether it was within 5% of the
  *   rate asked for: a latency measured below the rate asked for is a backlog, not the hop;
+ * - `paceMs`: how the producer waits between sends. 0 (the default) checks the schedule every loop
+ *   turn (`setImmediate`): messages go out one at a time, exactly on time, but the producer spins a
+ *   whole core. N > 0 sleeps N ms between checks and sends what fell due meanwhile (at 5,000/s and
+ *   1 ms, about 5 at once): on a 2-core machine the spinning core is one the server and the
+ *   client's own GC need (see pace());
  * - `publishesPerTurn` caps the publishes made in one turn of the producer's loop (default: no cap,
  *   every publish that is due). An in-process target runs no handler inside `publish` (it returns
  *   the id first), so the first publish of a burst waits for every later publish call of its burst:
@@ -97,7 +102,7 @@ export function latencyHistogram() {
  * - `behindP99Us` is how late the producer published against its schedule (p99): a target that
  *   costs more per message catches up more slowly after a stall, and shows here.
  */
-export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, warmupSeconds = 1, maxInFlight = 4096, publishesPerTurn = Number.POSITIVE_INFINITY }) {
+export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, warmupSeconds = 1, maxInFlight = 4096, paceMs = 0, publishesPerTurn = Number.POSITIVE_INFINITY }) {
   const target = await open();
   const histogram = latencyHistogram();
   const warm = Math.floor(ratePerSecond * warmupSeconds);
@@ -128,7 +133,7 @@ export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, wa
       });
       sent++;
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    await pace(paceMs);
   }
   const sentPerSecond = (total - warm) / ((performance.now() - measuredFrom) / 1000);
   while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -142,6 +147,16 @@ export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, wa
     sustained: sentPerSecond >= ratePerSecond * 0.95,
     behindP99Us: behind.percentileUs(99),
   };
+}
+
+/**
+ * The producer's wait between schedule checks (latencyAtRate's `paceMs`). Measured on this 2-core
+ * machine (tools/bench/cases/nats-tail.mjs, 5,000 msg/s, load 3.5-5.6, 2026-12-04): spinning took
+ * the bench process to 79-97 % of a core against 35-55 % with 1 ms, and the nats-server spent
+ * 39-50 % of a core against 27-34 % (one message per socket write), for both targets alike.
+ */
+export function pace(ms) {
+  return new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 }
 
 /** A full garbage collection (exposed at run time, so `node main.mjs` needs no flag); heap used after it. */
