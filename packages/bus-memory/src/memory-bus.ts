@@ -358,18 +358,7 @@ export class MemoryMessageBus implements MessageBus {
   }
 
   private addGroup(spec: MemoryGroup['spec']): MemoryGroup {
-    const group = new MemoryGroup(
-      {
-        group: spec.group,
-        eventPattern: spec.eventPattern,
-        componentId: spec.componentId,
-        sessionId: spec.sessionId,
-        targetedOnly: spec.targetedOnly,
-        observer: spec.observer,
-        durable: spec.durable,
-      },
-      this.groupContext,
-    );
+    const group = new MemoryGroup(spec, this.groupContext);
     this.groups.set(group.spec.group, group);
     this.routes.add(group);
     for (const waiting of this.inbox.takeFor(group.spec)) group.enqueue(waiting.envelope, waiting.body, waiting.seq, newPublication(waiting.envelope.sessionId));

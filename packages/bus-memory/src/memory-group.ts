@@ -109,11 +109,31 @@ export class MemoryGroup {
    */
   sessionDeleted = false;
 
-  constructor(
-    readonly spec: GroupSpec,
-    context: GroupContext,
-  ) {
+  // Its spec in fields of its own, and `spec` is the group itself: one object less per group, kept
+  // for each of 100,000 sessions, and a line less read per group when a publish is routed (issue 11).
+  readonly group: string;
+  readonly eventPattern: string;
+  readonly componentId: string | null;
+  readonly sessionId: string | null;
+  readonly targetedOnly: boolean;
+  readonly observer: boolean;
+  readonly durable: boolean;
+
+  /** `spec`: read once, its fields copied (a subscription may be given: nothing else of it is kept). */
+  constructor(spec: GroupSpec, context: GroupContext) {
     this.context = context;
+    this.group = spec.group;
+    this.eventPattern = spec.eventPattern;
+    this.componentId = spec.componentId;
+    this.sessionId = spec.sessionId;
+    this.targetedOnly = spec.targetedOnly;
+    this.observer = spec.observer;
+    this.durable = spec.durable;
+  }
+
+  /** Which messages it receives: the group itself. */
+  get spec(): GroupSpec {
+    return this;
   }
 
   /** Its name in dead-letter sources and errors (made when asked: an idle group keeps no copy). */
