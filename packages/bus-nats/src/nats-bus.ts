@@ -47,6 +47,7 @@ import { deleteStreamIfPresent } from './streams.js';
 import { DeadLetterStore } from './dead-letter-store.js';
 import { DeletedSessions } from './deleted-sessions.js';
 import { SessionNotices } from './session-notices.js';
+import { DeletionLog, dropMissedDeletions } from './deletion-log.js';
 import { NatsGroup, type GroupHost } from './nats-group.js';
 import { resolveNatsBusOptions, type NatsBusOptions, type ResolvedNatsBusOptions } from './options.js';
 import { PubAcks } from './pub-acks.js';
@@ -104,6 +105,10 @@ export class NatsMessageBus implements MessageBus {
   private readonly deletedSessions = new DeletedSessions();
   /** Deleted-session notices to and from the prefix's other buses (one subscription per bus). */
   private readonly sessionNotices: SessionNotices;
+  /** Recent deletions in the state stream, for a bus that was away when a notice went out. */
+  private readonly deletionLog: DeletionLog;
+  /** After a reconnect: dropping what this bus holds of sessions deleted while it was away. */
+  private missedDeletions: Promise<void> | undefined;
   /** Writes to shared groups' assignments (one subscription per bus, whatever the groups). */
   private readonly assignments: Subscription;
   private connected = true;
@@ -164,7 +169,9 @@ export class NatsMessageBus implements MessageBus {
       deadLetterCount: () => this.deadLetters.size(),
       deadLetterUndecodable: (group, msg, body, error) => this.deadLetterUndecodable(group, msg, body, error),
       sessionDeleted: (sessionId, seq) => this.deletedSessions.deleted(sessionId, seq),
+      missedDeletions: () => this.missedDeletions,
     };
+    this.deletionLog = new DeletionLog(js, jsm, layout);
     this.assignments = nc.subscribe(`${layout.prefix}.state.g.>`, {
       callback: (error, msg) => {
         if (error) return;
@@ -272,6 +279,10 @@ export class NatsMessageBus implements MessageBus {
     }
     // Anything of it taken in meanwhile (none: arrivals were dropped; a redelivery of a held one).
     this.dropSession(sessionId, through);
+    // For the buses that are away now and miss the notice: they look it up when they are back.
+    await this.deletionLog.record(sessionId, through).catch((error: unknown) =>
+      this.options.logger.warn('deleteSessionQueue: could not record the deletion for disconnected buses', { sessionId, error: String((error as Error)?.message ?? error) }),
+    );
     // The prefix's other buses drop what they hold of it, and what of it is still on its way there.
     const { answers, dropped } = await this.sessionNotices.announce(sessionId, through);
     if (dropped > 0) this.options.logger.info('deleteSessionQueue: other processes dropped what they held of the session', { sessionId, answers, dropped });
@@ -473,6 +484,10 @@ export class NatsMessageBus implements MessageBus {
       if (event.type === 'disconnect') this.connected = false;
       else if (event.type === 'reconnect') {
         this.connected = true;
+        const check: Promise<void> = dropMissedDeletions(this.deletionLog, this.groups.values(), (session, through) => this.dropSession(session, through), this.options.logger).finally(() => {
+          if (this.missedDeletions === check) this.missedDeletions = undefined;
+        });
+        this.missedDeletions = check;
         void this.buffer?.flush();
         for (const group of this.groups.values()) group.reconnected();
       }

@@ -31,6 +31,7 @@ import { deleteConsumer, ensureConsumer, infoOrUndefined, isNotFound, type Consu
 import type { ResolvedNatsBusOptions } from './options.js';
 import { attemptsFrom, readDelivery, type NatsDelivery } from './deliveries.js';
 import { handBackLostDeliveries } from './lost-deliveries.js';
+import { withDeadline } from './deadline.js';
 
 export type { NatsDelivery } from './deliveries.js';
 import { PartitionLeases } from './partition-leases.js';
@@ -64,6 +65,11 @@ export interface GroupHost extends ConsumerContext {
   deadLetterUndecodable(group: NatsGroup, msg: PulledMessage, body: string, error: unknown): Promise<void>;
   /** Whether this message of the session was deleted by `deleteSessionQueue` (it arrived late). */
   sessionDeleted(sessionId: string, seq: number): boolean;
+  /**
+   * After a reconnect, the look-up of deletions this bus may have missed while away, until it is
+   * done (never rejects); undefined otherwise. No attempt starts and no puller pulls before it ends.
+   */
+  missedDeletions(): Promise<void> | undefined;
 }
 
 /** Longest wait for each server step of a close (hand-back walks, flush, leaving the assignment). */
@@ -211,7 +217,7 @@ export class NatsGroup {
    */
   private async pullsOut(): Promise<void> {
     const waits = [...this.partitions.values()].flatMap((s) => (s.puller ? [s.puller.firstPull] : []));
-    await withDeadline(Promise.all(waits), PULLS_OUT_WAIT_MS);
+    await withDeadline(Promise.all(waits), PULLS_OUT_WAIT_MS, 'ignore');
   }
 
   /** Takes a replica out; the last one out hands back what the group held and leaves the assignment. */
@@ -229,6 +235,11 @@ export class NatsGroup {
   reconnected(): void {
     for (const state of this.partitions.values()) state.puller?.reconnected();
     this.leases?.reconnected();
+  }
+
+  /** The messages this group holds. */
+  heldDeliveries(): Iterable<NatsDelivery> {
+    return this.held.values();
   }
 
   /**
@@ -310,7 +321,7 @@ export class NatsGroup {
           },
         }).catch(() => undefined),
       );
-      await withDeadline(Promise.all(walks), CLOSE_STEP_MS);
+      await withDeadline(Promise.all(walks), CLOSE_STEP_MS, 'ignore');
     }
     // Whatever the walks did not reach (the server is away: ack_wait hands it back anyway).
     for (const delivery of [...this.held.values()].sort((a, b) => a.seq - b.seq)) this.handBack(delivery);
@@ -319,8 +330,8 @@ export class NatsGroup {
       this.leases?.stop();
       return;
     }
-    await withDeadline(this.host.nc.flush().catch(() => undefined), CLOSE_STEP_MS);
-    if (this.leases) await withDeadline(this.leases.leave(), CLOSE_STEP_MS);
+    await withDeadline(this.host.nc.flush().catch(() => undefined), CLOSE_STEP_MS, 'ignore');
+    if (this.leases) await withDeadline(this.leases.leave(), CLOSE_STEP_MS, 'ignore');
   }
 
   private gapCheck(state: PartitionState) {
@@ -376,7 +387,10 @@ export class NatsGroup {
         // Decoded again from the body: the handler may have changed the envelope it was given.
         deadLetterEnvelope: (delivery, retryCount) => ({ ...decodeEnvelope(delivery.body), retryCount }),
         beginAttempt: (delivery) => {
-          if (!this.mayStart(delivery)) throw new Error(`the lease of partition ${delivery.partition} of ${spec.group} is not confirmed; not starting`);
+          // Back from a disconnect: a deletion missed meanwhile may have removed this message.
+          const check = this.host.missedDeletions();
+          if (check) return check.then(() => this.assertMayStart(delivery));
+          this.assertMayStart(delivery);
         },
         renew: (deliveries) => this.renew(deliveries),
         comparePositions: (a, b) => a.seq - b.seq,
@@ -404,6 +418,10 @@ export class NatsGroup {
       else if (connected) delivery.msg.working();
     }
     return lost;
+  }
+
+  private assertMayStart(delivery: NatsDelivery): void {
+    if (!this.mayStart(delivery)) throw new Error(`the lease of partition ${delivery.partition} of ${this.spec.group} is not confirmed; not starting`);
   }
 
   private mayStart(delivery: NatsDelivery): boolean {
@@ -483,6 +501,9 @@ export class NatsGroup {
 
   private async handBackLost(puller: PartitionPuller): Promise<ConsumerInfo> {
     const { host } = this;
+    // Nothing new comes in before the missed deletions are dropped: what is held then is all from
+    // before the disconnect, so a deleted session's held messages are all at or below its purge.
+    await host.missedDeletions();
     const { lost, info } = await handBackLostDeliveries({
       ...this.gapCheck(this.partitions.get(puller.partition)!),
       known: (seq) => this.held.has(seq) || this.recentlySettled.has(seq),
@@ -579,13 +600,6 @@ export class NatsGroup {
     }
     this.engine.push(delivery);
   }
-}
-
-/** Resolves when `promise` settles or after `ms`, whichever comes first. */
-async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {

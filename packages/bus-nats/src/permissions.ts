@@ -5,7 +5,7 @@
  * one tenant from another within one account (README "Permissions" and "Tenants").
  *
  * publish:
- *   `<p>.>`                                      messages, dead letters, group assignments
+ *   `<p>.>`                                      messages, dead letters, group assignments, deletion log
  *   `$JS.API.INFO`                               the client's JetStream check
  *   `$JS.API.STREAM.{CREATE,INFO,PURGE,MSG.GET}.<stream>` for the three streams,
  *   `$JS.API.STREAM.MSG.DELETE.<p>~DLQ`          redrive / purge of dead letters

@@ -15,8 +15,8 @@
  * and answers. Core NATS does not say how many subscribers a message reached, so the caller waits
  * for answers until none came for `QUIET_MS` (at most `NOTICE_WAIT_MS`): every bus that is up
  * answers within a round trip and its event-loop delay. A bus that hears the notice later (paused,
- * starved) still drops the session then; one that was disconnected when it was sent never hears it
- * (README "Known limits").
+ * starved) still drops the session then; one that was disconnected when it was sent never hears it,
+ * and reads the deletion from the log in `<p>~STATE` when it is back (deletion-log.ts).
  *
  * One subscription per bus (`<p>.ctl.>`), whatever the groups and sessions.
  */

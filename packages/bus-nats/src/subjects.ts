@@ -12,7 +12,9 @@
  *                                       process of the prefix uses (the first creator's choice).
  *   `<p>~DLQ`     subjects `<p>.dlq.>`  dead-letter records (max `deadLetterMaxSize`, oldest dropped).
  *   `<p>~STATE`   subjects `<p>.state.>` one message per subject: `<p>.state.g.<consumer>` is the
- *                                       partition assignment of one shared group (assignment.ts).
+ *                                       partition assignment of one shared group (assignment.ts);
+ *                                       `<p>.state.sd.<slot>` recent deleted sessions, for buses
+ *                                       that were away when the notice went out (deletion-log.ts).
  * Control subjects `<p>.ctl.>` (core NATS, in no stream): `<p>.ctl.session-deleted` and
  * `<p>.ctl.session-dropped.<notice>` tell the prefix's buses a session was deleted (session-notices.ts).
  *
@@ -119,6 +121,11 @@ export function deadLetterSubject(layout: Layout, sessionId: string): string {
 /** The subject of a shared group's partition assignment in the state stream. */
 export function assignmentSubject(layout: Layout, consumer: string): string {
   return `${layout.prefix}.state.g.${consumer}`;
+}
+
+/** One slot (0-255, by the session's fnv1a32) of the recent deleted sessions in `<p>~STATE`. */
+export function deletionSlotSubject(layout: Layout, slot: number): string {
+  return `${layout.prefix}.state.sd.${slot}`;
 }
 
 /** Where a bus announces a deleted session to the prefix's other buses (core NATS, no stream). */

@@ -22,7 +22,8 @@
  *
  *   npm run bench -- nats-rounds [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
  *                         [--payload 1024] [--seconds 3] [--rounds 3] [--url nats://...]
- *                         [--partitions P] [--skip-100k]
+ *                         [--partitions P] [--pace-ms 1] [--skip-100k]
+ * `--pace-ms`: as in the `nats` case (the fixed-rate producer's wait between sends; 0 spins).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +31,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { envelopeMaker, fmt, latencyHistogram, printTable, throughput } from '../lib/stats.mjs';
+import { envelopeMaker, fmt, latencyHistogram, pace, printTable, throughput } from '../lib/stats.mjs';
 import { freePort, portOpen } from '../lib/servers.mjs';
 import { natsTargets } from '../lib/nats-targets.mjs';
 
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     partitions: { type: 'string' },
+    'pace-ms': { type: 'string', default: '1' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -55,6 +57,7 @@ const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const ROUNDS = Math.max(1, Number(values.rounds));
+const PACE_MS = Number(values['pace-ms']);
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
@@ -118,7 +121,7 @@ async function latencyAtRate(open, { ratePerSecond, seconds, envelope }) {
       p.finally(() => pending.delete(p));
       sent++;
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    await pace(PACE_MS);
   }
   const behindAtEnd = total - histogram.count;
   await Promise.all(pending);
@@ -189,7 +192,7 @@ try {
     const server = (r) => (r.serverCpuUsPerMessage === undefined ? '' : `, server ${fmt(r.serverCpuUsPerMessage, 1)} us/msg`);
     console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s${server(raw)}; bus ${fmt(bus.perSecond)} msgs/s${server(bus)}; ratio ${fmt(ratios[round], 2)}`);
   });
-  console.log(`latency: ${ROUNDS} paired rounds of ${LATENCY_SECONDS} s at ${fmt(rate)} msgs/s (medians below; p50 / p99 us, this process's event-loop delay p99)`);
+  console.log(`latency: ${ROUNDS} paired rounds of ${LATENCY_SECONDS} s at ${fmt(rate)} msgs/s, producer pace ${PACE_MS > 0 ? `${PACE_MS} ms` : 'every loop turn'} (medians below; p50 / p99 us, this process's event-loop delay p99)`);
   latencyRuns[0].forEach((raw, round) => {
     const bus = latencyRuns[1][round];
     console.log(`  round ${round + 1}: raw ${fmt(raw.p50Us)} / ${fmt(raw.p99Us)} us, loop ${fmt(raw.loopP99Ms, 1)} ms; bus ${fmt(bus.p50Us)} / ${fmt(bus.p99Us)} us, loop ${fmt(bus.loopP99Ms, 1)} ms`);
@@ -222,6 +225,7 @@ try {
       rounds: ROUNDS,
       ratios: ratios.map((r) => Number(r.toFixed(3))),
       rateForLatency: rate,
+      paceMs: PACE_MS,
       p50Us: busRow.p50Us,
       p99Us: busRow.p99Us,
       rawP50Us: rawRow.p50Us,

@@ -13,7 +13,9 @@
  * connection (time, client heap growth). Prints a table and, last, one JSON line.
  *
  *   npm run bench -- nats [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
- *                         [--payload 1024] [--seconds 3] [--url nats://...] [--skip-100k]
+ *                         [--payload 1024] [--seconds 3] [--pace-ms 1] [--url nats://...] [--skip-100k]
+ * `--pace-ms`: the fixed-rate producer sends what fell due every N ms (0: it checks every loop turn
+ * and spins a core; lib/stats.mjs `pace`), the same for both targets.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     partitions: { type: 'string' },
+    'pace-ms': { type: 'string', default: '1' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -43,6 +46,7 @@ const INFLIGHT = Number(values.inflight);
 const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
+const PACE_MS = Number(values['pace-ms']);
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
@@ -81,13 +85,14 @@ try {
     rows.push({ make, ...(await throughput(() => make(server.url), work)) });
   }
   const rate = Math.floor(rows[0].perSecond / 2);
-  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS }), { rate });
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
   const [rawRow, busRow] = rows;
   const names = ['nats.js JetStream publish/pull/ack', '@woodwork/bus-nats'];
   console.log(`nats bus benchmark: ${fmt(MESSAGES)} messages of ${PAYLOAD} B over ${SESSIONS} sessions, ${INFLIGHT} publishes in flight, pull batch ${BATCH}, node ${process.version}`);
   console.log(`server: ${server.own ? `own nats-server (file store) at ${server.url}` : server.url}; both file-storage streams; bus: concurrency ${INFLIGHT}, ${values.partitions ?? 'the default'} partitions (one durable consumer each)`);
+  console.log(`fixed-rate producer: ${PACE_MS > 0 ? `sends what fell due every ${PACE_MS} ms` : 'checks every loop turn (spins a core)'}, both targets`);
   console.log('');
   rows.forEach((r, i) => (r.name = names[i]));
   printTable(rows);
@@ -108,6 +113,7 @@ try {
       rawThroughput: Math.round(rawRow.perSecond),
       ratio: Number((busRow.perSecond / rawRow.perSecond).toFixed(3)),
       rateForLatency: rate,
+      paceMs: PACE_MS,
       p50Us: busRow.p50Us,
       p99Us: busRow.p99Us,
       rawP50Us: rawRow.p50Us,

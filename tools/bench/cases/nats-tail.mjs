@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+/**
+ * Where the slowest messages of the `nats` case's fixed-rate run spend their time (a diagnostic,
+ * not a comparison figure). Raw nats.js and the bus each run at the same fixed rate; for every
+ * message it records, in ms after its publish call:
+ * - PubAck: the publish call resolved (the server stored it and answered);
+ * - arrival: the pulled message reached the client (its subscription's callback);
+ * - flush: the bus handed the socket read's batch to the group (its lanes); raw: the `consume()`
+ *   iterator yielded it;
+ * - handler: the handler started.
+ * For the slowest 1 % it prints the median and max of each hop and how many overlapped a GC or an
+ * event-loop stall, then the stalls themselves (GC from a PerformanceObserver, event-loop delay
+ * from a 1 ms interval timer), so a tail can be pinned on a hop, on the process, or on the server.
+ * The bus's internals are timed by wrapping prototypes of its built files (this process only).
+ *
+ *   npm run bench -- nats-tail [--rate 5000] [--seconds 3] [--target both|raw|bus] [--pace-ms 1]
+ *                              [--partitions P] [--url nats://...]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createMessageBus } from '@woodwork/bus-nats';
+import { PartitionPuller } from '../../../packages/bus-nats/dist/partition-puller.js';
+import { PubAcks } from '../../../packages/bus-nats/dist/pub-acks.js';
+import { envelopeMaker, pace, wire } from '../lib/stats.mjs';
+import { freePort, portOpen } from '../lib/servers.mjs';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '5000' },
+    seconds: { type: 'string', default: '3' },
+    target: { type: 'string', default: 'both' },
+    url: { type: 'string' },
+    batch: { type: 'string', default: '256' },
+    inflight: { type: 'string', default: '64' },
+    'pace-ms': { type: 'string', default: '1' },
+    partitions: { type: 'string' },
+  },
+});
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const BATCH = Number(values.batch);
+const INFLIGHT = Number(values.inflight);
+const PREFIX = `tail-${process.pid}-${Date.now().toString(36)}`;
+const envelope = envelopeMaker({ sessions: 100, payloadBytes: 1024 });
+
+// ---------- per-message timestamps ----------
+let marks; // i -> { sent, puback, arrival, flush, handler }
+const seqToI = new Map();
+const arrivalBySeq = new Map();
+const flushBySeq = new Map();
+function reset() {
+  marks = [];
+  seqToI.clear();
+  arrivalBySeq.clear();
+  flushBySeq.clear();
+}
+const markOf = (i) => (marks[i] ??= {});
+
+// The bus's publish (PubAck with its stream sequence) and pull path.
+const publishOriginal = PubAcks.prototype.publish;
+PubAcks.prototype.publish = function (subject, body, msgID, ms) {
+  const promise = publishOriginal.call(this, subject, body, msgID, ms);
+  const i = Number(/"payload":\{"i":(\d+)/.exec(body)?.[1]);
+  promise.then((ack) => seqToI.set(ack.seq, i), () => undefined);
+  return promise;
+};
+const receivedOriginal = PartitionPuller.prototype.received;
+PartitionPuller.prototype.received = function (msg) {
+  arrivalBySeq.set(msg.seq, performance.now());
+  const result = receivedOriginal.call(this, msg);
+  // No request left open: the next message of this partition waits on the server for a new pull.
+  if (this.open.length === 0) count('ranDry');
+  return result;
+};
+const counts = {};
+const count = (name) => (counts[name] = (counts[name] ?? 0) + 1);
+for (const method of ['droppedArrival', 'pullMore', 'status', 'reconnected', 'closeInbox']) {
+  const original = PartitionPuller.prototype[method];
+  PartitionPuller.prototype[method] = function (...args) {
+    const result = original.apply(this, args);
+    if (method !== 'pullMore' || result) count(method === 'status' ? `status ${args[1]}` : method);
+    return result;
+  };
+}
+const flushOriginal = PartitionPuller.prototype.flush;
+PartitionPuller.prototype.flush = function () {
+  const now = performance.now();
+  for (const msg of this.burst) flushBySeq.set(msg.seq, now);
+  return flushOriginal.call(this);
+};
+
+// ---------- the process: GC and event-loop stalls ----------
+const gcs = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration, kind: e.detail?.kind });
+}).observe({ entryTypes: ['gc'] });
+const stalls = [];
+let lastTick = performance.now();
+const ticker = setInterval(() => {
+  const now = performance.now();
+  if (now - lastTick > 5) stalls.push({ start: lastTick, ms: now - lastTick });
+  lastTick = now;
+}, 1);
+
+// ---------- targets ----------
+async function makeRaw(url) {
+  const nc = await connect({ servers: url });
+  // The pulled message's arrival in the client, as for the bus (its subscription callback).
+  const subscribe = nc.subscribe.bind(nc);
+  nc.subscribe = (subject, opts) => {
+    const callback = opts?.callback;
+    if (!callback) return subscribe(subject, opts);
+    return subscribe(subject, {
+      ...opts,
+      callback: (error, msg) => {
+        if (msg?.reply?.startsWith('$JS.ACK.')) {
+          const tokens = msg.reply.split('.');
+          arrivalBySeq.set(Number(tokens[tokens.length === 9 ? 5 : 7]), performance.now());
+        }
+        callback(error, msg);
+      },
+    });
+  };
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const name = `${PREFIX}-raw`;
+  await jsm.streams.add({ name, subjects: [`${name}.>`], duplicate_window: 120e9 });
+  let messages;
+  return {
+    name: 'raw nats.js',
+    async publish(e) {
+      const ack = await js.publish(`${name}.${e.sessionId}.${e.eventType}`, wire(e), { msgID: `pub-${e.messageId}` });
+      seqToI.set(ack.seq, e.payload.i);
+    },
+    async subscribe(handler) {
+      await jsm.consumers.add(name, { durable_name: 'c', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_ack_pending: 20_000 });
+      const consumer = await js.consumers.get(name, 'c');
+      messages = await consumer.consume({ max_messages: BATCH });
+      void (async () => {
+        for await (const m of messages) {
+          flushBySeq.set(m.seq, performance.now());
+          const data = JSON.parse(m.string());
+          handler({ payload: data.payload });
+          m.ack();
+        }
+      })();
+    },
+    async close() {
+      messages?.stop();
+      await jsm.streams.delete(name);
+      await nc.close();
+    },
+  };
+}
+
+async function makeBus(url) {
+  const streamPrefix = `${PREFIX}-bus`;
+  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, fetchBatch: BATCH, maxHeldPerGroup: 20_000, maxAckPending: 20_000, ...(values.partitions ? { partitions: Number(values.partitions) } : {}) });
+  return {
+    name: 'bus-nats',
+    publish: (e) => bus.publish(e),
+    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
+    async close() {
+      await bus.close();
+      const nc = await connect({ servers: url });
+      const jsm = await jetstreamManager(nc);
+      for (const s of ['EVENTS', 'DLQ', 'STATE']) await jsm.streams.delete(`${streamPrefix}~${s}`).catch(() => undefined);
+      await nc.close();
+    },
+  };
+}
+
+// ---------- one fixed-rate run (the same schedule as lib/stats.mjs latencyAtRate) ----------
+async function run(make, url) {
+  const target = await make(url);
+  reset();
+  for (const k of Object.keys(counts)) delete counts[k];
+  const cpu = process.cpuUsage();
+  const serverCpu = serverCpuSeconds();
+  const warm = RATE; // one second
+  const total = warm + RATE * SECONDS;
+  let handled = 0;
+  await target.subscribe((m) => {
+    handled++;
+    markOf(m.payload.i).handler = performance.now();
+  });
+  const started = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE));
+    while (sent < due) {
+      const i = sent++;
+      const sentAt = performance.now();
+      markOf(i).sent = sentAt;
+      target.publish(envelope(i, sentAt)).then(() => (markOf(i).puback = performance.now()));
+    }
+    await pace(Number(values['pace-ms']));
+  }
+  while (handled < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  const used = process.cpuUsage(cpu);
+  console.log(`\n${target.name}: client CPU ${((used.user + used.system) / 1000 / ((performance.now() - started) / 1000) / 10).toFixed(0)} % of a core, server ${((serverCpuSeconds() - serverCpu) * 100 / ((performance.now() - started) / 1000)).toFixed(0)} %; puller events ${JSON.stringify(counts)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  await target.close();
+  for (const [seq, i] of seqToI) {
+    const m = markOf(i);
+    m.seq = seq;
+    m.arrival = arrivalBySeq.get(seq);
+    m.flush = flushBySeq.get(seq);
+  }
+  report(target.name, marks.slice(warm), started);
+}
+
+const q = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const ms = (n) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
+
+function report(name, list, started) {
+  const total = list.map((m) => m.handler - m.sent).sort((a, b) => a - b);
+  const p99 = q(total, 99);
+  const slow = list.filter((m) => m.handler - m.sent >= p99);
+  const hop = (m, from, to) => (m[to] ?? NaN) - (m[from] ?? NaN);
+  const hops = [
+    ['publish->PubAck', 'sent', 'puback'],
+    ['publish->arrival', 'sent', 'arrival'],
+    ['arrival->flush', 'arrival', 'flush'],
+    ['flush->handler', 'flush', 'handler'],
+    ['arrival->handler', 'arrival', 'handler'],
+  ];
+  console.log(`\n== ${name}: ${list.length} messages at ${RATE}/s; publish->handler p50 ${ms(q(total, 50))} p99 ${ms(p99)} max ${ms(total.at(-1))} ms`);
+  console.log(`${'hop (ms)'.padEnd(20)}${'all p50'.padStart(10)}${'all p99'.padStart(10)}${'slow1% p50'.padStart(12)}${'slow1% max'.padStart(12)}`);
+  for (const [label, from, to] of hops) {
+    const all = list.map((m) => hop(m, from, to)).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
+    const s = slow.map((m) => hop(m, from, to)).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
+    if (all.length === 0) continue;
+    console.log(`${label.padEnd(20)}${ms(q(all, 50)).padStart(10)}${ms(q(all, 99)).padStart(10)}${ms(q(s, 50)).padStart(12)}${ms(s.at(-1)).padStart(12)}`);
+  }
+  // When were the slow ones published (clusters = one stall; spread = a per-message cost)?
+  const buckets = new Map();
+  for (const m of slow) {
+    const b = Math.floor((m.sent - started) / 100) * 100;
+    buckets.set(b, (buckets.get(b) ?? 0) + 1);
+  }
+  console.log(`slow 1% by publish time (ms after start: count): ${[...buckets].sort((a, b) => a[0] - b[0]).map(([b, c]) => `${b}:${c}`).join(' ')}`);
+  const from = list[0].sent;
+  const to = list.at(-1).handler;
+  const inRun = (e) => e.start + e.ms >= from && e.start <= to;
+  const runGcs = gcs.filter(inRun);
+  const runStalls = stalls.filter(inRun);
+  const overlaps = (m, e) => e.start < m.handler && e.start + e.ms > m.sent;
+  console.log(`GCs in run: ${runGcs.length} (total ${ms(runGcs.reduce((n, e) => n + e.ms, 0))} ms, longest ${ms(Math.max(0, ...runGcs.map((e) => e.ms)))} ms); slow messages overlapping a GC: ${slow.filter((m) => runGcs.some((e) => overlaps(m, e))).length}/${slow.length}`);
+  console.log(`event-loop stalls > 5 ms in run: ${runStalls.length} (${runStalls.map((e) => `${Math.round(e.start - started)}+${ms(e.ms)}`).join(' ')}); slow overlapping one: ${slow.filter((m) => runStalls.some((e) => overlaps(m, e))).length}/${slow.length}`);
+  const longGcs = runGcs.filter((e) => e.ms > 2);
+  if (longGcs.length) console.log(`GCs > 2 ms: ${longGcs.map((e) => `${Math.round(e.start - started)}+${ms(e.ms)}(kind ${e.kind})`).join(' ')}`);
+  // The 10 slowest in full.
+  for (const m of [...slow].sort((a, b) => b.handler - b.sent - (a.handler - a.sent)).slice(0, 10)) {
+    console.log(`  at ${ms(m.sent - started)}: total ${ms(m.handler - m.sent)} puback ${ms(hop(m, 'sent', 'puback'))} arrival ${ms(hop(m, 'sent', 'arrival'))} flush ${ms(hop(m, 'sent', 'flush'))} seq ${m.seq}`);
+  }
+}
+
+// ---------- the server ----------
+let serverPid;
+/** The server's CPU seconds so far (/proc, clock ticks of 10 ms). */
+function serverCpuSeconds() {
+  if (!serverPid) return NaN;
+  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+async function startServer() {
+  const url = values.url ?? process.env.NATS_URL;
+  if (url) return { url, stop: async () => undefined };
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-nats-'));
+  const proc = spawn(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  for (let i = 0; !(await portOpen(port)); i++) {
+    if (i > 400) throw new Error('nats-server did not start (install it, or pass --url)');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  serverPid = proc.pid;
+  return { url: `nats://127.0.0.1:${port}`, stop: async () => (proc.kill('SIGKILL'), await exited, rmSync(dir, { recursive: true, force: true })) };
+}
+
+const server = await startServer();
+try {
+  const targets = values.target === 'raw' ? [makeRaw] : values.target === 'bus' ? [makeBus] : [makeRaw, makeBus];
+  for (const make of targets) await run(make, server.url);
+} finally {
+  clearInterval(ticker);
+  await server.stop();
+}
+process.exit(0);
