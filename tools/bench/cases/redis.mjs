@@ -30,8 +30,12 @@
  * average is printed at the start and at the end.
  *
  *   npm run bench -- redis [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
- *                          [--payload 1024] [--seconds 3] [--rounds 5] [--url redis://...] [--skip-100k]
+ *                          [--payload 1024] [--seconds 3] [--rounds 5] [--pace-ms 1] [--url redis://...] [--skip-100k]
  *                          [--appendfsync everysec|always|no] [--aof-rewrite] [--acl] [--tls]
+ *
+ * `--pace-ms`: the fixed-rate producer sends what fell due every N ms (0: it checks every loop turn
+ * and spins a core that the server and the client's GC need on this 2-core machine; lib/stats.mjs
+ * `pace`), the same for every target.
  *
  * Production settings, on its own server (the README's "Production" figures): `--appendfsync`
  * sets the AOF fsync policy; `--acl` makes both sides log in as an ACL user with exactly the bus's
@@ -59,6 +63,7 @@ const { values } = parseArgs({
     payload: { type: 'string', default: '1024' },
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '5' },
+    'pace-ms': { type: 'string', default: '1' },
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     appendfsync: { type: 'string', default: 'everysec' },
@@ -79,6 +84,7 @@ const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const ROUNDS = Math.max(1, Number(values.rounds));
+const PACE_MS = Number(values['pace-ms']);
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const MAX_BUFFERED = 20_000;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
@@ -300,14 +306,14 @@ try {
     serverCpuUsPerMessage: median(rounds.map((r) => r.serverCpuUsPerMessage)),
   }));
   const rate = Math.floor(rows[0].perSecond / 2);
-  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS }), { rate });
   // The rate asked for may be above what the bus sustains (its saturated max below it): its latency
   // there measures a backlog. Then also measure it at half its own max, the hop at a rate it keeps.
   const busAtRate = rows[1];
   const ownRate = Math.floor(busAtRate.perSecond / 2);
   // Also when it published at the rate but its saturated max is below it (its handlers then fall
   // behind: a backlog again).
-  const busAtOwnHalf = busAtRate.sustained && rate <= busAtRate.perSecond ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope })) };
+  const busAtOwnHalf = busAtRate.sustained && rate <= busAtRate.perSecond ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS })) };
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
   const loadAtEnd = load();
 
@@ -317,6 +323,7 @@ try {
   console.log(`server: ${server.own ? `${server.describe} at ${server.url}` : server.url}`);
   console.log(`raw settings: ${SETTINGS.raw}`);
   console.log(`bus settings: ${SETTINGS.bus}`);
+  console.log(`fixed-rate producer: sends what fell due every ${PACE_MS > 0 ? `${PACE_MS} ms` : 'loop turn (spinning)'}, the same for every target`);
   console.log(`load average (1, 5, 15 min): ${loadAtStart} at the start, ${loadAtEnd} at the end; ${ROUNDS} rounds after a warm-up of each target, order rotating (medians below)`);
   runs[0].forEach((raw, round) => {
     console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s; bus ${fmt(runs[1][round].perSecond)}; raw ordered ${fmt(runs[2][round].perSecond)}; ratio ${fmt(ratios[round], 2)}`);
@@ -364,6 +371,7 @@ try {
       loadAverageStart: loadAtStart,
       loadAverageEnd: loadAtEnd,
       rateForLatency: rate,
+      paceMs: PACE_MS,
       rateSustained: busRow.sustained && rate <= busRow.perSecond,
       rawRateSustained: rawRow.sustained && rate <= rawRow.perSecond,
       p50Us: busRow.p50Us,
