@@ -1,40 +1,22 @@
 /**
  * The whole conformance suite through the wrapper over Redis Streams, every feature on (the same
  * harness as packages/bus-redis/test/conformance.test.ts, each bus wrapped by `instrumentBus`, child
- * processes included), with the SDK recording and the W3C propagator writing `traceparent` into
- * every envelope (the children register the same: support/child-sdk.mjs): the wrapped bus must
- * behave exactly as the bus.
+ * processes included, the SDK recording and propagating: support/instrumented-conformance.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { describeBusConformance } from '@woodwork/bus-conformance';
 import { RedisMessageBus } from '@woodwork/bus-redis';
 import { ownServerControls, sharedRedisUrl } from '../../bus-redis/test/support/redis-server.js';
-import { afterAll, expect, it } from 'vitest';
-import { instrumentBus } from '../src/index.js';
-import { startTestSdk } from './support/otel.js';
-
-const sdk = startTestSdk();
-const telemetry = { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, propagator: sdk.propagator };
+import { describeInstrumentedConformance } from './support/instrumented-conformance.js';
 
 const sharedUrl = await sharedRedisUrl();
 process.env['WW_REDIS_TEST_URL'] = sharedUrl;
 
-describeBusConformance({
+describeInstrumentedConformance({
   name: 'otel over redis',
-  features: { persistence: true, crossProcess: true, serverRestart: true },
-  makeBus: async (options) => instrumentBus(await RedisMessageBus.connect({ url: sharedUrl, ...options }), telemetry),
+  connect: (options) => RedisMessageBus.connect({ url: sharedUrl, ...options }),
   ownServer: ownServerControls,
   childBusModule: fileURLToPath(new URL('./support/child-bus-redis.mjs', import.meta.url)),
   fastRecoveryOptions: { claimIdleMs: 1_500 },
   recoveryIdleMs: 1_500,
   timing: { quietMs: 200 },
 });
-
-it('recorded spans and continued the trace from the metadata while the suite ran', () => {
-  const spans = sdk.spans();
-  const publishIds = new Set(spans.filter((s) => s.name.startsWith('publish ')).map((s) => s.spanContext().spanId));
-  const continued = spans.filter((s) => s.name.startsWith('process ') && s.parentSpanContext !== undefined && publishIds.has(s.parentSpanContext.spanId));
-  expect(continued.length).toBeGreaterThan(0);
-});
-
-afterAll(() => sdk.shutdown());

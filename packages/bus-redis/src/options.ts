@@ -35,7 +35,7 @@ export interface RedisBusOptions extends BusOptions {
   partitions?: number;
   /** Lease of a partition: a consumer silent this long loses its partitions and its work is claimed. Default 30 000. */
   claimIdleMs?: number;
-  /** Entries one read takes. Default 256. */
+  /** Entries one read takes, shared among the partitions it reads (at least 16 of each). Default 256. */
   readBatchSize?: number;
   /** Messages a group holds in this process (running, queued behind their session, retrying). Default 4 096. */
   maxBufferedPerGroup?: number;

@@ -32,12 +32,22 @@ export interface ReaderParams {
 /** One group's read: the partitions, how many entries at most, how long a blocking read may wait. */
 export interface ReadSpec {
   parts: number[];
+  /**
+   * The `COUNT` of the read, which Redis applies to each stream: the group's batch (`readBatchSize`,
+   * or the room left when less) shared among the partitions read, so that one read takes about a
+   * batch, not a batch per partition (8 partitions made one read take up to 2,048 entries, handed
+   * over in one turn of the event loop: a stall of tens of ms that every message behind it waited
+   * out, and that grew the backlog it came from). At least `MIN_PER_STREAM` (or the whole batch
+   * when smaller), so that one busy partition among many idle ones is not read a few entries at a time.
+   */
   count: number;
   /** Shorter than the shortest lease of `parts` surely lasts on the server. */
   blockMs: number;
 }
 
 const CLAIM_PAGE = 256;
+/** The smallest per-stream COUNT of a read over several partitions (see ReadSpec.count). */
+const MIN_PER_STREAM = 16;
 /** Below this much lease left, a partition is not read until its lease is renewed. */
 const MIN_LEASE_LEFT_MS = 100;
 
@@ -113,7 +123,9 @@ export class PartitionReader {
     const room = this.p.room();
     if (room <= 0) return 'no-room';
     const blockMs = Math.min(this.p.host.options.blockMs, ...parts.map((n) => owner.leaseLeftMs(n, now) - MIN_LEASE_LEFT_MS));
-    return { parts, count: Math.min(this.p.host.options.readBatchSize, room), blockMs: Math.max(1, Math.floor(blockMs)) };
+    const batch = Math.min(this.p.host.options.readBatchSize, room);
+    const count = Math.max(Math.min(batch, MIN_PER_STREAM), Math.ceil(batch / parts.length));
+    return { parts, count, blockMs: Math.max(1, Math.floor(blockMs)) };
   }
 
   /** Hands the entries of an XREADGROUP reply (or several, merged) to the group; how many. */

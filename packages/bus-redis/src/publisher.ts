@@ -27,6 +27,7 @@ import { accessContext, isConnectionError, isReady, refusalOf, unavailable, type
 import { compareEntryIds, dedupeKey, eventsKey, partitionOf, subscribedKey, targetsKey, tokenKey, type Layout } from './keys.js';
 import type { ResolvedRedisBusOptions } from './options.js';
 import type { Scripts } from './scripts.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export interface Stored {
   /** The entry id ('' for a duplicate). */
@@ -51,6 +52,8 @@ export class Publisher {
   private tokens = 0;
   /** Per partition, the newest entry id this publisher stored: the lower bound of a resend's search. */
   private readonly lastStored: Array<string | undefined> = [];
+  /** This turn's publishes in one socket write. */
+  private readonly writes: WriteCoalescer;
 
   constructor(
     private readonly client: RedisClient,
@@ -58,6 +61,7 @@ export class Publisher {
     private readonly layout: Layout,
     private readonly options: ResolvedRedisBusOptions,
   ) {
+    this.writes = new WriteCoalescer(client);
     if (options.publishBufferSize > 0) {
       const buffer = new PublishBuffer({
         size: options.publishBufferSize,
@@ -98,6 +102,7 @@ export class Publisher {
     const plain = target === '' && !exactlyOnce && onlyGroup === '';
     let first: { lowerBound: string | undefined } | undefined;
     const send = async (): Promise<string> => {
+      this.writes.hold();
       if (!first) {
         first = { lowerBound: this.lastStored[n] };
         if (!plain || first.lowerBound === undefined) return viaScript();

@@ -34,7 +34,7 @@ describe('partitions moving between members', () => {
     /** Starts in the order they happened (one process: one timeline). */
     const starts: Array<{ id: string; session: string; i: number; bus: number }> = [];
     let busSerial = 0;
-    const member = async (): Promise<RedisMessageBus> => {
+    const member = async (): Promise<{ bus: RedisMessageBus; me: number }> => {
       const bus = await RedisMessageBus.connect(options);
       buses.push(bus);
       const me = ++busSerial;
@@ -46,7 +46,12 @@ describe('partitions moving between members', () => {
         },
         { componentId: 'worker' },
       );
-      return bus;
+      return { bus, me };
+    };
+    /** Waits until `count` more messages started after this call (on `on` only, when given): evidence instead of a fixed sleep. */
+    const flowed = async (count: number, what: string, on?: number): Promise<void> => {
+      const from = starts.length;
+      await waitFor(() => starts.slice(from).filter((s) => on === undefined || s.bus === on).length >= count, what, 30_000);
     };
     await member();
 
@@ -64,16 +69,18 @@ describe('partitions moving between members', () => {
       }
     })();
     // Members come and go: each join makes the others drain partitions, each leave frees them.
+    // After each change, messages keep flowing (a newcomer runs some itself) before the next one.
     for (let round = 0; round < 6; round++) {
       const joined = await member();
-      await new Promise((r) => setTimeout(r, 700));
+      await flowed(20, `round ${round}: the first newcomer working`, joined.me);
       const another = await member();
-      await new Promise((r) => setTimeout(r, 700));
-      await joined.close();
-      buses.splice(buses.indexOf(joined), 1);
-      await new Promise((r) => setTimeout(r, 400));
-      await another.close();
-      buses.splice(buses.indexOf(another), 1);
+      await flowed(20, `round ${round}: the second newcomer working`, another.me);
+      await joined.bus.close();
+      buses.splice(buses.indexOf(joined.bus), 1);
+      await flowed(100, `round ${round}: messages flowing after the first leave`);
+      await another.bus.close();
+      buses.splice(buses.indexOf(another.bus), 1);
+      await flowed(100, `round ${round}: messages flowing after the second leave`);
     }
     publishing = false;
     await flow;

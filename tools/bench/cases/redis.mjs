@@ -10,7 +10,12 @@
  *   durable group with the same concurrency and read batch; what the raw loop does not do and the
  *   bus does: validation on publish and on read, per-session order (a session's next message starts
  *   once the previous one is acknowledged), leases, fenced acks batched per turn.
- * Both on one redis-server of its own (AOF on, everysec) unless --url names one. Measured:
+ * Both on one redis-server of its own (AOF on, everysec, automatic AOF rewrite off) unless --url
+ * names one. The rewrite is off because it forks the server every 64 MB written, every few seconds
+ * at these rates: each fork stopped the server for 8-40 ms on this machine (INFO latest_fork_usec,
+ * LATENCY HISTORY fork), twice or so in each 4 s latency run, and whichever side was measuring then
+ * took it as its p99 (the raw p99 of 5-8 ms on a quiet machine). `--aof-rewrite` turns it back on.
+ * Measured:
  * throughput at saturation (first publish to last handled), then p50/p99 of publish call to
  * handler start at a fixed rate of half the raw maximum after a 1 s warm-up, with at most 4,096
  * publishes unanswered (lib/stats.mjs: a target that cannot publish at that rate is reported as not
@@ -26,7 +31,7 @@
  *
  *   npm run bench -- redis [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
  *                          [--payload 1024] [--seconds 3] [--rounds 5] [--url redis://...] [--skip-100k]
- *                          [--appendfsync everysec|always|no] [--acl] [--tls]
+ *                          [--appendfsync everysec|always|no] [--aof-rewrite] [--acl] [--tls]
  *
  * Production settings, on its own server (the README's "Production" figures): `--appendfsync`
  * sets the AOF fsync policy; `--acl` makes both sides log in as an ACL user with exactly the bus's
@@ -57,6 +62,7 @@ const { values } = parseArgs({
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     appendfsync: { type: 'string', default: 'everysec' },
+    'aof-rewrite': { type: 'boolean', default: false },
     acl: { type: 'boolean', default: false },
     tls: { type: 'boolean', default: false },
   },
@@ -87,7 +93,7 @@ const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
 async function startServer() {
   const url = values.url ?? process.env.REDIS_URL;
   if (url) {
-    if (values.acl || values.tls || values.appendfsync !== 'everysec') throw new Error('--acl, --tls and --appendfsync need the bench\'s own server: leave out --url and REDIS_URL');
+    if (values.acl || values.tls || values.appendfsync !== 'everysec' || values['aof-rewrite']) throw new Error('--acl, --tls, --appendfsync and --aof-rewrite need the bench\'s own server: leave out --url and REDIS_URL');
     return { url, own: false, stop: async () => undefined };
   }
   const port = await freePort();
@@ -97,7 +103,7 @@ async function startServer() {
   const listen = certs
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.serverCertFile, '--tls-key-file', certs.serverKeyFile, '--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'yes']
     : ['--port', String(port)];
-  const proc = spawn(bin, [...listen, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', values.appendfsync, '--save', ''], { stdio: 'ignore' });
+  const proc = spawn(bin, [...listen, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', values.appendfsync, '--save', '', ...(values['aof-rewrite'] ? [] : ['--auto-aof-rewrite-percentage', '0'])], { stdio: 'ignore' });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   for (let i = 0; !(await portOpen(port)); i++) {
     if (i > 400) throw new Error('redis-server did not start (install it, or pass --url)');
@@ -118,7 +124,7 @@ async function startServer() {
   return {
     url: serverUrl,
     own: true,
-    describe: `own redis-server (AOF ${values.appendfsync}${values.acl ? ', ACL user with the documented rules' : ''}${values.tls ? ', TLS only, client certificates' : ''})`,
+    describe: `own redis-server (AOF ${values.appendfsync}, automatic rewrite ${values['aof-rewrite'] ? 'on' : 'off'}${values.acl ? ', ACL user with the documented rules' : ''}${values.tls ? ', TLS only, client certificates' : ''})`,
     stop: async () => {
       proc.kill('SIGKILL');
       await exited;
@@ -340,7 +346,7 @@ try {
   console.log(
     JSON.stringify({
       backend: 'redis',
-      server: server.own ? { appendfsync: values.appendfsync, acl: values.acl, tls: values.tls } : 'given',
+      server: server.own ? { appendfsync: values.appendfsync, aofRewrite: values['aof-rewrite'], acl: values.acl, tls: values.tls } : 'given',
       serverCpuUsPerMessage: Number(busRow.serverCpuUsPerMessage.toFixed(1)),
       rawServerCpuUsPerMessage: Number(rawRow.serverCpuUsPerMessage.toFixed(1)),
       messages: MESSAGES,

@@ -6,8 +6,8 @@
  * (three nats-servers with routes, free ports, own folders, stopped by PID).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,23 +15,9 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { BusHarness, OwnCluster, OwnServer } from '@woodwork/bus-conformance/harness';
 import { NatsMessageBus, layoutFor, messageSubject } from '@woodwork/bus-nats';
+import { findBinary, freePort, startServerProcess } from './server-process.js';
 
-function binary(): string {
-  const found = process.env['NATS_SERVER_BIN'] ?? ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((b) => existsSync(b));
-  if (!found) throw new Error('nats-server not found: install it or set NATS_SERVER_BIN');
-  return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const binary = (): string => findBinary('NATS_SERVER_BIN', ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'], 'nats-server');
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -41,39 +27,14 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function ownServer(): Promise<OwnServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ww-faults-nats-'));
-  let proc: ChildProcess | undefined;
-  const start = async (options: { wipe?: boolean } = {}): Promise<void> => {
-    if (options.wipe) rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    proc = spawn(binary(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
-    for (let i = 0; !(await portOpen(port)); i++) {
-      if (proc.exitCode !== null || i > 800) throw new Error(`nats-server did not start on ${port}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
-    const p = proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    p.kill('SIGCONT');
-    p.kill(signal);
-    await exited;
-  };
-  await start();
-  return {
-    busOptions: { url: `nats://127.0.0.1:${port}` },
-    kill,
-    start,
-    pause: async () => void proc?.kill('SIGSTOP'),
-    resume: async () => void proc?.kill('SIGCONT'),
-    dispose: async () => {
-      await kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+function ownServer(): Promise<OwnServer> {
+  return startServerProcess({
+    name: 'nats',
+    binary: binary(),
+    args: (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    answers: portOpen,
+    busOptions: (port) => ({ url: `nats://127.0.0.1:${port}` }),
+  });
 }
 
 /** One node of an own cluster: its process, restartable on the same port and folder. */

@@ -5,34 +5,14 @@
  * partition stream, and an undecodable entry (it fails core's wire validation) written straight to
  * a partition.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BusHarness, OwnServer } from '@woodwork/bus-conformance/harness';
 import { RedisMessageBus, eventsKey, layoutFor } from '@woodwork/bus-redis';
+import { findBinary, startServerProcess } from './server-process.js';
 
 const FSYNC = process.env['WOODWORK_FAULTS_REDIS_FSYNC'] === 'everysec' ? 'everysec' : 'always';
-
-function binary(): string {
-  const found = process.env['REDIS_SERVER_BIN'] ?? ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((b) => existsSync(b));
-  if (!found) throw new Error('redis-server not found: install it or set REDIS_SERVER_BIN');
-  return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -49,39 +29,14 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-async function ownServer(): Promise<OwnServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ww-faults-redis-'));
-  let proc: ChildProcess | undefined;
-  const start = async (options: { wipe?: boolean } = {}): Promise<void> => {
-    if (options.wipe) rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    proc = spawn(binary(), ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', FSYNC, '--save', ''], { stdio: 'ignore' });
-    for (let i = 0; !(await answers(port)); i++) {
-      if (proc.exitCode !== null || i > 800) throw new Error(`redis-server did not start on ${port}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
-    const p = proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    p.kill('SIGCONT');
-    p.kill(signal);
-    await exited;
-  };
-  await start();
-  return {
-    busOptions: { url: `redis://127.0.0.1:${port}` },
-    kill,
-    start,
-    pause: async () => void proc?.kill('SIGSTOP'),
-    resume: async () => void proc?.kill('SIGCONT'),
-    dispose: async () => {
-      await kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+function ownServer(): Promise<OwnServer> {
+  return startServerProcess({
+    name: 'redis',
+    binary: findBinary('REDIS_SERVER_BIN', ['/usr/bin/redis-server', '/usr/local/bin/redis-server'], 'redis-server'),
+    args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', FSYNC, '--save', ''],
+    answers,
+    busOptions: (port) => ({ url: `redis://127.0.0.1:${port}` }),
+  });
 }
 
 async function withRedis<T>(busOptions: Record<string, unknown>, run: (redis: Redis, partitions: number) => Promise<T>): Promise<T> {

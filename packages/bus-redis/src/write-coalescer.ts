@@ -1,0 +1,41 @@
+/**
+ * Publishes of one turn in one socket write. Each publish is its own command, sent as it is made
+ * and answered by its own reply (never ioredis's auto-pipelining, which answers a command only when
+ * its whole batch is answered: connection.ts); only the write to the socket waits: the first
+ * publish of a turn corks the connection's socket and the end of the turn (`process.nextTick`,
+ * after the promise chains running now) uncorks it, so the commands made meanwhile go out in one
+ * `writev` instead of one write system call each.
+ *
+ * Measured on this 2-core machine (20,000 XADD of 1 KiB, 64 in flight, bare ioredis): 8-10 us of
+ * client CPU per publish written one by one, 5.6-7 us corked per turn, and a third less time; the
+ * server reads fewer, larger packets too. Standalone and Sentinel connections only: a Cluster
+ * writes to one socket per node.
+ */
+import { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+export class WriteCoalescer {
+  private corked = false;
+
+  constructor(private readonly client: RedisClient) {}
+
+  /** Holds this turn's writes on the connection's socket until the turn ends. */
+  hold(): void {
+    if (this.corked || !(this.client instanceof Redis)) return;
+    const stream = (this.client as { stream?: Partial<Corkable> }).stream;
+    if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return;
+    const socket = stream as Corkable;
+    socket.cork();
+    this.corked = true;
+    // The socket corked, not whichever the client holds by then (a reconnect makes a new one).
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
+}
