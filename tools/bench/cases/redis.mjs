@@ -26,12 +26,22 @@
  *
  * Throughput is measured in `--rounds` rounds (default 5) after one warm-up of each target, the
  * order of the targets rotating from round to round so that load drifting on a shared machine hits
- * all of them; the ratio is the median of the rounds' ratios, the rows show medians. The load
+ * all of them; the ratio is the median of the rounds' ratios, the rows show medians. The fixed-rate
+ * latency likewise runs in `--latency-rounds` rounds (default 3), the order rotating: each row shows
+ * the medians of its rounds' p50 and p99, and the added p99 is the median of the rounds' bus p99
+ * minus raw p99. Measured once each, one hiccup of the shared machine (a GC, the process or the
+ * server off CPU for tens of ms) landed in one target's run and became its p99; raw and bus
+ * measured at once in one process (same hiccups) had p99s within about 1 ms of each other. The load
  * average is printed at the start and at the end.
  *
  *   npm run bench -- redis [--messages 20000] [--sessions 100] [--inflight 64] [--batch 256]
- *                          [--payload 1024] [--seconds 3] [--rounds 5] [--url redis://...] [--skip-100k]
+ *                          [--payload 1024] [--seconds 3] [--rounds 5] [--latency-rounds 3] [--pace-ms 1]
+ *                          [--url redis://...] [--skip-100k]
  *                          [--appendfsync everysec|always|no] [--aof-rewrite] [--acl] [--tls]
+ *
+ * `--pace-ms`: the fixed-rate producer sends what fell due every N ms (0: it checks every loop turn
+ * and spins a core that the server and the client's GC need on this 2-core machine; lib/stats.mjs
+ * `pace`), the same for every target.
  *
  * Production settings, on its own server (the README's "Production" figures): `--appendfsync`
  * sets the AOF fsync policy; `--acl` makes both sides log in as an ACL user with exactly the bus's
@@ -59,6 +69,8 @@ const { values } = parseArgs({
     payload: { type: 'string', default: '1024' },
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '5' },
+    'latency-rounds': { type: 'string', default: '3' },
+    'pace-ms': { type: 'string', default: '1' },
     url: { type: 'string' },
     'skip-100k': { type: 'boolean', default: false },
     appendfsync: { type: 'string', default: 'everysec' },
@@ -79,6 +91,8 @@ const BATCH = Number(values.batch);
 const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const ROUNDS = Math.max(1, Number(values.rounds));
+const PACE_MS = Number(values['pace-ms']);
+const LATENCY_ROUNDS = Math.max(1, Number(values['latency-rounds']));
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const MAX_BUFFERED = 20_000;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
@@ -300,14 +314,36 @@ try {
     serverCpuUsPerMessage: median(rounds.map((r) => r.serverCpuUsPerMessage)),
   }));
   const rate = Math.floor(rows[0].perSecond / 2);
-  for (const row of rows) Object.assign(row, await latencyAtRate(() => row.make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope }), { rate });
+  // Latency in rounds too, the order rotating: one hiccup of the shared machine (a GC, a process
+  // descheduled) lands in one target's run and became its p99 when each was measured once. Each
+  // row shows the medians of its rounds; the added p99 is the median of the rounds' differences
+  // (bus and raw measured back to back in each round).
+  const latencyRuns = rows.map(() => []);
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = (k + round) % rows.length;
+      latencyRuns[i].push(await latencyAtRate(() => rows[i].make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS }));
+    }
+  }
+  rows.forEach((row, i) => {
+    const runs = latencyRuns[i];
+    Object.assign(row, {
+      rate,
+      p50Us: median(runs.map((r) => r.p50Us)),
+      p99Us: median(runs.map((r) => r.p99Us)),
+      roundP99Us: runs.map((r) => r.p99Us),
+      sentPerSecond: Math.min(...runs.map((r) => r.sentPerSecond)),
+      sustained: runs.every((r) => r.sustained),
+    });
+  });
+  const addedP99Us = median(latencyRuns[1].map((bus, round) => bus.p99Us - latencyRuns[0][round].p99Us));
   // The rate asked for may be above what the bus sustains (its saturated max below it): its latency
   // there measures a backlog. Then also measure it at half its own max, the hop at a rate it keeps.
   const busAtRate = rows[1];
   const ownRate = Math.floor(busAtRate.perSecond / 2);
   // Also when it published at the rate but its saturated max is below it (its handlers then fall
   // behind: a backlog again).
-  const busAtOwnHalf = busAtRate.sustained && rate <= busAtRate.perSecond ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope })) };
+  const busAtOwnHalf = busAtRate.sustained && rate <= busAtRate.perSecond ? undefined : { rate: ownRate, ...(await latencyAtRate(() => makeBus(server.url), { ratePerSecond: ownRate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS })) };
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
   const loadAtEnd = load();
 
@@ -317,6 +353,7 @@ try {
   console.log(`server: ${server.own ? `${server.describe} at ${server.url}` : server.url}`);
   console.log(`raw settings: ${SETTINGS.raw}`);
   console.log(`bus settings: ${SETTINGS.bus}`);
+  console.log(`fixed-rate producer: sends what fell due every ${PACE_MS > 0 ? `${PACE_MS} ms` : 'loop turn (spinning)'}, the same for every target`);
   console.log(`load average (1, 5, 15 min): ${loadAtStart} at the start, ${loadAtEnd} at the end; ${ROUNDS} rounds after a warm-up of each target, order rotating (medians below)`);
   runs[0].forEach((raw, round) => {
     console.log(`  round ${round + 1}: raw ${fmt(raw.perSecond)} msgs/s; bus ${fmt(runs[1][round].perSecond)}; raw ordered ${fmt(runs[2][round].perSecond)}; ratio ${fmt(ratios[round], 2)}`);
@@ -327,7 +364,8 @@ try {
   console.log(`redis-server CPU per message (INFO cpu, median of the rounds): raw ${fmt(rawRow.serverCpuUsPerMessage, 1)} us, bus ${fmt(busRow.serverCpuUsPerMessage, 1)} us, raw ordered ${fmt(orderedRow.serverCpuUsPerMessage, 1)} us`);
   console.log('');
   const ratio = median(ratios);
-  console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds' ratios); added p99 at half the raw max rate: ${fmt(busRow.p99Us - rawRow.p99Us)} us`);
+  console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds' ratios); added p99 at half the raw max rate: ${fmt(addedP99Us)} us (median of ${LATENCY_ROUNDS} paired rounds)`);
+  rows.forEach((r, i) => console.log(`  p99 per latency round, ${names[i]}: ${r.roundP99Us.map((us) => fmt(us)).join(', ')} us`));
   console.log(`bus / raw with the bus's per-session order (next message of a session after the previous XACK's reply): ${fmt(median(orderedRatios), 2)}`);
   for (const r of rows) {
     const kept = r.sustained && rate <= r.perSecond;
@@ -364,8 +402,11 @@ try {
       loadAverageStart: loadAtStart,
       loadAverageEnd: loadAtEnd,
       rateForLatency: rate,
+      paceMs: PACE_MS,
       rateSustained: busRow.sustained && rate <= busRow.perSecond,
       rawRateSustained: rawRow.sustained && rate <= rawRow.perSecond,
+      latencyRounds: LATENCY_ROUNDS,
+      addedP99Us,
       p50Us: busRow.p50Us,
       p99Us: busRow.p99Us,
       rawP50Us: rawRow.p50Us,
