@@ -15,7 +15,8 @@ import {
   MetricsRecorder,
   assertSameGroupSpec,
   encodeEnvelope,
-  prepareLocalPublish,
+  encodeWireText,
+  preparePublish,
   redriveSkipReason,
   resolveSubscription,
   undecodableDeadLetter,
@@ -157,13 +158,9 @@ export class RedisMessageBus implements MessageBus {
 
   private async publishNow<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    // The checks and plain copies without a separate payload text, then the wire JSON made in one
-    // go from the checked copies (the same text as `encodeWireText`): one flat string, where the
-    // payload's own text spliced into the envelope's was a second copy of the message per publish.
-    const prepared = prepareLocalPublish(input, this.options);
+    const prepared = preparePublish(input, this.options);
     const { envelope } = prepared;
-    const text = encodeEnvelope({ ...envelope, payload: prepared.payloadCopy, metadata: prepared.metadataCopy });
-    const stored = await this.publisher.publish(envelope, text);
+    const stored = await this.publisher.publish(envelope, encodeWireText(envelope, prepared));
     if (!stored.duplicate) {
       this.metrics.recordPublished(envelope.eventType);
       this.groupHost.readLoop.published();
