@@ -14,13 +14,29 @@ interface Batch {
   n: number;
   lease: string;
   ids: string[];
-  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+  /** One promise for every ack of the batch: they all settle alike (one reply, one verdict). */
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 const MAX_IDS_PER_CALL = 1_000;
 
+function newBatch(n: number, lease: string): Batch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { n, lease, ids: [], done, resolve, reject };
+}
+
 export class AckBatcher {
-  private batches = new Map<string, Batch>();
+  /** The batch filling now per partition (its lease's); no per-message key or promise. */
+  private batches = new Map<number, Batch>();
+  /** Batches of a partition whose lease changed before the flush: they go in the same flush. */
+  private retired: Batch[] = [];
   private scheduled = false;
 
   constructor(
@@ -36,35 +52,36 @@ export class AckBatcher {
 
   /** Resolves once the server acknowledged `id`; rejects with `LeaseLostError` when the lease is no longer ours. */
   ack(n: number, lease: string, id: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const key = `${n}|${lease}`;
-      let batch = this.batches.get(key);
-      if (!batch || batch.ids.length >= MAX_IDS_PER_CALL) {
-        if (batch) this.send(batch);
-        batch = { n, lease, ids: [], waiters: [] };
-        this.batches.set(key, batch);
+    let batch = this.batches.get(n);
+    if (!batch || batch.lease !== lease || batch.ids.length >= MAX_IDS_PER_CALL) {
+      if (batch) {
+        if (batch.ids.length >= MAX_IDS_PER_CALL) this.send(batch);
+        else this.retired.push(batch);
       }
-      batch.ids.push(id);
-      batch.waiters.push({ resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Once the promise chains running now have settled (their acks joined the batch), not at
-        // the end of the loop's turn: a session's next message waits for this ack.
-        process.nextTick(() => this.flush());
-      }
-    });
+      batch = newBatch(n, lease);
+      this.batches.set(n, batch);
+    }
+    batch.ids.push(id);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // Once the promise chains running now have settled (their acks joined the batch), not at
+      // the end of the loop's turn: a session's next message waits for this ack.
+      process.nextTick(() => this.flush());
+    }
+    return batch.done;
   }
 
   private flush(): void {
     this.scheduled = false;
-    const batches = [...this.batches.values()];
+    const batches = this.retired.length > 0 ? [...this.retired, ...this.batches.values()] : [...this.batches.values()];
     this.batches = new Map();
+    this.retired = [];
     if (batches.length === 1 || this.cluster) for (const batch of batches) this.send(batch);
     else this.sendTogether(batches);
   }
 
   private send(batch: Batch): void {
-    if (this.batches.get(`${batch.n}|${batch.lease}`) === batch) this.batches.delete(`${batch.n}|${batch.lease}`);
+    if (this.batches.get(batch.n) === batch) this.batches.delete(batch.n);
     const { n, lease, ids } = batch;
     this.scripts.wwAck(eventsKey(this.layout, n), leaseKey(this.layout, n, this.groupKey), this.groupKey, lease, ids).then(
       (result) => this.settle(batch, result),
@@ -91,15 +108,14 @@ export class AckBatcher {
     );
   }
 
-  private settle({ n, ids, waiters }: Batch, result: number): void {
+  private settle({ n, ids, resolve, reject }: Batch, result: number): void {
     if (result < 0) {
       this.fenced();
-      const error = new LeaseLostError(`${eventsKey(this.layout, n)} ${ids[0] ?? ''}`);
-      for (const w of waiters) w.reject(error);
-    } else for (const w of waiters) w.resolve();
+      reject(new LeaseLostError(`${eventsKey(this.layout, n)} ${ids[0] ?? ''}`));
+    } else resolve();
   }
 
-  private fail({ waiters }: Batch, error: unknown): void {
-    for (const w of waiters) w.reject(error);
+  private fail({ reject }: Batch, error: unknown): void {
+    reject(error);
   }
 }

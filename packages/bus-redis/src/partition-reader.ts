@@ -130,9 +130,16 @@ export class PartitionReader {
 
   /** Hands the entries of an XREADGROUP reply (or several, merged) to the group; how many. */
   deliver(reply: unknown): number {
-    const all: Array<{ n: number; lease: string; entry: StreamEntry }> = [];
     const streams = readGroupReply(reply);
-    const multiple = streams.filter((s) => s.entries.length > 0).length > 1;
+    let withEntries = 0;
+    for (const s of streams) if (s.entries.length > 0) withEntries++;
+    if (withEntries <= 1) {
+      // The common case (one partition with entries): handed over as they came, no merge.
+      let count = 0;
+      for (const { key, entries } of streams) if (entries.length > 0) count += this.deliverFrom(key, entries);
+      return count;
+    }
+    const all: Array<{ n: number; lease: string; entry: StreamEntry }> = [];
     for (const { key, entries } of streams) {
       const n = partitionOfKey(this.p.host.layout, key);
       if (n === undefined) continue;
@@ -142,13 +149,26 @@ export class PartitionReader {
       for (const entry of entries) all.push({ n, lease, entry });
     }
     // Across partitions, in the order the server stored them (ids are times): the oldest first.
-    if (multiple) all.sort((a, b) => compareEntryIds(a.entry.id, b.entry.id));
-    for (const { n, lease, entry } of all) {
-      this.note(n, entry.id);
-      if (entry.deleted) this.p.skip(n, lease, entry.id);
-      else this.p.onEntry(n, lease, entry, 1);
-    }
+    all.sort((a, b) => compareEntryIds(a.entry.id, b.entry.id));
+    for (const { n, lease, entry } of all) this.hand(n, lease, entry);
     return all.length;
+  }
+
+  /** One stream's entries, in their order (see `deliver`); how many were handed over. */
+  private deliverFrom(key: string, entries: readonly StreamEntry[]): number {
+    const n = partitionOfKey(this.p.host.layout, key);
+    if (n === undefined) return 0;
+    const lease = this.p.owner.leaseOf(n);
+    // Read after the lease was lost: the entries stay pending for the new owner's claim.
+    if (lease === undefined) return 0;
+    for (const entry of entries) this.hand(n, lease, entry);
+    return entries.length;
+  }
+
+  private hand(n: number, lease: string, entry: StreamEntry): void {
+    this.note(n, entry.id);
+    if (entry.deleted) this.p.skip(n, lease, entry.id);
+    else this.p.onEntry(n, lease, entry, 1);
   }
 
   /** Takes over partition n's pending entries (any consumer's) in id order, before reading it. */

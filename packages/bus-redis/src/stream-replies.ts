@@ -39,14 +39,24 @@ export function toEntry(raw: unknown): StreamEntry | undefined {
   return { id, envelope, group, list, deleted: list.length === 0 };
 }
 
+/** A reply's list of entries, the malformed ones left out (one pass, no intermediate arrays). */
+function entriesOf(raw: unknown): StreamEntry[] {
+  const entries: StreamEntry[] = [];
+  if (!Array.isArray(raw)) return entries;
+  for (const item of raw as unknown[]) {
+    const entry = toEntry(item);
+    if (entry !== undefined) entries.push(entry);
+  }
+  return entries;
+}
+
 /** XREADGROUP: per stream key, its entries. */
 export function readGroupReply(reply: unknown): Array<{ key: string; entries: StreamEntry[] }> {
   if (!Array.isArray(reply)) return [];
   const out: Array<{ key: string; entries: StreamEntry[] }> = [];
   for (const item of reply) {
     if (!Array.isArray(item) || item.length < 2) continue;
-    const entries = Array.isArray(item[1]) ? (item[1] as unknown[]).map(toEntry).filter((e): e is StreamEntry => e !== undefined) : [];
-    out.push({ key: String(item[0]), entries });
+    out.push({ key: String(item[0]), entries: entriesOf(item[1]) });
   }
   return out;
 }
@@ -54,7 +64,7 @@ export function readGroupReply(reply: unknown): Array<{ key: string; entries: St
 /** XAUTOCLAIM: next cursor, claimed entries, ids dropped from the pending list (deleted entries, Redis 7). */
 export function autoClaimReply(reply: unknown): { cursor: string; entries: StreamEntry[]; deletedIds: string[] } {
   const r = Array.isArray(reply) ? reply : [];
-  const entries = Array.isArray(r[1]) ? (r[1] as unknown[]).map(toEntry).filter((e): e is StreamEntry => e !== undefined) : [];
+  const entries = entriesOf(r[1]);
   const deletedIds = Array.isArray(r[2]) ? (r[2] as unknown[]).map(String) : [];
   return { cursor: String(r[0] ?? '0-0'), entries, deletedIds };
 }
