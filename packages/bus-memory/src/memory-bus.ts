@@ -101,6 +101,7 @@ export class MemoryMessageBus implements MessageBus {
       publicationHeld: (publication) => this.routes.held(publication),
       publicationReleased: (publication) => this.routes.released(publication),
       remembersIds: (group) => void this.rememberingIds.add(group),
+      duplicateUntil: (messageId) => this.publishedIds.expiryOf(messageId),
     };
     this.waiting = new PublishAdmission<WaitingPublish>(
       {

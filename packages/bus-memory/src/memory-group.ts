@@ -76,6 +76,12 @@ export interface GroupContext {
   publicationReleased(publication: Publication): void;
   /** `group` started remembering acknowledged `exactly_once` ids: the expiry sweep looks at it. */
   remembersIds(group: MemoryGroup): void;
+  /**
+   * Until when the bus treats an `exactly_once` id as a duplicate (epoch ms), or undefined once it
+   * accepts it again: a group never remembers an id longer, or it would skip a publish the bus
+   * accepted (`duplicate: false`) and nobody would handle it.
+   */
+  duplicateUntil(messageId: string): number | undefined;
   /** The engines' hooks and observer, made by the first group that wakes and shared by all. */
   callbacks?: GroupCallbacks;
 }
@@ -324,15 +330,20 @@ export class MemoryGroup {
     this.restingTimeoutMs = subscription.handlerTimeoutMs;
   }
 
-  /** Its engine acknowledged a delivery: an `exactly_once` id handled is remembered for the dedupe window. */
+  /**
+   * Its engine acknowledged a delivery: an `exactly_once` id handled is remembered as long as the bus
+   * still treats it as a duplicate (the window counts from the publish, not from the handling).
+   */
   acknowledged(delivery: MemoryDelivery, reason: AcknowledgeReason): void {
     if (reason === 'handled' && delivery.envelope.deliveryMode === MessageDeliveryMode.EXACTLY_ONCE) {
       const { options } = this.context;
+      const until = this.context.duplicateUntil(delivery.envelope.messageId);
+      if (until === undefined) return;
       if (!this.acknowledgedIds) {
         this.acknowledgedIds = new DedupeWindow(options.dedupeWindowMs, options.maxDedupeIds);
         this.context.remembersIds(this);
       }
-      this.acknowledgedIds.remember(delivery.envelope.messageId);
+      this.acknowledgedIds.rememberUntil(delivery.envelope.messageId, until);
     }
   }
 

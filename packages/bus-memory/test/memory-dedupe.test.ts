@@ -34,6 +34,31 @@ describe('memory exactly_once window', () => {
     expect(got.sort()).toEqual(['at_least_once:msg-least', 'at_least_once:msg-least', 'exactly_once:msg-once', 'exactly_once:msg-once']);
   });
 
+  it('a publish the bus accepts again after the window is delivered, even when the first was handled late in its window', async () => {
+    // The window counts from the publish. A group that counted it from its handling would still
+    // skip the id after the bus had accepted it again (`duplicate: false`): nobody would handle it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const bus = makeBus({ dedupeWindowMs: 80 });
+    const got: string[] = [];
+    await bus.subscribe(
+      'dd.work',
+      (e) => {
+        got.push(e.messageId);
+        if (got.length === 1) vi.advanceTimersByTime(50); // handled 50 ms into the window
+      },
+      { group: 'g' },
+    );
+    const once = msg({ messageId: 'msg-late', deliveryMode: 'exactly_once' });
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    await expect.poll(() => got.length).toBe(1);
+    vi.advanceTimersByTime(29);
+    expect((await bus.publish(once)).duplicate).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect((await bus.publish(once)).duplicate).toBe(false);
+    await expect.poll(() => got.length).toBe(2);
+    expect(got).toEqual(['msg-late', 'msg-late']);
+  });
+
   it('dedupeWindowMs 0 turns dedupe off', async () => {
     const bus = makeBus({ dedupeWindowMs: 0 });
     const once = msg({ deliveryMode: 'exactly_once' });
