@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { envelopeMaker, fmt, latencyAtRate, printTable, throughput } from '../lib/stats.mjs';
+import { envelopeMaker, fmt, latencyInRounds, median, printTable, throughput } from '../lib/stats.mjs';
 import { freePort, portOpen } from '../lib/servers.mjs';
 import { natsTargets } from '../lib/nats-targets.mjs';
 
@@ -53,11 +53,6 @@ const PAYLOAD = Number(values.payload);
 const LATENCY_SECONDS = Number(values.seconds);
 const PACE_MS = Number(values['pace-ms']);
 const LATENCY_ROUNDS = Math.max(1, Number(values['latency-rounds']));
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const PREFIX = `bench-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: SESSIONS, payloadBytes: PAYLOAD });
 const work = { messages: MESSAGES, inflight: INFLIGHT, envelope };
@@ -96,25 +91,13 @@ try {
     rows.push({ make, ...(await throughput(() => make(server.url), work)) });
   }
   const rate = Math.floor(rows[0].perSecond / 2);
-  // Latency in paired rounds, the order alternating: a p99 over 3 s on this shared machine is set by
-  // a few stalls of the process or the server, which hit whichever target is measuring then.
-  const latencyRuns = rows.map(() => []);
-  for (let round = 0; round < LATENCY_ROUNDS; round++) {
-    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
-      latencyRuns[i].push(await latencyAtRate(() => rows[i].make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS }));
-    }
-  }
-  rows.forEach((row, i) => {
-    const runs = latencyRuns[i];
-    Object.assign(row, {
-      rate,
-      p50Us: median(runs.map((r) => r.p50Us)),
-      p99Us: median(runs.map((r) => r.p99Us)),
-      sentPerSecond: median(runs.map((r) => r.sentPerSecond)),
-      sustained: runs.every((r) => r.sustained),
-    });
-  });
-  const addedP99Us = median(latencyRuns[1].map((bus, round) => bus.p99Us - latencyRuns[0][round].p99Us));
+  // Latency in paired rounds, the order alternating (lib/stats.mjs latencyInRounds).
+  const latency = await latencyInRounds(
+    rows.map((row) => () => row.make(server.url)),
+    { rounds: LATENCY_ROUNDS, ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS },
+  );
+  rows.forEach((row, i) => Object.assign(row, latency.rows[i]));
+  const { addedP99Us } = latency;
   const sessions = values['skip-100k'] ? undefined : await manySessions(server.url);
 
   const [rawRow, busRow] = rows;
@@ -124,9 +107,9 @@ try {
   console.log(`fixed-rate producer: ${PACE_MS > 0 ? `sends what fell due every ${PACE_MS} ms` : 'checks every loop turn (spins a core)'}, both targets`);
   console.log('');
   console.log(`latency: ${LATENCY_ROUNDS} paired rounds of ${LATENCY_SECONDS} s, the order alternating (p50 / p99 us); the table shows their medians`);
-  latencyRuns[0].forEach((raw, round) => {
-    const bus = latencyRuns[1][round];
-    console.log(`  round ${round + 1}: raw ${fmt(raw.p50Us)} / ${fmt(raw.p99Us)}; bus ${fmt(bus.p50Us)} / ${fmt(bus.p99Us)}; added p99 ${fmt(bus.p99Us - raw.p99Us)}`);
+  rawRow.roundP99Us.forEach((rawP99, round) => {
+    const busP99 = busRow.roundP99Us[round];
+    console.log(`  round ${round + 1}: raw ${fmt(rawRow.roundP50Us[round])} / ${fmt(rawP99)}; bus ${fmt(busRow.roundP50Us[round])} / ${fmt(busP99)}; added p99 ${fmt(busP99 - rawP99)}`);
   });
   console.log('');
   rows.forEach((r, i) => (r.name = names[i]));
@@ -155,8 +138,8 @@ try {
       rawP99Us: rawRow.p99Us,
       addedP99Us,
       latencyRounds: LATENCY_ROUNDS,
-      p99UsRounds: latencyRuns[1].map((r) => r.p99Us),
-      rawP99UsRounds: latencyRuns[0].map((r) => r.p99Us),
+      p99UsRounds: rows[1].roundP99Us,
+      rawP99UsRounds: rows[0].roundP99Us,
       cpuUsPerMessage: Number(busRow.cpuUsPerMessage.toFixed(1)),
       rawCpuUsPerMessage: Number(rawRow.cpuUsPerMessage.toFixed(1)),
       sessions100kMs: sessions ? Math.round(sessions.ms) : null,

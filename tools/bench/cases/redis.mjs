@@ -57,7 +57,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createMessageBus, redisAclRules } from '@woodwork/bus-redis';
 import { makeCertificates } from '../../../packages/bus-redis/test/support/tls-certs.mjs';
-import { envelopeMaker, fmt, heapAfterGc, latencyAtRate, printTable, publishAll, throughput, wire } from '../lib/stats.mjs';
+import { envelopeMaker, fmt, heapAfterGc, latencyAtRate, latencyInRounds, median, printTable, publishAll, throughput, wire } from '../lib/stats.mjs';
 import { freePort, portOpen } from '../lib/servers.mjs';
 
 const { values } = parseArgs({
@@ -276,11 +276,6 @@ async function manySessions(url) {
   return { ms, clientMb: (heapAfter - heapBefore) / (1024 * 1024), lanesLeft: health.details.sessionLanes, heldLeft: health.details.heldMessages };
 }
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const server = await startServer();
@@ -314,29 +309,14 @@ try {
     serverCpuUsPerMessage: median(rounds.map((r) => r.serverCpuUsPerMessage)),
   }));
   const rate = Math.floor(rows[0].perSecond / 2);
-  // Latency in rounds too, the order rotating: one hiccup of the shared machine (a GC, a process
-  // descheduled) lands in one target's run and became its p99 when each was measured once. Each
-  // row shows the medians of its rounds; the added p99 is the median of the rounds' differences
-  // (bus and raw measured back to back in each round).
-  const latencyRuns = rows.map(() => []);
-  for (let round = 0; round < LATENCY_ROUNDS; round++) {
-    for (let k = 0; k < rows.length; k++) {
-      const i = (k + round) % rows.length;
-      latencyRuns[i].push(await latencyAtRate(() => rows[i].make(server.url), { ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS }));
-    }
-  }
-  rows.forEach((row, i) => {
-    const runs = latencyRuns[i];
-    Object.assign(row, {
-      rate,
-      p50Us: median(runs.map((r) => r.p50Us)),
-      p99Us: median(runs.map((r) => r.p99Us)),
-      roundP99Us: runs.map((r) => r.p99Us),
-      sentPerSecond: Math.min(...runs.map((r) => r.sentPerSecond)),
-      sustained: runs.every((r) => r.sustained),
-    });
-  });
-  const addedP99Us = median(latencyRuns[1].map((bus, round) => bus.p99Us - latencyRuns[0][round].p99Us));
+  // Latency in rounds too, the order rotating (lib/stats.mjs latencyInRounds): each row shows the
+  // medians of its rounds; the added p99 is the median of the rounds' bus-minus-raw differences.
+  const latency = await latencyInRounds(
+    rows.map((row) => () => row.make(server.url)),
+    { rounds: LATENCY_ROUNDS, ratePerSecond: rate, seconds: LATENCY_SECONDS, envelope, paceMs: PACE_MS },
+  );
+  rows.forEach((row, i) => Object.assign(row, latency.rows[i]));
+  const { addedP99Us } = latency;
   // The rate asked for may be above what the bus sustains (its saturated max below it): its latency
   // there measures a backlog. Then also measure it at half its own max, the hop at a rate it keeps.
   const busAtRate = rows[1];

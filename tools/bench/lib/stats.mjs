@@ -159,6 +159,42 @@ export function pace(ms) {
   return new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 }
 
+/** The median of numbers (the mean of the middle two for an even count). */
+export function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Latency of every target (`opens[i]()` opens one) in `rounds` paired rounds, the order rotating
+ * from round to round: a p99 over a few seconds on a shared machine is set by a few stalls of the
+ * process or the server, which hit whichever target is measuring then. Each target's row holds the
+ * medians of its rounds (the slowest round's rate; sustained only if every round was), and
+ * `addedP99Us` is the median of the rounds' differences between target 1 and target 0 (measured
+ * back to back in each round). `options` go to `latencyAtRate`.
+ */
+export async function latencyInRounds(opens, { rounds, ...options }) {
+  const runs = opens.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < opens.length; k++) {
+      const i = (k + round) % opens.length;
+      runs[i].push(await latencyAtRate(opens[i], options));
+    }
+  }
+  const rows = runs.map((r) => ({
+    rate: options.ratePerSecond,
+    p50Us: median(r.map((x) => x.p50Us)),
+    p99Us: median(r.map((x) => x.p99Us)),
+    roundP50Us: r.map((x) => x.p50Us),
+    roundP99Us: r.map((x) => x.p99Us),
+    sentPerSecond: Math.min(...r.map((x) => x.sentPerSecond)),
+    sustained: r.every((x) => x.sustained),
+  }));
+  const addedP99Us = median(runs[1].map((bus, round) => bus.p99Us - runs[0][round].p99Us));
+  return { rows, addedP99Us };
+}
+
 /** A full garbage collection (exposed at run time, so `node main.mjs` needs no flag); heap used after it. */
 export function heapAfterGc() {
   gc();
