@@ -27,11 +27,12 @@ import {
   type ResolvedSubscription,
   type SessionLanes,
 } from '@woodwork/bus-core';
-import { deleteConsumer, ensureConsumer, infoOrUndefined, isNotFound, type ConsumerContext, type StoredGroup } from './consumers.js';
+import { deleteConsumer, ensureConsumer, infoOrUndefined, type ConsumerContext } from './consumers.js';
 import type { ResolvedNatsBusOptions } from './options.js';
 import { attemptsFrom, readDelivery, type NatsDelivery } from './deliveries.js';
 import { handBackLostDeliveries } from './lost-deliveries.js';
 import { withDeadline } from './deadline.js';
+import { newState, recreateConsumerIfGone, type PartitionState } from './partition-state.js';
 
 export type { NatsDelivery } from './deliveries.js';
 import { PartitionLeases } from './partition-leases.js';
@@ -77,20 +78,6 @@ const CLOSE_STEP_MS = 5_000;
 
 /** How long subscribe() waits for the group's first pull requests. */
 const PULLS_OUT_WAIT_MS = 5_000;
-
-/** One consumer of the group and what this process knows of it. */
-interface PartitionState {
-  readonly partition: number | null;
-  readonly name: string;
-  stored: StoredGroup;
-  puller: PartitionPuller | undefined;
-  /** Deliveries of this partition held here. */
-  held: number;
-  /** Highest stream sequence of this partition settled here: a recreated consumer starts after it. */
-  lastSettledSeq: number;
-  /** The events stream's creation time its consumer was made on (a recreated stream starts again at 1). */
-  streamCreated: string | undefined;
-}
 
 export class NatsGroup {
   /** Core's engine; replaced by a fresh one when the group runs again after its last replica left. */
@@ -514,24 +501,9 @@ export class NatsGroup {
 
   /** Recreates a consumer that is gone, starting after what this process settled or holds of it. */
   private async recover(puller: PartitionPuller): Promise<void> {
-    const { host } = this;
-    try {
-      await host.jsm.consumers.info(host.layout.eventsStream, puller.consumer);
-      return;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    // The stream itself may be gone too (deleted, or a server restarted with its data lost).
-    if ((await host.jsm.streams.info(host.layout.eventsStream).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)))) === undefined) {
-      await host.recreateStreams();
-    }
     const state = this.partitions.get(puller.partition)!;
-    const heldSeqs = [...this.held.values()].filter((d) => d.partition === puller.partition).map((d) => d.seq);
-    const start = heldSeqs.length > 0 ? Math.min(...heldSeqs) : state.lastSettledSeq + 1;
-    host.options.logger.warn('consumer was deleted; recreating it after the last acknowledged message', { consumer: puller.consumer, start });
-    const made = await ensureConsumer(host, this.spec, puller.consumer, puller.partition, { recreateFrom: { start, since: state.stored.since, streamCreated: state.streamCreated } });
-    state.stored = made.stored;
-    if (made.streamCreated !== undefined) state.streamCreated = made.streamCreated;
+    const heldSeqs = () => [...this.held.values()].filter((d) => d.partition === puller.partition).map((d) => d.seq);
+    if (!(await recreateConsumerIfGone(this.host, this.spec, puller, state, heldSeqs))) return;
     // Sequences of a reset stream start again at 1: what was settled before says nothing now, and
     // what is still held of the old stream is no longer the partition's (its handler may still
     // run; nothing is acknowledged or handed back for it), so the new stream's messages with the
@@ -600,8 +572,4 @@ export class NatsGroup {
     }
     this.engine.push(delivery);
   }
-}
-
-function newState(partition: number | null, name: string, stored: StoredGroup): PartitionState {
-  return { partition, name, stored, puller: undefined, held: 0, lastSettledSeq: 0, streamCreated: undefined };
 }
