@@ -137,18 +137,19 @@ export function preparePublish(
   return { envelope, payloadJson: body.payloadJson, metadataJson: body.metadataJson, size: body.size, payloadCopy: body.payloadCopy, metadataCopy: body.metadataCopy };
 }
 
-export interface PreparedLocalPublish extends MeasuredBody {
+export interface PreparedCheckedPublish extends MeasuredBody {
   envelope: MessageEnvelope;
 }
 
 /**
- * `preparePublish` for a backend with no wire (memory): the same envelope, checks, size and plain
- * copies, without the JSON text it would never send.
+ * `preparePublish` without the payload's and metadata's own JSON text: the same envelope, checks,
+ * size (counted during the walk) and plain copies. Memory sends no text; Redis and NATS make the
+ * whole wire text from the copies in one `JSON.stringify` (`encodeCheckedWire`).
  */
-export function prepareLocalPublish(
+export function prepareCheckedPublish(
   input: MessageEnvelope<object> | EnvelopeInit<object>,
   options: Pick<ResolvedBusOptions, 'maxRetries' | 'maxPayloadBytes'>,
-): PreparedLocalPublish {
+): PreparedCheckedPublish {
   if (typeof input !== 'object' || input === null) throw new InvalidMessageError('envelope', `must be an object; got ${describeValue(input)}`);
   assertEnvelopeKeys(input);
   const envelope = createEnvelope(input as EnvelopeInit, options);

@@ -112,6 +112,31 @@ export function encodeWireText(envelope: MessageEnvelope, body: { payloadJson: s
 }
 
 /**
+ * The wire JSON text of a message checked by `prepareCheckedPublish`: the wire form with its checked
+ * plain copies as payload and metadata, made by one `JSON.stringify`, so the bytes sent are those of
+ * what was checked. The same text as `encodeWireText`, with a third less garbage (no separate
+ * payload text to measure and splice: a 1 KiB payload made 5.9 KB per publish that way and 3.9 KB
+ * this way, against 2.7 KB for a bare `JSON.stringify`: `npm run bench -- publish-garbage`), which
+ * the collector of a busy publisher pays for in pauses.
+ */
+export function encodeCheckedWire(envelope: MessageEnvelope, body: { payloadCopy: JsonObject; metadataCopy: JsonObject }): string {
+  return JSON.stringify({
+    message_id: envelope.messageId,
+    session_id: envelope.sessionId,
+    event_type: envelope.eventType,
+    component_source: envelope.componentSource,
+    component_target: envelope.componentTarget,
+    timestamp: envelope.timestamp,
+    delivery_mode: envelope.deliveryMode,
+    pattern: envelope.pattern,
+    payload: body.payloadCopy,
+    metadata: body.metadataCopy,
+    retry_count: envelope.retryCount,
+    max_retries: envelope.maxRetries,
+  });
+}
+
+/**
  * Reads JSON text of the wire form and checks it as `publish` checks a new message: the shape
  * (`fromWire`) and then every rule of `validateEnvelope` (ids, names, event type, timestamp from 0
  * to the year 9999, retry counts, payload and metadata plain JSON at most `MAX_JSON_DEPTH` deep,

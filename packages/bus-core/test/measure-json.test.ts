@@ -1,11 +1,11 @@
 /**
- * `measureJsonCopy` / `prepareLocalPublish` (issue 11): the size of the JSON text counted during the
+ * `measureJsonCopy` / `prepareCheckedPublish` (issue 11): the size of the JSON text counted during the
  * checking walk, without making the text, must equal `Buffer.byteLength(JSON.stringify(copy))`
  * exactly (maxPayloadBytes is a limit on it), and the checks and copy must be those of
  * `encodeJsonCopy` / `preparePublish`.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeJsonCopy, InvalidMessageError, measureJsonCopy, prepareLocalPublish, preparePublish } from '../src/index.js';
+import { encodeJsonCopy, InvalidMessageError, measureJsonCopy, prepareCheckedPublish, preparePublish } from '../src/index.js';
 
 /** A deterministic generator (no flaky fuzz): xorshift32. */
 function random(seed: number): () => number {
@@ -98,11 +98,11 @@ describe('measureJsonCopy', () => {
   });
 });
 
-describe('prepareLocalPublish', () => {
+describe('prepareCheckedPublish', () => {
   it('gives the envelope, size and copies of preparePublish, without the text', () => {
     const options = { maxRetries: 3, maxPayloadBytes: 1024 * 1024 };
     const input = { sessionId: 's', eventType: 'a.b', componentSource: 'c', payload: { text: 'héllo "world"', n: [1, 2.5] }, metadata: { trace: 'x' } };
-    const local = prepareLocalPublish(input, options);
+    const local = prepareCheckedPublish(input, options);
     const wire = preparePublish(input, options);
     expect(local.size).toBe(wire.size);
     expect(local.payloadCopy).toEqual(wire.payloadCopy);
@@ -114,7 +114,7 @@ describe('prepareLocalPublish', () => {
   it('rejects a body over maxPayloadBytes by its exact size, as preparePublish does', () => {
     const input = { sessionId: 's', eventType: 'a.b', componentSource: 'c', payload: { t: 'é'.repeat(10) } };
     const size = preparePublish(input, { maxRetries: 3, maxPayloadBytes: 1000 }).size;
-    expect(() => prepareLocalPublish(input, { maxRetries: 3, maxPayloadBytes: size })).not.toThrow();
-    expect(() => prepareLocalPublish(input, { maxRetries: 3, maxPayloadBytes: size - 1 })).toThrow(/must be at most/);
+    expect(() => prepareCheckedPublish(input, { maxRetries: 3, maxPayloadBytes: size })).not.toThrow();
+    expect(() => prepareCheckedPublish(input, { maxRetries: 3, maxPayloadBytes: size - 1 })).toThrow(/must be at most/);
   });
 });

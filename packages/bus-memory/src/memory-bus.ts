@@ -19,7 +19,7 @@ import {
   assertSameGroupSpec,
   guardedLogger,
   isTargeted,
-  prepareLocalPublish,
+  prepareCheckedPublish,
   redriveSkipReason,
   resolveSubscription,
   validateDeadLetterFilter,
@@ -128,7 +128,7 @@ export class MemoryMessageBus implements MessageBus {
 
   async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    const prepared = prepareLocalPublish(input, this.options);
+    const prepared = prepareCheckedPublish(input, this.options);
     const envelope = prepared.envelope;
     // The plain copies made while validating go with every delivery, handed to nobody: each attempt
     // gets its own copy of them (message-bodies.ts).

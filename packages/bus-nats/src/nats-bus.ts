@@ -17,7 +17,7 @@ import {
   encodeEnvelope,
   errorToDeadLetterError,
   nowSeconds,
-  preparePublish,
+  prepareCheckedPublish,
   redactError,
   redactKnownSecrets,
   resolveSubscription,
@@ -223,7 +223,7 @@ export class NatsMessageBus implements MessageBus {
 
   async publish<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    const prepared = preparePublish(input, this.options);
+    const prepared = prepareCheckedPublish(input, this.options);
     const envelope = prepared.envelope;
     const buffer = this.buffer;
     const ack = await publishEnvelope(this.publisher, envelope, prepared, buffer ? (subject, body, msgID) => buffer.send(() => publishRaw(this.publisher, subject, body, msgID)) : undefined);

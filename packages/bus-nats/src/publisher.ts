@@ -19,8 +19,9 @@ import {
   InvalidMessageError,
   MessageDeliveryMode,
   PermissionDeniedError,
-  encodeWireText,
+  encodeCheckedWire,
   isTargeted,
+  type JsonObject,
   type MessageEnvelope,
 } from '@woodwork/bus-core';
 import type { PubAcks } from './pub-acks.js';
@@ -44,18 +45,18 @@ export interface PublisherHost {
 }
 
 /**
- * Publishes a checked message. `body` is the payload and metadata text `preparePublish` made while
- * checking them: the wire text is built around it, so the bytes sent are the bytes checked and the
- * payload is not encoded twice.
+ * Publishes a checked message. `checked` holds the plain copies of payload and metadata that
+ * `prepareCheckedPublish` made while checking them: the wire text is made from them in one
+ * `JSON.stringify`, so the bytes sent are those of what was checked.
  */
 export async function publishEnvelope(
   host: PublisherHost,
   envelope: MessageEnvelope,
-  checked: { payloadJson: string; metadataJson: string },
+  checked: { payloadCopy: JsonObject; metadataCopy: JsonObject },
   send: (subject: string, body: string, msgID: string) => Promise<PubAck> = (subject, body, msgID) => publishRaw(host, subject, body, msgID),
 ): Promise<PubAck> {
   const subject = messageSubject(host.layout, envelope.sessionId, isTargeted(envelope) ? envelope.componentTarget : null, envelope.eventType);
-  const body = encodeWireText(envelope, checked);
+  const body = encodeCheckedWire(envelope, checked);
   const size = Buffer.byteLength(body);
   if (size > host.maxPayload() - HEADER_ROOM) {
     throw new InvalidMessageError('payload', `must fit the server's max_payload (${host.maxPayload()} bytes with headers); the encoded message is ${size} bytes`);

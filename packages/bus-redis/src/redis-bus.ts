@@ -15,8 +15,8 @@ import {
   MetricsRecorder,
   assertSameGroupSpec,
   encodeEnvelope,
-  encodeWireText,
-  preparePublish,
+  encodeCheckedWire,
+  prepareCheckedPublish,
   redriveSkipReason,
   resolveSubscription,
   undecodableDeadLetter,
@@ -56,6 +56,8 @@ import { fieldsOf, type StreamEntry } from './stream-replies.js';
 const MAX_EXPIRED_REPORTED = 100;
 /** A private group whose process died (no live member) is removed after this long unused. */
 const ORPHAN_PRIVATE_MS = 120_000;
+/** How long a health check waits for the acks on their way before it reads what the groups have pending. */
+const ACKS_IN_HEALTH_MS = 1_000;
 
 export class RedisMessageBus implements MessageBus {
   readonly backend = 'redis';
@@ -158,9 +160,9 @@ export class RedisMessageBus implements MessageBus {
 
   private async publishNow<P extends object = JsonObject>(input: MessageEnvelope<P> | EnvelopeInit<P>): Promise<PublishResult> {
     this.assertOpen('publish');
-    const prepared = preparePublish(input, this.options);
+    const prepared = prepareCheckedPublish(input, this.options);
     const { envelope } = prepared;
-    const stored = await this.publisher.publish(envelope, encodeWireText(envelope, prepared));
+    const stored = await this.publisher.publish(envelope, encodeCheckedWire(envelope, prepared));
     if (!stored.duplicate) {
       this.metrics.recordPublished(envelope.eventType);
       this.groupHost.readLoop.published();
@@ -311,6 +313,8 @@ export class RedisMessageBus implements MessageBus {
       if (refused) throw refused;
       if (!isReady(this.client)) throw new Error(`disconnected (${this.client.status}); reconnecting`);
       await this.expireIdleGroups();
+      // Acks posted and not answered yet would still count as pending (a handler that returned).
+      await Promise.all([...this.groups.values()].map((g) => g.acksAnswered(ACKS_IN_HEALTH_MS)));
       const [stored, numbers, active, nowMs] = await Promise.all([
         listGroups(this.registry),
         groupNumbers(this.client, this.layout),

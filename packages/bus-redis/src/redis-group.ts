@@ -87,8 +87,17 @@ export class RedisGroup {
     const { options, metrics, layout, scripts } = host;
     this.heldIn = new Array<number>(layout.partitions).fill(0);
     this.startMarginMs = Math.min(START_LEASE_MARGIN_MS, Math.floor(options.claimIdleMs / 4));
-    // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
-    this.acks = new AckBatcher(host.ackClient, options.cluster, host.ackScripts, layout, stored.key, () => this.owner.checkNow());
+    this.acks = new AckBatcher({
+      client: host.ackClient,
+      cluster: options.cluster,
+      scripts: host.ackScripts,
+      layout,
+      groupKey: stored.key,
+      holds: (n, lease) => this.owner.holds(n, lease),
+      // A fenced ack means the lease is gone: look at the leases now, not at the next renewal.
+      fenced: () => this.owner.checkNow(),
+      logger: options.logger,
+    });
     this.owner = new PartitionOwner({
       scripts,
       layout,
@@ -96,7 +105,8 @@ export class RedisGroup {
       consumer,
       claimIdleMs: options.claimIdleMs,
       logger: options.logger,
-      held: (n) => this.heldIn[n] ?? 0,
+      // An entry whose ack is not answered yet is still held: its partition is not released before.
+      held: (n) => (this.heldIn[n] ?? 0) + this.acks.pending(n),
       reading: (n) => this.reader.reading(n),
       changed: () => host.readLoop.interrupt(),
     });
@@ -107,7 +117,7 @@ export class RedisGroup {
       owner: this.owner,
       room: () => (this.engine.lanes.consumerCount === 0 ? 0 : options.maxBufferedPerGroup - this.engine.size),
       onEntry: (n, lease, entry, delivered) => this.onEntry(n, lease, entry, delivered),
-      skip: (n, lease, id) => void this.acks.ack(n, lease, id).catch(() => undefined),
+      skip: (n, lease, id) => this.acks.post(n, lease, id),
     });
     this.engine = new ConsumerGroup<RedisDelivery>({
       spec: stored,
@@ -121,7 +131,9 @@ export class RedisGroup {
       leaseMs: Math.min(options.claimIdleMs, 750),
       hooks: {
         envelopeFor: (delivery, attempt) => this.envelopeFor(delivery, attempt),
-        acknowledge: (delivery) => this.acks.ack(delivery.n, delivery.lease, delivery.id),
+        // A handled message's ack is posted (the session goes on at once, ack-batcher.ts); an
+        // at_most_once one before its handler, and a dead-lettered one, wait for the server's answer.
+        acknowledge: (delivery, reason) => (reason === 'handled' ? this.acks.post(delivery.n, delivery.lease, delivery.id) : this.acks.ack(delivery.n, delivery.lease, delivery.id)),
         storeDeadLetter: async (record) => void (await host.deadLetters.add(record)),
         deadLetterCount: () => host.deadLetters.size(),
         sourceOf: (delivery) => ({ stream: eventsKey(layout, delivery.n), id: delivery.id }),
@@ -177,7 +189,7 @@ export class RedisGroup {
   abortSession(sessionId: string): void {
     for (const delivery of this.lanes.abortSession(sessionId)) {
       this.release(delivery);
-      void this.acks.ack(delivery.n, delivery.lease, delivery.id).catch(() => undefined);
+      this.acks.post(delivery.n, delivery.lease, delivery.id);
     }
   }
 
@@ -200,7 +212,17 @@ export class RedisGroup {
       while (this.lanes.stats.running + this.lanes.stats.settling > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     }
     await this.engine.stop(abort ? timeoutMs : 0, { abort });
+    // The acks on their way land before the leases go (another owner would run those entries again).
+    await this.acksAnswered(timeoutMs);
+    this.acks.stop();
     await this.owner.stop();
+  }
+
+  /** Resolves once the acks asked for so far were answered, or after `maxMs`. */
+  async acksAnswered(maxMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.acks.drain(), new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+    clearTimeout(timer);
   }
 
   private release(delivery: RedisDelivery): void {
@@ -272,6 +294,8 @@ export class RedisGroup {
       const since = stored.since[n];
       if (!ours && since !== undefined && compareEntryIds(entry.id, since) <= 0) return this.reader.skip(n, lease, entry.id);
     }
+    // Claimed again while its ack is on its way (a re-claim after a read error): handled already.
+    if (delivered !== 1 && this.acks.isPending(n, entry.id)) return;
     const deliveryId = `${n}/${entry.id}`;
     const holding = this.held.get(deliveryId);
     if (holding) {

@@ -11,7 +11,8 @@
  * For the slowest 1 % it prints the median and max of each hop and how many overlapped a GC or an
  * event-loop stall, then the stalls themselves (GC from a PerformanceObserver, event-loop delay
  * from a 1 ms interval timer), so a tail can be pinned on a hop, on the process, or on the server.
- * The bus's internals are timed by wrapping prototypes of its built files (this process only).
+ * (lib/tail.mjs). The bus's internals are timed by wrapping prototypes of its built files (this
+ * process only).
  *
  *   npm run bench -- nats-tail [--rate 5000] [--seconds 3] [--target both|raw|bus] [--pace-ms 1]
  *                              [--partitions P] [--url nats://...]
@@ -20,14 +21,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createMessageBus } from '@woodwork/bus-nats';
 import { PartitionPuller } from '../../../packages/bus-nats/dist/partition-puller.js';
 import { PubAcks } from '../../../packages/bus-nats/dist/pub-acks.js';
-import { envelopeMaker, pace, wire } from '../lib/stats.mjs';
+import { envelopeMaker, wire } from '../lib/stats.mjs';
+import { fixedRateRun, reportTail, watchProcess } from '../lib/tail.mjs';
 import { freePort, portOpen } from '../lib/servers.mjs';
 
 const { values } = parseArgs({
@@ -50,7 +51,7 @@ const PREFIX = `tail-${process.pid}-${Date.now().toString(36)}`;
 const envelope = envelopeMaker({ sessions: 100, payloadBytes: 1024 });
 
 // ---------- per-message timestamps ----------
-let marks; // i -> { sent, puback, arrival, flush, handler }
+let marks = []; // i -> { sent, stored (PubAck), arrival, flush, handler }
 const seqToI = new Map();
 const arrivalBySeq = new Map();
 const flushBySeq = new Map();
@@ -94,19 +95,6 @@ PartitionPuller.prototype.flush = function () {
   for (const msg of this.burst) flushBySeq.set(msg.seq, now);
   return flushOriginal.call(this);
 };
-
-// ---------- the process: GC and event-loop stalls ----------
-const gcs = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration, kind: e.detail?.kind });
-}).observe({ entryTypes: ['gc'] });
-const stalls = [];
-let lastTick = performance.now();
-const ticker = setInterval(() => {
-  const now = performance.now();
-  if (now - lastTick > 5) stalls.push({ start: lastTick, ms: now - lastTick });
-  lastTick = now;
-}, 1);
 
 // ---------- targets ----------
 async function makeRaw(url) {
@@ -176,35 +164,20 @@ async function makeBus(url) {
   };
 }
 
-// ---------- one fixed-rate run (the same schedule as lib/stats.mjs latencyAtRate) ----------
+// ---------- one fixed-rate run (lib/tail.mjs: the same schedule as lib/stats.mjs latencyAtRate) ----------
 async function run(make, url) {
   const target = await make(url);
   reset();
   for (const k of Object.keys(counts)) delete counts[k];
+  const watch = watchProcess();
   const cpu = process.cpuUsage();
   const serverCpu = serverCpuSeconds();
-  const warm = RATE; // one second
-  const total = warm + RATE * SECONDS;
-  let handled = 0;
-  await target.subscribe((m) => {
-    handled++;
-    markOf(m.payload.i).handler = performance.now();
-  });
-  const started = performance.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE));
-    while (sent < due) {
-      const i = sent++;
-      const sentAt = performance.now();
-      markOf(i).sent = sentAt;
-      target.publish(envelope(i, sentAt)).then(() => (markOf(i).puback = performance.now()));
-    }
-    await pace(Number(values['pace-ms']));
-  }
-  while (handled < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  const t0 = performance.now();
+  const { started, warm } = await fixedRateRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks });
+  const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu);
-  console.log(`\n${target.name}: client CPU ${((used.user + used.system) / 1000 / ((performance.now() - started) / 1000) / 10).toFixed(0)} % of a core, server ${((serverCpuSeconds() - serverCpu) * 100 / ((performance.now() - started) / 1000)).toFixed(0)} %; puller events ${JSON.stringify(counts)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  watch.stop();
+  console.log(`\n${target.name}: client CPU ${((used.user + used.system) / 1000 / wall / 10).toFixed(0)} % of a core, server ${((serverCpuSeconds() - serverCpu) * 100 / wall).toFixed(0)} %; puller events ${JSON.stringify(counts)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   await target.close();
   for (const [seq, i] of seqToI) {
     const m = markOf(i);
@@ -212,53 +185,21 @@ async function run(make, url) {
     m.arrival = arrivalBySeq.get(seq);
     m.flush = flushBySeq.get(seq);
   }
-  report(target.name, marks.slice(warm), started);
-}
-
-const q = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const ms = (n) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
-
-function report(name, list, started) {
-  const total = list.map((m) => m.handler - m.sent).sort((a, b) => a - b);
-  const p99 = q(total, 99);
-  const slow = list.filter((m) => m.handler - m.sent >= p99);
-  const hop = (m, from, to) => (m[to] ?? NaN) - (m[from] ?? NaN);
-  const hops = [
-    ['publish->PubAck', 'sent', 'puback'],
-    ['publish->arrival', 'sent', 'arrival'],
-    ['arrival->flush', 'arrival', 'flush'],
-    ['flush->handler', 'flush', 'handler'],
-    ['arrival->handler', 'arrival', 'handler'],
-  ];
-  console.log(`\n== ${name}: ${list.length} messages at ${RATE}/s; publish->handler p50 ${ms(q(total, 50))} p99 ${ms(p99)} max ${ms(total.at(-1))} ms`);
-  console.log(`${'hop (ms)'.padEnd(20)}${'all p50'.padStart(10)}${'all p99'.padStart(10)}${'slow1% p50'.padStart(12)}${'slow1% max'.padStart(12)}`);
-  for (const [label, from, to] of hops) {
-    const all = list.map((m) => hop(m, from, to)).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
-    const s = slow.map((m) => hop(m, from, to)).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
-    if (all.length === 0) continue;
-    console.log(`${label.padEnd(20)}${ms(q(all, 50)).padStart(10)}${ms(q(all, 99)).padStart(10)}${ms(q(s, 50)).padStart(12)}${ms(s.at(-1)).padStart(12)}`);
-  }
-  // When were the slow ones published (clusters = one stall; spread = a per-message cost)?
-  const buckets = new Map();
-  for (const m of slow) {
-    const b = Math.floor((m.sent - started) / 100) * 100;
-    buckets.set(b, (buckets.get(b) ?? 0) + 1);
-  }
-  console.log(`slow 1% by publish time (ms after start: count): ${[...buckets].sort((a, b) => a[0] - b[0]).map(([b, c]) => `${b}:${c}`).join(' ')}`);
-  const from = list[0].sent;
-  const to = list.at(-1).handler;
-  const inRun = (e) => e.start + e.ms >= from && e.start <= to;
-  const runGcs = gcs.filter(inRun);
-  const runStalls = stalls.filter(inRun);
-  const overlaps = (m, e) => e.start < m.handler && e.start + e.ms > m.sent;
-  console.log(`GCs in run: ${runGcs.length} (total ${ms(runGcs.reduce((n, e) => n + e.ms, 0))} ms, longest ${ms(Math.max(0, ...runGcs.map((e) => e.ms)))} ms); slow messages overlapping a GC: ${slow.filter((m) => runGcs.some((e) => overlaps(m, e))).length}/${slow.length}`);
-  console.log(`event-loop stalls > 5 ms in run: ${runStalls.length} (${runStalls.map((e) => `${Math.round(e.start - started)}+${ms(e.ms)}`).join(' ')}); slow overlapping one: ${slow.filter((m) => runStalls.some((e) => overlaps(m, e))).length}/${slow.length}`);
-  const longGcs = runGcs.filter((e) => e.ms > 2);
-  if (longGcs.length) console.log(`GCs > 2 ms: ${longGcs.map((e) => `${Math.round(e.start - started)}+${ms(e.ms)}(kind ${e.kind})`).join(' ')}`);
-  // The 10 slowest in full.
-  for (const m of [...slow].sort((a, b) => b.handler - b.sent - (a.handler - a.sent)).slice(0, 10)) {
-    console.log(`  at ${ms(m.sent - started)}: total ${ms(m.handler - m.sent)} puback ${ms(hop(m, 'sent', 'puback'))} arrival ${ms(hop(m, 'sent', 'arrival'))} flush ${ms(hop(m, 'sent', 'flush'))} seq ${m.seq}`);
-  }
+  reportTail({
+    name: target.name,
+    rate: RATE,
+    list: marks.slice(warm),
+    started,
+    watch,
+    hops: [
+      ['publish->PubAck', 'sent', 'stored'],
+      ['publish->arrival', 'sent', 'arrival'],
+      ['arrival->flush', 'arrival', 'flush'],
+      ['flush->handler', 'flush', 'handler'],
+      ['arrival->handler', 'arrival', 'handler'],
+    ],
+    describe: (m) => `seq ${m.seq}`,
+  });
 }
 
 // ---------- the server ----------
@@ -289,7 +230,6 @@ try {
   const targets = values.target === 'raw' ? [makeRaw] : values.target === 'bus' ? [makeBus] : [makeRaw, makeBus];
   for (const make of targets) await run(make, server.url);
 } finally {
-  clearInterval(ticker);
   await server.stop();
 }
 process.exit(0);

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * Where the slowest messages of the `redis` case's fixed-rate run spend their time (a diagnostic,
+ * not a comparison figure). Bare ioredis (the `redis` case's raw loop) and the bus each run at the
+ * same fixed rate on one redis-server of this case's own (AOF everysec, automatic rewrite off); for
+ * every message it records, in ms after its publish call:
+ * - stored: the publish call resolved (XADD answered);
+ * - read: the XREADGROUP reply that carried it was handed over (the bus: its group's
+ *   `PartitionReader.deliver`; raw: the reply's loop), with that read's size and how many of the
+ *   message's session came before it in that read;
+ * - handler: the handler started.
+ * For the slowest 1 % it prints the median and max of each hop and how many overlapped a GC or an
+ * event-loop stall (lib/tail.mjs), then the ten slowest in full. The bus's internals are timed by
+ * wrapping prototypes of its built files (this process only).
+ *
+ *   npm run bench -- redis-tail [--rate 10000] [--seconds 3] [--target both|raw|bus] [--pace-ms 1]
+ *                               [--batch 256] [--inflight 64] [--url redis://...]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createMessageBus } from '@woodwork/bus-redis';
+import { PartitionReader } from '../../../packages/bus-redis/dist/partition-reader.js';
+import { RedisGroup } from '../../../packages/bus-redis/dist/redis-group.js';
+import { envelopeMaker, wire } from '../lib/stats.mjs';
+import { freePort, portOpen } from '../lib/servers.mjs';
+import { fixedRateRun, reportTail, watchProcess } from '../lib/tail.mjs';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '3' },
+    target: { type: 'string', default: 'both' },
+    url: { type: 'string' },
+    batch: { type: 'string', default: '256' },
+    inflight: { type: 'string', default: '64' },
+    'pace-ms': { type: 'string', default: '1' },
+  },
+});
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const BATCH = Number(values.batch);
+const INFLIGHT = Number(values.inflight);
+const PREFIX = `tail-${process.pid}-${Date.now().toString(36)}`;
+const envelope = envelopeMaker({ sessions: 100, payloadBytes: 1024 });
+
+// ---------- per-message marks ----------
+let marks = [];
+const markOf = (i) => (marks[i] ??= {});
+/** The read being handed over now: when, how many entries, how many of each session so far. */
+let read;
+const reads = [];
+function beginRead() {
+  read = { at: performance.now(), size: 0, sessions: new Map() };
+  reads.push(read);
+}
+function inRead(i, session) {
+  const m = markOf(i);
+  m.read = read.at;
+  m.readOf = read;
+  m.before = read.sessions.get(session) ?? 0;
+  read.sessions.set(session, m.before + 1);
+  read.size++;
+}
+
+const deliverOriginal = PartitionReader.prototype.deliver;
+PartitionReader.prototype.deliver = function (reply) {
+  beginRead();
+  return deliverOriginal.call(this, reply);
+};
+const onEntryOriginal = RedisGroup.prototype.onEntry;
+RedisGroup.prototype.onEntry = function (n, lease, entry, delivered) {
+  const result = onEntryOriginal.call(this, n, lease, entry, delivered);
+  const delivery = this.held.get(`${n}/${entry.id}`);
+  if (delivery && read) inRead(delivery.envelope.payload.i, delivery.envelope.sessionId);
+  return result;
+};
+
+// ---------- targets ----------
+async function makeRaw(url) {
+  const redis = new Redis(url);
+  const reader = new Redis(url);
+  const stream = `${PREFIX}-raw`;
+  await redis.xgroup('CREATE', stream, 'c', '$', 'MKSTREAM');
+  let running = true;
+  return {
+    name: 'ioredis XADD/XREADGROUP/XACK',
+    async publish(e) {
+      await redis.xadd(stream, '*', 'envelope', wire(e));
+    },
+    async subscribe(handler) {
+      void (async () => {
+        while (running) {
+          const reply = await reader.xreadgroup('GROUP', 'c', 'raw', 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', stream, '>').catch(() => null);
+          for (const [, entries] of reply ?? []) {
+            beginRead();
+            for (const [id, fields] of entries) {
+              const data = JSON.parse(fields[1]);
+              inRead(data.payload.i, data.session_id);
+              handler({ payload: data.payload, sessionId: data.session_id });
+              void redis.xack(stream, 'c', id);
+            }
+          }
+        }
+      })();
+    },
+    async close() {
+      running = false;
+      reader.disconnect();
+      await redis.del(stream);
+      await redis.quit();
+    },
+  };
+}
+
+async function makeBus(url) {
+  const streamPrefix = `${PREFIX}-bus`;
+  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: 20_000 });
+  return {
+    name: '@woodwork/bus-redis',
+    publish: (e) => bus.publish(e),
+    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
+    close: () => bus.close(),
+  };
+}
+
+// ---------- one run ----------
+async function run(make, url) {
+  const target = await make(url);
+  marks = [];
+  reads.length = 0;
+  read = undefined;
+  const watch = watchProcess();
+  const cpu = process.cpuUsage();
+  const serverCpu = serverCpuSeconds();
+  const t0 = performance.now();
+  const { started, warm, unanswered } = await fixedRateRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks });
+  const wall = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu);
+  watch.stop();
+  await target.close();
+  const measured = reads.filter((r) => r.at >= started + 1000);
+  const sizes = measured.map((r) => r.size).sort((a, b) => a - b);
+  console.log(
+    `\n${target.name}: client CPU ${((used.user + used.system) / 1000 / wall / 10).toFixed(0)} % of a core, server ${(((serverCpuSeconds() - serverCpu) * 100) / wall).toFixed(0)} %; ` +
+      `reads ${measured.length}, entries per read p50 ${sizes[Math.floor(sizes.length / 2)] ?? 0} max ${sizes.at(-1) ?? 0}; ` +
+      `publishes unanswered p50 ${unanswered.p50} p99 ${unanswered.p99} max ${unanswered.max}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
+  reportTail({
+    name: target.name,
+    rate: RATE,
+    list: marks.slice(warm),
+    started,
+    watch,
+    hops: [
+      ['publish->stored', 'sent', 'stored'],
+      ['publish->read', 'sent', 'read'],
+      ['read->handler', 'read', 'handler'],
+    ],
+    describe: (m) => `read of ${m.readOf?.size ?? '-'}, ${m.before ?? '-'} of its session before it`,
+  });
+}
+
+// ---------- the server ----------
+let serverPid;
+/** The server's CPU seconds so far (/proc, clock ticks of 10 ms). */
+function serverCpuSeconds() {
+  if (!serverPid) return NaN;
+  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+async function startServer() {
+  const url = values.url ?? process.env.REDIS_URL;
+  if (url) return { url, stop: async () => undefined };
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-redis-'));
+  const proc = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--auto-aof-rewrite-percentage', '0'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  for (let i = 0; !(await portOpen(port)); i++) {
+    if (i > 400) throw new Error('redis-server did not start (install it, or pass --url)');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  serverPid = proc.pid;
+  return { url: `redis://127.0.0.1:${port}`, stop: async () => (proc.kill('SIGKILL'), await exited, rmSync(dir, { recursive: true, force: true })) };
+}
+
+const server = await startServer();
+try {
+  const targets = values.target === 'raw' ? [makeRaw] : values.target === 'bus' ? [makeBus] : [makeRaw, makeBus];
+  for (const make of targets) await run(make, server.url);
+} finally {
+  await server.stop();
+}
+process.exit(0);
