@@ -128,6 +128,11 @@ export class SessionLanes<D extends LaneDelivery> {
     return this.consumers.size;
   }
 
+  /** The delivery held with `deliveryId` (queued, running, waiting for a retry or settling), if any. */
+  holding(deliveryId: string): D | undefined {
+    return this.byId?.get(deliveryId)?.delivery;
+  }
+
   /**
    * Takes a delivery. Returns false when it was not added: the lanes are stopped, or they already
    * hold a delivery with its `deliveryId` (whose `attemptsMade` is raised to the pushed count).

@@ -156,37 +156,39 @@ export function decodeEnvelope(text: string, limits?: Partial<EnvelopeLimits>): 
   if (maxPayloadBytes !== Number.POSITIVE_INFINITY) return checkWireEnvelope(data, limits);
   // No size limit: what JSON.parse made is plain JSON already, so only the depth is left to check
   // (no copy, no second encode of the payload).
-  return withWireFieldNames(() => {
+  try {
     const envelope = fromWire(data);
     validateEnvelopeFields(envelope);
     assertParsedJsonDepth(envelope.payload, 'payload');
     assertParsedJsonDepth(envelope.metadata, 'metadata');
     return envelope;
-  });
+  } catch (error) {
+    throw withWireFieldName(error);
+  }
 }
 
 /** `decodeEnvelope` for data already parsed from JSON (or read from a field map). */
 export function checkWireEnvelope(data: unknown, limits?: Partial<EnvelopeLimits>): MessageEnvelope {
   const envelope = fromWire(data);
-  return withWireFieldNames(() => {
+  try {
     validateAndEncodeBody(envelope, { maxPayloadBytes: limits?.maxPayloadBytes ?? Number.POSITIVE_INFINITY });
     return envelope;
-  });
+  } catch (error) {
+    throw withWireFieldName(error);
+  }
 }
 
-/** Runs the publish checks of a decoded envelope, naming a failing field by its wire key. */
-function withWireFieldNames(check: () => MessageEnvelope): MessageEnvelope {
-  try {
-    return check();
-  } catch (error) {
-    if (!(error instanceof InvalidMessageError)) throw error;
-    // Name the key as the writer wrote it (`message_id`, `payload.items[3]`), not our camelCase field.
-    const dot = error.field.search(/[.[]/);
-    const head = dot < 0 ? error.field : error.field.slice(0, dot);
-    const wireHead = WIRE_KEY_OF[head];
-    if (wireHead === undefined) throw error;
-    throw new InvalidMessageError(wireHead + (dot < 0 ? '' : error.field.slice(dot)), error.rule, { cause: error.cause });
-  }
+/**
+ * A failed publish check of a decoded envelope, its field named by its wire key (`message_id`,
+ * `payload.items[3]`) as the writer wrote it, not our camelCase field; any other error as it is.
+ */
+function withWireFieldName(error: unknown): unknown {
+  if (!(error instanceof InvalidMessageError)) return error;
+  const dot = error.field.search(/[.[]/);
+  const head = dot < 0 ? error.field : error.field.slice(0, dot);
+  const wireHead = WIRE_KEY_OF[head];
+  if (wireHead === undefined) return error;
+  return new InvalidMessageError(wireHead + (dot < 0 ? '' : error.field.slice(dot)), error.rule, { cause: error.cause });
 }
 
 const WIRE_KEY_OF: Readonly<Record<string, string>> = {

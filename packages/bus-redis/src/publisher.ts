@@ -83,40 +83,63 @@ export class Publisher {
   }
 
   /** Stores `text` (the envelope's wire JSON) in the session's partition. `onlyGroup`: a redrive to one group. */
-  async publish(envelope: MessageEnvelope, text: string, onlyGroup = ''): Promise<Stored> {
+  publish(envelope: MessageEnvelope, text: string, onlyGroup = ''): Promise<Stored> {
     const { layout, options } = this;
     const n = partitionOf(envelope.sessionId, layout.partitions);
     const token = `${this.tokenBase}${(++this.tokens).toString(36)}`;
     const deadlineMs = options.publishTimeoutMs > 0 ? options.publishTimeoutMs : DEFAULT_DEADLINE_MS;
     const exactlyOnce = envelope.deliveryMode === 'exactly_once' && options.dedupeWindowMs > 0 && onlyGroup === '';
     const target = onlyGroup === '' && isTargeted(envelope) ? (envelope.componentTarget ?? '') : '';
+    // The common case (untargeted, no dedupe) is a plain XADD carrying the token; a resend after a
+    // lost reply looks for the token among the entries after the last one this publisher stored in
+    // the partition before the first try (so it needs one: the first publish to a partition takes
+    // the script path).
+    const lowerBound = this.lastStored[n];
+    const plain = target === '' && !exactlyOnce && onlyGroup === '' && lowerBound !== undefined;
+    if (plain && !this.buffer && isReady(this.client)) return this.publishPlain(n, token, text, lowerBound, deadlineMs);
     const viaScript = (): Promise<string> =>
       this.scripts.wwPublish(
         [eventsKey(layout, n), tokenKey(layout, n, token), dedupeKey(layout, n, envelope.messageId), targetsKey(layout, n), subscribedKey(layout, n)],
         [text, deadlineMs + 30_000, exactlyOnce ? options.dedupeWindowMs : 0, target, onlyGroup],
       );
-    // The common case (untargeted, no dedupe) is a plain XADD carrying the token; a resend after a
-    // lost reply looks for the token among the entries after the last one this publisher stored in
-    // the partition before the first try (so it needs one: the first publish to a partition takes
-    // the script path).
-    const plain = target === '' && !exactlyOnce && onlyGroup === '';
-    let first: { lowerBound: string | undefined } | undefined;
+    let tries = 0;
     const send = async (): Promise<string> => {
       this.writes.hold();
-      if (!first) {
-        first = { lowerBound: this.lastStored[n] };
-        if (!plain || first.lowerBound === undefined) return viaScript();
-        return String(await this.client.xadd(eventsKey(layout, n), '*', 'envelope', text, 'token', token));
-      }
-      if (!plain || first.lowerBound === undefined) return viaScript();
-      return this.scripts.wwResend(eventsKey(layout, n), first.lowerBound, token, text);
+      if (!plain) return viaScript();
+      if (tries++ === 0) return String(await this.client.xadd(eventsKey(layout, n), '*', 'envelope', text, 'token', token));
+      return this.scripts.wwResend(eventsKey(layout, n), lowerBound, token, text);
     };
-    const id = await this.sendOrBuffer(send, deadlineMs);
-    if (id !== 'dup') {
-      const last = this.lastStored[n];
-      if (last === undefined || compareEntryIds(id, last) > 0) this.lastStored[n] = id;
-    }
-    return id === 'dup' ? { id: '', duplicate: true, partition: n } : { id, duplicate: false, partition: n };
+    return this.sendOrBuffer(send, deadlineMs).then((id) => this.stored(n, id));
+  }
+
+  /**
+   * The common case while connected, with no async frame and no closure kept per publish: one XADD;
+   * only a failure goes the long way (a lost reply is sent again as the resend script, same token).
+   */
+  private publishPlain(n: number, token: string, text: string, lowerBound: string, deadlineMs: number): Promise<Stored> {
+    const startedAt = Date.now();
+    this.writes.hold();
+    return this.client.xadd(eventsKey(this.layout, n), '*', 'envelope', text, 'token', token).then(
+      (id) => this.stored(n, String(id)),
+      (error: unknown) => {
+        if (!isConnectionError(error) || Date.now() >= startedAt + Math.max(deadlineMs, MAX_DISCONNECTED_WAIT_MS)) throw unavailable(this.options, error, this.client);
+        const resend = (): Promise<string> => {
+          this.writes.hold();
+          return this.scripts.wwResend(eventsKey(this.layout, n), lowerBound, token, text);
+        };
+        return delay(20)
+          .then(() => this.sendFailingFast(resend, deadlineMs, startedAt))
+          .then((id) => this.stored(n, id));
+      },
+    );
+  }
+
+  /** What a publish stored (`'dup'`: an exactly_once duplicate); the partition's newest id noted. */
+  private stored(n: number, id: string): Stored {
+    if (id === 'dup') return { id: '', duplicate: true, partition: n };
+    const last = this.lastStored[n];
+    if (last === undefined || compareEntryIds(id, last) > 0) this.lastStored[n] = id;
+    return { id, duplicate: false, partition: n };
   }
 
   private sendOrBuffer(send: () => Promise<string>, deadlineMs: number): Promise<string> {
@@ -131,10 +154,10 @@ export class Publisher {
    * the client still says "ready" (its socket already closed) must not loop on microtasks, which
    * would keep the client from ever seeing the close.
    */
-  private async sendFailingFast(send: () => Promise<string>, deadlineMs: number): Promise<string> {
+  private async sendFailingFast(send: () => Promise<string>, deadlineMs: number, startedAt = Date.now()): Promise<string> {
     const windowMs = Math.min(deadlineMs, MAX_DISCONNECTED_WAIT_MS);
-    const giveUpAt = Date.now() + Math.max(deadlineMs, windowMs);
-    let waitUntil = Date.now() + windowMs;
+    const giveUpAt = startedAt + Math.max(deadlineMs, windowMs);
+    let waitUntil = Math.min(giveUpAt, Date.now() + windowMs);
     for (;;) {
       while (!isReady(this.client) && Date.now() < waitUntil) await delay(20);
       if (!isReady(this.client)) {

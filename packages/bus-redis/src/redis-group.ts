@@ -74,8 +74,6 @@ export class RedisGroup {
   private readonly reader: PartitionReader;
   private readonly acks: AckBatcher;
   private readonly heldIn: number[];
-  /** Deliveries the lanes hold, by delivery id: a claim under a new lease moves them to it. */
-  private readonly held = new Map<string, RedisDelivery>();
   private readonly startMarginMs: number;
   private stopping: Promise<void> | undefined;
 
@@ -226,7 +224,6 @@ export class RedisGroup {
   }
 
   private release(delivery: RedisDelivery): void {
-    if (this.held.get(delivery.deliveryId) === delivery) this.held.delete(delivery.deliveryId);
     const n = delivery.n;
     if ((this.heldIn[n] ?? 0) > 0) this.heldIn[n]!--;
     this.host.readLoop.roomFreed(this.reader);
@@ -297,7 +294,7 @@ export class RedisGroup {
     // Claimed again while its ack is on its way (a re-claim after a read error): handled already.
     if (delivered !== 1 && this.acks.isPending(n, entry.id)) return;
     const deliveryId = `${n}/${entry.id}`;
-    const holding = this.held.get(deliveryId);
+    const holding = this.lanes.holding(deliveryId);
     if (holding) {
       // Held here already (a claim after this process took the partition again): it is ours under
       // the new lease, and its attempt goes on.
@@ -308,9 +305,6 @@ export class RedisGroup {
     // A crash counts as an attempt, but the last one always runs here.
     const attemptsMade = Math.max(0, Math.min(delivered - 1, allowed - 1));
     const delivery: RedisDelivery = { envelope, attemptsMade, deliveryId, id: entry.id, n, lease, body: text as string, used: false };
-    if (this.engine.push(delivery)) {
-      this.heldIn[n]!++;
-      this.held.set(deliveryId, delivery);
-    }
+    if (this.engine.push(delivery)) this.heldIn[n]!++;
   }
 }

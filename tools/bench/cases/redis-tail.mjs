@@ -74,7 +74,7 @@ PartitionReader.prototype.deliver = function (reply) {
 const onEntryOriginal = RedisGroup.prototype.onEntry;
 RedisGroup.prototype.onEntry = function (n, lease, entry, delivered) {
   const result = onEntryOriginal.call(this, n, lease, entry, delivered);
-  const delivery = this.held.get(`${n}/${entry.id}`);
+  const delivery = this.lanes.holding(`${n}/${entry.id}`);
   if (delivery && read) inRead(delivery.envelope.payload.i, delivery.envelope.sessionId);
   return result;
 };

@@ -300,6 +300,7 @@ try {
   const ratio = median(ratios);
   console.log(`bus / raw throughput: ${fmt(ratio, 2)} (median of the rounds' ratios); added p99 at half the raw max rate: ${fmt(addedP99Us)} us (median of ${LATENCY_ROUNDS} paired rounds)`);
   rows.forEach((r, i) => console.log(`  p99 per latency round, ${names[i]}: ${r.roundP99Us.map((us) => fmt(us)).join(', ')} us`));
+  rows.forEach((r, i) => console.log(`  this process's GC per latency round, ${names[i]} (total / longest ms, full GCs): ${r.roundGc.map((g) => `${fmt(g.ms)} / ${fmt(g.maxMs, 1)}, ${g.major}`).join('; ')}`));
   for (const r of rows) {
     const kept = r.sustained && rate <= r.perSecond;
     console.log(

@@ -3,6 +3,7 @@
  * in flight, throughput at saturation (msg/s and CPU per message), latency at a fixed rate (an HDR
  * histogram, microseconds), and the table's number format.
  */
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as hdr from 'hdr-histogram-js';
@@ -113,6 +114,7 @@ export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, wa
     if (m.payload.i >= warm) histogram.recordMs(performance.now() - m.payload.sentAt);
   });
   const behind = latencyHistogram();
+  const collector = watchCollector();
   const started = performance.now();
   let measuredFrom = started;
   let sent = 0;
@@ -138,6 +140,7 @@ export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, wa
   const sentPerSecond = (total - warm) / ((performance.now() - measuredFrom) / 1000);
   while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   while (handled < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  const gc = collector.stop(measuredFrom);
   await target.close();
   return {
     p50Us: histogram.percentileUs(50),
@@ -146,6 +149,31 @@ export async function latencyAtRate(open, { ratePerSecond, seconds, envelope, wa
     sentPerSecond,
     sustained: sentPerSecond >= ratePerSecond * 0.95,
     behindP99Us: behind.percentileUs(99),
+    gcMs: gc.ms,
+    gcMaxMs: gc.maxMs,
+    gcMajor: gc.major,
+  };
+}
+
+/**
+ * The collector's pauses in this process from `stop(from)`'s `from` on: total and longest (ms), and
+ * how many were full (mark-compact) collections. Printed beside a latency round: a p99 of a few
+ * thousand messages is often set by one pause or a cluster of them.
+ */
+function watchCollector() {
+  const entries = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop(from) {
+      observer.disconnect();
+      const mine = entries.filter((e) => e.startTime >= from);
+      return {
+        ms: mine.reduce((sum, e) => sum + e.duration, 0),
+        maxMs: Math.max(0, ...mine.map((e) => e.duration)),
+        major: mine.filter((e) => e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR).length,
+      };
+    },
   };
 }
 
@@ -188,6 +216,7 @@ export async function latencyInRounds(opens, { rounds, ...options }) {
     p99Us: median(r.map((x) => x.p99Us)),
     roundP50Us: r.map((x) => x.p50Us),
     roundP99Us: r.map((x) => x.p99Us),
+    roundGc: r.map((x) => ({ ms: x.gcMs, maxMs: x.gcMaxMs, major: x.gcMajor })),
     sentPerSecond: Math.min(...r.map((x) => x.sentPerSecond)),
     sustained: r.every((x) => x.sustained),
   }));
