@@ -13,7 +13,7 @@
  * event-loop stall (lib/tail.mjs), then the ten slowest in full. The bus's internals are timed by
  * wrapping prototypes of its built files (this process only).
  *
- *   npm run bench -- redis-tail [--rate 10000] [--seconds 3] [--target both|raw|bus] [--pace-ms 1]
+ *   npm run bench -- redis-tail [--rate 10000] [--seconds 3] [--target both|raw|bus|pub|sub,...] [--pace-ms 1]
  *                               [--batch 256] [--inflight 64] [--url redis://...]
  */
 import { spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { createMessageBus } from '@woodwork/bus-redis';
+import { createMessageBus, eventsKey, partitionOf } from '@woodwork/bus-redis';
 import { PartitionReader } from '../../../packages/bus-redis/dist/partition-reader.js';
 import { RedisGroup } from '../../../packages/bus-redis/dist/redis-group.js';
 import { envelopeMaker, wire } from '../lib/stats.mjs';
@@ -127,6 +127,63 @@ async function makeBus(url) {
   };
 }
 
+/**
+ * Half and half, to tell which side of the bus a cost is on: `pub` publishes through the bus and
+ * reads with the raw loop (its own group on the bus's partition streams); `sub` writes the raw XADD
+ * (the bus's fields: envelope and token) to the session's partition stream and consumes with the bus.
+ */
+async function makeBusPublishRawConsume(url) {
+  const streamPrefix = `${PREFIX}-pub`;
+  const bus = await createMessageBus({ url, streamPrefix, maxBufferedPerGroup: 20_000 });
+  const streams = Array.from({ length: bus.layout.partitions }, (_, n) => eventsKey(bus.layout, n));
+  const redis = new Redis(url);
+  const reader = new Redis(url);
+  for (const stream of streams) await redis.xgroup('CREATE', stream, 'raw', '$', 'MKSTREAM');
+  let running = true;
+  return {
+    name: 'bus publish, raw consume',
+    publish: (e) => bus.publish(e),
+    async subscribe(handler) {
+      void (async () => {
+        while (running) {
+          const reply = await reader.xreadgroup('GROUP', 'raw', 'raw', 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', ...streams, ...streams.map(() => '>')).catch(() => null);
+          for (const [stream, entries] of reply ?? []) {
+            beginRead();
+            for (const [id, fields] of entries) {
+              const data = JSON.parse(fields[fields.indexOf('envelope') + 1]);
+              inRead(data.payload.i, data.session_id);
+              handler({ payload: data.payload, sessionId: data.session_id });
+              void redis.xack(stream, 'raw', id);
+            }
+          }
+        }
+      })();
+    },
+    async close() {
+      running = false;
+      reader.disconnect();
+      await bus.close();
+      await redis.quit();
+    },
+  };
+}
+
+async function makeRawPublishBusConsume(url) {
+  const streamPrefix = `${PREFIX}-sub`;
+  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: 20_000 });
+  const redis = new Redis(url);
+  let token = 0;
+  return {
+    name: 'raw publish, bus consume',
+    publish: (e) => redis.xadd(eventsKey(bus.layout, partitionOf(e.sessionId, bus.layout.partitions)), '*', 'envelope', wire(e), 'token', `raw.${++token}`),
+    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
+    async close() {
+      await bus.close();
+      await redis.quit();
+    },
+  };
+}
+
 // ---------- one run ----------
 async function run(make, url) {
   const target = await make(url);
@@ -189,7 +246,11 @@ async function startServer() {
 
 const server = await startServer();
 try {
-  const targets = values.target === 'raw' ? [makeRaw] : values.target === 'bus' ? [makeBus] : [makeRaw, makeBus];
+  const all = { raw: makeRaw, bus: makeBus, pub: makeBusPublishRawConsume, sub: makeRawPublishBusConsume };
+  const targets = values.target === 'both' ? [makeRaw, makeBus] : values.target.split(',').map((name) => {
+    if (!all[name]) throw new Error(`--target: one of both, raw, bus, pub, sub (or several, comma-separated); got ${name}`);
+    return all[name];
+  });
   for (const make of targets) await run(make, server.url);
 } finally {
   await server.stop();
