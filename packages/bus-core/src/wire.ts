@@ -38,6 +38,11 @@ export interface WireEnvelope {
 
 /** The design's `to_dict()`: every key, in its order. */
 export function toWire(envelope: MessageEnvelope): WireEnvelope {
+  return wireForm(envelope, envelope.payload, envelope.metadata);
+}
+
+/** The wire form of `envelope` with the given payload and metadata. */
+function wireForm(envelope: MessageEnvelope, payload: JsonObject, metadata: JsonObject): WireEnvelope {
   return {
     message_id: envelope.messageId,
     session_id: envelope.sessionId,
@@ -47,8 +52,8 @@ export function toWire(envelope: MessageEnvelope): WireEnvelope {
     timestamp: envelope.timestamp,
     delivery_mode: envelope.deliveryMode,
     pattern: envelope.pattern,
-    payload: envelope.payload,
-    metadata: envelope.metadata,
+    payload,
+    metadata,
     retry_count: envelope.retryCount,
     max_retries: envelope.maxRetries,
   };
@@ -120,20 +125,7 @@ export function encodeWireText(envelope: MessageEnvelope, body: { payloadJson: s
  * the collector of a busy publisher pays for in pauses.
  */
 export function encodeCheckedWire(envelope: MessageEnvelope, body: { payloadCopy: JsonObject; metadataCopy: JsonObject }): string {
-  return JSON.stringify({
-    message_id: envelope.messageId,
-    session_id: envelope.sessionId,
-    event_type: envelope.eventType,
-    component_source: envelope.componentSource,
-    component_target: envelope.componentTarget,
-    timestamp: envelope.timestamp,
-    delivery_mode: envelope.deliveryMode,
-    pattern: envelope.pattern,
-    payload: body.payloadCopy,
-    metadata: body.metadataCopy,
-    retry_count: envelope.retryCount,
-    max_retries: envelope.maxRetries,
-  });
+  return JSON.stringify(wireForm(envelope, body.payloadCopy, body.metadataCopy));
 }
 
 /**

@@ -44,6 +44,20 @@ async function startSwallowingProxy(target: URL) {
 }
 
 const cleanup: Array<() => Promise<unknown> | void> = [];
+
+/** A one-partition layout whose stream holds `count` entries pending for consumer c of group g under lease `lease`. */
+async function pendingEntries(admin: Redis, name: string, lease: string, count: number) {
+  const layout = layoutFor(randomName(name), 1);
+  const stream = eventsKey(layout, 0);
+  const leaseKeyName = leaseKey(layout, 0, 'g');
+  cleanup.push(() => admin.del(stream, leaseKeyName));
+  await admin.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
+  await admin.set(leaseKeyName, lease);
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push(String(await admin.xadd(stream, '*', 'i', String(i))));
+  await admin.xreadgroup('GROUP', 'g', 'c', 'COUNT', 100, 'STREAMS', stream, '>');
+  return { layout, stream, ids };
+}
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
@@ -53,21 +67,12 @@ describe('posted acks', () => {
     const url = await sharedRedisUrl();
     const admin = new Redis(url);
     cleanup.push(() => admin.disconnect());
-    const prefix = randomName('ackorder');
-    const layout = layoutFor(prefix, 1);
-    const stream = eventsKey(layout, 0);
     const group = 'g';
-    const lease = leaseKey(layout, 0, group);
-    cleanup.push(() => admin.del(stream, lease));
-    await admin.xgroup('CREATE', stream, group, '$', 'MKSTREAM');
-    await admin.set(lease, 'L1');
-    const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push(String(await admin.xadd(stream, '*', 'i', String(i))));
-    await admin.xreadgroup('GROUP', group, 'c', 'COUNT', 100, 'STREAMS', stream, '>');
+    const { layout, stream, ids } = await pendingEntries(admin, 'ackorder', 'L1', 30);
 
     const proxy = await startSwallowingProxy(new URL(url));
     cleanup.push(() => proxy.close());
-    const options = resolveRedisBusOptions({ url: `redis://127.0.0.1:${proxy.port}`, streamPrefix: prefix });
+    const options = resolveRedisBusOptions({ url: `redis://127.0.0.1:${proxy.port}`, streamPrefix: layout.prefix });
     const client = createClient(options, 'ack-order test');
     client.on('error', () => undefined);
     cleanup.push(() => client.disconnect());
@@ -124,15 +129,8 @@ describe('posted acks', () => {
     const url = await sharedRedisUrl();
     const admin = new Redis(url);
     cleanup.push(() => admin.disconnect());
-    const prefix = randomName('ackfenced');
-    const layout = layoutFor(prefix, 1);
-    const stream = eventsKey(layout, 0);
-    const lease = leaseKey(layout, 0, 'g');
-    cleanup.push(() => admin.del(stream, lease));
-    await admin.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
-    await admin.set(lease, 'L2');
-    const id = String(await admin.xadd(stream, '*', 'i', '0'));
-    await admin.xreadgroup('GROUP', 'g', 'c', 'STREAMS', stream, '>');
+    const { layout, stream, ids } = await pendingEntries(admin, 'ackfenced', 'L2', 1);
+    const id = ids[0] as string;
     const client = new Redis(url);
     cleanup.push(() => client.disconnect());
     let fenced = 0;

@@ -17,10 +17,7 @@
  *   npm run bench -- nats-tail [--rate 5000] [--seconds 3] [--target both|raw|bus] [--pace-ms 1]
  *                              [--partitions P] [--url nats://...]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -28,8 +25,8 @@ import { createMessageBus } from '@woodwork/bus-nats';
 import { PartitionPuller } from '../../../packages/bus-nats/dist/partition-puller.js';
 import { PubAcks } from '../../../packages/bus-nats/dist/pub-acks.js';
 import { envelopeMaker, wire } from '../lib/stats.mjs';
-import { fixedRateRun, reportTail, watchProcess } from '../lib/tail.mjs';
-import { freePort, portOpen } from '../lib/servers.mjs';
+import { reportTail, watchedRun } from '../lib/tail.mjs';
+import { ownServer, processCpuSeconds } from '../lib/servers.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -169,15 +166,8 @@ async function run(make, url) {
   const target = await make(url);
   reset();
   for (const k of Object.keys(counts)) delete counts[k];
-  const watch = watchProcess();
-  const cpu = process.cpuUsage();
-  const serverCpu = serverCpuSeconds();
-  const t0 = performance.now();
-  const { started, warm } = await fixedRateRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks });
-  const wall = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu);
-  watch.stop();
-  console.log(`\n${target.name}: client CPU ${((used.user + used.system) / 1000 / wall / 10).toFixed(0)} % of a core, server ${((serverCpuSeconds() - serverCpu) * 100 / wall).toFixed(0)} %; puller events ${JSON.stringify(counts)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  const { started, warm, watch, cpuLine } = await watchedRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks }, serverCpuSeconds);
+  console.log(`\n${cpuLine}; puller events ${JSON.stringify(counts)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   await target.close();
   for (const [seq, i] of seqToI) {
     const m = markOf(i);
@@ -204,25 +194,13 @@ async function run(make, url) {
 
 // ---------- the server ----------
 let serverPid;
-/** The server's CPU seconds so far (/proc, clock ticks of 10 ms). */
-function serverCpuSeconds() {
-  if (!serverPid) return NaN;
-  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const serverCpuSeconds = () => processCpuSeconds(serverPid);
 async function startServer() {
   const url = values.url ?? process.env.NATS_URL;
   if (url) return { url, stop: async () => undefined };
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-nats-'));
-  const proc = spawn(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  for (let i = 0; !(await portOpen(port)); i++) {
-    if (i > 400) throw new Error('nats-server did not start (install it, or pass --url)');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  serverPid = proc.pid;
-  return { url: `nats://127.0.0.1:${port}`, stop: async () => (proc.kill('SIGKILL'), await exited, rmSync(dir, { recursive: true, force: true })) };
+  const own = await ownServer({ bin: process.env.NATS_SERVER_BIN ?? 'nats-server', name: 'nats-server', args: (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir] });
+  serverPid = own.pid;
+  return { url: `nats://127.0.0.1:${own.port}`, stop: own.stop };
 }
 
 const server = await startServer();

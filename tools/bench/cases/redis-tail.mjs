@@ -16,18 +16,15 @@
  *   npm run bench -- redis-tail [--rate 10000] [--seconds 3] [--target both|raw|bus|pub|sub,...] [--pace-ms 1]
  *                               [--batch 256] [--inflight 64] [--url redis://...]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createMessageBus, eventsKey, partitionOf } from '@woodwork/bus-redis';
 import { PartitionReader } from '../../../packages/bus-redis/dist/partition-reader.js';
 import { RedisGroup } from '../../../packages/bus-redis/dist/redis-group.js';
 import { envelopeMaker, wire } from '../lib/stats.mjs';
-import { freePort, portOpen } from '../lib/servers.mjs';
-import { fixedRateRun, reportTail, watchProcess } from '../lib/tail.mjs';
+import { ownServer, processCpuSeconds } from '../lib/servers.mjs';
+import { reportTail, watchedRun } from '../lib/tail.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -190,19 +187,12 @@ async function run(make, url) {
   marks = [];
   reads.length = 0;
   read = undefined;
-  const watch = watchProcess();
-  const cpu = process.cpuUsage();
-  const serverCpu = serverCpuSeconds();
-  const t0 = performance.now();
-  const { started, warm, unanswered } = await fixedRateRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks });
-  const wall = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu);
-  watch.stop();
+  const { started, warm, unanswered, watch, cpuLine } = await watchedRun(target, { rate: RATE, seconds: SECONDS, paceMs: Number(values['pace-ms']), envelope, marks }, serverCpuSeconds);
   await target.close();
   const measured = reads.filter((r) => r.at >= started + 1000);
   const sizes = measured.map((r) => r.size).sort((a, b) => a - b);
   console.log(
-    `\n${target.name}: client CPU ${((used.user + used.system) / 1000 / wall / 10).toFixed(0)} % of a core, server ${(((serverCpuSeconds() - serverCpu) * 100) / wall).toFixed(0)} %; ` +
+    `\n${cpuLine}; ` +
       `reads ${measured.length}, entries per read p50 ${sizes[Math.floor(sizes.length / 2)] ?? 0} max ${sizes.at(-1) ?? 0}; ` +
       `publishes unanswered p50 ${unanswered.p50} p99 ${unanswered.p99} max ${unanswered.max}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
   );
@@ -223,25 +213,13 @@ async function run(make, url) {
 
 // ---------- the server ----------
 let serverPid;
-/** The server's CPU seconds so far (/proc, clock ticks of 10 ms). */
-function serverCpuSeconds() {
-  if (!serverPid) return NaN;
-  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const serverCpuSeconds = () => processCpuSeconds(serverPid);
 async function startServer() {
   const url = values.url ?? process.env.REDIS_URL;
   if (url) return { url, stop: async () => undefined };
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'woodwork-bench-redis-'));
-  const proc = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--auto-aof-rewrite-percentage', '0'], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  for (let i = 0; !(await portOpen(port)); i++) {
-    if (i > 400) throw new Error('redis-server did not start (install it, or pass --url)');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  serverPid = proc.pid;
-  return { url: `redis://127.0.0.1:${port}`, stop: async () => (proc.kill('SIGKILL'), await exited, rmSync(dir, { recursive: true, force: true })) };
+  const own = await ownServer({ bin: process.env.REDIS_SERVER_BIN ?? 'redis-server', name: 'redis-server', args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--auto-aof-rewrite-percentage', '0'] });
+  serverPid = own.pid;
+  return { url: `redis://127.0.0.1:${own.port}`, stop: own.stop };
 }
 
 const server = await startServer();

@@ -7,6 +7,25 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { pace } from './stats.mjs';
 
+/**
+ * `fixedRateRun` with the process watched (`watchProcess`) and the CPU of this process and of the
+ * server (`serverCpuSeconds()`, NaN when unknown) measured over it, as percentages of a core; and a
+ * line that says so, for the tail cases to extend.
+ */
+export async function watchedRun(target, options, serverCpuSeconds) {
+  const watch = watchProcess();
+  const cpu = process.cpuUsage();
+  const serverCpu = serverCpuSeconds();
+  const t0 = performance.now();
+  const run = await fixedRateRun(target, options);
+  const wall = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu);
+  watch.stop();
+  const clientPercent = (used.user + used.system) / 1000 / wall / 10;
+  const serverPercent = ((serverCpuSeconds() - serverCpu) * 100) / wall;
+  return { ...run, watch, cpuLine: `${target.name}: client CPU ${clientPercent.toFixed(0)} % of a core, server ${serverPercent.toFixed(0)} %` };
+}
+
 const q = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** Starts watching the process: GCs and event-loop stalls longer than 5 ms. */
