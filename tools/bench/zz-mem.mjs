@@ -1,0 +1,10 @@
+import { createMessageBus } from '@woodwork/bus-memory';
+import { envelopeMaker } from './lib/stats.mjs';
+import { fixedRateRun } from './lib/tail.mjs';
+const envelope = envelopeMaker({ sessions: 100, payloadBytes: 1024 });
+const bus = await createMessageBus({});
+const target = { name: 'memory', publish: (e) => bus.publish(e), subscribe: (h) => bus.subscribe('bench.msg', h, { componentId: 'bench', concurrency: 64 }) };
+const marks = [];
+await fixedRateRun(target, { rate: 12500, seconds: 3, paceMs: 1, envelope, marks });
+await bus.close();
+process.exit(0);
