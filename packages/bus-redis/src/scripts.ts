@@ -205,9 +205,6 @@ export interface Scripts {
 
 type Call = (...args: unknown[]) => Promise<unknown>;
 
-/** The SHA1 of the ack script, for sending several acks in one pipeline (ack-batcher.ts). */
-export const ACK_SHA = createHash('sha1').update(ACK).digest('hex');
-
 /**
  * Typed calls of the scripts on a client: `EVALSHA`, and `EVAL` with the source when the server
  * answers NOSCRIPT (a restarted server lost its script cache). Not ioredis's `defineCommand`: in a
