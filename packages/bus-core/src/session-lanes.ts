@@ -24,6 +24,7 @@ import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-ru
 import { Deque } from './deque.js';
 import { scheduleDuePump } from './due-pumps.js';
 import { FirstEntryMap } from './first-entry-map.js';
+import { HeldIndex } from './held-index.js';
 import { LaneCounts, deliveriesOf, findHeld, insertByPosition, newHeld, newLane, oldestHeadTimestamp, type Held, type Lane, type Phase } from './lane-table.js';
 import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
@@ -56,15 +57,8 @@ export class SessionLanes<D extends LaneDelivery> {
    */
   private spareLane: Lane<D> | undefined;
   private readonly consumers = new LaneConsumers();
-  /**
-   * Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none),
-   * each in a box emptied when it leaves. Without the box, the tables V8 leaves behind when a map
-   * rehashes (kept until a full collection, their slots taken as roots by every young collection)
-   * kept each departed delivery's entry text and envelope alive: at 12,500 Redis messages a second
-   * about 3 KB each was promoted to the old generation, 1.5 MB per young collection against 0.6 MB
-   * without the map, and the full collections that followed set the bus's p99.
-   */
-  private byId: Map<string, { held: Held<D> | undefined }> | undefined;
+  /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
+  private byId: HeldIndex<Held<D>> | undefined;
   /** Made on the first attempt that must be watched (a handler returning a promise, with a timeout). */
   private deadlineTicker: DeadlineTicker | undefined;
   private readonly renewer: LeaseRenewer<D> | undefined;
@@ -137,7 +131,7 @@ export class SessionLanes<D extends LaneDelivery> {
 
   /** The delivery held with `deliveryId` (queued, running, waiting for a retry or settling), if any. */
   holding(deliveryId: string): D | undefined {
-    return this.byId?.get(deliveryId)?.held?.delivery;
+    return this.byId?.get(deliveryId)?.delivery;
   }
 
   /**
@@ -148,14 +142,14 @@ export class SessionLanes<D extends LaneDelivery> {
     if (this.stopped) return false;
     const id = delivery.deliveryId;
     if (id !== undefined) {
-      const existing = this.byId?.get(id)?.held;
+      const existing = this.byId?.get(id);
       if (existing) {
         if (delivery.attemptsMade > existing.delivery.attemptsMade) existing.delivery.attemptsMade = delivery.attemptsMade;
         return false;
       }
     }
     const held = newHeld(delivery);
-    if (id !== undefined) (this.byId ??= new Map()).set(id, { held });
+    if (id !== undefined) (this.byId ??= new HeldIndex()).set(id, held);
     this.counts.held++;
     this.renewer?.ensureRunning();
     const key = delivery.envelope.sessionId;
@@ -247,7 +241,6 @@ export class SessionLanes<D extends LaneDelivery> {
     for (const lane of this.lanes.values()) unfinished.push(...this.abandon(lane));
     this.deadlineTicker?.clear();
     this.lanes.clear();
-    if (this.byId) for (const box of this.byId.values()) box.held = undefined;
     this.byId?.clear();
     return unfinished;
   }
@@ -262,7 +255,7 @@ export class SessionLanes<D extends LaneDelivery> {
     this.cancelWait(lane);
     const items = lane.queue.drain();
     for (const held of items) {
-      this.forgetId(held.delivery.deliveryId);
+      this.byId?.forget(held.delivery.deliveryId);
       this.clearFailing(held);
     }
     if (inFlight) {
@@ -441,7 +434,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private completeHead(lane: Lane<D>, held: Held<D>): void {
     this.clearFailing(held);
     lane.queue.shift();
-    this.forgetId(held.delivery.deliveryId);
+    this.byId?.forget(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.counts.observeLeft(this.observer, held.delivery);
@@ -467,20 +460,11 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private dropHead(lane: Lane<D>, held: Held<D>): void {
     lane.queue.shift();
-    this.forgetId(held.delivery.deliveryId);
+    this.byId?.forget(held.delivery.deliveryId);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.counts.observeLeft(this.observer, held.delivery);
     this.advance(lane);
-  }
-
-  /** The delivery with this id left the lanes (its box emptied first: see `byId`). */
-  private forgetId(id: string | undefined): void {
-    if (id === undefined || !this.byId) return;
-    const box = this.byId.get(id);
-    if (!box) return;
-    box.held = undefined;
-    this.byId.delete(id);
   }
 
   private advance(lane: Lane<D>): void {
@@ -510,7 +494,7 @@ export class SessionLanes<D extends LaneDelivery> {
       this.safely(() => this.observer.leaseLost?.(delivery));
       if (index > 0) {
         lane.queue.retain((h) => h !== found);
-        this.forgetId(delivery.deliveryId);
+        this.byId?.forget(delivery.deliveryId);
         this.counts.held--;
         this.counts.observeLeft(this.observer, delivery);
         continue;

@@ -145,12 +145,17 @@ export class AckBatcher {
   private counted(n: number): void {
     this.unanswered[n]!++;
     this.total++;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      // Once the promise chains running now have settled (their acks joined the batch), not at
-      // the end of the loop's turn.
-      process.nextTick(() => this.flush());
-    }
+    this.scheduleFlush();
+  }
+
+  /**
+   * Flushes once the promise chains running now have settled (their acks joined the batch), not at
+   * the end of the loop's turn.
+   */
+  private scheduleFlush(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(() => this.flush());
   }
 
   /** Sends the first batch of every partition that has none in flight. */
@@ -160,7 +165,8 @@ export class AckBatcher {
     const ready: Batch[] = [];
     for (const queue of this.queues.values()) {
       const head = queue[0];
-      if (head && !head.sent && head.tries === 0) ready.push(head);
+      // A batch waiting to be sent again after a failure is still marked sent: its timer sends it.
+      if (head && !head.sent) ready.push(head);
     }
     if (ready.length === 0) return;
     if (ready.length > 1) this.writes.hold();
@@ -213,10 +219,7 @@ export class AckBatcher {
 
   /** Partition n's first batch was answered (or given up): the next one goes with the next flush. */
   private next(n: number): void {
-    if ((this.queues.get(n)?.length ?? 0) > 0 && !this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(() => this.flush());
-    }
+    if ((this.queues.get(n)?.length ?? 0) > 0) this.scheduleFlush();
   }
 
   /** The batch leaves its queue; its ids no longer count as unanswered. */
