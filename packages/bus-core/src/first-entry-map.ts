@@ -1,19 +1,23 @@
+import { DictionaryTable } from './dictionary-table.js';
+
 /**
- * A map that keeps its entry in two fields while it holds one (and no `Map` is needed), with the
- * same answers and the same insertion order as a `Map`. Made for tables that are almost always
+ * A map by string key that keeps its entry in two fields while it holds one (and no table is
+ * needed), with the same answers as a `Map` (and its insertion order, integer-like keys aside). Made for tables that are almost always
  * empty or hold one entry and change on every message: a group's lanes by session (one session
  * running at a time), a group's unfinished deliveries by session. V8 gives a `Map` a new table when
  * its last entry is deleted, so a `Map` there allocated a table per message; with 1,000 groups
  * those tables were a large part of the memory a fan-out publish walked through (issue 11).
  *
- * The first entry sits in the fields only while the `Map` is empty; anything set while it is taken
- * goes to the `Map`, so the field entry is always the oldest and iteration keeps insertion order.
+ * The first entry sits in the fields only while the rest is empty; anything set while it is taken
+ * goes to the rest, so the field entry is always the oldest. The rest is a `DictionaryTable`, not a
+ * `Map`: its keys come and go with the messages (dictionary-table.ts says what a `Map`'s replaced
+ * tables cost the collector), so iteration is the field entry, then the table's order.
  */
-export class FirstEntryMap<K, V> {
+export class FirstEntryMap<K extends string, V> {
   private firstKey: K | undefined;
   private firstValue: V | undefined;
   private hasFirst = false;
-  private rest: Map<K, V> | undefined;
+  private rest: DictionaryTable<V> | undefined;
 
   get size(): number {
     return (this.hasFirst ? 1 : 0) + (this.rest?.size ?? 0);
@@ -36,7 +40,7 @@ export class FirstEntryMap<K, V> {
       this.firstValue = value;
       this.hasFirst = true;
     } else {
-      (this.rest ??= new Map()).set(key, value);
+      (this.rest ??= new DictionaryTable()).set(key, value);
     }
     return this;
   }
@@ -60,7 +64,7 @@ export class FirstEntryMap<K, V> {
 
   *entries(): IterableIterator<[K, V]> {
     if (this.hasFirst) yield [this.firstKey as K, this.firstValue as V];
-    if (this.rest) yield* this.rest.entries();
+    if (this.rest) yield* this.rest.entriesInOrder() as IterableIterator<[K, V]>;
   }
 
   *keys(): IterableIterator<K> {

@@ -1,34 +1,28 @@
+import { DictionaryTable } from './dictionary-table.js';
+
 /**
- * The lanes' held deliveries by `deliveryId`, each in a box emptied when the delivery leaves.
- * Without the box, the tables V8 leaves behind when a map rehashes (kept until a full collection,
- * their slots taken as roots by every young collection) kept each departed delivery's entry text and
- * envelope alive: at 12,500 Redis messages a second about 3 KB each was promoted to the old
- * generation, 1.6 MB per young collection against 0.8 MB with the boxes (`npm run bench --
- * redis-tail --target sub` under `node --trace-gc-nvp`), and the full collections that followed set
- * the bus's p99.
+ * The lanes' held deliveries by `deliveryId`: a key set and deleted per delivery, so a
+ * `DictionaryTable`, not a `Map` (dictionary-table.ts: a `Map`'s replaced tables made every young
+ * collection promote the deliveries held at that moment, and the full collections that followed set
+ * the bus's p99).
  */
 export class HeldIndex<H> {
-  private readonly boxes = new Map<string, { held: H | undefined }>();
+  private readonly byId = new DictionaryTable<H>();
 
   get(id: string): H | undefined {
-    return this.boxes.get(id)?.held;
+    return this.byId.get(id);
   }
 
   set(id: string, held: H): void {
-    this.boxes.set(id, { held });
+    this.byId.set(id, held);
   }
 
-  /** The delivery with this id left: its box is emptied, then dropped. */
+  /** The delivery with this id left. */
   forget(id: string | undefined): void {
-    if (id === undefined) return;
-    const box = this.boxes.get(id);
-    if (!box) return;
-    box.held = undefined;
-    this.boxes.delete(id);
+    if (id !== undefined) this.byId.delete(id);
   }
 
   clear(): void {
-    for (const box of this.boxes.values()) box.held = undefined;
-    this.boxes.clear();
+    this.byId.clear();
   }
 }

@@ -19,3 +19,4 @@ export * from './redact.js';
 export * from './config-file.js';
 export * from './wakeable-delay.js';
 export * from './first-entry-map.js';
+export * from './dictionary-table.js';

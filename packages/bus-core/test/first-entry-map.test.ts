@@ -1,7 +1,7 @@
 /**
  * FirstEntryMap answers like a Map (get, has, size, delete's result, insertion order of keys,
  * values and entries) under any sequence of sets and deletes; it only stores its first entry
- * in fields while its Map is empty.
+ * in fields while the rest is empty.
  */
 import { describe, expect, it } from 'vitest';
 import { FirstEntryMap } from '../src/first-entry-map.js';

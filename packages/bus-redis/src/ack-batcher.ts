@@ -65,8 +65,12 @@ export interface AckHost {
 }
 
 export class AckBatcher {
-  /** Per partition, its batches in the order asked; only the first may be in flight. */
-  private readonly queues = new Map<number, Batch[]>();
+  /**
+   * Per partition (by its number), its batches in the order asked; only the first may be in flight.
+   * An array of queues made once, not a `Map` whose entries come and go with every flush (its
+   * replaced tables would make the young collections promote the batches: core's dictionary-table.ts).
+   */
+  private readonly queues: Batch[][];
   /** Ids asked for and not answered, per partition: held until then (see the module's comment). */
   private readonly unanswered: number[];
   private total = 0;
@@ -79,6 +83,7 @@ export class AckBatcher {
 
   constructor(private readonly host: AckHost) {
     this.unanswered = new Array<number>(host.layout.partitions).fill(0);
+    this.queues = Array.from({ length: host.layout.partitions }, () => []);
     this.writes = new WriteCoalescer(host.client);
   }
 
@@ -113,7 +118,7 @@ export class AckBatcher {
   /** True while an ack of entry `id` of partition n is not answered yet (a claim of it skips it). */
   isPending(n: number, id: string): boolean {
     if ((this.unanswered[n] ?? 0) === 0) return false;
-    return (this.queues.get(n) ?? []).some((batch) => batch.ids.includes(id));
+    return (this.queues[n] ?? []).some((batch) => batch.ids.includes(id));
   }
 
   /** Sends what is queued now; resolves once every ack asked for so far was answered (or given up). */
@@ -128,12 +133,11 @@ export class AckBatcher {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    for (const queue of this.queues.values()) for (const batch of [...queue]) this.answered(batch);
+    for (const queue of this.queues) for (const batch of [...queue]) this.answered(batch);
   }
 
   private batchFor(n: number, lease: string): Batch {
-    let queue = this.queues.get(n);
-    if (!queue) this.queues.set(n, (queue = []));
+    const queue = this.queues[n] as Batch[];
     let batch = queue[queue.length - 1];
     if (!batch || batch.sent || batch.lease !== lease || batch.ids.length >= MAX_IDS_PER_CALL) {
       batch = { n, lease, ids: [], sent: false, tries: 0, waiters: undefined };
@@ -163,7 +167,7 @@ export class AckBatcher {
     this.scheduled = false;
     if (this.stopped) return;
     const ready: Batch[] = [];
-    for (const queue of this.queues.values()) {
+    for (const queue of this.queues) {
       const head = queue[0];
       // A batch waiting to be sent again after a failure is still marked sent: its timer sends it.
       if (head && !head.sent) ready.push(head);
@@ -210,7 +214,7 @@ export class AckBatcher {
     const delay = Math.min(RESEND_MAX_MS, RESEND_FIRST_MS * 2 ** batch.tries++);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (this.queues.get(batch.n)?.[0] !== batch) return;
+      if (this.queues[batch.n]?.[0] !== batch) return;
       if (this.host.holds(batch.n, batch.lease)) this.send(batch);
       else this.fail(batch, error);
     }, delay);
@@ -219,16 +223,15 @@ export class AckBatcher {
 
   /** Partition n's first batch was answered (or given up): the next one goes with the next flush. */
   private next(n: number): void {
-    if ((this.queues.get(n)?.length ?? 0) > 0) this.scheduleFlush();
+    if ((this.queues[n]?.length ?? 0) > 0) this.scheduleFlush();
   }
 
   /** The batch leaves its queue; its ids no longer count as unanswered. */
   private answered(batch: Batch): void {
-    const queue = this.queues.get(batch.n);
+    const queue = this.queues[batch.n];
     const at = queue?.indexOf(batch) ?? -1;
     if (!queue || at < 0) return;
     queue.splice(at, 1);
-    if (queue.length === 0) this.queues.delete(batch.n);
     this.unanswered[batch.n]! -= batch.ids.length;
     this.total -= batch.ids.length;
     if (this.total === 0 && this.idle.length > 0) {

@@ -37,6 +37,8 @@ export interface Stored {
 }
 
 const DEFAULT_DEADLINE_MS = 10_000;
+/** Publishes are coalesced into one write per turn only with this many commands unanswered. */
+const PUBLISH_HOLD_MIN_UNANSWERED = 16;
 /** How long a fail-fast publish waits for a reconnect (at most publishTimeoutMs). */
 const MAX_DISCONNECTED_WAIT_MS = 1_000;
 
@@ -52,7 +54,7 @@ export class Publisher {
   private tokens = 0;
   /** Per partition, the newest entry id this publisher stored: the lower bound of a resend's search. */
   private readonly lastStored: Array<string | undefined> = [];
-  /** This turn's publishes in one socket write. */
+  /** This turn's publishes in one socket write, while the server is behind (write-coalescer.ts). */
   private readonly writes: WriteCoalescer;
 
   constructor(
@@ -61,7 +63,7 @@ export class Publisher {
     private readonly layout: Layout,
     private readonly options: ResolvedRedisBusOptions,
   ) {
-    this.writes = new WriteCoalescer(client);
+    this.writes = new WriteCoalescer(client, PUBLISH_HOLD_MIN_UNANSWERED);
     if (options.publishBufferSize > 0) {
       const buffer = new PublishBuffer({
         size: options.publishBufferSize,

@@ -3,6 +3,9 @@
  * by its own reply. Counted by the server (INFO stats `total_reads_processed`) on a redis-server of
  * the test's own: 200 publishes of one turn written one by one were read by the server in 37-155
  * reads (it keeps up with the writes); corked, they arrive in a few reads of up to 16 KB.
+ * Only while the server is behind (16 commands of the connection unanswered): a publish on an idle
+ * connection is written at once, not at the end of its turn (that wait was most of what the bus
+ * added to a publish's round trip at a moderate rate).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -51,5 +54,28 @@ describe('publishes of one turn', () => {
     expect(fewest).toBeLessThanOrEqual(20);
     const stored = (await admin.xrange(eventsKey(bus.layout, 0), '-', '+')) as Array<[string, string[]]>;
     expect(stored).toHaveLength(3 * count + 1);
+  });
+
+  it('hold a write only while 16 commands are unanswered: the first ones of a turn go out at once', async () => {
+    const server = await OwnRedisServer.start();
+    servers.push(server);
+    const bus = await RedisMessageBus.connect({ url: server.url, streamPrefix: randomName('coalesce'), partitions: 1 });
+    buses.push(bus);
+    const publish = (i: number) => bus.publish({ sessionId: 's', eventType: 'co.x', componentSource: 'test', payload: { i } });
+    await publish(-1);
+    const client = (bus as unknown as { client: Redis }).client;
+    const socket = (client as unknown as { stream: { writableCorked: number } }).stream;
+    expect(client.commandQueue.length).toBe(0);
+    const corkedAfter: number[] = [];
+    const all: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 40; i++) {
+      all.push(publish(i));
+      corkedAfter.push(socket.writableCorked);
+    }
+    await Promise.all(all);
+    // Published in one turn: the first 16 written as they were made, the rest held to the turn's end.
+    expect(corkedAfter.slice(0, 16)).toEqual(new Array(16).fill(0));
+    expect(corkedAfter.slice(16)).toEqual(new Array(24).fill(1));
+    expect(socket.writableCorked).toBe(0);
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * DictionaryTable answers like a Map (get, has, size, delete's result, the values and entries it
+ * holds) under any sequence of sets, deletes and clears, keys an object would treat specially
+ * included; deleting while iterating is allowed, as on a Map.
+ */
+import { describe, expect, it } from 'vitest';
+import { DictionaryTable } from '../src/dictionary-table.js';
+
+const KEYS = ['a', 'b', '__proto__', 'constructor', 'hasOwnProperty', 'toString', '0', '17', '-1', '1.5', '', '3/1733000000000-0'];
+
+describe('DictionaryTable', () => {
+  it('matches a Map through 20,000 random sets, deletes and clears', () => {
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const map = new Map<string, number>();
+    const mine = new DictionaryTable<number>();
+    for (let step = 0; step < 20_000; step++) {
+      const key = KEYS[Math.floor(random() * KEYS.length)] as string;
+      const roll = random();
+      if (roll < 0.5) {
+        map.set(key, step);
+        mine.set(key, step);
+      } else if (roll < 0.99) {
+        expect(mine.delete(key)).toBe(map.delete(key));
+      } else {
+        map.clear();
+        mine.clear();
+      }
+      expect(mine.size).toBe(map.size);
+      expect(mine.get(key)).toBe(map.get(key));
+      expect(mine.has(key)).toBe(map.has(key));
+    }
+    const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    expect([...mine.entriesInOrder()].sort(byKey)).toEqual([...map.entries()].sort(byKey));
+    expect([...mine.values()].sort()).toEqual([...map.values()].sort());
+  });
+
+  it('holds undefined as a value, and an object\'s own names as keys', () => {
+    const mine = new DictionaryTable<number | undefined>();
+    mine.set('x', undefined);
+    expect(mine.has('x')).toBe(true);
+    expect(mine.size).toBe(1);
+    expect(mine.get('toString')).toBeUndefined();
+    expect(mine.has('__proto__')).toBe(false);
+    mine.set('__proto__', 1);
+    expect(mine.get('__proto__')).toBe(1);
+    expect(mine.size).toBe(2);
+  });
+
+  it('keeps insertion order for keys that are not integer-like, and allows deletes while iterating', () => {
+    const mine = new DictionaryTable<number>();
+    for (const [i, key] of ['s9', 's1', 's5', 'a'].entries()) mine.set(key, i);
+    mine.delete('s1');
+    mine.set('s1', 9);
+    const seen: string[] = [];
+    for (const [key] of mine.entriesInOrder()) {
+      seen.push(key);
+      mine.delete('s5');
+    }
+    expect(seen).toEqual(['s9', 'a', 's1']);
+    expect(mine.size).toBe(3);
+  });
+});
