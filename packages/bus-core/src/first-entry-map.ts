@@ -64,7 +64,7 @@ export class FirstEntryMap<K extends string, V> {
 
   *entries(): IterableIterator<[K, V]> {
     if (this.hasFirst) yield [this.firstKey as K, this.firstValue as V];
-    if (this.rest) yield* this.rest.entriesInOrder() as IterableIterator<[K, V]>;
+    if (this.rest) yield* this.rest.entries() as IterableIterator<[K, V]>;
   }
 
   *keys(): IterableIterator<K> {

@@ -34,7 +34,7 @@ describe('DictionaryTable', () => {
       expect(mine.has(key)).toBe(map.has(key));
     }
     const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    expect([...mine.entriesInOrder()].sort(byKey)).toEqual([...map.entries()].sort(byKey));
+    expect([...mine.entries()].sort(byKey)).toEqual([...map.entries()].sort(byKey));
     expect([...mine.values()].sort()).toEqual([...map.values()].sort());
   });
 
@@ -50,13 +50,26 @@ describe('DictionaryTable', () => {
     expect(mine.size).toBe(2);
   });
 
+  it('takes integer keys as their text, and keeps many sparse ones', () => {
+    const mine = new DictionaryTable<number>();
+    for (let seq = 1; seq <= 100_000; seq++) {
+      mine.set(seq, seq);
+      if (seq > 50) expect(mine.delete(seq - 50)).toBe(true);
+    }
+    expect(mine.size).toBe(50);
+    expect(mine.get(100_000)).toBe(100_000);
+    expect(mine.get('100000')).toBe(100_000);
+    expect(mine.has(50_000)).toBe(false);
+    expect([...mine.values()]).toEqual(Array.from({ length: 50 }, (_, i) => 99_951 + i));
+  });
+
   it('keeps insertion order for keys that are not integer-like, and allows deletes while iterating', () => {
     const mine = new DictionaryTable<number>();
     for (const [i, key] of ['s9', 's1', 's5', 'a'].entries()) mine.set(key, i);
     mine.delete('s1');
     mine.set('s1', 9);
     const seen: string[] = [];
-    for (const [key] of mine.entriesInOrder()) {
+    for (const [key] of mine.entries()) {
       seen.push(key);
       mine.delete('s5');
     }

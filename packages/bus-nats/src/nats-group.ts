@@ -17,6 +17,7 @@ import type { ConsumerInfo, JetStreamClient, JetStreamManager } from '@nats-io/j
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   ConsumerGroup,
+  DictionaryTable,
   MessageDeliveryMode,
   decodeEnvelope,
   type GroupHealth,
@@ -84,7 +85,12 @@ export class NatsGroup {
   private engine: ConsumerGroup<NatsDelivery>;
   /** The base consumer name (redrives are addressed to it). */
   readonly consumer: string;
-  private readonly held = new Map<number, NatsDelivery>();
+  /**
+   * Held deliveries by stream sequence: an entry per message, so a `DictionaryTable`, not a `Map`
+   * (core's dictionary-table.ts: a `Map`'s replaced tables make the young collections promote the
+   * deliveries held at that moment).
+   */
+  private readonly held = new DictionaryTable<NatsDelivery>();
   private readonly partitions = new Map<number | null, PartitionState>();
   private readonly leases: PartitionLeases | undefined;
   private active = false;

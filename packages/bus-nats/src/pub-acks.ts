@@ -12,6 +12,7 @@
  */
 import { JetStreamApiError, type ApiError, type PubAck } from '@nats-io/jetstream';
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { DictionaryTable } from '@woodwork/bus-core';
 
 /** How often unanswered publishes are checked against their deadlines. */
 const SWEEP_MS = 50;
@@ -43,7 +44,8 @@ interface Waiting {
 export class PubAcks {
   private readonly inbox: string;
   private readonly subscription: Subscription;
-  private readonly waiting = new Map<string, Waiting>();
+  /** By reply subject; an entry per publish, so not a `Map` (core's dictionary-table.ts). */
+  private readonly waiting = new DictionaryTable<Waiting>();
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -73,7 +75,7 @@ export class PubAcks {
 
   /** Fails the waiting publishes to `subject` at once (the server denied publishing to it). */
   fail(subject: string, error: Error): void {
-    for (const [reply, w] of this.waiting) {
+    for (const [reply, w] of this.waiting.entries()) {
       if (w.subject !== subject) continue;
       this.waiting.delete(reply);
       w.reject(error);
@@ -113,7 +115,7 @@ export class PubAcks {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [reply, w] of this.waiting) {
+    for (const [reply, w] of this.waiting.entries()) {
       if (w.deadline > now) continue;
       this.waiting.delete(reply);
       w.reject(new PubAckTimeoutError(w.subject, w.ms));
