@@ -18,11 +18,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { createMessageBus, eventsKey, partitionOf } from '@woodwork/bus-redis';
 import { PartitionReader } from '../../../packages/bus-redis/dist/partition-reader.js';
 import { RedisGroup } from '../../../packages/bus-redis/dist/redis-group.js';
-import { envelopeMaker, wire } from '../lib/stats.mjs';
+import { envelopeMaker } from '../lib/stats.mjs';
+import { redisTargets } from '../lib/redis-targets.mjs';
 import { ownServer, processCpuSeconds } from '../lib/servers.mjs';
 import { reportTail, watchedRun } from '../lib/tail.mjs';
 
@@ -77,109 +76,7 @@ RedisGroup.prototype.onEntry = function (n, lease, entry, delivered) {
 };
 
 // ---------- targets ----------
-async function makeRaw(url) {
-  const redis = new Redis(url);
-  const reader = new Redis(url);
-  const stream = `${PREFIX}-raw`;
-  await redis.xgroup('CREATE', stream, 'c', '$', 'MKSTREAM');
-  let running = true;
-  return {
-    name: 'ioredis XADD/XREADGROUP/XACK',
-    async publish(e) {
-      await redis.xadd(stream, '*', 'envelope', wire(e));
-    },
-    async subscribe(handler) {
-      void (async () => {
-        while (running) {
-          const reply = await reader.xreadgroup('GROUP', 'c', 'raw', 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', stream, '>').catch(() => null);
-          for (const [, entries] of reply ?? []) {
-            beginRead();
-            for (const [id, fields] of entries) {
-              const data = JSON.parse(fields[1]);
-              inRead(data.payload.i, data.session_id);
-              handler({ payload: data.payload, sessionId: data.session_id });
-              void redis.xack(stream, 'c', id);
-            }
-          }
-        }
-      })();
-    },
-    async close() {
-      running = false;
-      reader.disconnect();
-      await redis.del(stream);
-      await redis.quit();
-    },
-  };
-}
-
-async function makeBus(url) {
-  const streamPrefix = `${PREFIX}-bus`;
-  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: 20_000 });
-  return {
-    name: '@woodwork/bus-redis',
-    publish: (e) => bus.publish(e),
-    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
-    close: () => bus.close(),
-  };
-}
-
-/**
- * Half and half, to tell which side of the bus a cost is on: `pub` publishes through the bus and
- * reads with the raw loop (its own group on the bus's partition streams); `sub` writes the raw XADD
- * (the bus's fields: envelope and token) to the session's partition stream and consumes with the bus.
- */
-async function makeBusPublishRawConsume(url) {
-  const streamPrefix = `${PREFIX}-pub`;
-  const bus = await createMessageBus({ url, streamPrefix, maxBufferedPerGroup: 20_000 });
-  const streams = Array.from({ length: bus.layout.partitions }, (_, n) => eventsKey(bus.layout, n));
-  const redis = new Redis(url);
-  const reader = new Redis(url);
-  for (const stream of streams) await redis.xgroup('CREATE', stream, 'raw', '$', 'MKSTREAM');
-  let running = true;
-  return {
-    name: 'bus publish, raw consume',
-    publish: (e) => bus.publish(e),
-    async subscribe(handler) {
-      void (async () => {
-        while (running) {
-          const reply = await reader.xreadgroup('GROUP', 'raw', 'raw', 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', ...streams, ...streams.map(() => '>')).catch(() => null);
-          for (const [stream, entries] of reply ?? []) {
-            beginRead();
-            for (const [id, fields] of entries) {
-              const data = JSON.parse(fields[fields.indexOf('envelope') + 1]);
-              inRead(data.payload.i, data.session_id);
-              handler({ payload: data.payload, sessionId: data.session_id });
-              void redis.xack(stream, 'raw', id);
-            }
-          }
-        }
-      })();
-    },
-    async close() {
-      running = false;
-      reader.disconnect();
-      await bus.close();
-      await redis.quit();
-    },
-  };
-}
-
-async function makeRawPublishBusConsume(url) {
-  const streamPrefix = `${PREFIX}-sub`;
-  const bus = await createMessageBus({ url, streamPrefix, concurrency: INFLIGHT, readBatchSize: BATCH, maxBufferedPerGroup: 20_000 });
-  const redis = new Redis(url);
-  let token = 0;
-  return {
-    name: 'raw publish, bus consume',
-    publish: (e) => redis.xadd(eventsKey(bus.layout, partitionOf(e.sessionId, bus.layout.partitions)), '*', 'envelope', wire(e), 'token', `raw.${++token}`),
-    subscribe: (handler) => bus.subscribe('bench.msg', handler, { componentId: 'bench', concurrency: INFLIGHT }),
-    async close() {
-      await bus.close();
-      await redis.quit();
-    },
-  };
-}
+const targets = redisTargets({ prefix: PREFIX, batch: BATCH, inflight: INFLIGHT, hooks: { beginRead, inRead } });
 
 // ---------- one run ----------
 async function run(make, url) {
@@ -224,12 +121,11 @@ async function startServer() {
 
 const server = await startServer();
 try {
-  const all = { raw: makeRaw, bus: makeBus, pub: makeBusPublishRawConsume, sub: makeRawPublishBusConsume };
-  const targets = values.target === 'both' ? [makeRaw, makeBus] : values.target.split(',').map((name) => {
-    if (!all[name]) throw new Error(`--target: one of both, raw, bus, pub, sub (or several, comma-separated); got ${name}`);
-    return all[name];
+  const chosen = values.target === 'both' ? [targets.raw, targets.bus] : values.target.split(',').map((name) => {
+    if (!targets[name]) throw new Error(`--target: one of both, raw, bus, pub, sub (or several, comma-separated); got ${name}`);
+    return targets[name];
   });
-  for (const make of targets) await run(make, server.url);
+  for (const make of chosen) await run(make, server.url);
 } finally {
   await server.stop();
 }
