@@ -5,34 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DictionaryTable } from '../src/dictionary-table.js';
+import { matchesMap } from './support/map-model.js';
 
 const KEYS = ['a', 'b', '__proto__', 'constructor', 'hasOwnProperty', 'toString', '0', '17', '-1', '1.5', '', '3/1733000000000-0'];
 
 describe('DictionaryTable', () => {
   it('matches a Map through 20,000 random sets, deletes and clears', () => {
-    let seed = 11;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    };
-    const map = new Map<string, number>();
     const mine = new DictionaryTable<number>();
-    for (let step = 0; step < 20_000; step++) {
-      const key = KEYS[Math.floor(random() * KEYS.length)] as string;
-      const roll = random();
-      if (roll < 0.5) {
-        map.set(key, step);
-        mine.set(key, step);
-      } else if (roll < 0.99) {
-        expect(mine.delete(key)).toBe(map.delete(key));
-      } else {
-        map.clear();
-        mine.clear();
-      }
-      expect(mine.size).toBe(map.size);
-      expect(mine.get(key)).toBe(map.get(key));
-      expect(mine.has(key)).toBe(map.has(key));
-    }
+    const map = matchesMap(mine, { seed: 11, keys: KEYS, deleteBelow: 0.99 });
     const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     expect([...mine.entries()].sort(byKey)).toEqual([...map.entries()].sort(byKey));
     expect([...mine.values()].sort()).toEqual([...map.values()].sort());
