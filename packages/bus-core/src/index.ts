@@ -20,3 +20,4 @@ export * from './config-file.js';
 export * from './wakeable-delay.js';
 export * from './first-entry-map.js';
 export * from './dictionary-table.js';
+export * from './once-opening.js';

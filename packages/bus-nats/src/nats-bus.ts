@@ -12,6 +12,7 @@ import {
   BusClosedError,
   InvalidConfigError,
   MetricsRecorder,
+  OnceOpening,
   PublishBuffer,
   assertSameGroupSpec,
   encodeEnvelope,
@@ -92,7 +93,7 @@ export class NatsMessageBus implements MessageBus {
   }
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, NatsGroup>();
-  private readonly opening = new Map<string, Promise<NatsGroup>>();
+  private readonly opening = new OnceOpening<NatsGroup>();
   private readonly subscriptions = new Map<string, NatsGroup>();
   private readonly expiredGroups: string[] = [];
   private readonly deadLetters: DeadLetterStore;
@@ -444,7 +445,7 @@ export class NatsMessageBus implements MessageBus {
   private async shutdown(beforeDisconnect?: () => Promise<void>): Promise<void> {
     this.closed = true;
     this.buffer?.failAll(new BusClosedError('publish'));
-    await Promise.allSettled([...this.opening.values()]);
+    await this.opening.settled();
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
     if (this.publisher.connected()) {
@@ -500,19 +501,11 @@ export class NatsMessageBus implements MessageBus {
       assertSameGroupSpec(existing.spec, spec);
       return existing;
     }
-    let opening = this.opening.get(spec.group);
-    if (!opening) {
-      opening = NatsGroup.open(pickSpec(spec), this.groupHost, shareable(spec));
-      this.opening.set(spec.group, opening);
-      opening.then(
-        (group) => {
-          this.opening.delete(spec.group);
-          this.groups.set(spec.group, group);
-        },
-        () => this.opening.delete(spec.group),
-      );
-    }
-    const group = await opening;
+    const group = await this.opening.open(
+      spec.group,
+      () => NatsGroup.open(pickSpec(spec), this.groupHost, shareable(spec)),
+      (opened) => this.groups.set(spec.group, opened),
+    );
     assertSameGroupSpec(group.spec, spec);
     this.groups.set(spec.group, group);
     return group;

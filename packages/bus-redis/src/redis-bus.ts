@@ -13,6 +13,7 @@ import {
   BusClosedError,
   InvalidConfigError,
   MetricsRecorder,
+  OnceOpening,
   assertSameGroupSpec,
   encodeEnvelope,
   encodeCheckedWire,
@@ -63,7 +64,7 @@ export class RedisMessageBus implements MessageBus {
   readonly backend = 'redis';
   private readonly metrics: MetricsRecorder;
   private readonly groups = new Map<string, RedisGroup>();
-  private readonly opening = new Map<string, Promise<RedisGroup>>();
+  private readonly opening = new OnceOpening<RedisGroup>();
   private readonly leaving = new Set<Promise<void>>();
   private readonly subscriptions = new Map<string, RedisGroup>();
   private readonly expiredGroups: string[] = [];
@@ -375,7 +376,7 @@ export class RedisMessageBus implements MessageBus {
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.maintenance);
-    await Promise.allSettled([...this.opening.values()]);
+    await this.opening.settled();
     const groups = [...this.groups.values()];
     await Promise.all(groups.map((g) => g.stop(this.options.closeTimeoutMs, true)));
     await this.groupHost.readLoop.stop();
@@ -409,26 +410,18 @@ export class RedisMessageBus implements MessageBus {
       assertSameGroupSpec(existing.stored, spec);
       return existing;
     }
-    let opening = this.opening.get(spec.group);
-    if (!opening) {
-      opening = (async () => {
+    const group = await this.opening.open(
+      spec.group,
+      async () => {
         // A bus that consumes hears deleteSessionQueue's notices from the other processes.
         await this.notices.listen();
         const stored = await registerGroup(this.registry, specOf(spec), this.groupKey(spec.group));
-        const group = new RedisGroup(stored, this.groupHost, `${this.consumerBase}-${++this.serial}`);
-        await group.start();
-        return group;
-      })();
-      this.opening.set(spec.group, opening);
-      opening.then(
-        (group) => {
-          this.opening.delete(spec.group);
-          this.groups.set(spec.group, group);
-        },
-        () => this.opening.delete(spec.group),
-      );
-    }
-    const group = await opening;
+        const opened = new RedisGroup(stored, this.groupHost, `${this.consumerBase}-${++this.serial}`);
+        await opened.start();
+        return opened;
+      },
+      (opened) => this.groups.set(spec.group, opened),
+    );
     assertSameGroupSpec(group.stored, spec);
     this.groups.set(spec.group, group);
     return group;
