@@ -8,11 +8,11 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { BusError, createEnvelope } from '@woodwork/bus-core';
 import { randomName, waitFor } from '@woodwork/bus-conformance';
-import { RedisMessageBus, eventsKey, layoutFor } from '../src/index.js';
+import { RedisMessageBus } from '../src/index.js';
 import { OwnRedisServer } from './support/redis-server.js';
+import { storedCopies } from './support/stored-copies.js';
 
 const servers: OwnRedisServer[] = [];
 const proxies: Server[] = [];
@@ -85,24 +85,6 @@ async function publishMany(bus: RedisMessageBus, total: number, fault: { at: num
     }),
   );
   return { acknowledged, rejected, fault: await faulted };
-}
-
-/** Stored copies of each message id under `prefix`, over every partition. */
-async function storedCopies(url: string, prefix: string, partitions: number): Promise<Map<string, number>> {
-  const redis = new Redis(url);
-  const copies = new Map<string, number>();
-  try {
-    for (let n = 0; n < partitions; n++) {
-      const entries = (await redis.xrange(eventsKey(layoutFor(prefix, partitions), n), '-', '+')) as Array<[string, string[]]>;
-      for (const [, fields] of entries) {
-        const id = (JSON.parse(fields[fields.indexOf('envelope') + 1]!) as { message_id: string }).message_id;
-        copies.set(id, (copies.get(id) ?? 0) + 1);
-      }
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return copies;
 }
 
 describe('publishing through a kill -9 of Redis', () => {
