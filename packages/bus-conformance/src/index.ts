@@ -28,6 +28,7 @@ export { FAULT_SCENARIOS, resolveTiming } from './harness.js';
 export type { LedgerReport } from './ledger.js';
 export { Ledger, message, randomName, waitFor, sleep, FAST_RETRY } from './support.js';
 export { startConsumerProcess, type ConsumerProcess } from './child-process.js';
+export { ownServerOf, type ServerProcess } from './own-server.js';
 export type { ChildConfig, ChildEvent, ChildSubscription } from './child-consumer.js';
 export { BAD_ENVELOPES } from './suites/bad-input.js';
 export { OWN_SERVER_TESTS } from './suites/server-faults.js';

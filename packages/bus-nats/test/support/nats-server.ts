@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownServerOf } from '@woodwork/bus-conformance';
 
 const BINARIES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
@@ -170,16 +171,5 @@ export class OwnNatsServer {
 
 /** The conformance harness's `ownServer()`: a fresh server of the test's own, with the suite's controls. */
 export async function ownServerControls() {
-  const server = await OwnNatsServer.start();
-  return {
-    busOptions: { url: server.url },
-    kill: (signal: NodeJS.Signals = 'SIGKILL') => server.stopProcess(signal),
-    start: async (options: { wipe?: boolean } = {}) => {
-      if (options.wipe) server.wipe();
-      await server.startProcess();
-    },
-    pause: async () => server.pause(),
-    resume: async () => server.resume(),
-    dispose: () => server.stop(),
-  };
+  return ownServerOf(await OwnNatsServer.start());
 }

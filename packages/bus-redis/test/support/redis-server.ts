@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownServerOf } from '@woodwork/bus-conformance';
 
 const BINARIES = ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/usr/sbin/redis-server'];
 
@@ -180,16 +181,5 @@ export class OwnRedisServer {
 
 /** The conformance harness's `ownServer()`: a fresh server of the test's own, with the suite's controls. */
 export async function ownServerControls() {
-  const server = await OwnRedisServer.start();
-  return {
-    busOptions: { url: server.url },
-    kill: (signal: NodeJS.Signals = 'SIGKILL') => server.stopProcess(signal),
-    start: async (options: { wipe?: boolean } = {}) => {
-      if (options.wipe) server.wipe();
-      await server.startProcess();
-    },
-    pause: async () => server.pause(),
-    resume: async () => server.resume(),
-    dispose: () => server.stop(),
-  };
+  return ownServerOf(await OwnRedisServer.start());
 }
