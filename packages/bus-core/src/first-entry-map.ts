@@ -2,11 +2,12 @@ import { DictionaryTable } from './dictionary-table.js';
 
 /**
  * A map by string key that keeps its entry in two fields while it holds one (and no table is
- * needed), with the same answers as a `Map` (and its insertion order, integer-like keys aside). Made for tables that are almost always
- * empty or hold one entry and change on every message: a group's lanes by session (one session
- * running at a time), a group's unfinished deliveries by session. V8 gives a `Map` a new table when
- * its last entry is deleted, so a `Map` there allocated a table per message; with 1,000 groups
- * those tables were a large part of the memory a fan-out publish walked through (issue 11).
+ * needed), with the same answers as a `Map` (and its insertion order, integer-like keys aside).
+ * Made for tables that are almost always empty or hold one entry and change on every message: a
+ * group's lanes by session (one session running at a time), a group's unfinished deliveries by
+ * session. V8 gives a `Map` a new table when its last entry is deleted, so a `Map` there allocated
+ * a table per message; with 1,000 groups those tables were a large part of the memory a fan-out
+ * publish walked through (issue 11).
  *
  * The first entry sits in the fields only while the rest is empty; anything set while it is taken
  * goes to the rest, so the field entry is always the oldest. The rest is a `DictionaryTable`, not a

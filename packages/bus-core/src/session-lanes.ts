@@ -24,7 +24,7 @@ import { DeadlineTicker, RunningAttempt, type AttemptResult } from './attempt-ru
 import { Deque } from './deque.js';
 import { scheduleDuePump } from './due-pumps.js';
 import { FirstEntryMap } from './first-entry-map.js';
-import { HeldIndex } from './held-index.js';
+import { DictionaryTable } from './dictionary-table.js';
 import { LaneCounts, deliveriesOf, findHeld, insertByPosition, newHeld, newLane, oldestHeadTimestamp, type Held, type Lane, type Phase } from './lane-table.js';
 import { MessageDeliveryMode, type MessageEnvelope } from './envelope.js';
 import { BusClosedError, LeaseLostError, SessionDeletedError, isUnrecoverable } from './errors.js';
@@ -57,8 +57,12 @@ export class SessionLanes<D extends LaneDelivery> {
    */
   private spareLane: Lane<D> | undefined;
   private readonly consumers = new LaneConsumers();
-  /** Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none). */
-  private byId: HeldIndex<Held<D>> | undefined;
+  /**
+   * Held deliveries by `deliveryId` (made on the first delivery that has one: memory's have none).
+   * A key set and deleted per delivery, so not a `Map` (dictionary-table.ts: its replaced tables made
+   * the young collections promote the deliveries held at that moment).
+   */
+  private byId: DictionaryTable<Held<D>> | undefined;
   /** Made on the first attempt that must be watched (a handler returning a promise, with a timeout). */
   private deadlineTicker: DeadlineTicker | undefined;
   private readonly renewer: LeaseRenewer<D> | undefined;
@@ -149,7 +153,7 @@ export class SessionLanes<D extends LaneDelivery> {
       }
     }
     const held = newHeld(delivery);
-    if (id !== undefined) (this.byId ??= new HeldIndex()).set(id, held);
+    if (id !== undefined) (this.byId ??= new DictionaryTable()).set(id, held);
     this.counts.held++;
     this.renewer?.ensureRunning();
     const key = delivery.envelope.sessionId;
@@ -255,7 +259,7 @@ export class SessionLanes<D extends LaneDelivery> {
     this.cancelWait(lane);
     const items = lane.queue.drain();
     for (const held of items) {
-      this.byId?.forget(held.delivery.deliveryId);
+      this.forgetId(held.delivery);
       this.clearFailing(held);
     }
     if (inFlight) {
@@ -434,7 +438,7 @@ export class SessionLanes<D extends LaneDelivery> {
   private completeHead(lane: Lane<D>, held: Held<D>): void {
     this.clearFailing(held);
     lane.queue.shift();
-    this.byId?.forget(held.delivery.deliveryId);
+    this.forgetId(held.delivery);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.counts.observeLeft(this.observer, held.delivery);
@@ -460,11 +464,16 @@ export class SessionLanes<D extends LaneDelivery> {
 
   private dropHead(lane: Lane<D>, held: Held<D>): void {
     lane.queue.shift();
-    this.byId?.forget(held.delivery.deliveryId);
+    this.forgetId(held.delivery);
     this.counts.held--;
     this.setPhase(lane, 'none');
     this.counts.observeLeft(this.observer, held.delivery);
     this.advance(lane);
+  }
+
+  /** The delivery left the lanes: no longer found by its id. */
+  private forgetId(delivery: D): void {
+    if (delivery.deliveryId !== undefined) this.byId?.delete(delivery.deliveryId);
   }
 
   private advance(lane: Lane<D>): void {
@@ -494,7 +503,7 @@ export class SessionLanes<D extends LaneDelivery> {
       this.safely(() => this.observer.leaseLost?.(delivery));
       if (index > 0) {
         lane.queue.retain((h) => h !== found);
-        this.byId?.forget(delivery.deliveryId);
+        this.forgetId(delivery);
         this.counts.held--;
         this.counts.observeLeft(this.observer, delivery);
         continue;

@@ -13,8 +13,8 @@
  *
  * Holding a write costs the commands made early in a turn the rest of the turn (a publish that
  * could be on the wire waits for the ones made after it): at a moderate rate that was most of what
- * the bus added to a publish's round trip (`redis-tail` at 8,400/s: publish -> stored p50 0.50 ms
- * corked, 0.34 ms not; bare ioredis 0.21-0.25 ms). So `minUnanswered` lets a writer hold only when
+ * the bus added to a publish's round trip (`npm run bench -- redis-tail --rate 8400`: publish ->
+ * stored p50 0.50 ms holding every turn, 0.36 ms with the rule below; bare ioredis 0.21-0.27 ms). So `minUnanswered` lets a writer hold only when
  * the server is already behind: with that many commands of the connection unanswered, a new one
  * is answered after them anyway, and the turn's writes are coalesced; with fewer, it goes now.
  */
